@@ -1,0 +1,138 @@
+# Kiln: every entry point. `make help` lists them.
+#
+# Build outputs go to build/ (work folders) and firmware/<BOARD>/ (images); the MicroPython
+# tree is obtained once into build/micropython and never modified.
+
+SHELL := /bin/bash
+TOP := $(abspath .)
+BUILD_ROOT := $(TOP)/build
+MP_DIR := $(BUILD_ROOT)/micropython
+MPY_CROSS := $(BUILD_ROOT)/mpy-cross/mpy-cross
+# micropython-lib is not needed (asyncio lives in extmod); the build only checks for a README.
+MPY_LIB_DIR := $(BUILD_ROOT)/micropython-lib-empty
+VENV := $(TOP)/.venv
+PY := $(VENV)/bin/python
+JOBS ?= $(shell nproc)
+
+# Keep the MicroPython tree pristine and its version string honest.
+export PYTHONDONTWRITEBYTECODE := 1
+export GIT_CEILING_DIRECTORIES := $(BUILD_ROOT)
+
+BOARD ?= ESP32_GENERIC
+PORT ?= /dev/ttyUSB0
+APP ?= examples/hello
+HOST ?= 127.0.0.1
+HTTP_PORT ?= 8080
+
+UNIX_BUILD := $(BUILD_ROOT)/unix
+UNIX_FW := $(TOP)/firmware/UNIX/kiln
+KILN_C := $(wildcard cmodules/kiln/*.c cmodules/kiln/*.h)
+KILN_PY := $(shell find modules boards -name '*.py' 2>/dev/null)
+
+.PHONY: help micropython submodules mpy-cross unix run test test-c test-py fuzz check-xtensa \
+        esp32 esp8266 flash deploy bench lint deps venv clean distclean
+
+help:
+	@echo "make run            build the unix firmware and serve $(APP) on http://$(HOST):$(HTTP_PORT)"
+	@echo "make test           build everything the tests need and run every test"
+	@echo "make unix           build firmware/UNIX/kiln"
+	@echo "make esp32 BOARD=…  build firmware/<BOARD>/ (needs ESP-IDF v5.2-v5.4)"
+	@echo "make esp8266        build firmware/ESP8266_GENERIC/ (needs the esp-open-sdk toolchain)"
+	@echo "make flash BOARD=… PORT=…   write firmware/<BOARD>/ to a device with esptool"
+	@echo "make deploy APP=… PORT=…    copy an app's files to a device with mpremote"
+	@echo "make check-xtensa   cross-compile the C core for the ESP8266 and print its sizes"
+	@echo "make bench          run the benchmarks, write bench/RESULTS.md"
+	@echo "make fuzz FUZZ_SECONDS=…    fuzz the HTTP parser"
+
+# --- set-up -------------------------------------------------------------------------------
+
+deps:
+	@tools/ensure-debs.sh
+
+venv: $(VENV)/.installed
+$(VENV)/.installed: requirements-dev.txt
+	@test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt
+	@touch $@
+
+# --- MicroPython --------------------------------------------------------------------------
+
+micropython: $(MP_DIR)/py/mpconfig.h
+$(MP_DIR)/py/mpconfig.h:
+	@tools/get-micropython.sh $(MP_DIR)
+
+submodules: micropython
+	@test -d $(MP_DIR)/.git || { echo "make submodules: $(MP_DIR) is not a git clone (Debian's source has no submodules); the ESP ports need a GitHub clone of v1.25.0, set MICROPYTHON_DIR to one"; exit 1; }
+	$(MAKE) -C $(MP_DIR)/ports/esp32 submodules
+	$(MAKE) -C $(MP_DIR)/ports/esp8266 submodules
+
+mpy-cross: $(MPY_CROSS)
+$(MPY_CROSS): | $(MP_DIR)/py/mpconfig.h
+	$(MAKE) -s -C $(MP_DIR)/mpy-cross BUILD=$(BUILD_ROOT)/mpy-cross -j$(JOBS)
+
+$(MPY_LIB_DIR)/README.md:
+	@mkdir -p $(MPY_LIB_DIR)
+	@echo "Kiln builds without micropython-lib." > $@
+
+# Arguments every port build shares.
+PORT_ARGS = USER_C_MODULES=$(TOP)/cmodules MICROPY_MPYCROSS=$(MPY_CROSS) MPY_LIB_DIR=$(MPY_LIB_DIR)
+
+# --- unix ---------------------------------------------------------------------------------
+
+unix: $(UNIX_FW)
+$(UNIX_FW): $(MPY_CROSS) $(MPY_LIB_DIR)/README.md $(KILN_C) $(KILN_PY) $(wildcard boards/UNIX/*) FORCE
+	$(MAKE) -s -C $(MP_DIR)/ports/unix -j$(JOBS) BUILD=$(UNIX_BUILD) VARIANT_DIR=$(TOP)/boards/UNIX \
+		$(PORT_ARGS) MICROPY_PY_BTREE=0 MICROPY_PY_SSL=0 MICROPY_PY_FFI=0
+	@mkdir -p $(dir $@)
+	@cmp -s $(UNIX_BUILD)/micropython $@ || cp $(UNIX_BUILD)/micropython $@
+
+FORCE:
+
+run: $(UNIX_FW)
+	@echo "Kiln: serving $(APP) on http://$(HOST):$(HTTP_PORT)/ (Ctrl-C stops)"
+	@cd $(APP) && $(UNIX_FW) -c "import sys; sys.path.insert(0, '.'); import main; main.app.run(host='$(HOST)', port=$(HTTP_PORT))"
+
+# --- tests --------------------------------------------------------------------------------
+
+test: deps venv $(UNIX_FW) check-xtensa-if-available test-c lint
+	$(PY) -m pytest -q tests
+
+lint: venv
+	$(VENV)/bin/ruff check .
+
+.PHONY: check-xtensa-if-available
+check-xtensa-if-available:
+	@if command -v xtensa-lx106-elf-gcc >/dev/null; then $(MAKE) -s check-xtensa; \
+	 else echo "check-xtensa: skipped, xtensa-lx106-elf-gcc is not installed (apt-get install gcc-xtensa-lx106 binutils-xtensa-lx106)"; fi
+
+# --- ESP8266 cross-compile check ------------------------------------------------------------
+
+check-xtensa: $(MPY_CROSS) $(MPY_LIB_DIR)/README.md
+	@tools/check-xtensa.sh $(MP_DIR) $(BUILD_ROOT)/esp8266-check $(TOP)/cmodules
+
+# --- device builds ------------------------------------------------------------------------
+
+esp32: $(MPY_CROSS) $(MPY_LIB_DIR)/README.md
+	@tools/build-esp32.sh $(MP_DIR) $(TOP)/boards/$(BOARD) $(BUILD_ROOT)/$(BOARD) $(TOP)/firmware/$(BOARD)
+
+esp8266: $(MPY_CROSS) $(MPY_LIB_DIR)/README.md
+	@tools/build-esp8266.sh $(MP_DIR) $(TOP)/boards/ESP8266_GENERIC $(BUILD_ROOT)/ESP8266_GENERIC $(TOP)/firmware/ESP8266_GENERIC
+
+flash: venv
+	@tools/flash.sh $(TOP)/firmware/$(BOARD) $(PORT)
+
+deploy: venv
+	@tools/deploy.sh $(APP) $(PORT)
+
+# --- benchmarks ---------------------------------------------------------------------------
+
+bench: deps venv $(UNIX_FW)
+	$(PY) bench/run.py
+
+# --- housekeeping -------------------------------------------------------------------------
+
+clean:
+	rm -rf $(UNIX_BUILD) $(BUILD_ROOT)/mpy-cross $(BUILD_ROOT)/esp8266-check firmware/*/kiln
+
+distclean:
+	rm -rf build firmware/*/* $(VENV)

@@ -1,0 +1,3 @@
+# Unix firmware: asyncio from MicroPython's tree, plus Kiln.
+include("$(MPY_DIR)/extmod/asyncio")
+include("../manifest.py")

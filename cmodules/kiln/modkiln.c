@@ -1,0 +1,21 @@
+// The _kiln module: Kiln's C core as seen from Python.
+#include "py/runtime.h"
+#include "modkiln.h"
+
+static mp_obj_t kiln_version(void) {
+    return mp_obj_new_str_from_cstr(KILN_VERSION);
+}
+static MP_DEFINE_CONST_FUN_OBJ_0(kiln_version_obj, kiln_version);
+
+static const mp_rom_map_elem_t kiln_module_globals_table[] = {
+    { MP_ROM_QSTR(MP_QSTR___name__), MP_ROM_QSTR(MP_QSTR__kiln) },
+    { MP_ROM_QSTR(MP_QSTR_version), MP_ROM_PTR(&kiln_version_obj) },
+};
+static MP_DEFINE_CONST_DICT(kiln_module_globals, kiln_module_globals_table);
+
+const mp_obj_module_t kiln_user_cmodule = {
+    .base = { &mp_type_module },
+    .globals = (mp_obj_dict_t *)&kiln_module_globals,
+};
+
+MP_REGISTER_MODULE(MP_QSTR__kiln, kiln_user_cmodule);
