@@ -1,0 +1,158 @@
+"""Fixtures that drive the unix firmware: run code in it, serve an app from it over real sockets,
+and collect the MicroPython-side tests in tests/device/ (each runs inside the firmware)."""
+
+import ast
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+FIRMWARE = Path(os.environ.get("KILN_FIRMWARE", ROOT / "firmware" / "UNIX" / "kiln"))
+DEVICE_DIR = Path(__file__).resolve().parent / "device"
+
+
+def firmware_cmd(code, heapsize=None):
+    cmd = [str(FIRMWARE)]
+    if heapsize:
+        cmd += ["-X", "heapsize=%s" % heapsize]
+    return cmd + ["-c", code]
+
+
+def run_upy(code, heapsize=None, cwd=None, timeout=60):
+    """Run MicroPython code in the unix firmware; return the CompletedProcess (text output)."""
+    return subprocess.run(
+        firmware_cmd(code, heapsize), cwd=cwd, capture_output=True, text=True, timeout=timeout
+    )
+
+
+@pytest.fixture
+def upy():
+    return run_upy
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class RunningServer:
+    """A firmware process serving an app on 127.0.0.1; its console goes to a log file."""
+
+    def __init__(self, app_dir, log_path, heapsize=None, run_args=""):
+        self.app_dir = Path(app_dir)
+        self.log_path = log_path
+        self.port = free_port()
+        self.url = "http://127.0.0.1:%d" % self.port
+        code = (
+            "import sys; sys.path.insert(0, '.'); import main; "
+            "main.app.run(host='127.0.0.1', port=%d%s)" % (self.port, run_args)
+        )
+        self._log = open(log_path, "w")
+        self.proc = subprocess.Popen(
+            firmware_cmd(code, heapsize),
+            cwd=self.app_dir,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
+        self._wait_ready()
+
+    def _wait_ready(self, timeout=10):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("server exited early:\n" + self.console())
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                return
+            except OSError:
+                time.sleep(0.02)
+        raise RuntimeError("server did not answer within %ds:\n%s" % (timeout, self.console()))
+
+    def console(self):
+        """Everything the firmware has printed so far."""
+        self._log.flush()
+        return Path(self.log_path).read_text(errors="replace")
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._log.close()
+
+
+@pytest.fixture
+def serve(tmp_path):
+    """serve(app_dir, heapsize=None, run_args="") starts `main.app` of app_dir; stopped after the test."""
+    servers = []
+
+    def start(app_dir, heapsize=None, run_args=""):
+        server = RunningServer(app_dir, tmp_path / ("console-%d.log" % len(servers)), heapsize, run_args)
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+# --- MicroPython-side tests: tests/device/test_*.py run inside the firmware -------------------
+
+
+class DeviceFile(pytest.File):
+    """A test file that runs inside the firmware; one item per top-level test_* function."""
+
+    def collect(self):
+        tree = ast.parse(self.path.read_text())
+        for node in tree.body:
+            if isinstance(node, ast.FunctionDef) and node.name.startswith("test_"):
+                yield DeviceTest.from_parent(self, name=node.name)
+
+    def results(self):
+        if not hasattr(self, "_results"):
+            code = "import sys; sys.path.insert(0, %r); import runner; runner.main(%r)" % (
+                str(DEVICE_DIR),
+                self.path.stem,
+            )
+            proc = run_upy(code, cwd=DEVICE_DIR, timeout=120)
+            self._results = {}
+            self._output = proc.stdout + proc.stderr
+            for line in proc.stdout.splitlines():
+                if line.startswith(("PASS ", "FAIL ")):
+                    name = line[5:].split(":", 1)[0]
+                    self._results[name] = line
+        return self._results
+
+
+class DeviceTest(pytest.Item):
+    def runtest(self):
+        results = self.parent.results()
+        line = results.get(self.name)
+        if line is None:
+            raise AssertionError("no result from the firmware:\n" + self.parent._output)
+        if line.startswith("FAIL"):
+            raise AssertionError(self.parent._output)
+
+    def reportinfo(self):
+        return self.path, 0, "device: " + self.name
+
+
+def pytest_pycollect_makemodule(module_path, parent):
+    if module_path.parent == DEVICE_DIR:
+        return DeviceFile.from_parent(parent, path=module_path)
+    return None
+
+
+sys.dont_write_bytecode = True
