@@ -1,0 +1,1 @@
+include("../esp32_manifest.py")

@@ -1,0 +1,3 @@
+# Shared by Kiln's ESP32 boards: the port's own frozen modules (which bring asyncio), plus Kiln.
+include("$(PORT_DIR)/boards/manifest.py")
+include("manifest.py")

@@ -1,0 +1,1 @@
+// compile-only stub, see ../README.md
