@@ -1,0 +1,99 @@
+"""The build foundation: version, modules, device builds that fail fast without their
+toolchains, and the packaging step that checks images with esptool offline."""
+
+import json
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from conftest import ROOT, run_upy
+
+ESPTOOL = ROOT / ".venv" / "bin" / "esptool"
+PACKAGING = Path(__file__).parent / "packaging"
+
+
+def test_firmware_is_micropython_1_25_0():
+    out = run_upy("import sys; print(sys.implementation.version[:3])").stdout
+    assert out.strip() == "(1, 25, 0)"
+
+
+def test_firmware_has_the_modules_a_web_app_needs():
+    names = "asyncio socket select json re hashlib binascii _kiln kiln"
+    proc = run_upy("for n in %r.split(): __import__(n)\nprint('ok')" % names)
+    assert proc.stdout.strip() == "ok", proc.stderr
+
+
+def make_without(tool_dir_filter, *target):
+    env = dict(os.environ)
+    env["PATH"] = os.pathsep.join(p for p in env["PATH"].split(os.pathsep) if tool_dir_filter(p))
+    start = time.monotonic()
+    proc = subprocess.run(["make", "-s", *target], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    return proc, time.monotonic() - start
+
+
+def test_make_esp32_without_esp_idf_stops_at_once_naming_it():
+    proc, seconds = make_without(lambda p: not (Path(p) / "idf.py").exists(), "esp32", "BOARD=ESP32_GENERIC")
+    assert proc.returncode != 0
+    assert seconds < 20
+    assert "ESP-IDF not found" in proc.stderr
+
+
+def test_make_esp32_rejects_an_unknown_board():
+    proc, _ = make_without(lambda p: True, "esp32", "BOARD=NO_SUCH_BOARD")
+    assert proc.returncode != 0
+    assert "no board folder boards/NO_SUCH_BOARD" in proc.stderr
+
+
+def test_make_esp8266_without_the_sdk_stops_at_once_naming_it():
+    proc, seconds = make_without(lambda p: True, "esp8266")
+    assert proc.returncode != 0
+    assert seconds < 20
+    assert "NONOS SDK not found" in proc.stderr or "xtensa-lx106-elf-gcc not found" in proc.stderr
+
+
+@pytest.fixture
+def tiny_esp8266_image(tmp_path):
+    if not shutil.which("xtensa-lx106-elf-gcc"):
+        pytest.skip("xtensa-lx106-elf-gcc is not installed (.ci/run installs it)")
+    elf = tmp_path / "tiny.elf"
+    subprocess.run(
+        ["xtensa-lx106-elf-gcc", "-Os", "-mlongcalls", "-mtext-section-literals", "-nostdlib",
+         "-T", PACKAGING / "tiny_esp8266.ld", "-o", elf, PACKAGING / "tiny_esp8266.c"],
+        check=True,
+    )
+    subprocess.run([ESPTOOL, "--chip", "esp8266", "elf2image", "--version", "1", "-o", tmp_path / "tiny-", elf],
+                   check=True, capture_output=True)
+    return tmp_path / "tiny-0x00000.bin"
+
+
+def package(image, out):
+    return subprocess.run(
+        [ROOT / "tools" / "package-firmware.py", "--chip", "esp8266", "--out", out, "--image", "0x0", image],
+        capture_output=True, text=True,
+    )
+
+
+def test_packaging_records_offsets_sizes_and_checksums(tiny_esp8266_image, tmp_path):
+    out = tmp_path / "firmware"
+    proc = package(tiny_esp8266_image, out)
+    assert proc.returncode == 0, proc.stderr
+    manifest = json.loads((out / "flash.json").read_text())
+    assert manifest["chip"] == "esp8266"
+    assert manifest["images"] == [{"offset": "0x0", "file": "tiny-0x00000.bin"}]
+    data = tiny_esp8266_image.read_bytes()
+    entry = manifest["files"]["tiny-0x00000.bin"]
+    assert entry["size"] == len(data)
+    subprocess.run(["sha256sum", "-c", "--quiet", "SHA256SUMS"], cwd=out, check=True)
+
+
+def test_packaging_refuses_an_image_with_a_bad_checksum(tiny_esp8266_image, tmp_path):
+    data = bytearray(tiny_esp8266_image.read_bytes())
+    data[0x10] ^= 0xFF
+    bad = tmp_path / "bad.bin"
+    bad.write_bytes(data)
+    proc = package(bad, tmp_path / "firmware")
+    assert proc.returncode != 0
+    assert "invalid" in proc.stderr
