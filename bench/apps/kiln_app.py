@@ -1,0 +1,48 @@
+# The same hello page through the framework, plus a JSON route with an <int:id> converter.
+# With "full" as the second argument, a before_request hook, an after_request hook and signed
+# cookie sessions are in place too.
+import gc
+import sys
+
+from kiln import App
+
+app = App()
+
+
+@app.get("/")
+def index(request):
+    return "Hello, world!"
+
+
+@app.get("/items/<int:id>")
+def item(request, id):
+    return {"id": id, "name": "item %d" % id, "price": id * 1.5}
+
+
+@app.get("/mem")
+def mem(request):
+    return str(gc.mem_alloc())
+
+
+@app.get("/gc-off")
+def gc_off(request):
+    gc.collect()
+    gc.disable()
+    return str(gc.mem_alloc())
+
+
+if len(sys.argv) > 2 and sys.argv[2] == "full":
+    from kiln.session import Session
+
+    Session(app, secret_key="bench-secret")
+
+    @app.before_request
+    def before(request):
+        request.g.seen = True
+
+    @app.after_request
+    def after(request, response):
+        return response
+
+
+app.run(host="127.0.0.1", port=int(sys.argv[1]))

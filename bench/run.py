@@ -1,0 +1,349 @@
+#!/usr/bin/env python3
+"""Kiln's benchmarks, side by side in one run; writes bench/RESULTS.md.
+
+    make bench                      # everything
+    .venv/bin/python bench/run.py hello memory     # some sections, printed, RESULTS.md untouched
+
+Sections: hello (Kiln's loop, Kiln's App, Microdot 2.7.0 and nginx with wrk), memory (heap per
+request, per idle connection, smallest heap), routes (framework overhead and a JSON route), and
+every bench/<name>.py script that prints a Markdown section of its own (parser, templates).
+Every server runs on the same firmware build (firmware/UNIX/kiln) and listens on 127.0.0.1.
+"""
+
+import os
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "bench"
+WORK = ROOT / "build" / "bench"
+FIRMWARE = ROOT / "firmware" / "UNIX" / "kiln"
+MPY_CROSS = ROOT / "build" / "mpy-cross" / "mpy-cross"
+PIP = ROOT / ".venv" / "bin" / "pip"
+MICRODOT_VERSION = "2.7.0"
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
+DURATION = os.environ.get("BENCH_DURATION", "10s")
+WRK = ["wrk", "-t2", "-c16", "-d" + DURATION, "--latency"]
+HELLO = b"Hello, world!"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, proc, timeout=10):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError("server exited: %s" % proc.args)
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError("server did not start: %s" % proc.args)
+
+
+class Server:
+    """A server process on a free port; `with Server(...) as s:` stops it afterwards."""
+
+    def __init__(self, name, argv_for_port, cwd=None, heapsize=None):
+        self.name = name
+        self.port = free_port()
+        argv = argv_for_port(self.port)
+        if heapsize and argv[0] == str(FIRMWARE):
+            argv = [argv[0], "-X", "heapsize=%s" % heapsize] + argv[1:]
+        self.proc = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        wait_port(self.port, self.proc)
+        self.url = "http://127.0.0.1:%d" % self.port
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.proc.terminate()
+        try:
+            self.proc.wait(5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def microdot_dir():
+    """Microdot 2.7.0 from PyPI, compiled to .mpy with the same mpy-cross as the firmware."""
+    target = WORK / "microdot"
+    if (target / "microdot" / "__init__.mpy").exists():
+        shutil.copy(BENCH / "apps" / "microdot_app.py", target / "microdot_app.py")
+        return target
+    dl = WORK / "download"
+    dl.mkdir(parents=True, exist_ok=True)
+    subprocess.run([PIP, "download", "-q", "--no-deps", "microdot==" + MICRODOT_VERSION, "-d", dl], check=True)
+    wheel = next(dl.glob("microdot-%s-*.whl" % MICRODOT_VERSION))
+    src = WORK / "microdot-src"
+    with zipfile.ZipFile(wheel) as z:
+        z.extractall(src)
+    (target / "microdot").mkdir(parents=True, exist_ok=True)
+    for name in ("__init__", "microdot", "helpers"):
+        subprocess.run([MPY_CROSS, "-o", target / "microdot" / (name + ".mpy"),
+                        src / "microdot" / (name + ".py")], check=True)
+    shutil.copy(BENCH / "apps" / "microdot_app.py", target / "microdot_app.py")
+    return target
+
+
+def kiln(script, *args):
+    return lambda port: [str(FIRMWARE), str(BENCH / "apps" / script), str(port), *args]
+
+
+def microdot():
+    where = microdot_dir()
+    return lambda port: [str(FIRMWARE), str(where / "microdot_app.py"), str(port)], where
+
+
+def nginx_conf(port, tmp):
+    return """
+worker_processes 1;
+daemon off;
+pid %(tmp)s/nginx.pid;
+error_log %(tmp)s/error.log;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    client_body_temp_path %(tmp)s; proxy_temp_path %(tmp)s; fastcgi_temp_path %(tmp)s;
+    uwsgi_temp_path %(tmp)s; scgi_temp_path %(tmp)s;
+    server {
+        listen 127.0.0.1:%(port)d;
+        location / { default_type "text/plain; charset=UTF-8"; return 200 "Hello, world!"; }
+    }
+}
+""" % {"port": port, "tmp": tmp}
+
+
+def nginx():
+    binary = shutil.which("nginx") or "/usr/sbin/nginx"
+    tmp = tempfile.mkdtemp(prefix="kiln-nginx-")
+
+    def argv(port):
+        conf = Path(tmp) / "nginx.conf"
+        conf.write_text(nginx_conf(port, tmp))
+        return [binary, "-c", str(conf), "-e", str(Path(tmp) / "error.log")]
+
+    return argv
+
+
+def wrk(url, close=False):
+    cmd = WRK + (["-H", "Connection: close"] if close else []) + [url + "/"]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)\b", out)
+    scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}[p99.group(2)]
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)|Socket errors: .*", out)
+    return rps, float(p99.group(1)) * scale, errors.group(0) if errors else ""
+
+
+def check_hello(url):
+    import urllib.request
+
+    with urllib.request.urlopen(url + "/", timeout=5) as r:
+        body = r.read()
+    if body != HELLO:
+        raise RuntimeError("%s answered %r, not the hello page" % (url, body))
+
+
+def side_by_side(servers, close=False, path=""):
+    """Run wrk ROUNDS times over each server in turn; return {name: (median rps, median p99, notes)}."""
+    samples = {name: [] for name in servers}
+    for _ in range(ROUNDS):
+        for name, (argv, cwd) in servers.items():
+            with Server(name, argv, cwd) as s:
+                if not path:
+                    check_hello(s.url)
+                samples[name].append(wrk(s.url + path, close))
+    return {
+        name: (statistics.median(r for r, _, _ in runs), statistics.median(p for _, p, _ in runs),
+               "; ".join(sorted({e for _, _, e in runs if e})))
+        for name, runs in samples.items()
+    }
+
+
+def table(results, baseline):
+    base = results[baseline][0]
+    lines = ["| server | req/s (median) | p99 latency (ms) | vs %s | notes |" % baseline, "|---|---|---|---|---|"]
+    for name, (rps, p99, notes) in results.items():
+        lines.append("| %s | %.0f | %.2f | %.2f× | %s |" % (name, rps, p99, rps / base, notes))
+    return "\n".join(lines)
+
+
+def section_hello():
+    md_argv, md_dir = microdot()
+    servers = {
+        "Kiln (C loop, plain handler)": (kiln("kiln_loop.py"), None),
+        "Kiln (App, routing)": (kiln("kiln_app.py"), None),
+        "Microdot %s" % MICRODOT_VERSION: (md_argv, md_dir),
+        "nginx (1 worker)": (nginx(), None),
+    }
+    keep = side_by_side(servers)
+    close = side_by_side(servers, close=True)
+    md = "Microdot %s" % MICRODOT_VERSION
+    out = ["## Hello world", "",
+           "`%s http://127.0.0.1:PORT/`, %d rounds, servers interleaved, medians." % (" ".join(WRK), ROUNDS),
+           "Microdot answers HTTP/1.0 and closes after every response, so wrk reconnects for each of its requests.",
+           "", "### Keep-alive (wrk's default)", "", table(keep, md), "",
+           "### `Connection: close` on every request", "", table(close, md), "",
+           "Kiln (C loop) as a fraction of nginx with keep-alive: %.1f%%; with close: %.1f%%." % (
+               100 * keep["Kiln (C loop, plain handler)"][0] / keep["nginx (1 worker)"][0],
+               100 * close["Kiln (C loop, plain handler)"][0] / close["nginx (1 worker)"][0]), ""]
+    return "\n".join(out)
+
+
+def section_routes():
+    md_argv, md_dir = microdot()
+    hello = side_by_side({
+        "Kiln loop only": (kiln("kiln_loop.py"), None),
+        "Kiln App": (kiln("kiln_app.py"), None),
+        "Kiln App + hooks + sessions": (kiln("kiln_app.py", "full"), None),
+    })
+    json_route = side_by_side({
+        "Kiln App": (kiln("kiln_app.py"), None),
+        "Microdot %s" % MICRODOT_VERSION: (md_argv, md_dir),
+    }, path="/items/42")
+    return "\n".join([
+        "## Framework overhead and a JSON route", "",
+        "Hello page, `%s`, %d rounds, medians:" % (" ".join(WRK), ROUNDS), "",
+        table(hello, "Kiln loop only"), "",
+        "`GET /items/42` (an `<int:id>` converter, a JSON body), same wrk settings:", "",
+        table(json_route, "Microdot %s" % MICRODOT_VERSION), ""])
+
+
+def get(base_url, path, sock=None):
+    """One keep-alive GET of path on sock (a new connection if None); returns (sock, body)."""
+    if sock is None:
+        host, port = base_url.rsplit("/", 1)[1].split(":")
+        sock = socket.create_connection((host, int(port)), timeout=5)
+    sock.sendall(b"GET %s HTTP/1.1\r\nHost: bench\r\n\r\n" % path.encode())
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(4096)
+        if not chunk:
+            raise ConnectionError("closed")
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = int(re.search(rb"(?i)content-length:\s*(\d+)", head).group(1))
+    while len(body) < length:
+        chunk = sock.recv(4096)
+        if not chunk:
+            raise ConnectionError("closed")
+        body += chunk
+    if head.startswith(b"HTTP/1.0") or re.search(rb"(?i)connection:\s*close", head):
+        sock.close()  # servers that close after each response: the next get() reconnects
+        sock = None
+    return sock, body
+
+
+def heap_per_request(base_url, n=1000):
+    sock, start = get(base_url, "/gc-off")
+    for _ in range(n):
+        sock, _ = get(base_url, "/", sock)
+    sock, end = get(base_url, "/mem", sock)
+    if sock:
+        sock.close()
+    return (int(end) - int(start)) / (n + 1)
+
+
+def heap_per_idle_connection(base_url, n=20):
+    first, start = get(base_url, "/gc-off")
+    socks = [get(base_url, "/")[0] for _ in range(n)]
+    last, end = get(base_url, "/mem")
+    for s in socks + [first, last]:
+        if s:
+            s.close()
+    return (int(end) - int(start)) / n
+
+
+def serves(argv, cwd, heapsize, n=1000):
+    try:
+        with Server("probe", argv, cwd, heapsize) as s:
+            sock = None
+            for i in range(n):
+                if i % 100 == 0 and sock:  # reconnect now and then, as browsers do
+                    sock.close()
+                    sock = None
+                sock, body = get(s.url, "/", sock)
+                if body != HELLO:
+                    return False
+            if sock:
+                sock.close()
+            return s.proc.poll() is None
+    except (OSError, RuntimeError, AttributeError):
+        return False
+
+
+def smallest_heap(argv, cwd, sizes=(8, 12, 16, 20, 24, 32, 40, 48, 64, 96, 128, 192, 256)):
+    for kb in sizes:
+        if serves(argv, cwd, "%dk" % kb):
+            return "%d KB" % kb
+    return "> %d KB" % sizes[-1]
+
+
+def section_memory():
+    md_argv, md_dir = microdot()
+    rows = []
+    for name, argv, cwd in (("Kiln (C loop)", kiln("kiln_loop.py"), None),
+                            ("Kiln (App)", kiln("kiln_app.py"), None),
+                            ("Microdot %s" % MICRODOT_VERSION, md_argv, md_dir)):
+        with Server(name, argv, cwd, "8m") as s:
+            per_request = heap_per_request(s.url)
+        with Server(name, argv, cwd, "8m") as s:
+            per_conn = heap_per_idle_connection(s.url)
+        rows.append("| %s | %.0f | %.0f | %s |" % (name, per_request, per_conn, smallest_heap(argv, cwd)))
+    return "\n".join([
+        "## Memory", "",
+        "Heap allocated per hello request: `gc.disable()`, 1,000 keep-alive requests, `gc.mem_alloc()` "
+        "before and after, divided by the requests. Per idle connection: 20 keep-alive connections "
+        "left open after one request each. Smallest heap: the smallest `-X heapsize` (tried 8 KB "
+        "upward) at which the server answers 1,000 hello requests (reconnecting every 100).", "",
+        "| server | heap per request (bytes) | heap per idle keep-alive connection (bytes) | smallest heap |",
+        "|---|---|---|---|", *rows, ""])
+
+
+SECTIONS = {"hello": section_hello, "routes": section_routes, "memory": section_memory}
+
+
+def external_sections():
+    return sorted(p.stem for p in BENCH.glob("*.py") if p.name != "run.py")
+
+
+def main():
+    wanted = sys.argv[1:] or list(SECTIONS) + external_sections()
+    WORK.mkdir(parents=True, exist_ok=True)
+    parts = ["# Kiln benchmark results", "",
+             "Written by `make bench` (`bench/run.py`) on %s; machine: %d cores, %s." % (
+                 time.strftime("%Y-%m-%d"), os.cpu_count(), " ".join(os.uname()[2:3])),
+             "Firmware: `firmware/UNIX/kiln` (MicroPython 1.25.0 unix port with Kiln). Numbers from "
+             "one run on a shared machine: compare rows within a table, not across runs.", ""]
+    for name in wanted:
+        print("bench: %s" % name, file=sys.stderr)
+        if name in SECTIONS:
+            parts.append(SECTIONS[name]())
+        else:
+            out = subprocess.run([sys.executable, str(BENCH / (name + ".py"))], check=True,
+                                 capture_output=True, text=True).stdout
+            parts.append(out.strip() + "\n")
+    if sys.argv[1:]:
+        print("\n".join(parts))
+    else:
+        (BENCH / "RESULTS.md").write_text("\n".join(parts))
+        print("bench: wrote bench/RESULTS.md", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
