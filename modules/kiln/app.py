@@ -1,0 +1,392 @@
+# The App: route registration, hooks, error handling, and App.handle, the function the C loop
+# calls with each request. A sync handler with sync hooks is answered with no awaitable at all.
+import json
+import sys
+
+from kiln.request import Request
+from kiln.response import JSON_HEADERS, TEXT_HEADERS, HTTPException, Response
+from kiln.routing import Router, endpoint_info, urlencode
+
+_REASONS = {
+    400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
+    405: "Method Not Allowed", 408: "Request Timeout", 413: "Payload Too Large",
+    415: "Unsupported Media Type", 416: "Range Not Satisfiable", 500: "Internal Server Error",
+}
+
+current_app = None
+
+
+def make_response(r):
+    """Turn what a handler returned into a Response."""
+    t = type(r)
+    if t is Response or isinstance(r, Response):
+        return r
+    if t is tuple:
+        body = r[0]
+        status = 200
+        headers = None
+        if len(r) > 1:
+            if type(r[1]) is int:
+                status = r[1]
+                if len(r) > 2:
+                    headers = r[2]
+            else:
+                headers = r[1]
+        if type(body) is int and len(r) == 1:
+            return Response("", body)
+        return Response(body, status, headers)
+    if t is int:
+        return Response("", r)
+    return Response(r)
+
+
+class App:
+    """A web application: routes, hooks, error handlers; ``run()`` serves it."""
+
+    def __init__(self, name=None, debug=False, access_log=False):
+        global current_app
+        self.name = name
+        self.debug = debug
+        self.access_log = access_log
+        self.router = Router()
+        self._static = self.router.static
+        self.before_request_handlers = []
+        self.after_request_handlers = []
+        self.after_error_request_handlers = []
+        self.error_handlers = {}
+        self._async_hooks = False
+        self.template_folder = "templates"
+        self.server = None
+        if current_app is None:
+            current_app = self
+
+    # --- registration ------------------------------------------------------------------------
+
+    def route(self, url_pattern, methods=None, endpoint=None):
+        """Decorator: serve ``url_pattern`` with the function for ``methods`` (default GET).
+
+        Patterns may hold ``<name>``, ``<int:name>``, ``<path:name>``, ``<re:regex:name>`` and
+        registered converters; their values are passed as keyword arguments."""
+
+        def decorated(f):
+            self.router.add(url_pattern, methods or ("GET",), f, endpoint)
+            return f
+
+        return decorated
+
+    def get(self, url_pattern, endpoint=None):
+        """Shortcut for ``route(url_pattern, methods=['GET'])``."""
+        return self.route(url_pattern, ("GET",), endpoint)
+
+    def post(self, url_pattern, endpoint=None):
+        """Shortcut for ``route(url_pattern, methods=['POST'])``."""
+        return self.route(url_pattern, ("POST",), endpoint)
+
+    def put(self, url_pattern, endpoint=None):
+        """Shortcut for ``route(url_pattern, methods=['PUT'])``."""
+        return self.route(url_pattern, ("PUT",), endpoint)
+
+    def patch(self, url_pattern, endpoint=None):
+        """Shortcut for ``route(url_pattern, methods=['PATCH'])``."""
+        return self.route(url_pattern, ("PATCH",), endpoint)
+
+    def delete(self, url_pattern, endpoint=None):
+        """Shortcut for ``route(url_pattern, methods=['DELETE'])``."""
+        return self.route(url_pattern, ("DELETE",), endpoint)
+
+    def _hook(self, handlers, f):
+        is_async = endpoint_info(f)[1]
+        self._async_hooks = self._async_hooks or is_async
+        handlers.append((f, is_async))
+        return f
+
+    def before_request(self, f):
+        """Register ``f(request)``; a non-None return value is the response (the handler is
+        skipped)."""
+        return self._hook(self.before_request_handlers, f)
+
+    def after_request(self, f):
+        """Register ``f(request, response)``, run after each handled request; it may return a
+        new response."""
+        return self._hook(self.after_request_handlers, f)
+
+    def after_error_request(self, f):
+        """Register ``f(request, response)``, run after each error response (404, 500...)."""
+        return self._hook(self.after_error_request_handlers, f)
+
+    def errorhandler(self, status_code_or_exception_class):
+        """Decorator: ``f(request)`` answers a status code; ``f(request, exc)`` answers an
+        exception class (and its subclasses)."""
+
+        def decorated(f):
+            self.error_handlers[status_code_or_exception_class] = (f, endpoint_info(f)[1])
+            return f
+
+        return decorated
+
+    def mount(self, subapp, url_prefix=""):
+        """Serve every route of ``subapp`` under ``url_prefix``; its hooks and error handlers
+        are added to this app's."""
+        url_prefix = url_prefix.rstrip("/")
+        for pattern, rule in subapp.router.rules.items():
+            for method, ep in rule.methods.items():
+                name = subapp.name + "." + ep.name if subapp.name else ep.name
+                self.router.add(url_prefix + pattern, (method,), ep.func, name)
+        for attr in ("before_request_handlers", "after_request_handlers",
+                     "after_error_request_handlers"):
+            for f, _ in getattr(subapp, attr):
+                self._hook(getattr(self, attr), f)
+        for key, value in subapp.error_handlers.items():
+            self.error_handlers.setdefault(key, value)
+
+    def url_for(self, endpoint, **params):
+        """Build the URL of an endpoint; parameters not in the route become the query string."""
+        ep = self.router.endpoints.get(endpoint)
+        if ep is None:
+            raise ValueError("url_for: no endpoint named %r" % endpoint)
+        url = ep.rule.build(params)
+        if params:
+            url += "?" + urlencode(params)
+        return url
+
+    def static(self, url_prefix, root, **options):
+        """Serve the files under folder ``root`` at ``url_prefix`` (see kiln.static)."""
+        from kiln.static import mount_static
+
+        mount_static(self, url_prefix, root, **options)
+
+    # --- serving -----------------------------------------------------------------------------
+
+    def handle(self, creq):
+        """Answer one C request: returns (status, headers, body) or an awaitable of it."""
+        path = creq.path
+        args = None
+        methods = self._static.get(path)
+        if methods is None:
+            methods, args = self.router.find(path)
+            if methods is None:
+                return self._no_route(creq, None)
+        ep = methods.get(creq.method)
+        if ep is None:
+            if creq.method == "HEAD":
+                ep = methods.get("GET")
+            if ep is None:
+                return self._no_route(creq, methods)
+        req = Request(self, creq, args)
+        length = creq.content_length
+        if length is not None and length > req.max_body_size:
+            return self._error(req, 413, None, "body of %d bytes is over the limit" % length)
+        if ep.is_async or self._async_hooks:
+            return self._dispatch(req, ep, args)
+        try:
+            r = None
+            for f, _ in self.before_request_handlers:
+                r = f(req)
+                if r is not None:
+                    break
+            else:
+                r = ep.func(req, **args) if args else ep.func(req)
+            if req._after is None and not self.after_request_handlers:
+                t = type(r)
+                if t is str or t is bytes:
+                    return (200, TEXT_HEADERS, r)
+                if t is dict or t is list:
+                    return (200, JSON_HEADERS, json.dumps(r))
+            res = make_response(r)
+            prepare = getattr(res, "prepare", None)
+            if prepare is not None:
+                prepare(req)
+            for f, _ in self.after_request_handlers:
+                res = f(req, res) or res
+            if req._after is not None:
+                for f, _ in req._after:
+                    res = f(req, res) or res
+            return res.to_tuple()
+        except Exception as e:  # noqa: BLE001 - every failure becomes an error response
+            return self._exception(req, e)
+
+    async def _dispatch(self, req, ep, args):
+        try:
+            r = None
+            for f, is_async in self.before_request_handlers:
+                r = f(req)
+                if is_async:
+                    r = await r
+                if r is not None:
+                    break
+            else:
+                r = ep.func(req, **args) if args else ep.func(req)
+                if ep.is_async:
+                    r = await r
+            res = make_response(r)
+            prepare = getattr(res, "prepare", None)
+            if prepare is not None:
+                prepare(req)
+            for f, is_async in self.after_request_handlers:
+                x = f(req, res)
+                if is_async:
+                    x = await x
+                res = x or res
+            if req._after is not None:
+                for f, is_async in req._after:
+                    x = f(req, res)
+                    if is_async:
+                        x = await x
+                    res = x or res
+            return res.to_tuple()
+        except Exception as e:  # noqa: BLE001 - every failure becomes an error response
+            return await self._exception(req, e)
+
+    def _no_route(self, creq, methods):
+        req = Request(self, creq)
+        method = creq.method
+        if methods is not None:
+            allow = self._allow(methods)
+            if method == "OPTIONS":
+                return self._options(req, allow)
+            return self._error(req, 405, {"Allow": allow})
+        path = creq.path
+        if not path.endswith("/"):
+            alt = path + "/"
+            if alt in self._static or self.router.find(alt)[0] is not None:
+                qs = creq.query_string
+                return self._finish_error(
+                    req, Response("", 308, {"Location": alt + ("?" + qs if qs else "")}))
+        return self._error(req, 404)
+
+    def _allow(self, methods):
+        allow = list(methods)
+        if "GET" in methods and "HEAD" not in methods:
+            allow.append("HEAD")
+        if "OPTIONS" not in methods:
+            allow.append("OPTIONS")
+        return ", ".join(allow)
+
+    async def _options(self, req, allow):
+        try:
+            res = Response("", 204, {"Allow": allow})
+            for f, is_async in self.after_request_handlers:
+                x = f(req, res)
+                if is_async:
+                    x = await x
+                res = x or res
+            return res.to_tuple()
+        except Exception as e:  # noqa: BLE001
+            return await self._exception(req, e)
+
+    async def _error(self, req, status, headers=None, log=None):
+        if log:
+            print("Kiln: %d %s (%s %s)" % (status, log, req.method, req.path))
+        return await self._error_response(req, status, None, headers)
+
+    async def _error_response(self, req, status, reason, headers=None):
+        handler = self.error_handlers.get(status)
+        res = None
+        if handler is not None:
+            f, is_async = handler
+            try:
+                res = f(req)
+                if is_async:
+                    res = await res
+                res = make_response(res)
+            except Exception as e:  # noqa: BLE001
+                sys.print_exception(e)
+                res = None
+        if res is None:
+            res = Response(reason or _REASONS.get(status, "Error"), status, headers)
+        return await self._finish_error(req, res)
+
+    async def _finish_error(self, req, res):
+        for f, is_async in self.after_error_request_handlers:
+            try:
+                x = f(req, res)
+                if is_async:
+                    x = await x
+                res = x or res
+            except Exception as e:  # noqa: BLE001
+                sys.print_exception(e)
+        try:
+            return res.to_tuple()
+        except ValueError as e:
+            print("Kiln: error response refused: %s" % e)
+            return (500, TEXT_HEADERS, "Internal Server Error")
+
+    async def _exception(self, req, exc):
+        if isinstance(exc, HTTPException):
+            return await self._error_response(req, exc.status_code, exc.reason)
+        print("Kiln: 500 %s %s: %s" % (req.method, req.path, _exc_line(exc)))
+        sys.print_exception(exc)
+        best = None
+        for key, handler in self.error_handlers.items():
+            if type(key) is not int and isinstance(exc, key):
+                if best is None or issubclass(key, best[0]):
+                    best = (key, handler)
+        if best is not None:
+            f, is_async = best[1]
+            try:
+                res = f(req, exc)
+                if is_async:
+                    res = await res
+                return await self._finish_error(req, make_response(res))
+            except Exception as e:  # noqa: BLE001
+                sys.print_exception(e)
+        reason = None
+        if self.debug:
+            import io
+
+            buf = io.StringIO()
+            sys.print_exception(exc, buf)
+            reason = "Internal Server Error\n\n" + buf.getvalue()
+        return await self._error_response(req, 500, reason)
+
+    def _logged(self, creq):
+        method = creq.method
+        target = creq.target
+        r = self.handle(creq)
+        if type(r) is tuple:
+            print("%s %s %d" % (method, target, r[0]))
+            return r
+        return self._log_async(method, target, r)
+
+    async def _log_async(self, method, target, r):
+        r = await r
+        print("%s %s %d" % (method, target, r[0]))
+        return r
+
+    def _handler(self, debug):
+        global current_app
+        current_app = self
+        if debug:
+            self.debug = True
+        return self._logged if self.access_log else self.handle
+
+    async def start_server(self, host="0.0.0.0", port=5000, debug=False, **config):
+        """Start serving as an asyncio task; returns the server (``close()``,
+        ``await wait_closed()``)."""
+        from kiln import server
+
+        self.server = await server.start_server(self._handler(debug), host, port, **config)
+        return self.server
+
+    def run(self, host="0.0.0.0", port=5000, debug=False, **config):
+        """Serve until interrupted (blocking)."""
+        from kiln import server
+
+        server.run(self._handler(debug), host, port, **config)
+
+    def shutdown(self):
+        """Stop a server started with ``start_server``."""
+        if self.server is not None:
+            self.server.close()
+
+
+def _exc_line(exc):
+    return "%s: %s" % (type(exc).__name__, exc) if exc.args else type(exc).__name__
+
+
+def url_for(endpoint, **params):
+    """``url_for`` of the app being served (or the first App created)."""
+    if current_app is None:
+        raise RuntimeError("url_for: no App exists")
+    return current_app.url_for(endpoint, **params)
+

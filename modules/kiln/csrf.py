@@ -1,0 +1,75 @@
+# CSRF protection for form posts: a random token in a cookie that each unsafe request must echo
+# in a form field or a header (double submit), and cross-site requests refused outright.
+import binascii
+import os
+
+from kiln.request import refuse
+from kiln.session import same
+
+_UNSAFE = ("POST", "PUT", "PATCH", "DELETE")
+
+
+class CSRF:
+    """CSRF protection for an app: POST/PUT/PATCH/DELETE must carry the token of
+    ``csrf.token(request)`` in the form field ``field_name`` or the header ``header_name``;
+    requests a browser marks ``Sec-Fetch-Site: cross-site`` are refused (403) too.
+    ``@csrf.exempt`` lifts the check from a view."""
+
+    cookie_name = "csrf_token"
+    field_name = "csrf_token"
+    header_name = "X-CSRF-Token"
+
+    def __init__(self, app=None):
+        self.exempt_views = []
+        self.app = None
+        if app is not None:
+            self.initialize(app)
+
+    def initialize(self, app):
+        """Attach to ``app`` (a before_request hook)."""
+        self.app = app
+        app.before_request(self.check)
+
+    def exempt(self, f):
+        """Decorator: no CSRF check for this view."""
+        self.exempt_views.append(f)
+        return f
+
+    def token(self, request):
+        """The token to put in forms; set as a cookie in this response when new."""
+        token = request.cookies.get(self.cookie_name)
+        if token and len(token) == 32:
+            return token
+        token = getattr(request.g, "_csrf", None)
+        if token is None:
+            token = binascii.hexlify(os.urandom(16)).decode()
+            request.g._csrf = token
+
+            def set_cookie(req, response):
+                response.set_cookie(self.cookie_name, token, path="/", same_site="Strict")
+
+            request.after_request(set_cookie)
+        return token
+
+    def check(self, request):
+        """Refuse an unsafe request without a valid token (403)."""
+        if request.method not in _UNSAFE:
+            return None
+        if self.exempt_views:
+            methods = self.app.router.find(request.path)[0] if self.app is not None else None
+            ep = methods.get(request.method) if methods else None
+            if ep is not None and ep.func in self.exempt_views:
+                return None
+        if request.headers.get("Sec-Fetch-Site") == "cross-site":
+            refuse(403, "CSRF: cross-site request refused", request)
+        expected = request.cookies.get(self.cookie_name)
+        sent = request.headers.get(self.header_name)
+        if sent is None:
+            ct = request.content_type or ""
+            if ct.startswith("application/x-www-form-urlencoded") or (
+                    ct.startswith("multipart/form-data") and request.body is not None):
+                form = request.form
+                sent = form.get(self.field_name) if form is not None else None
+        if not expected or not sent or not same(expected.encode(), sent.encode()):
+            refuse(403, "CSRF token missing or wrong", request)
+        return None

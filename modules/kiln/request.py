@@ -1,0 +1,197 @@
+# The Python Request: a thin wrapper over the C request; everything beyond method and path is
+# computed on first access (__getattr__) and cached on the instance.
+import json
+
+from _kiln import parse_qs
+
+from kiln.response import HTTPException
+from kiln.routing import endpoint_info
+
+
+class MultiDict(dict):
+    """A dict that keeps every value of repeated keys: ``d[k]`` and ``get`` give the first,
+    ``getlist(k)`` gives all of them in order."""
+
+    def __init__(self, pairs=None):
+        super().__init__()
+        self._more = None
+        if pairs:
+            for k, v in pairs:
+                self.add(k, v)
+
+    def add(self, key, value):
+        """Append a value for key."""
+        if dict.__contains__(self, key):
+            if self._more is None:
+                self._more = {}
+            self._more.setdefault(key, []).append(value)
+        else:
+            dict.__setitem__(self, key, value)
+
+    def get(self, key, default=None, type=None):
+        """The first value of key (converted by ``type``; a ValueError gives default)."""
+        if not dict.__contains__(self, key):
+            return default
+        value = dict.__getitem__(self, key)
+        if type is not None:
+            try:
+                value = type(value)
+            except ValueError:
+                return default
+        return value
+
+    def getlist(self, key, type=None):
+        """Every value of key, in order (converted by ``type``; values it refuses are dropped)."""
+        if not dict.__contains__(self, key):
+            return []
+        values = [dict.__getitem__(self, key)]
+        if self._more is not None and key in self._more:
+            values += self._more[key]
+        if type is None:
+            return values
+        out = []
+        for v in values:
+            try:
+                out.append(type(v))
+            except ValueError:
+                pass
+        return out
+
+
+class G:
+    """Per-request storage: set any attribute."""
+
+
+def refuse(status, reason, req=None):
+    """Print one console line about bad input and raise the HTTP error."""
+    where = " (%s %s)" % (req.method, req.path) if req is not None else ""
+    print("Kiln: %d %s%s" % (status, reason, where))
+    raise HTTPException(status, reason)
+
+
+def parse_cookies(header):
+    cookies = {}
+    for item in header.split(";"):
+        name, sep, value = item.partition("=")
+        name = name.strip()
+        if sep and name and name not in cookies:
+            value = value.strip()
+            if len(value) > 1 and value[0] == '"' and value[-1] == '"':
+                value = value[1:-1]
+            cookies[name] = value
+    return cookies
+
+
+class Request:
+    """An HTTP request, as handlers see it.
+
+    Always set: ``app``, ``method``, ``path``, ``url_args``. Computed on first use:
+    ``headers`` (case-insensitive), ``args`` (MultiDict of the query string), ``query_string``,
+    ``url`` (raw target), ``http_version``, ``cookies`` (dict), ``content_type``,
+    ``content_length``, ``body`` (bytes), ``stream`` (when the body was left unread), ``json``,
+    ``form`` (MultiDict, urlencoded or multipart; None for other bodies), ``files`` (MultiDict of
+    ``FileUpload``), ``client_addr``, ``g`` (per-request storage)."""
+
+    #: Largest body accepted (bytes); a larger Content-Length is answered with 413.
+    max_body_size = 16 * 1024
+    #: Most fields plus files a form may carry; more is answered with 413.
+    max_form_parts = 32
+    #: Uploaded files larger than this are spooled to a file in ``upload_dir``.
+    max_file_memory = 4096
+    #: Where large uploads are spooled.
+    upload_dir = "/tmp"
+
+    def __init__(self, app, creq, url_args=None):
+        self.app = app
+        self._r = creq
+        self.method = creq.method
+        self.path = creq.path
+        self.url_args = url_args
+        self._after = None
+
+    def __getattr__(self, name):
+        r = self._r
+        if name == "args":
+            qs = r.query_string
+            value = MultiDict(parse_qs(qs) if qs else None)
+        elif name == "headers":
+            value = r.headers
+        elif name == "cookies":
+            value = parse_cookies(r.headers.get("Cookie", ""))
+        elif name == "g":
+            value = G()
+        elif name == "content_type":
+            value = r.headers.get("Content-Type")
+        elif name == "json":
+            value = self._json()
+        elif name in ("form", "files"):
+            self._parse_form()
+            return getattr(self, name)
+        elif name == "url":
+            value = r.target
+        elif name in ("query_string", "http_version", "content_length", "body", "stream",
+                      "client_addr", "target", "keep_alive"):
+            value = getattr(r, name)
+        else:
+            raise AttributeError(name)
+        setattr(self, name, value)
+        return value
+
+    def _json(self):
+        ct = self.content_type
+        if ct is None or not ct.split(";", 1)[0].strip().lower().endswith("json"):
+            return None
+        body = self.body
+        if body is None:
+            refuse(400, "JSON body was not read (streamed request)", self)
+        try:
+            return json.loads(body)
+        except ValueError:
+            refuse(400, "malformed JSON body", self)
+
+    def _parse_form(self):
+        ct = self.content_type or ""
+        kind = ct.split(";", 1)[0].strip().lower()
+        self.form = None
+        self.files = None
+        if kind == "application/x-www-form-urlencoded":
+            body = self.body
+            if body is None:
+                refuse(413, "form body too large to hold in memory", self)
+            try:
+                pairs = parse_qs(body.decode())
+            except (UnicodeError, ValueError):
+                refuse(400, "malformed form body", self)
+            if len(pairs) > self.max_form_parts:
+                refuse(413, "too many form fields", self)
+            self.form = MultiDict(pairs)
+            self.files = MultiDict()
+        elif kind == "multipart/form-data":
+            if self.body is None:
+                raise RuntimeError("multipart body is streamed: await request.read_form() first")
+            from kiln.multipart import parse_body
+
+            self.form, self.files = parse_body(self, ct, self.body)
+
+    async def read_form(self, file_sink=None):
+        """Read a form body (also a streamed multipart body) into ``form`` and ``files``.
+
+        ``file_sink(name, filename, content_type, headers)`` may return an object with
+        ``write(bytes)`` and ``close()`` that receives each uploaded file chunk by chunk, instead
+        of the default ``kiln.multipart.FileUpload`` (kept in memory up to ``max_file_memory``,
+        then spooled to ``upload_dir``)."""
+        ct = self.content_type or ""
+        if ct.split(";", 1)[0].strip().lower() == "multipart/form-data":
+            from kiln.multipart import read_stream
+
+            self.form, self.files = await read_stream(self, ct, file_sink)
+            return self.form
+        self._parse_form()
+        return self.form
+
+    def after_request(self, f):
+        """Register ``f(request, response)`` to run after this request's handler only."""
+        if self._after is None:
+            self._after = []
+        self._after.append((f, endpoint_info(f)[1]))
+        return f

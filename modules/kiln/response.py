@@ -1,0 +1,182 @@
+# Responses: what a handler returns becomes the (status, headers, body) tuple the C loop writes.
+import json
+
+TEXT = "text/plain; charset=UTF-8"
+HTML = "text/html; charset=UTF-8"
+JSON = "application/json"
+TEXT_HEADERS = (("Content-Type", TEXT),)
+JSON_HEADERS = (("Content-Type", JSON),)
+
+_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def http_date(timestamp):
+    """Format a Unix timestamp as an HTTP date (``Sun, 06 Nov 1994 08:49:37 GMT``)."""
+    import time
+
+    t = time.gmtime(int(timestamp))
+    return "%s, %02d %s %04d %02d:%02d:%02d GMT" % (
+        _DAYS[t[6]], t[2], _MONTHS[t[1] - 1], t[0], t[3], t[4], t[5])
+
+
+def check_header(name, value):
+    """Refuse header names or values that would split the response (CR, LF, NUL)."""
+    for c in "\r\n\0":
+        if c in name or c in value:
+            raise ValueError("refused header %r: contains CR, LF or NUL" % name)
+
+
+class NoCaseDict(dict):
+    """A dict whose str keys compare case-insensitively and keep the case they were set with."""
+
+    def __init__(self, initial=None):
+        super().__init__()
+        self._keys = {}
+        if initial:
+            self.update(initial)
+
+    def __setitem__(self, key, value):
+        lower = key.lower()
+        old = self._keys.get(lower)
+        if old is not None and old != key:
+            super().__delitem__(old)
+        self._keys[lower] = key
+        super().__setitem__(key, value)
+
+    def __getitem__(self, key):
+        return super().__getitem__(self._keys.get(key.lower(), key))
+
+    def __delitem__(self, key):
+        super().__delitem__(self._keys.pop(key.lower(), key))
+
+    def __contains__(self, key):
+        return key.lower() in self._keys
+
+    def get(self, key, default=None):
+        return super().get(self._keys.get(key.lower(), key), default)
+
+    def pop(self, key, *default):
+        return super().pop(self._keys.pop(key.lower(), key), *default)
+
+    def setdefault(self, key, default=None):
+        if key not in self:
+            self[key] = default
+        return self[key]
+
+    def update(self, other):
+        items = other.items() if hasattr(other, "items") else other
+        for k, v in items:
+            self[k] = v
+
+
+class HTTPException(Exception):
+    """Raised by ``abort()``; the app turns it into an error response."""
+
+    def __init__(self, status_code, reason=None):
+        super().__init__(status_code, reason)
+        self.status_code = status_code
+        self.reason = reason
+
+
+def abort(status_code, reason=None):
+    """Stop handling the request and answer with ``status_code`` (and ``reason`` as body)."""
+    raise HTTPException(status_code, reason)
+
+
+class Response:
+    """An HTTP response.
+
+    ``body`` may be str, bytes, a dict or list (sent as JSON), a file object (streamed), or a
+    sync or async generator of chunks (streamed with chunked encoding). ``headers`` is a dict;
+    ``response.headers`` is case-insensitive. Set-Cookie headers come from ``set_cookie``."""
+
+    default_content_type = TEXT
+
+    def __init__(self, body="", status_code=200, headers=None, reason=None):
+        self.status_code = status_code
+        self.reason = reason
+        self.headers = NoCaseDict()
+        self.cookies = None
+        if headers:
+            for k, v in headers.items() if hasattr(headers, "items") else headers:
+                self.headers[k] = v
+        t = type(body)
+        if t is dict or t is list:
+            body = json.dumps(body)
+            if "Content-Type" not in self.headers:
+                self.headers["Content-Type"] = JSON
+        elif body is None:
+            body = ""
+        self.body = body
+
+    def set_cookie(self, cookie, value, path=None, domain=None, expires=None, max_age=None,
+                   secure=False, http_only=False, partitioned=False, same_site=None):
+        """Add a Set-Cookie header. ``expires`` is a timestamp or an HTTP date string;
+        ``same_site`` is 'Strict', 'Lax' or 'None'."""
+        value = str(value)
+        for c in ";,\r\n\0 \"":
+            if c in cookie or (c in value and c != " "):
+                raise ValueError("cookie %r: name or value has a forbidden character" % cookie)
+        out = cookie + "=" + value
+        if path:
+            out += "; Path=" + path
+        if domain:
+            out += "; Domain=" + domain
+        if expires is not None:
+            out += "; Expires=" + (expires if type(expires) is str else http_date(expires))
+        if max_age is not None:
+            out += "; Max-Age=%d" % max_age
+        if secure:
+            out += "; Secure"
+        if http_only:
+            out += "; HttpOnly"
+        if same_site:
+            out += "; SameSite=" + same_site
+        if partitioned:
+            out += "; Partitioned"
+        check_header("Set-Cookie", out)
+        if self.cookies is None:
+            self.cookies = []
+        self.cookies.append(out)
+
+    def delete_cookie(self, cookie, path=None, domain=None):
+        """Ask the client to forget a cookie (empty value, expired)."""
+        self.set_cookie(cookie, "", path=path, domain=domain, expires="Thu, 01 Jan 1970 00:00:01 GMT",
+                        max_age=0)
+
+    def to_tuple(self):
+        """The (status, headers, body) tuple for the C loop."""
+        headers = self.headers
+        if not headers and self.cookies is None and self.default_content_type is TEXT:
+            return (self.status_code, TEXT_HEADERS, self.body)
+        out = []
+        if "Content-Type" not in headers:
+            out.append(("Content-Type", self.default_content_type))
+        for k, v in headers.items():
+            v = str(v)
+            check_header(k, v)
+            out.append((k, v))
+        if self.cookies is not None:
+            for c in self.cookies:
+                out.append(("Set-Cookie", c))
+        return (self.status_code, out, self.body)
+
+    @classmethod
+    def redirect(cls, location, status_code=302):
+        """A redirect response; a location with CR or LF is refused (ValueError)."""
+        return redirect(location, status_code)
+
+    @classmethod
+    def send_file(cls, filename, status_code=200, content_type=None, max_age=None, **kwargs):
+        """See ``kiln.send_file``."""
+        from kiln.static import send_file
+
+        return send_file(filename, status_code=status_code, content_type=content_type,
+                         max_age=max_age, **kwargs)
+
+
+def redirect(location, status_code=302):
+    """Return a redirect Response to ``location``; CR, LF or NUL in it raise ValueError."""
+    check_header("Location", location)
+    return Response("", status_code, {"Location": location})

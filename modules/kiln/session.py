@@ -1,0 +1,212 @@
+# Signed-cookie sessions: JSON payload + expiry, signed with HMAC-SHA256; several secrets may
+# verify (rotation), the first one signs. Requests that never touch the session pay nothing.
+import binascii
+import hashlib
+import json
+import time
+
+from kiln.routing import Wrapped, endpoint_info
+
+
+def hmac_sha256(key, msg):
+    """HMAC-SHA256 of ``msg`` with ``key`` (both bytes)."""
+    if len(key) > 64:
+        key = hashlib.sha256(key).digest()
+    key = key + bytes(64 - len(key))
+    inner = hashlib.sha256(bytes(b ^ 0x36 for b in key))
+    inner.update(msg)
+    outer = hashlib.sha256(bytes(b ^ 0x5C for b in key))
+    outer.update(inner.digest())
+    return outer.digest()
+
+
+def b64encode(data):
+    """URL-safe base64 without padding, as str."""
+    s = binascii.b2a_base64(data).decode().rstrip("\n=")
+    return s.replace("+", "-").replace("/", "_")
+
+
+def b64decode(s):
+    """Inverse of b64encode; raises ValueError on bad input."""
+    s = s.replace("-", "+").replace("_", "/")
+    return binascii.a2b_base64(s + "=" * (-len(s) % 4))
+
+
+def same(a, b):
+    """Compare two bytes objects in time independent of where they differ."""
+    if len(a) != len(b):
+        return False
+    diff = 0
+    for i in range(len(a)):
+        diff |= a[i] ^ b[i]
+    return diff == 0
+
+
+class SessionDict(dict):
+    """The session of one request: a dict; changes are saved in the response automatically
+    (``save()`` forces it, ``delete()`` removes the session cookie)."""
+
+    def __init__(self, request, data):
+        super().__init__()
+        dict.update(self, data)
+        self.request = request
+        self.modified = False
+        self.deleted = False
+
+    def __setitem__(self, key, value):
+        self.modified = True
+        dict.__setitem__(self, key, value)
+
+    def __delitem__(self, key):
+        self.modified = True
+        dict.__delitem__(self, key)
+
+    def pop(self, key, *default):
+        self.modified = True
+        return dict.pop(self, key, *default)
+
+    def clear(self):
+        self.modified = True
+        dict.clear(self)
+
+    def update(self, other):
+        self.modified = True
+        dict.update(self, other)
+
+    def setdefault(self, key, default=None):
+        if key not in self:
+            self[key] = default
+        return self[key]
+
+    def save(self):
+        """Send the session cookie with this response."""
+        self.modified = True
+
+    def delete(self):
+        """Clear the session and ask the client to drop its cookie."""
+        dict.clear(self)
+        self.deleted = True
+
+
+class Session:
+    """Signed-cookie sessions for an app.
+
+    ``secret_key`` is a str/bytes or a list of them: the first signs, every one verifies (so a
+    new key can be put first while old cookies stay valid). ``max_age`` (seconds) bounds a
+    session's life; ``cookie_options`` are passed to ``set_cookie`` (path, secure, same_site...)."""
+
+    cookie_name = "session"
+
+    def __init__(self, app=None, secret_key=None, max_age=7 * 24 * 3600, cookie_options=None):
+        self.secret_keys = []
+        self.max_age = max_age
+        self.cookie_options = {"path": "/", "http_only": True, "same_site": "Lax"}
+        if app is not None:
+            self.initialize(app, secret_key, cookie_options)
+        elif secret_key is not None:
+            self._set_keys(secret_key)
+
+    def _set_keys(self, secret_key):
+        keys = secret_key if type(secret_key) in (list, tuple) else [secret_key]
+        self.secret_keys = [k.encode() if type(k) is str else bytes(k) for k in keys]
+
+    def initialize(self, app, secret_key=None, cookie_options=None):
+        """Attach to ``app`` (``request.app.session`` finds it)."""
+        if secret_key is not None:
+            self._set_keys(secret_key)
+        if cookie_options:
+            self.cookie_options.update(cookie_options)
+        app.session = self
+
+    def encode(self, data, secret_key=None):
+        """A signed token for ``data`` (a JSON-able dict), valid for ``max_age`` seconds."""
+        if not self.secret_keys and secret_key is None:
+            raise ValueError("Session: no secret_key set")
+        payload = {"d": data}
+        if self.max_age:
+            payload["e"] = int(time.time()) + self.max_age
+        body = b64encode(json.dumps(payload).encode())
+        key = secret_key.encode() if type(secret_key) is str else secret_key or self.secret_keys[0]
+        return body + "." + b64encode(hmac_sha256(key, body.encode()))
+
+    def decode(self, token):
+        """The data of a valid, unexpired token, or None."""
+        body, dot, sig = token.rpartition(".")
+        if not dot:
+            return None
+        try:
+            sig = b64decode(sig)
+        except ValueError:
+            return None
+        for key in self.secret_keys:
+            if same(hmac_sha256(key, body.encode()), sig):
+                break
+        else:
+            return None
+        try:
+            payload = json.loads(b64decode(body))
+        except ValueError:
+            return None
+        exp = payload.get("e")
+        if exp is not None and exp < time.time():
+            return None
+        return payload.get("d")
+
+    def get(self, request):
+        """The request's SessionDict (empty when the cookie is missing, forged or expired)."""
+        s = getattr(request.g, "_session", None)
+        if s is not None:
+            return s
+        token = request.cookies.get(self.cookie_name)
+        data = self.decode(token) if token else None
+        s = SessionDict(request, data if type(data) is dict else {})
+        request.g._session = s
+        request.after_request(self._save)
+        return s
+
+    def _save(self, request, response):
+        s = request.g._session
+        if s.deleted:
+            response.delete_cookie(self.cookie_name, path=self.cookie_options.get("path"))
+        elif s.modified:
+            opts = dict(self.cookie_options)
+            if self.max_age:
+                opts["max_age"] = self.max_age
+            response.set_cookie(self.cookie_name, self.encode(dict(s)), **opts)
+        return response
+
+    def update(self, request, session):
+        """Microdot-compatible: save ``session`` (a dict) in this request's response."""
+        s = self.get(request)
+        if s is not session:
+            dict.clear(s)
+            dict.update(s, session)
+        s.save()
+
+    def delete(self, request):
+        """Microdot-compatible: remove the session in this request's response."""
+        self.get(request).delete()
+
+
+def get_session(request):
+    """The session of ``request`` (the app needs a ``Session``)."""
+    store = getattr(request.app, "session", None)
+    if store is None:
+        raise RuntimeError("no Session attached to this app: Session(app, secret_key=...)")
+    return store.get(request)
+
+
+def with_session(f):
+    """Decorator: call the view as ``f(request, session, ...)``."""
+    is_async = endpoint_info(f)[1]
+    if is_async:
+
+        async def call(request, *args, **kwargs):
+            return await f(request, get_session(request), *args, **kwargs)
+
+        return Wrapped(call, f)
+
+    def call_sync(request, *args, **kwargs):
+        return f(request, get_session(request), *args, **kwargs)
+
+    return Wrapped(call_sync, f, False)

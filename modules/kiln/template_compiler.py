@@ -1,0 +1,900 @@
+# Template compiler: Jinja-like template source -> Python source of a module whose `render`
+# function returns a generator of str chunks. Runs on CPython (tools/compile_templates.py, at
+# firmware build time) and on MicroPython (templates on the filesystem, compiled once), so it
+# uses only str methods, lists and dicts: no `re`, no f-strings.
+#
+# The generated module (run by kiln.template's runtime `_x`):
+#   PARENT = "base.html"                  only when the template extends another
+#   def render(_c, _x, _b=None)           _c: context dict; _b: blocks, most derived first
+#   def _b_<block>(_c, _x, _b)            one generator per {% block %}
+#   def _m_<macro>(_c, _x, params...)     one generator per {% macro %}
+# Template variables become Python locals named `<name>_` (loop variables `<name>_<n>`), read
+# from the context once at function start; helpers are `_`-prefixed locals taken from `_x`.
+
+
+class TemplateSyntaxError(ValueError):
+    """A template that cannot be compiled; the message starts with `name:line:`."""
+
+
+_KEYWORDS = ("and", "or", "not", "in", "is", "if", "else")
+_CONST = {"true": "True", "false": "False", "none": "None", "True": "True", "False": "False",
+          "None": "None"}
+_OPS2 = ("**", "//", "==", "!=", "<=", ">=")
+_OPS1 = "+-*/%~<>()[]{},.:|="
+# Filters compiled to a helper instead of a filter lookup.
+_INLINE_FILTERS = {"e": "_E", "escape": "_E", "safe": "_S"}
+_HELPERS = ("e", "g", "i", "v", "s", "j", "E", "S", "L", "inc", "sup", "load", "ctx", "flt", "tst")
+
+
+def _is_name_start(c):
+    return c == "_" or c.isalpha()
+
+
+def _is_name_char(c):
+    return c == "_" or c.isalpha() or c.isdigit()
+
+
+def _lex_expr(src, err):
+    """Split an expression into (kind, value) tokens: name, num, str (decoded), op."""
+    toks = []
+    i = 0
+    n = len(src)
+    while i < n:
+        c = src[i]
+        if c.isspace():
+            i += 1
+        elif _is_name_start(c):
+            j = i + 1
+            while j < n and _is_name_char(src[j]):
+                j += 1
+            toks.append(("name", src[i:j]))
+            i = j
+        elif c.isdigit():
+            j = i + 1
+            while j < n and (src[j].isdigit() or src[j] == "_"):
+                j += 1
+            if j + 1 < n and src[j] == "." and src[j + 1].isdigit():
+                j += 1
+                while j < n and src[j].isdigit():
+                    j += 1
+            if j < n and src[j] in "eE":
+                k = j + 1
+                if k < n and src[k] in "+-":
+                    k += 1
+                if k < n and src[k].isdigit():
+                    j = k
+                    while j < n and src[j].isdigit():
+                        j += 1
+            toks.append(("num", src[i:j].replace("_", "")))
+            i = j
+        elif c == "'" or c == '"':
+            out = []
+            j = i + 1
+            while True:
+                if j >= n:
+                    err("unclosed string literal")
+                d = src[j]
+                if d == c:
+                    break
+                if d == "\\" and j + 1 < n:
+                    j += 1
+                    d = src[j]
+                    d = {"n": "\n", "t": "\t", "r": "\r"}.get(d, d)
+                out.append(d)
+                j += 1
+            toks.append(("str", "".join(out)))
+            i = j + 1
+        elif src[i:i + 2] in _OPS2:
+            toks.append(("op", src[i:i + 2]))
+            i += 2
+        elif c in _OPS1:
+            toks.append(("op", c))
+            i += 1
+        else:
+            err("unexpected character %r" % c)
+    return toks
+
+
+class _Expr:
+    """Recursive-descent translation of one Jinja expression into a Python expression."""
+
+    def __init__(self, fn, src):
+        self.fn = fn
+        self.src = src
+        self.toks = _lex_expr(src, self.err)
+        self.pos = 0
+
+    def err(self, msg):
+        self.fn.c.error("%s in %r" % (msg, self.src.strip()))
+
+    def peek(self, value=None, kind=None):
+        if self.pos >= len(self.toks):
+            return False
+        k, v = self.toks[self.pos]
+        if kind is not None:
+            return k == kind
+        return v == value and (k == "op" or k == "name")
+
+    def take(self, value=None, kind=None):
+        if not self.peek(value, kind):
+            if self.pos >= len(self.toks):
+                self.err("expected %s at the end" % (value or kind))
+            self.err("expected %s before %r" % (value or kind, self.toks[self.pos][1]))
+        self.pos += 1
+        return self.toks[self.pos - 1][1]
+
+    def at_end(self):
+        return self.pos >= len(self.toks)
+
+    def whole(self):
+        code = self.expr()
+        if not self.at_end():
+            self.err("unexpected %r" % self.toks[self.pos][1])
+        return code
+
+    def expr(self):
+        code = self.or_()
+        if self.peek("if"):
+            self.pos += 1
+            cond = self.or_()
+            other = "_x.undef"
+            if self.peek("else"):
+                self.pos += 1
+                other = self.expr()
+            code = "(%s if %s else %s)" % (code, cond, other)
+        return code
+
+    def or_(self):
+        code = self.and_()
+        while self.peek("or"):
+            self.pos += 1
+            code = "(%s or %s)" % (code, self.and_())
+        return code
+
+    def and_(self):
+        code = self.not_()
+        while self.peek("and"):
+            self.pos += 1
+            code = "(%s and %s)" % (code, self.not_())
+        return code
+
+    def not_(self):
+        if self.peek("not"):
+            self.pos += 1
+            return "(not %s)" % self.not_()
+        return self.compare()
+
+    def compare(self):
+        code = self.math1()
+        parts = []
+        while True:
+            if self.pos < len(self.toks) and self.toks[self.pos][1] in ("==", "!=", "<", "<=", ">", ">=",
+                                                                        "in"):
+                op = self.take(self.toks[self.pos][1])
+            elif self.peek("not") and self.pos + 1 < len(self.toks) and self.toks[self.pos + 1][1] == "in":
+                self.pos += 2
+                op = "not in"
+            else:
+                break
+            parts.append(" %s %s" % (op, self.math1()))
+        return "(%s%s)" % (code, "".join(parts)) if parts else code
+
+    def math1(self):
+        code = self.concat()
+        while self.peek("+") or self.peek("-"):
+            op = self.take(self.toks[self.pos][1])
+            code = "(%s %s %s)" % (code, op, self.concat())
+        return code
+
+    def concat(self):
+        code = self.math2()
+        if not self.peek("~"):
+            return code
+        parts = [code]
+        while self.peek("~"):
+            self.pos += 1
+            parts.append(self.math2())
+        return "(%s)" % " + ".join(self.fn.use("s") + "(%s)" % p for p in parts)
+
+    def math2(self):
+        code = self.power()
+        while self.peek("*") or self.peek("/") or self.peek("//") or self.peek("%"):
+            op = self.take(self.toks[self.pos][1])
+            code = "(%s %s %s)" % (code, op, self.power())
+        return code
+
+    def power(self):
+        code = self.unary()
+        while self.peek("**"):
+            self.pos += 1
+            code = "(%s ** %s)" % (code, self.unary())
+        return code
+
+    def unary(self):
+        if self.peek("-") or self.peek("+"):
+            op = self.take(self.toks[self.pos][1])
+            return self.filters("(%s%s)" % (op, self.unary()))
+        return self.filters(self.postfix(self.primary()))
+
+    def args(self, close):
+        """Call arguments up to `close`, as Python source (keyword arguments kept)."""
+        out = []
+        while not self.peek(close):
+            if (self.peek(kind="name") and self.pos + 1 < len(self.toks)
+                    and self.toks[self.pos + 1] == ("op", "=")):
+                name = self.take(kind="name")
+                self.pos += 1
+                out.append("%s=%s" % (name, self.expr()))
+            else:
+                out.append(self.expr())
+            if not self.peek(close):
+                self.take(",")
+        self.take(close)
+        return ", ".join(out)
+
+    def primary(self):
+        if self.at_end():
+            self.err("expected an expression")
+        kind, value = self.toks[self.pos]
+        self.pos += 1
+        if kind == "num":
+            return value
+        if kind == "str":
+            while self.peek(kind="str"):
+                value += self.take(kind="str")
+            return repr(value)
+        if kind == "name":
+            if value in _CONST:
+                return _CONST[value]
+            if value in _KEYWORDS:
+                self.err("unexpected %r" % value)
+            if self.peek("("):
+                special = self.fn.call(value, self)
+                if special is not None:
+                    return special
+            return self.fn.name(value)
+        if value == "(":
+            if self.peek(")"):
+                self.pos += 1
+                return "()"
+            code = self.expr()
+            if self.peek(","):
+                items = [code]
+                while self.peek(","):
+                    self.pos += 1
+                    if self.peek(")"):
+                        break
+                    items.append(self.expr())
+                code = "(%s,)" % ", ".join(items)
+            self.take(")")
+            return code
+        if value == "[":
+            items = []
+            while not self.peek("]"):
+                items.append(self.expr())
+                if not self.peek("]"):
+                    self.take(",")
+            self.pos += 1
+            return "[%s]" % ", ".join(items)
+        if value == "{":
+            items = []
+            while not self.peek("}"):
+                key = self.expr()
+                self.take(":")
+                items.append("%s: %s" % (key, self.expr()))
+                if not self.peek("}"):
+                    self.take(",")
+            self.pos += 1
+            return "{%s}" % ", ".join(items)
+        self.err("unexpected %r" % value)
+
+    def postfix(self, code):
+        while True:
+            if self.peek("."):
+                self.pos += 1
+                if self.peek(kind="num"):
+                    code = "%s(%s, %s)" % (self.fn.use("i"), code, self.take(kind="num"))
+                else:
+                    code = "%s(%s, %r)" % (self.fn.use("g"), code, self.take(kind="name"))
+            elif self.peek("["):
+                self.pos += 1
+                parts = [""]
+                while not self.peek("]"):
+                    if self.peek(":"):
+                        self.pos += 1
+                        parts.append("")
+                    elif parts[-1]:
+                        self.err("expected ] or :")
+                    else:
+                        parts[-1] = self.expr()
+                self.pos += 1
+                if len(parts) == 1:
+                    code = "%s(%s, %s)" % (self.fn.use("i"), code, parts[0])
+                else:
+                    code = "%s[%s]" % (code, ":".join(parts))
+            elif self.peek("("):
+                self.pos += 1
+                code = "%s(%s)" % (code, self.args(")"))
+            else:
+                return code
+
+    def filters(self, code):
+        while True:
+            if self.peek("|"):
+                self.pos += 1
+                name = self.take(kind="name")
+                args = ""
+                if self.peek("("):
+                    self.pos += 1
+                    args = self.args(")")
+                if name in _INLINE_FILTERS and not args:
+                    code = "%s(%s)" % (self.fn.use(_INLINE_FILTERS[name][1:]), code)
+                else:
+                    code = "%s(%s%s)" % (self.fn.filter(name), code, ", " + args if args else "")
+            elif self.peek("is"):
+                self.pos += 1
+                negate = self.peek("not")
+                if negate:
+                    self.pos += 1
+                name = self.take(kind="name")
+                if name in _CONST:
+                    name = _CONST[name].lower()
+                args = ""
+                if self.peek("("):
+                    self.pos += 1
+                    args = ", " + self.args(")")
+                elif self.pos < len(self.toks) and self.toks[self.pos][0] in ("num", "str"):
+                    args = ", " + self.primary()
+                code = "%s%s(%s%s)" % ("not " if negate else "", self.fn.test(name), code, args)
+                code = "(%s)" % code
+            else:
+                return code
+
+
+class _Func:
+    """One generated Python function: its lines, its scopes and the names it reads."""
+
+    def __init__(self, c, header, params=()):
+        self.c = c
+        self.header = header
+        self.lines = []
+        self.indent = 1
+        self.scopes = [dict((p, p + "_") for p in params)]
+        self.free = {}
+        self.helpers = []
+        self.filters = {}
+        self.tests = {}
+        self.loops = []
+        self.pending = []
+        self.yields = False
+
+    def emit(self, code):
+        self.flush()
+        self.lines.append("    " * self.indent + code)
+
+    def text(self, s):
+        if s:
+            self.pending.append(s)
+
+    def flush(self):
+        if self.pending:
+            s = "".join(self.pending)
+            self.pending = []
+            self.lines.append("    " * self.indent + "yield %r" % s)
+            self.yields = True
+
+    def use(self, helper):
+        if helper not in self.helpers:
+            self.helpers.append(helper)
+        return "_" + helper
+
+    def filter(self, name):
+        if name not in self.filters:
+            self.filters[name] = "_f_%d" % len(self.filters)
+        self.filters[name] = self.filters[name]
+        return self.filters[name]
+
+    def test(self, name):
+        if name not in self.tests:
+            self.tests[name] = "_t_%d" % len(self.tests)
+        return self.tests[name]
+
+    def lookup(self, name):
+        for scope in reversed(self.scopes):
+            if name in scope:
+                return scope[name]
+        return None
+
+    def name(self, name):
+        if name == "loop":
+            if not self.loops:
+                self.c.error("'loop' used outside a {% for %}")
+            self.loops[-1][1] = True
+            return self.loops[-1][0]
+        found = self.lookup(name)
+        if found:
+            return found
+        if name in self.c.macros:
+            return "(lambda *a, **k: %s(_m_%s(_c, _x, *a, **k)))" % (self.use("j"), name)
+        if name not in self.free:
+            self.free[name] = self.c.where()
+        return name + "_"
+
+    def call(self, name, expr):
+        """Calls compiled specially (macros, super()); None for an ordinary call."""
+        if self.lookup(name):
+            return None
+        if name in self.c.macros:
+            expr.pos += 1
+            args = expr.args(")")
+            return "%s(_m_%s(_c, _x%s))" % (self.use("j"), name, ", " + args if args else "")
+        if name == "super":
+            expr.pos += 1
+            expr.take(")")
+            if self.c.parent is None or self.c.block is None:
+                self.c.error("super() is only allowed in a block of a template that extends another")
+            return "%s(%s(%r, %r)(_c, _x, _b))" % (self.use("j"), self.use("sup"), self.c.parent,
+                                                   self.c.block)
+        return None
+
+    def expr(self, src):
+        return _Expr(self, src).whole()
+
+    def bind(self, name, unique):
+        """A template variable assigned here (set, for): its Python name in the current scope."""
+        if not _is_name_start(name[0]) or not all(_is_name_char(c) for c in name):
+            self.c.error("%r is not a valid variable name" % name)
+        py = name + ("_%d" % self.c.counter() if unique else "_")
+        self.scopes[-1][name] = py
+        return py
+
+    def source(self):
+        self.flush()
+        if not self.yields and not self.c.child_render(self):
+            self.lines.append("    return")
+            self.lines.append("    yield")
+        pro = []
+        for h in self.helpers:
+            pro.append("    _%s = _x.%s" % (h, h))
+        for name, py in self.filters.items():
+            pro.append("    %s = _flt(%r, %r)" % (py, name, self.c.where()))
+        for name, py in self.tests.items():
+            pro.append("    %s = _tst(%r, %r)" % (py, name, self.c.where()))
+        if (self.filters and "flt" not in self.helpers) or (self.tests and "tst" not in self.helpers):
+            pro.insert(0, "    _flt = _x.flt\n    _tst = _x.tst")
+        for name, where in self.free.items():
+            pro.append("    %s_ = _v(_c, %r, %r)" % (name, name, where))
+        if self.free and "v" not in self.helpers:
+            pro.insert(0, "    _v = _x.v")
+        return "\n".join([self.header] + pro + self.lines) + "\n"
+
+
+class _Compiler:
+    def __init__(self, source, name):
+        self.name = name
+        self.line = 1
+        self.parent = None
+        self.block = None
+        self.blocks = []
+        self.macros = {}
+        self.funcs = []
+        self.n = 0
+        self.tokens = self.tokenize(source)
+        for kind, text, line in self.tokens:
+            if kind == "stmt" and text.split(None, 1)[0] == "macro":
+                self.line = line
+                self.macros[self.macro_name(text)] = True
+
+    def error(self, msg):
+        raise TemplateSyntaxError("%s:%d: %s" % (self.name, self.line, msg))
+
+    def where(self):
+        return "%s:%d" % (self.name, self.line)
+
+    def counter(self):
+        self.n += 1
+        return self.n
+
+    def child_render(self, fn):
+        return self.parent is not None and fn is self.funcs[0]
+
+    # --- lexing: text, {{ var }}, {% stmt %}, {# comment #}, whitespace control, raw ---------
+
+    def tag_end(self, src, start, end):
+        """Index of `end` closing the tag whose content starts at `start` (skips quoted strings)."""
+        i = start
+        quote = None
+        n = len(src)
+        while i < n:
+            c = src[i]
+            if quote:
+                if c == "\\":
+                    i += 1
+                elif c == quote:
+                    quote = None
+            elif c == "'" or c == '"':
+                quote = c
+            elif c == end[0] and src[i + 1:i + 2] == end[1]:
+                return i
+            i += 1
+        return -1
+
+    def tokenize(self, src):
+        if src.endswith("\n"):
+            src = src[:-1]
+        toks = []
+        pos = 0
+        n = len(src)
+        strip = False
+        while pos <= n:
+            i = src.find("{", pos)
+            while i >= 0 and src[i + 1:i + 2] not in ("{", "%", "#"):
+                i = src.find("{", i + 1)
+            if i < 0 or i + 1 >= n:
+                i = n
+            text = src[pos:i]
+            if strip:
+                text = text.lstrip()
+            if i < n and src[i + 2:i + 3] == "-":
+                text = text.rstrip()
+            if text:
+                toks.append(("text", text, self.line))
+            self.line += src.count("\n", pos, i)
+            if i >= n:
+                break
+            opener = src[i + 1]
+            end = {"{": "}}", "%": "%}", "#": "#}"}[opener]
+            if opener == "#":
+                j = src.find("#}", i + 2)
+            else:
+                j = self.tag_end(src, i + 2, end)
+            if j < 0:
+                self.error("unclosed %s" % src[i:i + 2])
+            content = src[i + 2:j]
+            strip = content.endswith("-")
+            if content.startswith("-"):
+                content = content[1:]
+            if strip:
+                content = content[:-1]
+            line = self.line
+            self.line += src.count("\n", i, j)
+            pos = j + 2
+            if opener == "{":
+                toks.append(("var", content, line))
+            elif opener == "%":
+                if content.strip() == "raw":
+                    pos, strip = self.raw(src, pos, strip, toks)
+                else:
+                    toks.append(("stmt", content.strip(), line))
+        return toks
+
+    def raw(self, src, pos, strip, toks):
+        start_line = self.line
+        i = pos
+        while True:
+            i = src.find("{%", i)
+            if i < 0:
+                self.line = start_line
+                self.error("unclosed {% raw %}")
+            j = self.tag_end(src, i + 2, "%}")
+            content = src[i + 2:j] if j > 0 else ""
+            if content.strip("- \t\r\n") == "endraw":
+                break
+            i += 2
+        text = src[pos:i]
+        if strip:
+            text = text.lstrip()
+        if content.startswith("-"):
+            text = text.rstrip()
+        if text:
+            toks.append(("text", text, start_line))
+        self.line += src.count("\n", pos, j)
+        return j + 2, content.endswith("-")
+
+    # --- parsing and code generation ------------------------------------------------------
+
+    def macro_name(self, text):
+        rest = text[5:].strip()
+        i = rest.find("(")
+        name = (rest[:i] if i >= 0 else rest).strip()
+        if not name or not all(_is_name_char(c) for c in name):
+            self.error("expected {% macro name(params) %}")
+        return name
+
+    def compile(self):
+        self.pos = 0
+        root = _Func(self, "def render(_c, _x, _b=None):")
+        self.funcs.append(root)
+        first = self.next_significant()
+        if first is not None and first[0] == "stmt" and first[1].split(None, 1)[0] == "extends":
+            self.line = first[2]
+            toks = _lex_expr(first[1][7:], self.error)
+            if len(toks) != 1 or toks[0][0] != "str":
+                self.error("{% extends %} takes a template name in quotes")
+            self.parent = toks[0][1]
+            self.pos = self.tokens.index(first) + 1
+        end = self.body(root, ())
+        if end is not None:
+            self.error("unexpected {%% %s %%}" % end)
+        if self.parent is not None:
+            root.emit("return _x.load(%r).render(_c, _x, _b)" % self.parent)
+        if self.blocks:
+            reg = ["    if _b is None:", "        _b = {}"]
+            for b in self.blocks:
+                reg.append("    if %r not in _b:" % b)
+                reg.append("        _b[%r] = _b_%s" % (b, b))
+            root.lines[0:0] = reg
+        out = ["# Compiled by Kiln from %s: do not edit." % self.name]
+        if self.parent is not None:
+            out.append("PARENT = %r" % self.parent)
+        for fn in self.funcs:
+            out.append(fn.source())
+        return "\n".join(out)
+
+    def next_significant(self):
+        for tok in self.tokens:
+            if tok[0] != "text" or tok[1].strip():
+                return tok
+        return None
+
+    def body(self, fn, ends):
+        """Compile tokens into fn until a statement whose keyword is in `ends`; return it."""
+        child_top = self.parent is not None and fn is self.funcs[0]
+        while self.pos < len(self.tokens):
+            kind, text, line = self.tokens[self.pos]
+            self.pos += 1
+            self.line = line
+            if kind == "text":
+                if not child_top:
+                    fn.text(text)
+            elif kind == "var":
+                if not child_top:
+                    self.output(fn, text)
+            else:
+                word = text.split(None, 1)[0]
+                if word in ends:
+                    return text
+                handler = getattr(self, "stmt_" + word, None)
+                if handler is None:
+                    if word.startswith("end") or word in ("else", "elif"):
+                        self.error("unexpected {%% %s %%}" % word)
+                    self.error("unknown tag {%% %s %%}" % word)
+                if child_top and word not in ("block", "set", "macro"):
+                    self.error("{%% %s %%} outside a block in a template that extends another" % word)
+                handler(fn, text[len(word):].strip())
+        return None
+
+    def block_body(self, fn, word, ends):
+        """Compile a nested body; an unclosed block is reported at its opening line."""
+        start = self.line
+        end = self.body(fn, ends)
+        if end is None:
+            self.line = start
+            self.error("unclosed {%% %s %%}" % word)
+        return end
+
+    def output(self, fn, src):
+        if not src.strip():
+            self.error("empty {{ }}")
+        code = fn.expr(src)
+        j = "_j("
+        if code.startswith(j) and code.endswith(")") and _balanced(code[len(j):-1]):
+            fn.emit("yield from " + code[len(j):-1])
+        else:
+            fn.emit("yield %s(%s)" % (fn.use("e"), code))
+        fn.yields = True
+
+    def stmt_if(self, fn, rest):
+        fn.emit("if %s:" % fn.expr(rest))
+        while True:
+            fn.indent += 1
+            fn.emit("pass")
+            end = self.block_body(fn, "if", ("elif", "else", "endif"))
+            fn.indent -= 1
+            word = end.split(None, 1)[0]
+            if word == "elif":
+                fn.emit("elif %s:" % fn.expr(end[4:]))
+            elif word == "else":
+                fn.emit("else:")
+            else:
+                return
+
+    def stmt_for(self, fn, rest):
+        start = self.line
+        i = _find_word(rest, "in")
+        if i < 0:
+            self.error("expected {% for name in expression %}")
+        names = [t.strip() for t in rest[:i].split(",")]
+        seq = fn.expr(rest[i + 2:])
+        n = self.counter()
+        fn.emit("pass")
+        head = len(fn.lines) - 1
+        indent = fn.indent
+        loop = ["_l%d" % n, False]
+        fn.loops.append(loop)
+        fn.scopes.append({})
+        targets = ", ".join(fn.bind(name, True) for name in names if name)
+        fn.indent += 1
+        fn.emit("_n%d = 0" % n)
+        end = self.block_body(fn, "for", ("else", "endfor"))
+        fn.indent -= 1
+        fn.scopes.pop()
+        fn.loops.pop()
+        pad = "    " * indent
+        if loop[1]:
+            head_code = "%s%s = %s(%s)\n%sfor %s in %s.seq:" % (pad, loop[0], fn.use("L"), seq, pad, targets,
+                                                               loop[0])
+            fn.lines[head + 1] = pad + "    %s.index0 += 1" % loop[0]
+        else:
+            head_code = "%sfor %s in %s:" % (pad, targets, seq)
+            fn.lines[head + 1] = pad + "    pass"
+        if end.split(None, 1)[0] == "else":
+            fn.lines[head] = "%s_n%d = 1\n%s" % (pad, n, head_code)
+            fn.lines[head + 1] += "\n%s    _n%d = 0" % (pad, n)
+            fn.emit("if _n%d:" % n)
+            fn.indent += 1
+            fn.emit("pass")
+            self.line = start
+            self.block_body(fn, "for", ("endfor",))
+            fn.indent -= 1
+        else:
+            fn.lines[head] = head_code
+
+    def stmt_set(self, fn, rest):
+        i = _find_op(rest, "=")
+        if i < 0:
+            self.error("expected {% set name = expression %}")
+        code = fn.expr(rest[i + 1:])
+        names = [t.strip() for t in rest[:i].split(",")]
+        local = len(fn.scopes) > 1
+        targets = ", ".join(fn.bind(name, local) for name in names)
+        if fn is self.funcs[0] and not local:
+            # Top-level sets are visible to blocks and included templates through the context.
+            fn.emit("%s = %s" % (targets, code))
+            for name in names:
+                fn.emit("_c[%r] = %s_" % (name, name))
+        else:
+            fn.emit("%s = %s" % (targets, code))
+
+    def stmt_include(self, fn, rest):
+        name = fn.expr(rest)
+        local = {}
+        for scope in fn.scopes[1:] if fn is self.funcs[0] else fn.scopes:
+            local.update(scope)
+        if fn.loops:
+            local["loop"] = fn.loops[-1][0]
+            fn.loops[-1][1] = True
+        if local:
+            ctx = "%s(_c, {%s})" % (fn.use("ctx"), ", ".join("%r: %s" % kv for kv in local.items()))
+        else:
+            ctx = "_c"
+        fn.emit("yield from %s(%s, %s)" % (fn.use("inc"), name, ctx))
+        fn.yields = True
+
+    def stmt_extends(self, fn, rest):
+        self.error("{% extends %} must be the first tag of the template")
+
+    def stmt_block(self, fn, rest):
+        name = rest.split()[0] if rest else ""
+        if not name or not all(_is_name_char(c) for c in name) or name in self.blocks:
+            self.error("bad or repeated block name %r" % name)
+        self.blocks.append(name)
+        inner = _Func(self, "def _b_%s(_c, _x, _b):" % name)
+        self.funcs.append(inner)
+        outer_block = self.block
+        self.block = name
+        end = self.block_body(inner, "block", ("endblock",))
+        self.block = outer_block
+        if end.split()[1:] not in ([], [name]):
+            self.error("{%% endblock %%} closes block %r" % name)
+        if not (self.parent is not None and fn is self.funcs[0]):
+            fn.emit("yield from _b[%r](_c, _x, _b)" % name)
+            fn.yields = True
+
+    def stmt_macro(self, fn, rest):
+        name = self.macro_name("macro " + rest)
+        i = rest.find("(")
+        j = rest.rfind(")")
+        if i < 0 or j < i:
+            self.error("expected {% macro name(params) %}")
+        params = []
+        defaults = []
+        for p in _split_top(rest[i + 1:j]):
+            k = _find_op(p, "=")
+            pname = (p[:k] if k >= 0 else p).strip()
+            if k >= 0:
+                dfn = _Func(self, "")
+                dfn.scopes = [{}]
+                default = dfn.expr(p[k + 1:])
+                if dfn.free or dfn.helpers:
+                    self.error("macro parameter defaults must be literals")
+                params.append("%s_=%s" % (pname, default))
+            else:
+                if defaults:
+                    self.error("macro parameter %r without a default follows one with a default" % pname)
+                params.append(pname + "_")
+            if k >= 0:
+                defaults.append(pname)
+        names = [p.split("=")[0][:-1] for p in params]
+        inner = _Func(self, "def _m_%s(_c, _x%s):" % (name, "".join(", " + p for p in params)), names)
+        for pname in names:
+            inner.bind(pname, False)
+        self.funcs.append(inner)
+        outer_block = self.block
+        self.block = None
+        self.block_body(inner, "macro", ("endmacro",))
+        self.block = outer_block
+
+
+def _balanced(code):
+    """True when `code` is one parenthesised call, i.e. its parentheses never close early."""
+    depth = 0
+    quote = None
+    for c in code:
+        if quote:
+            if c == quote:
+                quote = None
+        elif c in "'\"":
+            quote = c
+        elif c == "(":
+            depth += 1
+        elif c == ")":
+            depth -= 1
+            if depth < 0:
+                return False
+    return depth == 0
+
+
+def _split_top(src):
+    """Split on commas outside brackets and quotes."""
+    out = []
+    depth = 0
+    quote = None
+    start = 0
+    for i, c in enumerate(src):
+        if quote:
+            if c == quote:
+                quote = None
+        elif c in "'\"":
+            quote = c
+        elif c in "([{":
+            depth += 1
+        elif c in ")]}":
+            depth -= 1
+        elif c == "," and depth == 0:
+            out.append(src[start:i])
+            start = i + 1
+    if src[start:].strip():
+        out.append(src[start:])
+    return out
+
+
+def _find_word(src, word):
+    i = src.find(" %s " % word)
+    return i + 1 if i >= 0 else -1
+
+
+def _find_op(src, op):
+    """Index of a lone `=` (not part of ==, !=, <=, >=) outside quotes."""
+    quote = None
+    for i, c in enumerate(src):
+        if quote:
+            if c == quote:
+                quote = None
+        elif c in "'\"":
+            quote = c
+        elif c == op and src[i + 1:i + 2] != "=" and (i == 0 or src[i - 1] not in "=!<>"):
+            return i
+    return -1
+
+
+def compile_source(source, name="<template>"):
+    """Compile template source to the Python source of a module (see the top of this file).
+
+    Raises TemplateSyntaxError("name:line: what was expected")."""
+    return _Compiler(source, name).compile()
+
+
+def module_name(name):
+    """The frozen module name of template `name` ("admin/user-list.html" -> "admin_user_list_html")."""
+    return "".join(c if _is_name_char(c) and c.isascii() else "_" for c in name)
