@@ -21,18 +21,18 @@ class MultiDict(dict):
 
     def add(self, key, value):
         """Append a value for key."""
-        if dict.__contains__(self, key):
+        if key in self:
             if self._more is None:
                 self._more = {}
             self._more.setdefault(key, []).append(value)
         else:
-            dict.__setitem__(self, key, value)
+            super().__setitem__(key, value)
 
     def get(self, key, default=None, type=None):
         """The first value of key (converted by ``type``; a ValueError gives default)."""
-        if not dict.__contains__(self, key):
+        if key not in self:
             return default
-        value = dict.__getitem__(self, key)
+        value = super().get(key)
         if type is not None:
             try:
                 value = type(value)
@@ -42,9 +42,9 @@ class MultiDict(dict):
 
     def getlist(self, key, type=None):
         """Every value of key, in order (converted by ``type``; values it refuses are dropped)."""
-        if not dict.__contains__(self, key):
+        if key not in self:
             return []
-        values = [dict.__getitem__(self, key)]
+        values = [super().get(key)]
         if self._more is not None and key in self._more:
             values += self._more[key]
         if type is None:
@@ -64,7 +64,10 @@ class G:
 
 def refuse(status, reason, req=None):
     """Print one console line about bad input and raise the HTTP error."""
-    where = " (%s %s)" % (req.method, req.path) if req is not None else ""
+    where = ""
+    if req is not None:
+        path = "".join(c if " " <= c else "?" for c in req.path)
+        where = " (%s %s)" % (req.method, path)
     print("Kiln: %d %s%s" % (status, reason, where))
     raise HTTPException(status, reason)
 

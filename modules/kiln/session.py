@@ -48,30 +48,30 @@ class SessionDict(dict):
 
     def __init__(self, request, data):
         super().__init__()
-        dict.update(self, data)
+        super().update(data)
         self.request = request
         self.modified = False
         self.deleted = False
 
     def __setitem__(self, key, value):
         self.modified = True
-        dict.__setitem__(self, key, value)
+        super().__setitem__(key, value)
 
     def __delitem__(self, key):
         self.modified = True
-        dict.__delitem__(self, key)
+        super().__delitem__(key)
 
     def pop(self, key, *default):
         self.modified = True
-        return dict.pop(self, key, *default)
+        return super().pop(key, *default)
 
     def clear(self):
         self.modified = True
-        dict.clear(self)
+        super().clear()
 
     def update(self, other):
         self.modified = True
-        dict.update(self, other)
+        super().update(other)
 
     def setdefault(self, key, default=None):
         if key not in self:
@@ -84,7 +84,7 @@ class SessionDict(dict):
 
     def delete(self):
         """Clear the session and ask the client to drop its cookie."""
-        dict.clear(self)
+        super().clear()
         self.deleted = True
 
 
@@ -172,15 +172,15 @@ class Session:
             opts = dict(self.cookie_options)
             if self.max_age:
                 opts["max_age"] = self.max_age
-            response.set_cookie(self.cookie_name, self.encode(dict(s)), **opts)
+            response.set_cookie(self.cookie_name, self.encode({k: v for k, v in s.items()}), **opts)
         return response
 
     def update(self, request, session):
         """Microdot-compatible: save ``session`` (a dict) in this request's response."""
         s = self.get(request)
         if s is not session:
-            dict.clear(s)
-            dict.update(s, session)
+            s.clear()
+            s.update(session)
         s.save()
 
     def delete(self, request):

@@ -70,6 +70,8 @@ def _parse_range(spec, size):
         if first:
             start = int(first)
             end = int(last) if last else size - 1
+            if start >= size:
+                return -1
             if start < 0 or end < start:
                 return None
         else:

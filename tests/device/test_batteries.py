@@ -1,0 +1,204 @@
+# Sessions, Basic/bearer auth, CORS and CSRF, through TestClient.
+import binascii
+import time
+
+from kiln import App
+from kiln.auth import BasicAuth, TokenAuth
+from kiln.cors import CORS
+from kiln.csrf import CSRF
+from kiln.session import Session, hmac_sha256, with_session
+from kiln.testing import TestClient
+
+
+def test_hmac_sha256_known_vector():
+    # RFC 4231 test case 2
+    mac = hmac_sha256(b"Jefe", b"what do ya want for nothing?")
+    assert binascii.hexlify(mac) == b"5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+
+
+def session_app(secret, max_age=3600):
+    app = App()
+    Session(app, secret_key=secret, max_age=max_age)
+
+    @app.get("/inc")
+    @with_session
+    def inc(request, session):
+        session["n"] = session.get("n", 0) + 1
+        return str(session["n"])
+
+    @app.get("/peek")
+    @with_session
+    def peek(request, session):
+        return str(session.get("n"))
+
+    @app.get("/logout")
+    @with_session
+    async def logout(request, session):
+        session.delete()
+        return "bye"
+
+    return app
+
+
+def test_session_round_trip_and_logout():
+    c = TestClient(session_app("s3cret"))
+    assert c.get("/inc").text == "1"
+    assert c.get("/inc").text == "2"
+    res = c.get("/peek")
+    assert res.text == "2" and res.getall("Set-Cookie") == []  # unchanged: no cookie sent
+    cookie = c.cookies["session"]
+    assert "HttpOnly" in c.get("/inc").headers["Set-Cookie"]
+    assert c.get("/logout").text == "bye"
+    assert "session" not in c.cookies
+    assert c.get("/peek").text == "None"
+    assert cookie
+
+
+def test_session_tampering_and_wrong_key_refused():
+    c = TestClient(session_app("s3cret"))
+    c.get("/inc")
+    body, sig = c.cookies["session"].rsplit(".", 1)
+    forged = body[:-2] + ("AA" if body[-2:] != "AA" else "BB") + "." + sig
+    c.cookies["session"] = forged
+    assert c.get("/peek").text == "None"
+    c2 = TestClient(session_app("other-key"), cookies={"session": body + "." + sig})
+    assert c2.get("/peek").text == "None"
+
+
+def test_session_key_rotation_and_expiry():
+    old = TestClient(session_app("old"))
+    old.get("/inc")
+    token = old.cookies["session"]
+    rotated = TestClient(session_app(["new", "old"]), cookies={"session": token})
+    assert rotated.get("/peek").text == "1"
+    assert rotated.get("/inc").text == "2"
+    assert rotated.cookies["session"] != token
+    assert TestClient(session_app(["new"]), cookies={"session": rotated.cookies["session"]}).get("/peek").text == "2"
+    short = TestClient(session_app("k", max_age=1))
+    short.get("/inc")
+    time.sleep(2.1)
+    assert short.get("/peek").text == "None"
+
+
+def auth_app():
+    app = App()
+    basic = BasicAuth()
+    token = TokenAuth()
+
+    @basic.authenticate
+    def check(request, username, password):
+        return username if (username, password) == ("ann", "pw") else None
+
+    @token.authenticate
+    async def check_token(request, value):
+        return {"t1": "bot"}.get(value)
+
+    @app.get("/basic")
+    @basic
+    def secret(request):
+        return "hello " + request.g.current_user
+
+    @app.get("/token")
+    @token
+    async def api(request):
+        return "token " + request.g.current_user
+
+    @app.get("/maybe")
+    @basic.optional
+    def maybe(request):
+        return str(request.g.current_user)
+
+    return app
+
+
+def basic(user, password):
+    return {"Authorization": "Basic " + binascii.b2a_base64(("%s:%s" % (user, password)).encode()).decode().strip()}
+
+
+def test_basic_and_bearer_auth():
+    c = TestClient(auth_app())
+    res = c.get("/basic")
+    assert res.status_code == 401 and res.headers["WWW-Authenticate"].startswith("Basic realm=")
+    assert c.get("/basic", headers=basic("ann", "bad")).status_code == 401
+    assert c.get("/basic", headers={"Authorization": "Basic !!!"}).status_code == 401
+    assert c.get("/basic", headers=basic("ann", "pw")).text == "hello ann"
+    assert c.get("/token").status_code == 401
+    assert c.get("/token", headers={"Authorization": "Bearer nope"}).status_code == 401
+    assert c.get("/token", headers={"Authorization": "Bearer t1"}).text == "token bot"
+    assert c.get("/maybe").text == "None"
+    assert c.get("/maybe", headers=basic("ann", "pw")).text == "ann"
+    assert auth_app().url_for("secret") == "/basic"
+
+
+def cors_app(**options):
+    app = App()
+    CORS(app, **options)
+
+    @app.route("/data", methods=["GET", "PUT"])
+    def data(request):
+        return "data"
+
+    return app
+
+
+def test_cors_simple_and_preflight():
+    c = TestClient(cors_app(allowed_origins=["https://a.example"], max_age=600, expose_headers=["X-Total"]))
+    res = c.get("/data", headers={"Origin": "https://a.example"})
+    assert res.headers["Access-Control-Allow-Origin"] == "https://a.example"
+    assert "Origin" in res.headers["Vary"] and res.headers["Access-Control-Expose-Headers"] == "X-Total"
+    assert "Access-Control-Allow-Origin" not in c.get("/data", headers={"Origin": "https://evil.example"}).headers
+    assert "Access-Control-Allow-Origin" not in c.get("/data").headers
+    res = c.options("/data", headers={"Origin": "https://a.example", "Access-Control-Request-Method": "PUT",
+                                      "Access-Control-Request-Headers": "X-Custom"})
+    assert res.status_code == 204
+    assert "PUT" in res.headers["Access-Control-Allow-Methods"]
+    assert res.headers["Access-Control-Allow-Headers"] == "X-Custom"
+    assert res.headers["Access-Control-Max-Age"] == "600"
+    res = c.get("/nothing", headers={"Origin": "https://a.example"})
+    assert res.status_code == 404 and res.headers["Access-Control-Allow-Origin"] == "https://a.example"
+
+
+def test_cors_wildcard_and_credentials():
+    res = TestClient(cors_app(allowed_origins="*")).get("/data", headers={"Origin": "https://x.example"})
+    assert res.headers["Access-Control-Allow-Origin"] == "*"
+    res = TestClient(cors_app(allowed_origins="*", allow_credentials=True, allowed_methods=["GET"],
+                              allowed_headers=["A", "B"])).options(
+        "/data", headers={"Origin": "https://x.example", "Access-Control-Request-Method": "GET"})
+    assert res.headers["Access-Control-Allow-Origin"] == "https://x.example"
+    assert res.headers["Access-Control-Allow-Credentials"] == "true"
+    assert res.headers["Access-Control-Allow-Methods"] == "GET"
+    assert res.headers["Access-Control-Allow-Headers"] == "A, B"
+
+
+def csrf_app():
+    app = App()
+    csrf = CSRF(app)
+
+    @app.get("/form")
+    def form(request):
+        return csrf.token(request)
+
+    @app.post("/submit")
+    def submit(request):
+        return "accepted"
+
+    @app.post("/hook")
+    @csrf.exempt
+    def hook(request):
+        return "exempt"
+
+    return app
+
+
+def test_csrf_double_submit():
+    c = TestClient(csrf_app())
+    assert c.post("/submit", form={"a": "1"}).status_code == 403
+    token = c.get("/form").text
+    assert len(token) == 32 and c.cookies["csrf_token"] == token
+    assert c.get("/form").text == token
+    assert c.post("/submit", form={"csrf_token": token}).text == "accepted"
+    assert c.post("/submit", body="x", headers={"X-CSRF-Token": token}).text == "accepted"
+    assert c.post("/submit", form={"csrf_token": "0" * 32}).status_code == 403
+    res = c.post("/submit", form={"csrf_token": token}, headers={"Sec-Fetch-Site": "cross-site"})
+    assert res.status_code == 403
+    assert TestClient(csrf_app()).post("/hook").text == "exempt"

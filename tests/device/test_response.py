@@ -1,0 +1,159 @@
+# What a handler may return, cookies, redirects and refused headers, through TestClient.
+from kiln import App, Response, redirect
+from kiln.testing import TestClient
+
+
+def make_app():
+    app = App()
+
+    @app.get("/text")
+    def text(request):
+        return "héllo"
+
+    @app.get("/bytes")
+    def raw(request):
+        return b"\x00\x01"
+
+    @app.get("/json-list")
+    def json_list(request):
+        return [1, "two", None]
+
+    @app.get("/created")
+    def created(request):
+        return {"ok": True}, 201
+
+    @app.get("/headers")
+    def with_headers(request):
+        return "x", 202, {"X-One": "1", "content-type": "text/csv"}
+
+    @app.get("/headers-only")
+    def headers_only(request):
+        return "y", {"X-Two": "2"}
+
+    @app.get("/status-only")
+    def status_only(request):
+        return 204
+
+    @app.get("/response")
+    def response(request):
+        res = Response("made", 200, {"X-Made": "yes"})
+        res.set_cookie("a", "1", max_age=60, path="/", http_only=True, secure=True, same_site="Strict")
+        res.set_cookie("b", "2", expires=0, domain="example.com")
+        res.delete_cookie("old")
+        return res
+
+    @app.get("/gen")
+    def gen(request):
+        def chunks():
+            for i in range(3):
+                yield "chunk%d;" % i
+
+        return chunks()
+
+    @app.get("/agen")
+    async def agen(request):
+        class Count:
+            def __init__(self):
+                self.n = 0
+
+            def __aiter__(self):
+                return self
+
+            async def __anext__(self):
+                self.n += 1
+                if self.n > 3:
+                    raise StopAsyncIteration
+                return b"a%d" % self.n
+
+        return Count()
+
+    @app.get("/go")
+    def go(request):
+        return redirect("/text")
+
+    @app.get("/evil-redirect")
+    def evil_redirect(request):
+        return redirect("/x\r\nSet-Cookie: pwned=1")
+
+    @app.get("/evil-header")
+    def evil_header(request):
+        return "x", 200, {"X-Evil": "a\nb"}
+
+    @app.get("/evil-cookie")
+    def evil_cookie(request):
+        res = Response("x")
+        res.set_cookie("c", "v\r\nX: y")
+        return res
+
+    return app
+
+
+def test_bodies_and_status_shapes():
+    c = TestClient(make_app())
+    res = c.get("/text")
+    assert res.status_code == 200 and res.text == "héllo"
+    assert res.headers["Content-Type"].startswith("text/plain")
+    assert c.get("/bytes").body == b"\x00\x01"
+    res = c.get("/json-list")
+    assert res.json == [1, "two", None] and res.headers["Content-Type"] == "application/json"
+    res = c.get("/created")
+    assert res.status_code == 201 and res.json == {"ok": True}
+    res = c.get("/headers")
+    assert res.status_code == 202 and res.headers["X-One"] == "1"
+    assert res.headers["Content-Type"] == "text/csv", res.header_list
+    assert len(res.getall("content-type")) == 1
+    res = c.get("/headers-only")
+    assert res.status_code == 200 and res.headers["X-Two"] == "2" and res.body == b"y"
+    assert c.get("/status-only").status_code == 204
+
+
+def test_cookies_all_attributes():
+    res = TestClient(make_app()).get("/response")
+    cookies = res.getall("Set-Cookie")
+    assert cookies[0] == "a=1; Path=/; Max-Age=60; Secure; HttpOnly; SameSite=Strict", cookies
+    assert cookies[1] == "b=2; Domain=example.com; Expires=Thu, 01 Jan 1970 00:00:00 GMT", cookies
+    assert cookies[2].startswith("old=; Expires=Thu, 01 Jan 1970") and "Max-Age=0" in cookies[2]
+    assert res.headers["X-Made"] == "yes"
+
+
+def test_cookie_jar_round_trip():
+    app = App()
+
+    @app.get("/set")
+    def set_(request):
+        res = Response("set")
+        res.set_cookie("token", "abc")
+        return res
+
+    @app.get("/read")
+    def read(request):
+        return request.cookies.get("token", "none")
+
+    @app.get("/forget")
+    def forget(request):
+        res = Response("gone")
+        res.delete_cookie("token")
+        return res
+
+    c = TestClient(app)
+    assert c.get("/read").text == "none"
+    c.get("/set")
+    assert c.get("/read").text == "abc"
+    c.get("/forget")
+    assert c.get("/read").text == "none"
+
+
+def test_streamed_bodies():
+    c = TestClient(make_app())
+    assert c.get("/gen").body == b"chunk0;chunk1;chunk2;"
+    assert c.get("/agen").body == b"a1a2a3"
+
+
+def test_redirects_and_refused_headers():
+    c = TestClient(make_app())
+    res = c.get("/go")
+    assert res.status_code == 302 and res.headers["Location"] == "/text"
+    for path in ("/evil-redirect", "/evil-header", "/evil-cookie"):
+        res = c.get(path)
+        assert res.status_code == 500, (path, res.status_code)
+        assert "pwned" not in res.headers and "X" not in res.headers

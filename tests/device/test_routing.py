@@ -1,0 +1,308 @@
+# Routing and converters, inside the firmware, through TestClient (the C parser, no socket).
+from kiln import App, abort, url_for
+from kiln.routing import register_converter
+from kiln.testing import TestClient
+
+
+def make_app():
+    app = App()
+
+    @app.get("/")
+    def index(request):
+        return "index"
+
+    @app.get("/users/<int:user_id>")
+    def user(request, user_id):
+        return {"id": user_id, "type": type(user_id).__name__}
+
+    @app.get("/users/<name>/posts")
+    def posts(request, name):
+        return "posts of " + name
+
+    @app.get("/files/<path:rest>")
+    def files(request, rest):
+        return "file " + rest
+
+    @app.get("/hex/<re:[0-9a-f]+:value>")
+    def hexa(request, value):
+        return "hex " + value
+
+    @app.route("/items", methods=["GET", "POST"])
+    def items(request):
+        return request.method
+
+    @app.put("/items")
+    def items_put(request):
+        return "put"
+
+    @app.get("/docs/")
+    def docs(request):
+        return "docs"
+
+    @app.get("/<page>")
+    def page(request, page):
+        return "page " + page
+
+    return app
+
+
+def check(res, status, body=None):
+    assert res.status_code == status, (res.status_code, res.body)
+    if body is not None:
+        assert res.body == body, res.body
+
+
+def test_static_and_dynamic_routes():
+    c = TestClient(make_app())
+    check(c.get("/"), 200, b"index")
+    res = c.get("/users/42")
+    check(res, 200)
+    assert res.json == {"id": 42, "type": "int"}
+    assert res.headers["Content-Type"] == "application/json"
+    check(c.get("/users/-3"), 200)
+    check(c.get("/users/bob/posts"), 200, b"posts of bob")
+    check(c.get("/files/a/b/c.txt"), 200, b"file a/b/c.txt")
+    check(c.get("/hex/00ff"), 200, b"hex 00ff")
+    check(c.get("/hex/xyz"), 404)
+    check(c.get("/about"), 200, b"page about")
+
+
+def test_int_converter_refuses_text_and_falls_through():
+    c = TestClient(make_app())
+    check(c.get("/users/abc"), 404)
+    check(c.get("/users/1.5"), 404)
+
+
+def test_percent_decoded_arguments():
+    c = TestClient(make_app())
+    check(c.get("/users/J%C3%B6rg/posts"), 200, "posts of Jörg".encode())
+
+
+def test_methods_405_allow_head_options():
+    c = TestClient(make_app())
+    check(c.post("/items"), 200, b"POST")
+    check(c.put("/items"), 200, b"put")
+    res = c.delete("/items")
+    check(res, 405)
+    allow = [m.strip() for m in res.headers["Allow"].split(",")]
+    assert sorted(allow) == ["GET", "HEAD", "OPTIONS", "POST", "PUT"], allow
+    res = c.head("/users/7")
+    check(res, 200, b"")
+    res = c.options("/users/7")
+    check(res, 204)
+    assert "GET" in res.headers["Allow"] and "OPTIONS" in res.headers["Allow"]
+
+
+def test_404_and_trailing_slash():
+    app = App()
+
+    @app.get("/docs/")
+    def docs(request):
+        return "docs"
+
+    @app.get("/users/<int:n>")
+    def user(request, n):
+        return "user"
+
+    c = TestClient(app)
+    check(c.get("/nope/really"), 404)
+    res = c.get("/docs?x=1")
+    check(res, 308)
+    assert res.headers["Location"] == "/docs/?x=1"
+    check(c.get("/docs/"), 200, b"docs")
+    check(c.get("/users/1/"), 404)
+
+
+def test_url_for_builds_paths_and_query():
+    app = make_app()
+    assert app.url_for("user", user_id=5) == "/users/5"
+    assert app.url_for("files", rest="a b/c") == "/files/a%20b/c"
+    assert app.url_for("posts", name="a/b") == "/users/a%2Fb/posts"
+    assert app.url_for("index", q="x&y") == "/?q=x%26y"
+    TestClient(app).get("/")
+    assert url_for("index") == "/"
+    try:
+        app.url_for("user")
+    except ValueError as e:
+        assert "user_id" in str(e)
+    else:
+        raise AssertionError("missing parameter accepted")
+
+
+def test_custom_converter():
+    register_converter("hexint", "[0-9a-fA-F]+", lambda s: int(s, 16), lambda v: "%x" % v)
+    app = App()
+
+    @app.get("/color/<hexint:value>")
+    def color(request, value):
+        return str(value)
+
+    c = TestClient(app)
+    check(c.get("/color/ff"), 200, b"255")
+    check(c.get("/color/zz"), 404)
+    assert app.url_for("color", value=255) == "/color/ff"
+
+
+def test_misconfiguration_is_reported_clearly():
+    app = App()
+    for pattern, word in (("/x/<bogus:y>", "unknown converter"), ("/x/<int:>", "bad argument"),
+                          ("x", "must start")):
+        try:
+            app.route(pattern)(lambda r: "")
+        except ValueError as e:
+            assert word in str(e), str(e)
+        else:
+            raise AssertionError(pattern + " accepted")
+
+    @app.get("/a")
+    def same(request):
+        return ""
+
+    try:
+
+        @app.get("/b")
+        def same(request):  # noqa: F811 - the duplicate endpoint is the point of the test
+            return ""
+
+    except ValueError as e:
+        assert "already used" in str(e)
+    else:
+        raise AssertionError("duplicate endpoint accepted")
+    try:
+        app.post("/a")(same)
+        app.post("/a")(same)
+    except ValueError as e:
+        assert "twice" in str(e)
+    else:
+        raise AssertionError("duplicate route accepted")
+
+
+def test_mount_sub_app_with_prefix():
+    api = App(name="api")
+
+    @api.get("/things/<int:n>")
+    def thing(request, n):
+        return "thing %d" % n
+
+    @api.before_request
+    def tag(request):
+        request.g.seen = True
+
+    app = App()
+
+    @app.get("/")
+    def home(request):
+        return "home %s" % getattr(request.g, "seen", False)
+
+    app.mount(api, url_prefix="/api/v1")
+    c = TestClient(app)
+    check(c.get("/api/v1/things/3"), 200, b"thing 3")
+    check(c.get("/things/3"), 404)
+    check(c.get("/"), 200, b"home True")
+    assert app.url_for("api.thing", n=9) == "/api/v1/things/9"
+
+
+def test_hooks_and_error_handlers():
+    app = App()
+    calls = []
+
+    @app.before_request
+    def before(request):
+        calls.append("before")
+        if request.path == "/blocked":
+            return "blocked", 403
+
+    @app.after_request
+    def after(request, response):
+        response.headers["X-After"] = "1"
+        return response
+
+    @app.after_error_request
+    def after_error(request, response):
+        response.headers["X-Error"] = str(response.status_code)
+
+    @app.get("/ok")
+    def ok(request):
+        return "ok"
+
+    @app.get("/blocked")
+    def blocked(request):
+        return "not blocked"
+
+    @app.get("/teapot")
+    def teapot(request):
+        abort(418, "short and stout")
+
+    @app.get("/value")
+    def value(request):
+        raise KeyError("k")
+
+    @app.errorhandler(404)
+    def not_found(request):
+        return "custom 404", 404
+
+    @app.errorhandler(LookupError)
+    def lookup(request, exc):
+        return "lookup failed", 409
+
+    c = TestClient(app)
+    res = c.get("/ok")
+    check(res, 200, b"ok")
+    assert res.headers["X-After"] == "1"
+    res = c.get("/blocked")
+    check(res, 403, b"blocked")
+    res = c.get("/missing")
+    check(res, 404, b"custom 404")
+    assert res.headers["X-Error"] == "404"
+    check(c.get("/teapot"), 418, b"short and stout")
+    res = c.get("/value")
+    check(res, 409, b"lookup failed")
+    assert res.headers["X-Error"] == "409"
+    assert calls.count("before") == 4
+
+
+def test_async_handlers_and_hooks():
+    app = App()
+
+    @app.before_request
+    async def before(request):
+        request.g.user = "ann"
+
+    @app.get("/me")
+    async def me(request):
+        return {"user": request.g.user}
+
+    @app.get("/sync")
+    def sync(request):
+        return request.g.user
+
+    c = TestClient(app)
+    assert c.get("/me").json == {"user": "ann"}
+    check(c.get("/sync"), 200, b"ann")
+
+
+def test_sync_handler_returns_a_tuple_without_awaiting():
+    app = make_app()
+    import _kiln
+
+    creq = _kiln.Parser().feed(b"GET /users/5 HTTP/1.1\r\nHost: x\r\n\r\n")
+    result = app.handle(creq)
+    assert type(result) is tuple, type(result)
+    assert result[0] == 200 and result[2] == '{"id": 5, "type": "int"}', result
+
+
+def test_unhandled_exception_gives_500_and_debug_shows_traceback():
+    app = App()
+
+    @app.get("/boom")
+    def boom(request):
+        raise RuntimeError("kaput")
+
+    c = TestClient(app)
+    res = c.get("/boom")
+    check(res, 500)
+    assert b"kaput" not in res.body
+    app.debug = True
+    res = c.get("/boom")
+    check(res, 500)
+    assert b"RuntimeError: kaput" in res.body, res.body
