@@ -23,7 +23,7 @@ _OPS2 = ("**", "//", "==", "!=", "<=", ">=")
 _OPS1 = "+-*/%~<>()[]{},.:|="
 # Filters compiled to a helper instead of a filter lookup.
 _INLINE_FILTERS = {"e": "_E", "escape": "_E", "safe": "_S"}
-_HELPERS = ("e", "g", "i", "v", "s", "j", "E", "S", "L", "inc", "sup", "load", "ctx", "flt", "tst")
+_LOOP_ATTRS = ("index", "index0", "first", "last", "length", "revindex", "revindex0", "cycle")
 
 
 def _is_name_start(c):
@@ -168,9 +168,9 @@ class _Expr:
         code = self.math1()
         parts = []
         while True:
-            if self.pos < len(self.toks) and self.toks[self.pos][1] in ("==", "!=", "<", "<=", ">", ">=",
-                                                                        "in"):
-                op = self.take(self.toks[self.pos][1])
+            tok = self.toks[self.pos] if self.pos < len(self.toks) else ("", "")
+            if tok[0] != "str" and tok[1] in ("==", "!=", "<", "<=", ">", ">=", "in"):
+                op = self.take(tok[1])
             elif self.peek("not") and self.pos + 1 < len(self.toks) and self.toks[self.pos + 1][1] == "in":
                 self.pos += 2
                 op = "not in"
@@ -216,15 +216,15 @@ class _Expr:
             return self.filters("(%s%s)" % (op, self.unary()))
         return self.filters(self.postfix(self.primary()))
 
-    def args(self, close):
-        """Call arguments up to `close`, as Python source (keyword arguments kept)."""
+    def args(self, close, suffix=""):
+        """Call arguments up to `close`, as Python source; keyword names get `suffix`."""
         out = []
         while not self.peek(close):
             if (self.peek(kind="name") and self.pos + 1 < len(self.toks)
                     and self.toks[self.pos + 1] == ("op", "=")):
                 name = self.take(kind="name")
                 self.pos += 1
-                out.append("%s=%s" % (name, self.expr()))
+                out.append("%s%s=%s" % (name, suffix, self.expr()))
             else:
                 out.append(self.expr())
             if not self.peek(close):
@@ -294,6 +294,11 @@ class _Expr:
                 self.pos += 1
                 if self.peek(kind="num"):
                     code = "%s(%s, %s)" % (self.fn.use("i"), code, self.take(kind="num"))
+                elif self.fn.loops and code in [loop[0] for loop in self.fn.loops]:
+                    attr = self.take(kind="name")
+                    if attr not in _LOOP_ATTRS:
+                        self.err("loop has no attribute %r" % attr)
+                    code = "%s.%s" % (code, attr)
                 else:
                     code = "%s(%s, %r)" % (self.fn.use("g"), code, self.take(kind="name"))
             elif self.peek("["):
@@ -354,12 +359,12 @@ class _Expr:
 class _Func:
     """One generated Python function: its lines, its scopes and the names it reads."""
 
-    def __init__(self, c, header, params=()):
+    def __init__(self, c, header):
         self.c = c
         self.header = header
         self.lines = []
         self.indent = 1
-        self.scopes = [dict((p, p + "_") for p in params)]
+        self.scopes = [{}]
         self.free = {}
         self.helpers = []
         self.filters = {}
@@ -390,14 +395,21 @@ class _Func:
 
     def filter(self, name):
         if name not in self.filters:
-            self.filters[name] = "_f_%d" % len(self.filters)
-        self.filters[name] = self.filters[name]
-        return self.filters[name]
+            self.filters[name] = ("_f_%d" % len(self.filters), self.c.where())
+        return self.filters[name][0]
 
     def test(self, name):
         if name not in self.tests:
-            self.tests[name] = "_t_%d" % len(self.tests)
-        return self.tests[name]
+            self.tests[name] = ("_t_%d" % len(self.tests), self.c.where())
+        return self.tests[name][0]
+
+    def up(self):
+        self.flush()
+        self.indent += 1
+
+    def down(self):
+        self.flush()
+        self.indent -= 1
 
     def lookup(self, name):
         for scope in reversed(self.scopes):
@@ -406,9 +418,7 @@ class _Func:
         return None
 
     def name(self, name):
-        if name == "loop":
-            if not self.loops:
-                self.c.error("'loop' used outside a {% for %}")
+        if name == "loop" and self.loops:
             self.loops[-1][1] = True
             return self.loops[-1][0]
         found = self.lookup(name)
@@ -426,7 +436,7 @@ class _Func:
             return None
         if name in self.c.macros:
             expr.pos += 1
-            args = expr.args(")")
+            args = expr.args(")", "_")
             return "%s(_m_%s(_c, _x%s))" % (self.use("j"), name, ", " + args if args else "")
         if name == "super":
             expr.pos += 1
@@ -453,19 +463,19 @@ class _Func:
         if not self.yields and not self.c.child_render(self):
             self.lines.append("    return")
             self.lines.append("    yield")
-        pro = []
-        for h in self.helpers:
-            pro.append("    _%s = _x.%s" % (h, h))
-        for name, py in self.filters.items():
-            pro.append("    %s = _flt(%r, %r)" % (py, name, self.c.where()))
-        for name, py in self.tests.items():
-            pro.append("    %s = _tst(%r, %r)" % (py, name, self.c.where()))
-        if (self.filters and "flt" not in self.helpers) or (self.tests and "tst" not in self.helpers):
-            pro.insert(0, "    _flt = _x.flt\n    _tst = _x.tst")
+        if self.filters:
+            self.use("flt")
+        if self.tests:
+            self.use("tst")
+        if self.free:
+            self.use("v")
+        pro = ["    _%s = _x.%s" % (h, h) for h in self.helpers]
+        for name, (py, where) in self.filters.items():
+            pro.append("    %s = _flt(%r, %r)" % (py, name, where))
+        for name, (py, where) in self.tests.items():
+            pro.append("    %s = _tst(%r, %r)" % (py, name, where))
         for name, where in self.free.items():
             pro.append("    %s_ = _v(_c, %r, %r)" % (name, name, where))
-        if self.free and "v" not in self.helpers:
-            pro.insert(0, "    _v = _x.v")
         return "\n".join([self.header] + pro + self.lines) + "\n"
 
 
@@ -481,7 +491,7 @@ class _Compiler:
         self.n = 0
         self.tokens = self.tokenize(source)
         for kind, text, line in self.tokens:
-            if kind == "stmt" and text.split(None, 1)[0] == "macro":
+            if kind == "stmt" and text.split(None, 1)[0:1] == ["macro"]:
                 self.line = line
                 self.macros[self.macro_name(text)] = True
 
@@ -651,6 +661,8 @@ class _Compiler:
                 if not child_top:
                     self.output(fn, text)
             else:
+                if not text:
+                    self.error("empty {% %}")
                 word = text.split(None, 1)[0]
                 if word in ends:
                     return text
@@ -687,10 +699,10 @@ class _Compiler:
     def stmt_if(self, fn, rest):
         fn.emit("if %s:" % fn.expr(rest))
         while True:
-            fn.indent += 1
+            fn.up()
             fn.emit("pass")
             end = self.block_body(fn, "if", ("elif", "else", "endif"))
-            fn.indent -= 1
+            fn.down()
             word = end.split(None, 1)[0]
             if word == "elif":
                 fn.emit("elif %s:" % fn.expr(end[4:]))
@@ -714,10 +726,10 @@ class _Compiler:
         fn.loops.append(loop)
         fn.scopes.append({})
         targets = ", ".join(fn.bind(name, True) for name in names if name)
-        fn.indent += 1
+        fn.up()
         fn.emit("_n%d = 0" % n)
         end = self.block_body(fn, "for", ("else", "endfor"))
-        fn.indent -= 1
+        fn.down()
         fn.scopes.pop()
         fn.loops.pop()
         pad = "    " * indent
@@ -732,11 +744,11 @@ class _Compiler:
             fn.lines[head] = "%s_n%d = 1\n%s" % (pad, n, head_code)
             fn.lines[head + 1] += "\n%s    _n%d = 0" % (pad, n)
             fn.emit("if _n%d:" % n)
-            fn.indent += 1
+            fn.up()
             fn.emit("pass")
             self.line = start
             self.block_body(fn, "for", ("endfor",))
-            fn.indent -= 1
+            fn.down()
         else:
             fn.lines[head] = head_code
 
@@ -744,8 +756,8 @@ class _Compiler:
         i = _find_op(rest, "=")
         if i < 0:
             self.error("expected {% set name = expression %}")
-        code = fn.expr(rest[i + 1:])
         names = [t.strip() for t in rest[:i].split(",")]
+        code = fn.expr("(%s)" % rest[i + 1:] if len(names) > 1 else rest[i + 1:])
         local = len(fn.scopes) > 1
         targets = ", ".join(fn.bind(name, local) for name in names)
         if fn is self.funcs[0] and not local:
@@ -761,9 +773,6 @@ class _Compiler:
         local = {}
         for scope in fn.scopes[1:] if fn is self.funcs[0] else fn.scopes:
             local.update(scope)
-        if fn.loops:
-            local["loop"] = fn.loops[-1][0]
-            fn.loops[-1][1] = True
         if local:
             ctx = "%s(_c, {%s})" % (fn.use("ctx"), ", ".join("%r: %s" % kv for kv in local.items()))
         else:
@@ -815,10 +824,9 @@ class _Compiler:
                 params.append(pname + "_")
             if k >= 0:
                 defaults.append(pname)
-        names = [p.split("=")[0][:-1] for p in params]
-        inner = _Func(self, "def _m_%s(_c, _x%s):" % (name, "".join(", " + p for p in params)), names)
-        for pname in names:
-            inner.bind(pname, False)
+        inner = _Func(self, "def _m_%s(_c, _x%s):" % (name, "".join(", " + p for p in params)))
+        for p in params:
+            inner.bind(p.split("=")[0][:-1], False)
         self.funcs.append(inner)
         outer_block = self.block
         self.block = None
@@ -895,6 +903,3 @@ def compile_source(source, name="<template>"):
     return _Compiler(source, name).compile()
 
 
-def module_name(name):
-    """The frozen module name of template `name` ("admin/user-list.html" -> "admin_user_list_html")."""
-    return "".join(c if _is_name_char(c) and c.isascii() else "_" for c in name)

@@ -1,0 +1,533 @@
+# Templates: the runtime that renders compiled templates. A template is compiled to a module
+# (kiln.template_compiler explains its shape) either at firmware build time, then frozen as
+# `kiln_templates.<module_name(name)>`, or on first use from the templates folder; rendering
+# runs its generator with one of the two runtimes below (lenient or strict undefined).
+import sys
+
+# Settings: App sets `folder`; `frozen_package = None` ignores frozen templates.
+folder = "templates"
+strict = False
+frozen_package = "kiln_templates"
+
+_MISS = object()
+_cache = {}
+
+
+class UndefinedError(Exception):
+    """An undefined value was used in strict mode; the message names template and line."""
+
+
+class TemplateNotFound(Exception):
+    """No frozen template and no file in the templates folder has this name."""
+
+
+class Markup:
+    """A string that is already HTML: autoescaping leaves it alone, `+` and `%` escape the rest."""
+
+    def __init__(self, s=""):
+        self.s = s if type(s) is str else str(s)
+
+    def __str__(self):
+        return self.s
+
+    def __html__(self):
+        return self.s
+
+    def __repr__(self):
+        return "Markup(%r)" % self.s
+
+    def __len__(self):
+        return len(self.s)
+
+    def __eq__(self, other):
+        return self.s == (other.s if type(other) is Markup else other)
+
+    def __hash__(self):
+        return hash(self.s)
+
+    def __add__(self, other):
+        return Markup(self.s + _out(other))
+
+    def __radd__(self, other):
+        return Markup(_out(other) + self.s)
+
+    def __mod__(self, args):
+        if type(args) is not tuple:
+            args = (args,)
+        return Markup(self.s % tuple(Markup(_out(a)) if type(a) is not int else a for a in args))
+
+    def join(self, items):
+        return Markup(self.s.join(_out(x) for x in items))
+
+
+class Undefined:
+    """The value of a name the context lacks: renders empty, or raises when strict."""
+
+    def __init__(self, message="", strict=False):
+        self._message = message
+        self._strict = strict
+
+    def _fail(self):
+        if self._strict:
+            raise UndefinedError(self._message)
+
+    def __str__(self):
+        self._fail()
+        return ""
+
+    def __iter__(self):
+        self._fail()
+        return iter(())
+
+    def __len__(self):
+        self._fail()
+        return 0
+
+    def __bool__(self):
+        self._fail()
+        return False
+
+    def __getattr__(self, name):
+        self._fail()
+        return self
+
+    def __call__(self, *args, **kwargs):
+        self._fail()
+        return self
+
+
+UNDEFINED = Undefined()
+
+
+def _esc(s):
+    if "&" in s:
+        s = s.replace("&", "&amp;")
+    if "<" in s:
+        s = s.replace("<", "&lt;")
+    if ">" in s:
+        s = s.replace(">", "&gt;")
+    if '"' in s:
+        s = s.replace('"', "&#34;")
+    if "'" in s:
+        s = s.replace("'", "&#39;")
+    return s
+
+
+def _out(v):
+    # The str a value renders as, HTML-escaped unless it is Markup (or has __html__).
+    t = type(v)
+    if t is str:
+        return _esc(v)
+    if t is Markup:
+        return v.s
+    if t is int:
+        return str(v)
+    if t is Undefined:
+        return str(v)
+    html = getattr(v, "__html__", None)
+    if html is not None:
+        return html()
+    return _esc(str(v))
+
+
+def escape(value):
+    """HTML-escape `&<>"'` in str(value) and return Markup; Markup passes unchanged."""
+    return Markup(_out(value))
+
+
+# --- filters ----------------------------------------------------------------------------------
+
+
+def _keep(value, fn):
+    # Apply a str -> str function, keeping Markup as Markup (like Jinja's string filters).
+    if type(value) is Markup:
+        return Markup(fn(value.s))
+    return fn(str(value))
+
+
+def _title(s):
+    out = []
+    up = True
+    for c in s:
+        if c.isspace() or c in "-([{<":
+            up = True
+            out.append(c)
+        elif up:
+            up = False
+            out.append(c.upper())
+        else:
+            out.append(c.lower())
+    return "".join(out)
+
+
+def _f_default(value, default="", boolean=False):
+    if isinstance(value, Undefined) or (boolean and not value):
+        return default
+    return value
+
+
+def _f_join(value, d="", attribute=None):
+    items = list(value) if attribute is None else [_get(x, attribute) for x in value]
+    if any(type(x) is Markup for x in items) or type(d) is Markup:
+        return Markup(_out(d).join(_out(x) for x in items))
+    return str(d).join(str(x) for x in items)
+
+
+def _f_int(value, default=0, base=10):
+    try:
+        if isinstance(value, str):
+            return int(value, base)
+        return int(value)
+    except (TypeError, ValueError):
+        try:
+            return int(float(value))
+        except (TypeError, ValueError):
+            return default
+
+
+def _f_float(value, default=0.0):
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return default
+
+
+def _f_round(value, precision=0, method="common"):
+    if method == "common":
+        return round(value, precision)
+    import math
+
+    fn = math.ceil if method == "ceil" else math.floor
+    scale = 10 ** precision
+    return fn(value * scale) / scale
+
+
+def _json(value, out):
+    import json
+
+    if isinstance(value, dict):
+        out.append("{")
+        for n, key in enumerate(sorted(value)):
+            out.append(", " if n else "")
+            out.append(json.dumps(str(key)))
+            out.append(": ")
+            _json(value[key], out)
+        out.append("}")
+    elif isinstance(value, (list, tuple)):
+        out.append("[")
+        for n, item in enumerate(value):
+            out.append(", " if n else "")
+            _json(item, out)
+        out.append("]")
+    else:
+        out.append(json.dumps(value.s if type(value) is Markup else value))
+
+
+def _f_tojson(value):
+    out = []
+    _json(value, out)
+    s = "".join(out)
+    for c, u in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"), ("'", "\\u0027")):
+        s = s.replace(c, u)
+    return Markup(s)
+
+
+_URL_SAFE = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-~"
+
+
+def _quote(value, for_qs):
+    out = []
+    for b in str(value).encode():
+        c = chr(b)
+        if c in _URL_SAFE or (c == "/" and not for_qs):
+            out.append(c)
+        elif c == " " and for_qs:
+            out.append("+")
+        else:
+            out.append("%%%02X" % b)
+    return "".join(out)
+
+
+def _f_urlencode(value):
+    if isinstance(value, str):
+        return _quote(value, False)
+    items = value.items() if isinstance(value, dict) else value
+    return "&".join("%s=%s" % (_quote(k, True), _quote(v, True)) for k, v in items)
+
+
+def _f_safe(value):
+    return value if type(value) is Markup else Markup(str(value))
+
+
+def _f_length(value):
+    return len(value)
+
+
+filters = {
+    "e": escape,
+    "escape": escape,
+    "safe": _f_safe,
+    "default": _f_default,
+    "d": _f_default,
+    "length": _f_length,
+    "count": _f_length,
+    "upper": lambda v: _keep(v, lambda s: s.upper()),
+    "lower": lambda v: _keep(v, lambda s: s.lower()),
+    "title": lambda v: _keep(v, _title),
+    "trim": lambda v, chars=None: _keep(v, lambda s: s.strip(chars)),
+    "join": _f_join,
+    "int": _f_int,
+    "float": _f_float,
+    "round": _f_round,
+    "tojson": _f_tojson,
+    "urlencode": _f_urlencode,
+}
+
+
+def _t_iterable(value):
+    try:
+        iter(value)
+    except TypeError:
+        return False
+    return True
+
+
+def _t_sequence(value):
+    try:
+        len(value)
+    except TypeError:
+        return False
+    return True
+
+
+tests = {
+    "defined": lambda v: not isinstance(v, Undefined),
+    "undefined": lambda v: isinstance(v, Undefined),
+    "none": lambda v: v is None,
+    "odd": lambda v: v % 2 == 1,
+    "even": lambda v: v % 2 == 0,
+    "divisibleby": lambda v, n: v % n == 0,
+    "string": lambda v: isinstance(v, (str, Markup)),
+    "number": lambda v: isinstance(v, (int, float)),
+    "mapping": lambda v: isinstance(v, dict),
+    "iterable": _t_iterable,
+    "sequence": _t_sequence,
+}
+
+# Names every template can use when the context does not define them.
+template_globals = {"range": range, "dict": dict}
+
+
+def add_filter(name, fn):
+    """Register fn(value, *args) as filter `name` for every template (rendering resolves it)."""
+    filters[name] = fn
+
+
+# --- the runtime the generated code calls (as `_x`) --------------------------------------------
+
+
+def _get(o, key, strict=False):
+    # `o.key`: a dict item first, then an attribute, then an item of another mapping.
+    if type(o) is dict:
+        v = o.get(key, _MISS)
+        if v is not _MISS:
+            return v
+    v = getattr(o, key, _MISS)
+    if v is not _MISS:
+        return v
+    try:
+        return o[key]
+    except (KeyError, IndexError, TypeError):
+        pass
+    if strict:
+        return Undefined("'%s' object has no attribute %r" % (type(o).__name__, key), True)
+    return UNDEFINED
+
+
+def _item(o, key, strict=False):
+    # `o[key]`: an item first, then an attribute when the key is a str.
+    try:
+        return o[key]
+    except (KeyError, IndexError, TypeError):
+        pass
+    if type(key) is str and not isinstance(o, Undefined):
+        v = getattr(o, key, _MISS)
+        if v is not _MISS:
+            return v
+    if strict:
+        return Undefined("'%s' object has no item %r" % (type(o).__name__, key), True)
+    return UNDEFINED
+
+
+class Loop:
+    """The `loop` variable of a {% for %}: index, index0, first, last, length, revindex..."""
+
+    def __init__(self, seq):
+        try:
+            self.length = len(seq)
+        except TypeError:
+            seq = list(seq)
+            self.length = len(seq)
+        self.seq = seq
+        self.index0 = -1
+
+    index = property(lambda self: self.index0 + 1)
+    revindex = property(lambda self: self.length - self.index0)
+    revindex0 = property(lambda self: self.length - self.index0 - 1)
+    first = property(lambda self: self.index0 == 0)
+    last = property(lambda self: self.index0 == self.length - 1)
+
+    def cycle(self, *values):
+        return values[self.index0 % len(values)]
+
+
+class _Runtime:
+    # Helpers the generated code reads as `_x.<name>`; two instances: lenient and strict.
+    def __init__(self, is_strict):
+        self.strict = is_strict
+        self.e = _out
+        self.s = lambda v: v if type(v) is str else str(v)
+        self.j = lambda chunks: Markup("".join(chunks))
+        self.E = escape
+        self.S = _f_safe
+        self.L = Loop
+        self.load = _load
+        self.undef = Undefined("conditional expression without else", True) if is_strict else UNDEFINED
+        if is_strict:
+            self.g = lambda o, key: _get(o, key, True)
+            self.i = lambda o, key: _item(o, key, True)
+        else:
+            self.g = _get
+            self.i = _item
+
+        def v(c, name, where):
+            value = c.get(name, _MISS)
+            if value is _MISS:
+                value = template_globals.get(name, _MISS)
+                if value is _MISS:
+                    if is_strict:
+                        return Undefined("%s: %r is undefined" % (where, name), True)
+                    return UNDEFINED
+            return value
+
+        self.v = v
+        self.inc = lambda name, c: _load(name).render(c, self)
+
+    @staticmethod
+    def ctx(c, local):
+        d = dict(c)
+        d.update(local)
+        return d
+
+    @staticmethod
+    def sup(parent, block):
+        attr = "_b_" + block
+        m = _load(parent)
+        while not hasattr(m, attr):
+            m = _load(m.PARENT)
+        return getattr(m, attr)
+
+    @staticmethod
+    def flt(name, where):
+        fn = filters.get(name)
+        if fn is None:
+            raise UndefinedError("%s: no filter named %r" % (where, name))
+        return fn
+
+    @staticmethod
+    def tst(name, where):
+        fn = tests.get(name)
+        if fn is None:
+            raise UndefinedError("%s: no test named %r" % (where, name))
+        return fn
+
+
+
+# --- loading: frozen module first, then the templates folder (compiled once, kept in RAM) ------
+
+
+def module_name(name):
+    """The module a template is frozen as: "admin/user-list.html" -> "t_admin_user_list_html"."""
+    return "t_" + "".join(c if ("a" <= c <= "z" or "A" <= c <= "Z" or "0" <= c <= "9") else "_"
+                          for c in name)
+
+
+class _Compiled:
+    # A template compiled at run time: the same attributes a frozen module has.
+    def __init__(self, namespace):
+        for key, value in namespace.items():
+            setattr(self, key, value)
+
+
+def _compile(source, name):
+    from kiln.template_compiler import compile_source
+
+    namespace = {}
+    exec(compile_source(source, name), namespace)
+    return _Compiled(namespace)
+
+
+def _load(name):
+    m = _cache.get(name)
+    if m is None:
+        m = _find(name)
+        _cache[name] = m
+    return m
+
+
+def _find(name):
+    if frozen_package:
+        mod = "%s.%s" % (frozen_package, module_name(name))
+        try:
+            __import__(mod)
+            return sys.modules[mod]
+        except ImportError:
+            pass
+    path = "%s/%s" % (folder.rstrip("/"), name)
+    try:
+        with open(path) as f:
+            source = f.read()
+    except OSError:
+        raise TemplateNotFound("%s: no frozen template and no file %s" % (name, path)) from None
+    return _compile(source, path)
+
+
+_RUNTIMES = (_Runtime(False), _Runtime(True))
+
+
+def clear_cache():
+    """Forget templates compiled from the filesystem (after editing them on the device)."""
+    _cache.clear()
+
+
+class Template:
+    """A compiled template. Template(source, name=...) compiles source now; get_template(name)
+    returns the frozen or filesystem one. strict=True makes undefined values raise (default: the
+    module setting `strict`)."""
+
+    def __init__(self, source=None, name="<template>", strict=None, module=None):
+        self.name = name
+        self.strict = strict
+        self.module = module if module is not None else _compile(source, name)
+
+    def generate(self, **ctx):
+        """Render lazily: an iterator of str chunks."""
+        return self.module.render(ctx, _RUNTIMES[strict if self.strict is None else self.strict])
+
+    def render(self, **ctx):
+        """Render to one str."""
+        return "".join(self.generate(**ctx))
+
+
+def get_template(name, strict=None):
+    """The Template called `name`: frozen at build time if it was, else compiled from the
+    templates folder (`folder`, set by the App) on first use and kept."""
+    return Template(name=name, strict=strict, module=_load(name))
+
+
+def render_template(name, **ctx):
+    """A Response that streams template `name` rendered with ctx (chunked transfer encoding)."""
+    from kiln.response import Response
+
+    body = _load(name).render(ctx, _RUNTIMES[strict])
+    return Response(body, headers={"Content-Type": "text/html; charset=utf-8"})
