@@ -124,14 +124,18 @@ class App:
 
         return decorated
 
-    def mount(self, subapp, url_prefix=""):
-        """Serve every route of ``subapp`` under ``url_prefix``; its hooks and error handlers
-        are added to this app's."""
+    def mount(self, subapp, url_prefix="", local=False):
+        """Serve every route of ``subapp`` under ``url_prefix``. Its hooks and error handlers
+        join this app's, or with ``local=True`` apply only to the sub-app's own routes."""
         url_prefix = url_prefix.rstrip("/")
         for pattern, rule in subapp.router.rules.items():
             for method, ep in rule.methods.items():
                 name = subapp.name + "." + ep.name if subapp.name else ep.name
-                self.router.add(url_prefix + pattern, (method,), ep.func, name)
+                added = self.router.add(url_prefix + pattern, (method,), ep.func, name)
+                if local:
+                    added.local = subapp
+        if local:
+            return
         for attr in ("before_request_handlers", "after_request_handlers",
                      "after_error_request_handlers"):
             for f, _ in getattr(subapp, attr):
@@ -176,7 +180,7 @@ class App:
         length = creq.content_length
         if length is not None and length > req.max_body_size:
             return self._error(req, 413, None, "body of %d bytes is over the limit" % length)
-        if ep.is_async or self._async_hooks:
+        if ep.is_async or self._async_hooks or ep.local is not None:
             return self._dispatch(req, ep, args)
         try:
             r = None
@@ -205,10 +209,19 @@ class App:
         except Exception as e:  # noqa: BLE001 - every failure becomes an error response
             return self._exception(req, e)
 
+    def _hooks(self, req, attr):
+        hooks = getattr(self, attr)
+        sub = req.subapp
+        if sub is not None:
+            local = getattr(sub, attr)
+            hooks = hooks + local if attr == "before_request_handlers" else local + hooks
+        return hooks
+
     async def _dispatch(self, req, ep, args):
+        req.subapp = ep.local
         try:
             r = None
-            for f, is_async in self.before_request_handlers:
+            for f, is_async in self._hooks(req, "before_request_handlers"):
                 r = f(req)
                 if is_async:
                     r = await r
@@ -222,7 +235,7 @@ class App:
             prepare = getattr(res, "prepare", None)
             if prepare is not None:
                 prepare(req)
-            for f, is_async in self.after_request_handlers:
+            for f, is_async in self._hooks(req, "after_request_handlers"):
                 x = f(req, res)
                 if is_async:
                     x = await x
@@ -280,7 +293,11 @@ class App:
         return await self._error_response(req, status, None, headers)
 
     async def _error_response(self, req, status, reason, headers=None):
-        handler = self.error_handlers.get(status)
+        handler = None
+        if req.subapp is not None:
+            handler = req.subapp.error_handlers.get(status)
+        if handler is None:
+            handler = self.error_handlers.get(status)
         res = None
         if handler is not None:
             f, is_async = handler
@@ -297,7 +314,7 @@ class App:
         return await self._finish_error(req, res)
 
     async def _finish_error(self, req, res):
-        for f, is_async in self.after_error_request_handlers:
+        for f, is_async in self._hooks(req, "after_error_request_handlers"):
             try:
                 x = f(req, res)
                 if is_async:
@@ -317,10 +334,13 @@ class App:
         print("Kiln: 500 %s %s: %s" % (req.method, req.path, _exc_line(exc)))
         sys.print_exception(exc)
         best = None
-        for key, handler in self.error_handlers.items():
-            if type(key) is not int and isinstance(exc, key):
-                if best is None or issubclass(key, best[0]):
-                    best = (key, handler)
+        for app in (req.subapp, self):
+            if app is None or best is not None:
+                continue
+            for key, handler in app.error_handlers.items():
+                if type(key) is not int and isinstance(exc, key):
+                    if best is None or issubclass(key, best[0]):
+                        best = (key, handler)
         if best is not None:
             f, is_async = best[1]
             try:

@@ -21,13 +21,11 @@ class CSRF:
 
     def __init__(self, app=None):
         self.exempt_views = []
-        self.app = None
         if app is not None:
             self.initialize(app)
 
     def initialize(self, app):
         """Attach to ``app`` (a before_request hook)."""
-        self.app = app
         app.before_request(self.check)
 
     def exempt(self, f):
@@ -56,7 +54,7 @@ class CSRF:
         if request.method not in _UNSAFE:
             return None
         if self.exempt_views:
-            methods = self.app.router.find(request.path)[0] if self.app is not None else None
+            methods = request.app.router.find(request.path)[0]
             ep = methods.get(request.method) if methods else None
             if ep is not None and ep.func in self.exempt_views:
                 return None

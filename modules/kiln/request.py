@@ -123,6 +123,8 @@ class Request:
             value = parse_cookies(r.headers.get("Cookie", ""))
         elif name == "g":
             value = G()
+        elif name == "subapp":
+            value = None
         elif name == "content_type":
             value = r.headers.get("Content-Type")
         elif name == "json":

@@ -144,6 +144,7 @@ class Endpoint:
         self.func = func
         self.is_async = is_async
         self.rule = rule
+        self.local = None  # the sub-app whose hooks apply only here (App.mount(local=True))
 
 
 class Router:

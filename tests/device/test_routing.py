@@ -306,3 +306,42 @@ def test_unhandled_exception_gives_500_and_debug_shows_traceback():
     res = c.get("/boom")
     check(res, 500)
     assert b"RuntimeError: kaput" in res.body, res.body
+
+
+def test_mount_local_keeps_hooks_and_error_handlers_to_the_sub_app():
+    admin = App(name="admin")
+
+    @admin.before_request
+    def only_admins(request):
+        if request.headers.get("X-Admin") != "1":
+            return "admins only", 403
+
+    @admin.errorhandler(ValueError)
+    def bad_value(request, exc):
+        return "admin value error", 400
+
+    @admin.get("/panel")
+    def panel(request):
+        return "panel"
+
+    @admin.get("/fail")
+    def fail(request):
+        raise ValueError("x")
+
+    app = App()
+
+    @app.get("/public")
+    def public(request):
+        return "public"
+
+    @app.get("/fail")
+    def app_fail(request):
+        raise ValueError("y")
+
+    app.mount(admin, url_prefix="/admin", local=True)
+    c = TestClient(app)
+    check(c.get("/public"), 200, b"public")
+    check(c.get("/admin/panel"), 403, b"admins only")
+    check(c.get("/admin/panel", headers={"X-Admin": "1"}), 200, b"panel")
+    check(c.get("/admin/fail", headers={"X-Admin": "1"}), 400, b"admin value error")
+    check(c.get("/fail"), 500)
