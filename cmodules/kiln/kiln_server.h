@@ -1,0 +1,149 @@
+// The socket loop: a listening server (_kiln.Server) and its connections (_kiln.Conn).
+//
+// Python (modules/kiln/server.py) runs one asyncio task per connection. The task calls
+// conn.run(), which reads, parses, calls the handler and writes as much as it can without
+// waiting, then returns one of the KILN_RUN_* codes telling the task what to wait for.
+// Everything here goes through socket methods and the stream protocol only, so it is the same
+// code on unix (BSD sockets), esp32 (lwIP sockets) and esp8266 (modlwip).
+#ifndef KILN_SERVER_H
+#define KILN_SERVER_H
+
+#include "py/obj.h"
+#include "py/stream.h"
+#include "kiln_http.h"
+
+// Defaults a board can override; the Python glue may override them per server.
+#ifndef KILN_RECV_BUFFER
+#define KILN_RECV_BUFFER (512)
+#endif
+#ifndef KILN_SEND_BUFFER
+#define KILN_SEND_BUFFER (1024)
+#endif
+
+// What conn.run() and friends return to the Python task.
+#define KILN_RUN_CLOSE (0)  // finished: close the connection
+#define KILN_RUN_READ (1)   // wait until the socket is readable, then call run()
+#define KILN_RUN_WRITE (2)  // wait until the socket is writable, then call run()
+#define KILN_RUN_AWAIT (3)  // await conn.pending, then call respond(result) or fail(exc)
+#define KILN_RUN_ANEXT (4)  // await conn.pending.__anext__(), then call feed(chunk or None)
+
+// Request phases.
+enum {
+    KILN_PH_HEAD,       // reading a request head (idle when no byte of it has arrived)
+    KILN_PH_BODY,       // reading a request body
+    KILN_PH_HANDLER,    // the handler's awaitable is running in Python
+    KILN_PH_SEND,       // writing a response whose body is already known
+    KILN_PH_STREAM,     // writing a body from a file or a sync iterator
+    KILN_PH_ASTREAM,    // writing a body from an async iterator (Python drives it)
+    KILN_PH_CLOSING,    // flush what is buffered, then close
+    KILN_PH_CLOSED,
+};
+
+// What a timeout is currently measured against.
+enum {
+    KILN_T_NONE,    // no timeout (the application is running)
+    KILN_T_IDLE,    // keep-alive connection, nothing of the next request yet
+    KILN_T_HEAD,
+    KILN_T_BODY,
+    KILN_T_SEND,    // the peer does not take our output
+};
+
+// How a response body is framed.
+enum {
+    KILN_FRAME_LENGTH,  // Content-Length known
+    KILN_FRAME_CHUNKED,
+    KILN_FRAME_CLOSE,   // ends when the connection closes (HTTP/1.0, unknown length)
+    KILN_FRAME_NONE,    // no body on the wire (HEAD, 1xx, 204, 304)
+};
+
+// Kind of response body source for streaming.
+enum {
+    KILN_SRC_NONE,
+    KILN_SRC_STREAM,    // native stream with a read method (files)
+    KILN_SRC_READINTO,  // Python object with readinto()
+    KILN_SRC_ITER,      // sync iterator of str/bytes chunks
+    KILN_SRC_AITER,     // async iterator (driven by Python)
+};
+
+typedef struct _kiln_server_obj_t {
+    mp_obj_base_t base;
+    mp_obj_t sock;          // the listening socket
+    mp_obj_t handler;
+    mp_obj_t *slots;        // max_conns connection objects (MP_OBJ_NULL when free)
+    uint16_t max_conns;
+    uint16_t n_conns;
+    uint16_t recv_buffer;
+    uint16_t send_buffer;
+    uint32_t head_ms;
+    uint32_t body_ms;
+    uint32_t idle_ms;
+    uint32_t send_ms;
+    bool access_log;
+    bool debug;             // print tracebacks of handler errors
+    bool closed;
+    bool refusing;          // at the connection limit (logged once per episode)
+    kiln_http_limits_t limits;
+} kiln_server_obj_t;
+
+typedef struct _kiln_conn_obj_t {
+    mp_obj_base_t base;
+    kiln_server_obj_t *server;
+    mp_obj_t sock;
+    mp_obj_t peer;          // (host, port) or what accept() returned
+    mp_obj_t task;          // the asyncio task serving this connection (set by Python)
+    mp_obj_t rbuf;          // bytearray receive buffer, reused across requests
+    mp_obj_t req;           // the current _kiln.Request, or None
+    mp_obj_t pending;       // awaitable, body source or iterator of the current response
+    mp_obj_t dobj;          // keeps the direct output segment alive
+    const mp_stream_p_t *sp;
+    byte *wbuf;             // output buffer
+    const byte *dptr;       // direct output segment, written after wbuf (large bodies)
+    size_t dlen;
+    size_t rlen;            // bytes in rbuf
+    size_t rpos;            // where the current request starts in rbuf
+    size_t head_len;        // length of the parsed head
+    size_t body_have;       // body bytes complete after the head (decoded for chunked)
+    size_t body_scan;       // chunked: raw bytes consumed by the decoder
+    size_t out_left;        // Content-Length framing: body bytes still to send
+    size_t resp_start;      // wlen when the current response started (undone on a 500)
+    uint32_t tstart;        // mp_hal_ticks_ms() when the timed phase started
+    size_t wcap;
+    size_t wlen;
+    size_t wpos;
+    uint16_t status;        // status of the response being sent (access log)
+    uint8_t phase;
+    uint8_t tphase;
+    uint8_t frame;
+    uint8_t src;
+    uint16_t slot;
+    bool can_read;          // reading may find data (woken readable, or not drained yet)
+    bool keep_alive;        // keep the connection after this response
+    bool head_only;         // HEAD request: no body on the wire
+    bool continue_sent;     // 100 Continue written for this request
+    kiln_http_chunked_t chunked;
+} kiln_conn_obj_t;
+
+extern const mp_obj_type_t kiln_server_type;
+extern const mp_obj_type_t kiln_conn_type;
+
+// kiln_server.c
+void kiln_server_release(kiln_server_obj_t *srv, kiln_conn_obj_t *c);
+void kiln_print_peer(const kiln_conn_obj_t *c);
+void kiln_log(const kiln_conn_obj_t *c, unsigned status, const char *what);
+
+// kiln_conn.c
+mp_obj_t kiln_conn_new(kiln_server_obj_t *srv, mp_obj_t sock, mp_obj_t addr, size_t slot);
+void kiln_conn_close(kiln_conn_obj_t *c);
+void kiln_conn_timeout(kiln_conn_obj_t *c);
+
+// kiln_response.c: the output buffer and response heads.
+bool kiln_out_reserve(kiln_conn_obj_t *c, size_t n);
+void kiln_out_add(kiln_conn_obj_t *c, const void *data, size_t n);
+void kiln_out_str(kiln_conn_obj_t *c, const char *s);
+void kiln_out_uint(kiln_conn_obj_t *c, size_t n, unsigned base);
+int kiln_out_flush(kiln_conn_obj_t *c);
+const char *kiln_reason(unsigned status);
+void kiln_out_simple(kiln_conn_obj_t *c, unsigned status, bool close);
+bool kiln_out_head(kiln_conn_obj_t *c, unsigned status, mp_obj_t headers, bool known, size_t len);
+
+#endif // KILN_SERVER_H

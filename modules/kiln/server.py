@@ -1,0 +1,175 @@
+"""Kiln's HTTP server: the C socket loop (`_kiln.Server`) driven by asyncio.
+
+One asyncio task accepts clients, one task per connection waits on its socket and lets C do
+the work (read, parse, call the handler, write), and a janitor task enforces the timeouts.
+"""
+
+import asyncio
+import gc
+import socket
+from asyncio import core
+
+import _kiln
+
+# What Conn.run() and friends ask the connection task to do (kiln_server.h, KILN_RUN_*).
+_READ = 1
+_WRITE = 2
+_AWAIT = 3
+_ANEXT = 4
+
+# Per-connection heap: buffers, objects and the task, with room for a request's own objects.
+_BYTES_PER_CONNECTION = 4096
+
+
+def _default_max_connections():
+    heap = gc.mem_free() + gc.mem_alloc()
+    return max(2, min(64, heap // 2 // _BYTES_PER_CONNECTION))
+
+
+def _ms(seconds):
+    return int(seconds * 1000)
+
+
+async def _serve(c, ioq):
+    # One connection: C works until it must wait; this task waits, then hands back to C.
+    s = c.sock
+    try:
+        r = c.run()
+        while r:
+            if r == _READ:
+                yield ioq.queue_read(s)
+                r = c.run()
+            elif r == _WRITE:
+                yield ioq.queue_write(s)
+                r = c.run()
+            elif r == _AWAIT:
+                try:
+                    res = await c.pending
+                except Exception as e:  # noqa: BLE001 - the loop answers 500 and logs it
+                    r = c.fail(e)
+                else:
+                    r = c.respond(res)
+            else:
+                try:
+                    chunk = await c.pending.__anext__()
+                except StopAsyncIteration:
+                    chunk = None
+                except Exception as e:  # noqa: BLE001 - the loop logs it and closes
+                    r = c.fail(e)
+                    continue
+                r = c.feed(chunk)
+    except MemoryError:
+        print("Kiln: out of memory, closed a connection")
+    finally:
+        c.close()
+
+
+async def _accept(srv, ioq):
+    s = srv.sock
+    while True:
+        yield ioq.queue_read(s)
+        while True:
+            c = srv.accept()
+            if not c:
+                break
+            try:
+                c.task = asyncio.create_task(_serve(c, ioq))
+            except MemoryError:
+                c.close()
+                print("Kiln: out of memory, closed a connection")
+        if c is False:
+            # Out of memory or file descriptors: give the running requests time to finish.
+            await asyncio.sleep_ms(100)
+
+
+async def _janitor(srv):
+    while True:
+        await asyncio.sleep_ms(srv.sweep())
+
+
+class Server:
+    """A running Kiln server, as returned by `start_server`.
+
+    `close()` stops accepting and closes every connection; `await wait_closed()` returns once
+    the server has stopped. `connections` is the number of open client connections.
+    """
+
+    def __init__(self, srv, tasks):
+        self._srv = srv
+        self._tasks = tasks
+        self._closed = asyncio.Event()
+
+    @property
+    def connections(self):
+        return self._srv.connections
+
+    def close(self):
+        for t in self._tasks:
+            t.cancel()
+        self._srv.close()
+        self._closed.set()
+
+    async def wait_closed(self):
+        await self._closed.wait()
+
+
+def _listen(host, port, backlog):
+    ai = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)[0]
+    s = socket.socket(ai[0], socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        s.bind(ai[-1])
+        s.listen(backlog)
+    except OSError:
+        s.close()
+        raise
+    s.setblocking(False)
+    return s
+
+
+async def start_server(handler, host="0.0.0.0", port=80, **config):
+    """Start serving HTTP on host:port with `handler`; return a `Server`.
+
+    `handler(req)` gets a `_kiln.Request` and returns `(status, headers, body)` or an awaitable
+    giving it. headers: None, a dict, or a list of (name, value) pairs. body: None, bytes, str,
+    a file-like object with `readinto`, a sync iterator or an async iterator of chunks.
+
+    Config (all optional): `max_connections` (default from the heap size),
+    `head_timeout=10`, `body_timeout=30`, `idle_timeout=15`, `send_timeout=30` (seconds),
+    `max_body=65536`, `max_head=4096`, `recv_buffer=512`, `send_buffer=1024` (bytes),
+    `backlog=8`, `access_log=False`, `debug=False` (print tracebacks of handler errors).
+    """
+    for name in ("head_timeout", "body_timeout", "idle_timeout", "send_timeout"):
+        if name in config:
+            config[name] = _ms(config[name])
+    backlog = config.pop("backlog", 8)
+    if "max_connections" not in config:
+        config["max_connections"] = _default_max_connections()
+    sock = _listen(host, port, backlog)
+    try:
+        srv = _kiln.Server(sock, handler, **config)
+    except Exception:
+        sock.close()
+        raise
+    ioq = core._io_queue
+    tasks = [asyncio.create_task(_accept(srv, ioq)), asyncio.create_task(_janitor(srv))]
+    return Server(srv, tasks)
+
+
+def run(handler, host="0.0.0.0", port=80, **config):
+    """Serve forever (until Ctrl-C): the blocking form of `start_server`."""
+
+    async def main():
+        server = await start_server(handler, host, port, **config)
+        print("Kiln: serving on http://%s:%d/" % (host, port))
+        try:
+            await server.wait_closed()
+        finally:
+            server.close()
+
+    try:
+        asyncio.run(main())
+    except KeyboardInterrupt:
+        pass
+    finally:
+        asyncio.new_event_loop()

@@ -1,0 +1,16 @@
+# The hello app for the loop's tests and benchmarks: a plain handler, no framework.
+from kiln import server
+
+HELLO = (200, [("Content-Type", "text/plain")], b"Hello, World!")
+
+
+def hello(req):
+    return HELLO
+
+
+class App:
+    def run(self, host="0.0.0.0", port=8080, **config):
+        server.run(hello, host, port, **config)
+
+
+app = App()
