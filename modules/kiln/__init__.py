@@ -3,6 +3,7 @@
 from kiln.app import App, url_for
 from kiln.request import Request
 from kiln.response import HTTPException, Response, abort, redirect
+from kiln.routing import URLPattern
 
 __version__ = "0.1.0"
 
@@ -22,5 +23,5 @@ def render_template(name, **context):
     return _render_template(name, **context)
 
 
-__all__ = ("App", "Request", "Response", "HTTPException", "abort", "redirect", "send_file",
-           "url_for", "render_template")
+__all__ = ("App", "Request", "Response", "HTTPException", "URLPattern", "abort", "redirect",
+           "send_file", "url_for", "render_template")

@@ -108,6 +108,8 @@ class Response:
                 self.headers["Content-Type"] = JSON
         elif body is None:
             body = ""
+            if status_code == 200:
+                self.status_code = 204
         self.body = body
 
     def set_cookie(self, cookie, value, path=None, domain=None, expires=None, max_age=None,

@@ -27,6 +27,24 @@ def register_converter(name, pattern="[^/]+", to_python=None, to_url=str):
     _converters[name] = (pattern, to_python, to_url, "/" not in pattern and "." not in pattern)
 
 
+class URLPattern:
+    """Microdot-compatible name for registering converters."""
+
+    @staticmethod
+    def register_type(type_name, pattern="[^/]+", parser=None):
+        """``parser(text)`` returns the value, or None to refuse the match."""
+        to_python = None
+        if parser is not None:
+
+            def to_python(text):
+                value = parser(text)
+                if value is None:
+                    raise ValueError(text)
+                return value
+
+        register_converter(type_name, pattern, to_python)
+
+
 def endpoint_info(f):
     """Return (endpoint name, is_coroutine_function) for a view function or wrapper object."""
     name = getattr(f, "__name__", None) or type(f).__name__

@@ -345,3 +345,19 @@ def test_mount_local_keeps_hooks_and_error_handlers_to_the_sub_app():
     check(c.get("/admin/panel", headers={"X-Admin": "1"}), 200, b"panel")
     check(c.get("/admin/fail", headers={"X-Admin": "1"}), 400, b"admin value error")
     check(c.get("/fail"), 500)
+
+
+def test_microdot_style_register_type_and_none_body():
+    from kiln import URLPattern
+
+    URLPattern.register_type("even", "[0-9]+", lambda s: int(s) if int(s) % 2 == 0 else None)
+    app = App()
+
+    @app.get("/even/<even:n>")
+    def even(request, n):
+        return None if n == 0 else str(n)
+
+    c = TestClient(app)
+    check(c.get("/even/4"), 200, b"4")
+    check(c.get("/even/3"), 404)
+    check(c.get("/even/0"), 204, b"")
