@@ -136,3 +136,15 @@ clean:
 
 distclean:
 	rm -rf build firmware/*/* $(VENV)
+
+# --- templates ----------------------------------------------------------------------------
+# The templates folder compiled and frozen into each firmware (boards/manifest.py reads
+# KILN_TEMPLATES; empty freezes none). The unix firmware carries the blog example's, which the
+# tests and the benchmark render; device builds freeze the templates of APP when it has some.
+UNIX_TEMPLATES ?= $(TOP)/examples/blog/templates
+$(UNIX_FW): export KILN_TEMPLATES = $(UNIX_TEMPLATES)
+esp32 esp8266: export KILN_TEMPLATES = $(wildcard $(abspath $(APP))/templates)
+
+.PHONY: templates
+templates: venv
+	$(PY) tools/compile_templates.py $(APP)/templates $(BUILD_ROOT)/templates/check

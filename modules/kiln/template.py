@@ -274,7 +274,7 @@ filters = {
     "upper": lambda v: _keep(v, lambda s: s.upper()),
     "lower": lambda v: _keep(v, lambda s: s.lower()),
     "title": lambda v: _keep(v, _title),
-    "trim": lambda v, chars=None: _keep(v, lambda s: s.strip(chars)),
+    "trim": lambda v, chars=None: _keep(v, lambda s: s.strip() if chars is None else s.strip(chars)),
     "join": _f_join,
     "int": _f_int,
     "float": _f_float,
