@@ -1,6 +1,7 @@
 // The _kiln module: Kiln's C core as seen from Python.
 #include "py/runtime.h"
 #include "modkiln.h"
+#include "kiln_request.h"
 
 static mp_obj_t kiln_version(void) {
     return mp_obj_new_str_from_cstr(KILN_VERSION);
@@ -10,6 +11,11 @@ static MP_DEFINE_CONST_FUN_OBJ_0(kiln_version_obj, kiln_version);
 static const mp_rom_map_elem_t kiln_module_globals_table[] = {
     { MP_ROM_QSTR(MP_QSTR___name__), MP_ROM_QSTR(MP_QSTR__kiln) },
     { MP_ROM_QSTR(MP_QSTR_version), MP_ROM_PTR(&kiln_version_obj) },
+    { MP_ROM_QSTR(MP_QSTR_Request), MP_ROM_PTR(&kiln_type_request) },
+    { MP_ROM_QSTR(MP_QSTR_Headers), MP_ROM_PTR(&kiln_type_headers) },
+    { MP_ROM_QSTR(MP_QSTR_Parser), MP_ROM_PTR(&kiln_type_parser) },
+    { MP_ROM_QSTR(MP_QSTR_url_decode), MP_ROM_PTR(&kiln_url_decode_obj) },
+    { MP_ROM_QSTR(MP_QSTR_parse_qs), MP_ROM_PTR(&kiln_parse_qs_obj) },
 };
 static MP_DEFINE_CONST_DICT(kiln_module_globals, kiln_module_globals_table);
 
