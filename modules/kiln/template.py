@@ -114,10 +114,21 @@ def _esc(s):
 
 
 def _out(v):
-    # The str a value renders as, HTML-escaped unless it is Markup (or has __html__).
+    # The str a value renders as, HTML-escaped unless it is Markup (or has __html__). The hot
+    # paths repeat _esc inline: on MicroPython a call costs more than these five tests.
     t = type(v)
     if t is str:
-        return _esc(v)
+        if "&" in v:
+            v = v.replace("&", "&amp;")
+        if "<" in v:
+            v = v.replace("<", "&lt;")
+        if ">" in v:
+            v = v.replace(">", "&gt;")
+        if '"' in v:
+            v = v.replace('"', "&#34;")
+        if "'" in v:
+            v = v.replace("'", "&#39;")
+        return v
     if t is Markup:
         return v.s
     if t is int:
@@ -344,6 +355,27 @@ def _get(o, key, strict=False):
     return UNDEFINED
 
 
+def _out_attr(o, key):
+    # _out(_get(o, key)) in one call, for `{{ row.name }}` on a dict (the hot path of a table).
+    if type(o) is dict:
+        v = o.get(key, _MISS)
+        if type(v) is str:
+            if "&" in v:
+                v = v.replace("&", "&amp;")
+            if "<" in v:
+                v = v.replace("<", "&lt;")
+            if ">" in v:
+                v = v.replace(">", "&gt;")
+            if '"' in v:
+                v = v.replace('"', "&#34;")
+            if "'" in v:
+                v = v.replace("'", "&#39;")
+            return v
+        if type(v) is int:
+            return str(v)
+    return _out(_get(o, key))
+
+
 def _item(o, key, strict=False):
     # `o[key]`: an item first, then an attribute when the key is a str.
     try:
@@ -396,9 +428,11 @@ class _Runtime:
         if is_strict:
             self.g = lambda o, key: _get(o, key, True)
             self.i = lambda o, key: _item(o, key, True)
+            self.ea = lambda o, key: _out(_get(o, key, True))
         else:
             self.g = _get
             self.i = _item
+            self.ea = _out_attr
 
         def v(c, name, where):
             value = c.get(name, _MISS)

@@ -367,6 +367,7 @@ class _Func:
         self.scopes = [{}]
         self.free = {}
         self.helpers = []
+        self.uses = {}
         self.filters = {}
         self.tests = {}
         self.loops = []
@@ -391,6 +392,8 @@ class _Func:
     def use(self, helper):
         if helper not in self.helpers:
             self.helpers.append(helper)
+            self.uses[helper] = 0
+        self.uses[helper] += 1
         return "_" + helper
 
     def filter(self, name):
@@ -469,7 +472,7 @@ class _Func:
             self.use("tst")
         if self.free:
             self.use("v")
-        pro = ["    _%s = _x.%s" % (h, h) for h in self.helpers]
+        pro = ["    _%s = _x.%s" % (h, h) for h in self.helpers if self.uses[h]]
         for name, (py, where) in self.filters.items():
             pro.append("    %s = _flt(%r, %r)" % (py, name, where))
         for name, (py, where) in self.tests.items():
@@ -676,9 +679,9 @@ class _Compiler:
                 handler(fn, text[len(word):].strip())
         return None
 
-    def block_body(self, fn, word, ends):
+    def block_body(self, fn, word, ends, start=None):
         """Compile a nested body; an unclosed block is reported at its opening line."""
-        start = self.line
+        start = start or self.line
         end = self.body(fn, ends)
         if end is None:
             self.line = start
@@ -692,16 +695,21 @@ class _Compiler:
         j = "_j("
         if code.startswith(j) and code.endswith(")") and _balanced(code[len(j):-1]):
             fn.emit("yield from " + code[len(j):-1])
+        elif code.startswith("_g(") and code.count("(") == 1:
+            # {{ name.attr }}: lookup and escaping in one call.
+            fn.uses["g"] -= 1
+            fn.emit("yield %s(%s" % (fn.use("ea"), code[3:]))
         else:
             fn.emit("yield %s(%s)" % (fn.use("e"), code))
         fn.yields = True
 
     def stmt_if(self, fn, rest):
+        start = self.line
         fn.emit("if %s:" % fn.expr(rest))
         while True:
             fn.up()
             fn.emit("pass")
-            end = self.block_body(fn, "if", ("elif", "else", "endif"))
+            end = self.block_body(fn, "if", ("elif", "else", "endif"), start)
             fn.down()
             word = end.split(None, 1)[0]
             if word == "elif":
@@ -746,8 +754,7 @@ class _Compiler:
             fn.emit("if _n%d:" % n)
             fn.up()
             fn.emit("pass")
-            self.line = start
-            self.block_body(fn, "for", ("endfor",))
+            self.block_body(fn, "for", ("endfor",), start)
             fn.down()
         else:
             fn.lines[head] = head_code

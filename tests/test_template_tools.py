@@ -1,0 +1,126 @@
+# Templates on CPython: errors with name:line, strict mode, the build-time compile tool, and the
+# firmware freezing of the blog example's templates.
+import subprocess
+import sys
+
+import pytest
+from kiln_host import ROOT, template, template_compiler
+
+TOOL = ROOT / "tools" / "compile_templates.py"
+BLOG = ROOT / "examples" / "blog" / "templates"
+
+SYNTAX_ERRORS = [
+    ("a\n{% for x in xs %}\n{{ x }}", "t.html:2: unclosed {% for %}"),
+    ("{% if x %}\n\n{% else %}", "t.html:1: unclosed {% if %}"),
+    ("{% if x %}\n{% endfor %}", "t.html:2: unexpected {% endfor %}"),
+    ("{% endif %}", "t.html:1: unexpected {% endif %}"),
+    ("\n\n{{ x + }}", "t.html:3: expected an expression"),
+    ("{{ a b }}", "t.html:1: unexpected 'b'"),
+    ("{% frobnicate %}", "t.html:1: unknown tag {% frobnicate %}"),
+    ("x\n{{ 'open }}", "t.html:2: unclosed {{"),
+    ("{% raw %}\nx", "t.html:1: unclosed {% raw %}"),
+    ("{% block a %}{% endblock %}{% block a %}{% endblock %}", "t.html:1: bad or repeated block name 'a'"),
+    ("{% block a %}{{ super() }}{% endblock %}", "t.html:1: super() is only allowed"),
+    ("x{% extends 'b.html' %}", "t.html:1: {% extends %} must be the first tag"),
+    ("{% extends 'b.html' %}\n{% for x in y %}{% endfor %}", "t.html:2: {% for %} outside a block"),
+    ("{% macro m(a=x) %}{% endmacro %}", "t.html:1: macro parameter defaults must be literals"),
+    ("{% set 1x = 2 %}", "t.html:1: '1x' is not a valid variable name"),
+    ("{{ x|upper(}}", "t.html:1: expected an expression"),
+]
+
+
+@pytest.mark.parametrize("source,message", SYNTAX_ERRORS)
+def test_syntax_errors_name_template_and_line(source, message):
+    with pytest.raises(template_compiler.TemplateSyntaxError) as e:
+        template.Template(source, "t.html")
+    assert str(e.value).startswith(message)
+
+
+def test_unknown_filter_is_reported_at_render_time_with_line():
+    t = template.Template("ok\n{{ x|nosuch }}", "f.html")
+    with pytest.raises(template.UndefinedError, match="f.html:2: no filter named 'nosuch'"):
+        t.render(x=1)
+
+
+def test_strict_mode():
+    t = template.Template("{{ a }}\n{{ b }}", "s.html", strict=True)
+    with pytest.raises(template.UndefinedError, match="s.html:2: 'b' is undefined"):
+        t.render(a=1)
+    with pytest.raises(template.UndefinedError, match="no attribute 'nope'"):
+        template.Template("{{ d.nope }}", strict=True).render(d={})
+    with pytest.raises(template.UndefinedError):
+        template.Template("{% for x in missing %}{% endfor %}", strict=True).render()
+    assert template.Template("{{ m|default('d') }}{{ m is defined }}", strict=True).render() == "dFalse"
+    assert template.Template("[{{ m }}]").render() == "[]"
+
+
+def test_module_setting_strict(monkeypatch):
+    monkeypatch.setattr(template, "strict", True)
+    with pytest.raises(template.UndefinedError):
+        template.Template("{{ m }}").render()
+
+
+def test_generated_code_is_plain_python():
+    code = template_compiler.compile_source((BLOG / "index.html").read_text(), "templates/index.html")
+    compile(code, "index", "exec")
+    # Nothing MicroPython's compiler lacks: no f-strings, no walrus, no annotations.
+    assert " f'" not in code and ' f"' not in code and ":=" not in code and "->" not in code
+
+
+def test_tool_compiles_the_blog(tmp_path):
+    out = subprocess.run([sys.executable, str(TOOL), str(BLOG), str(tmp_path)], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    names = sorted(p.name for p in (tmp_path / "kiln_templates").iterdir())
+    assert names == ["__init__.py", "t_base_html.py", "t_index_html.py", "t_nav_html.py", "t_post_html.py",
+                     "t_table_html.py"]
+    table = (tmp_path / "kiln_templates" / "t_table_html.py").read_text()
+    assert "PARENT = 'base.html'" in table
+    before = (tmp_path / "kiln_templates" / "t_table_html.py").stat().st_mtime_ns
+    (tmp_path / "kiln_templates" / "t_gone_html.py").write_text("")
+    subprocess.run([sys.executable, str(TOOL), str(BLOG), str(tmp_path)], check=True, capture_output=True)
+    assert (tmp_path / "kiln_templates" / "t_table_html.py").stat().st_mtime_ns == before
+    assert not (tmp_path / "kiln_templates" / "t_gone_html.py").exists()
+
+
+def test_tool_reports_errors_with_path_and_line(tmp_path):
+    folder = tmp_path / "templates"
+    folder.mkdir()
+    (folder / "ok.html").write_text("fine")
+    (folder / "index.html").write_text("\n" * 11 + "{% for x in xs %}\n<li>{{ x }}</li>\n")
+    out = subprocess.run([sys.executable, str(TOOL), str(folder), str(tmp_path / "out")], capture_output=True,
+                         text=True)
+    assert out.returncode == 1
+    assert out.stderr.strip() == "templates/index.html:12: unclosed {% for %}"
+
+
+def test_tool_refuses_two_templates_with_one_module_name(tmp_path):
+    folder = tmp_path / "templates"
+    folder.mkdir()
+    (folder / "a-b.html").write_text("1")
+    (folder / "a_b.html").write_text("2")
+    out = subprocess.run([sys.executable, str(TOOL), str(folder), str(tmp_path / "out")], capture_output=True,
+                         text=True)
+    assert out.returncode == 1
+    assert "same module name t_a_b_html" in out.stderr
+
+
+def test_module_names():
+    assert template.module_name("index.html") == "t_index_html"
+    assert template.module_name("admin/user-list.html") == "t_admin_user_list_html"
+
+
+def test_tool_output_renders_like_the_source(tmp_path, monkeypatch):
+    subprocess.run([sys.executable, str(TOOL), str(BLOG), str(tmp_path)], check=True, capture_output=True)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(template, "folder", str(BLOG))
+    posts = [{"id": 1, "title": "<t>", "author": "a b", "tags": ["x y"], "body": "b"}]
+    template.clear_cache()
+    monkeypatch.setattr(template, "frozen_package", None)
+    from_source = template.get_template("index.html").render(title="T", posts=posts)
+    template.clear_cache()
+    monkeypatch.setattr(template, "frozen_package", "kiln_templates")
+    frozen = template.get_template("index.html")
+    assert type(frozen.module).__name__ == "module"
+    assert frozen.render(title="T", posts=posts) == from_source
+    template.clear_cache()
+    assert "&lt;t&gt;" in from_source and "/tag/x%20y" in from_source
