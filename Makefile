@@ -148,3 +148,47 @@ esp32 esp8266: export KILN_TEMPLATES = $(wildcard $(abspath $(APP))/templates)
 .PHONY: templates
 templates: venv
 	$(PY) tools/compile_templates.py $(APP)/templates $(BUILD_ROOT)/templates/check
+
+# --- parser -------------------------------------------------------------------------------
+# The C parser core (cmodules/kiln/kiln_http.c) tested on the host:
+#   make test-c                 builds tests/c/test_http.c with gcc and with clang under
+#                               -fsanitize=address,undefined, runs both, then fuzzes for 30 s
+#   make fuzz FUZZ_SECONDS=600  runs the libFuzzer target (clang 14, -fsanitize=fuzzer,address,
+#                               undefined) on build/parser/corpus, seeded from tests/fuzz/corpus;
+#                               a crash is saved as build/parser/crash-*
+#   make bench-parser           bench/parser.py: host -O2 bench, then _kiln.Parser against the
+#                               pure-Python bench/parser/pyparser.py in the firmware (Markdown)
+PARSER_BUILD := $(BUILD_ROOT)/parser
+PARSER_C := cmodules/kiln/kiln_http.c
+PARSER_DEPS := $(PARSER_C) cmodules/kiln/kiln_http.h
+SAN_CFLAGS := -std=c99 -D_DEFAULT_SOURCE -g -O1 -Wall -Wextra -Werror -fno-omit-frame-pointer \
+              -fsanitize=address,undefined -fno-sanitize-recover=all -Icmodules/kiln
+FUZZ_CC ?= clang-14
+FUZZ_SECONDS ?= 600
+
+.PHONY: bench-parser
+
+test-c: $(PARSER_BUILD)/test_http_gcc $(PARSER_BUILD)/test_http_clang $(PARSER_BUILD)/fuzz_http
+	$(PARSER_BUILD)/test_http_gcc
+	$(PARSER_BUILD)/test_http_clang
+	@$(MAKE) -s fuzz FUZZ_SECONDS=30
+
+$(PARSER_BUILD)/test_http_gcc $(PARSER_BUILD)/test_http_clang: $(PARSER_BUILD)/test_http_%: tests/c/test_http.c $(PARSER_DEPS)
+	@mkdir -p $(dir $@)
+	$* $(SAN_CFLAGS) tests/c/test_http.c $(PARSER_C) -o $@
+
+$(PARSER_BUILD)/fuzz_http: tests/fuzz/fuzz_http.c $(PARSER_DEPS)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) -g -O1 -Icmodules/kiln -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+		tests/fuzz/fuzz_http.c $(PARSER_C) -o $@
+
+fuzz: $(PARSER_BUILD)/fuzz_http
+	@mkdir -p $(PARSER_BUILD)/corpus
+	@echo "fuzz: $(FUZZ_SECONDS) s, log in $(PARSER_BUILD)/fuzz.log"
+	@$(PARSER_BUILD)/fuzz_http -max_total_time=$(FUZZ_SECONDS) -max_len=4200 -print_final_stats=1 \
+		-artifact_prefix=$(PARSER_BUILD)/ $(PARSER_BUILD)/corpus tests/fuzz/corpus >$(PARSER_BUILD)/fuzz.log 2>&1 \
+		&& grep -E '^(Done|stat::number_of_executed_units|stat::peak_rss)' $(PARSER_BUILD)/fuzz.log \
+		|| { tail -60 $(PARSER_BUILD)/fuzz.log; exit 1; }
+
+bench-parser: venv $(UNIX_FW)
+	$(PY) bench/parser.py
