@@ -4,7 +4,8 @@
 # runs its generator with one of the two runtimes below (lenient or strict undefined).
 import sys
 
-# Settings: App sets `folder`; `frozen_package = None` ignores frozen templates.
+# Settings: `folder` is used when no App exists (else App.template_folder); `strict` makes
+# undefined values raise; `frozen_package = None` ignores frozen templates.
 folder = "templates"
 strict = False
 frozen_package = "kiln_templates"
@@ -509,6 +510,13 @@ def _load(name):
     return m
 
 
+def _folder():
+    # The running App's template_folder when there is an App, else the module setting.
+    app = sys.modules.get("kiln.app")
+    app = app and app.current_app
+    return app.template_folder if app is not None else folder
+
+
 def _find(name):
     if frozen_package:
         mod = "%s.%s" % (frozen_package, module_name(name))
@@ -517,7 +525,7 @@ def _find(name):
             return sys.modules[mod]
         except ImportError:
             pass
-    path = "%s/%s" % (folder.rstrip("/"), name)
+    path = "%s/%s" % (_folder().rstrip("/"), name)
     try:
         with open(path) as f:
             source = f.read()
@@ -555,7 +563,7 @@ class Template:
 
 def get_template(name, strict=None):
     """The Template called `name`: frozen at build time if it was, else compiled from the
-    templates folder (`folder`, set by the App) on first use and kept."""
+    templates folder (App.template_folder, default "templates") on first use and kept."""
     return Template(name=name, strict=strict, module=_load(name))
 
 

@@ -9,15 +9,23 @@ import cases  # noqa: E402
 from kiln import template  # noqa: E402
 
 
+def _use_folder(path):
+    # The running App's template_folder wins over the module setting (once main is imported).
+    template.folder = path
+    app = sys.modules.get("kiln.app")
+    if app and app.current_app:
+        app.current_app.template_folder = path
+
+
 def _cases_folder():
-    template.folder = "../templates"
+    _use_folder("../templates")
     template.frozen_package = None
     template.clear_cache()
     template.filters.update(cases.USER_FILTERS)
 
 
 def _frozen_folder():
-    template.folder = "../../examples/blog/templates"
+    _use_folder("../../examples/blog/templates")
     template.frozen_package = "kiln_templates"
     template.clear_cache()
 
@@ -90,7 +98,7 @@ def test_errors_name_template_and_line():
 def test_filesystem_template_error_names_its_path():
     from kiln.template_compiler import TemplateSyntaxError
 
-    template.folder = "."
+    _use_folder(".")
     template.frozen_package = None
     template.clear_cache()
     with open("_broken.html", "w") as f:
@@ -188,3 +196,25 @@ def test_render_streams_with_little_heap():
         gc.enable()
     assert n > 400
     assert used - chunks < 1024, (used, chunks)
+
+
+def test_render_template_through_the_blog_app():
+    sys.path.insert(0, "../../examples/blog")
+    import main
+    from kiln.testing import TestClient
+
+    template.frozen_package = "kiln_templates"
+    template.clear_cache()
+    _use_folder("../../examples/blog/templates")
+    client = TestClient(main.app)
+    res = client.get("/table")
+    assert res.status_code == 200
+    assert res.headers["Content-Type"] == "text/html; charset=utf-8"
+    assert res.text == template.get_template("table.html").render(title="100 rows", rows=main.ROWS)
+    assert "<td>user &lt;7&gt;</td>" in res.text
+    res = client.get("/post/2")
+    assert "Templates in &lt;firmware&gt;" in res.text and "Served by Kiln · post 2" in res.text
+    assert client.get("/post/9").status_code == 404
+    # The response body streams: render_template hands the loop a generator, not a str.
+    body = template.render_template("table.html", title="t", rows=main.ROWS).body
+    assert type(body).__name__ == "generator"
