@@ -106,6 +106,13 @@ static mp_obj_t request_path(kiln_request_obj_t *self) {
     return self->path;
 }
 
+// Request.finish(): the Python face of kiln_request_finish.
+static mp_obj_t request_finish(mp_obj_t self_in) {
+    kiln_request_finish(self_in);
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_1(request_finish_obj, request_finish);
+
 static void request_print(const mp_print_t *print, mp_obj_t self_in, mp_print_kind_t kind) {
     (void)kind;
     kiln_request_obj_t *self = MP_OBJ_TO_PTR(self_in);
@@ -180,6 +187,10 @@ static void request_attr(mp_obj_t self_in, qstr attr, mp_obj_t *dest) {
             break;
         case MP_QSTR_client_addr:
             dest[0] = self->client_addr;
+            break;
+        case MP_QSTR_finish:
+            dest[0] = MP_OBJ_FROM_PTR(&request_finish_obj);
+            dest[1] = self_in;
             break;
     }
 }

@@ -33,7 +33,8 @@ const kiln_http_request_t *kiln_request_head(mp_obj_t req);
 
 // Ends the request's access to the receive buffer: called once the response is sent; afterwards
 // the lazy views (headers, target, query_string, path when not read before) raise
-// RuntimeError("request finished"). Values already read stay valid (they are copies).
+// RuntimeError("request finished"). Values already read stay valid (they are copies). Python
+// code may call it too, as req.finish(), to let the buffer go while it keeps the request.
 void kiln_request_finish(mp_obj_t req);
 
 #endif // KILN_REQUEST_H
