@@ -2,7 +2,7 @@
 # example served by the unix firmware over a real socket.
 import http.client
 
-from kiln_host import ROOT, cases, template
+from kiln_host import ROOT, template
 
 BLOG = ROOT / "examples" / "blog"
 
@@ -43,7 +43,3 @@ def test_frozen_template_through_a_live_request(serve, upy, tmp_path):
     assert res.status == 200 and "&lt;firmware&gt;" in body and "\\u003cfirmware\\u003e" in body
     assert server.alive()
 
-
-def test_cases_module_is_shared():
-    # tests/templates/cases.py is the one data file both CPython and the firmware read.
-    assert len(cases.CASES) > 50
