@@ -55,6 +55,8 @@ class App:
         self.after_error_request_handlers = []
         self.error_handlers = {}
         self._async_hooks = False
+        self._before = None
+        self._after = None
         self.template_folder = "templates"
         self.server = None
         if current_app is None:
@@ -98,6 +100,8 @@ class App:
         is_async = endpoint_info(f)[1]
         self._async_hooks = self._async_hooks or is_async
         handlers.append((f, is_async))
+        self._before = tuple(h for h, _ in self.before_request_handlers) or None
+        self._after = tuple(h for h, _ in self.after_request_handlers) or None
         return f
 
     def before_request(self, f):
@@ -134,6 +138,7 @@ class App:
                 added = self.router.add(url_prefix + pattern, (method,), ep.func, name)
                 if local:
                     added.local = subapp
+                    added.sync = False
         if local:
             return
         for attr in ("before_request_handlers", "after_request_handlers",
@@ -161,53 +166,68 @@ class App:
 
     # --- serving -----------------------------------------------------------------------------
 
+    # The sync path below runs for most requests. Each function in it keeps few locals: the
+    # MicroPython VM puts a frame of more than 11 words on the heap, which costs far more than
+    # the code itself once garbage has piled up between collections.
+
     def handle(self, creq):
         """Answer one C request: returns (status, headers, body) or an awaitable of it."""
-        path = creq.path
-        args = None
-        methods = self._static.get(path)
-        if methods is None:
-            methods, args = self.router.find(path)
-            if methods is None:
+        ep = self._static.get(creq.path)
+        if ep is None:
+            ep = self.router.find_dynamic(creq.path)
+            if ep is None:
                 return self._no_route(creq, None)
+            return self._matched(creq, ep[0], ep[1])
+        return self._matched(creq, ep, None)
+
+    def _matched(self, creq, methods, args):
         ep = methods.get(creq.method)
         if ep is None:
             if creq.method == "HEAD":
                 ep = methods.get("GET")
             if ep is None:
                 return self._no_route(creq, methods)
-        req = Request(self, creq, args)
-        length = creq.content_length
-        if length is not None and length > req.max_body_size:
-            return self._error(req, 413, None, "body of %d bytes is over the limit" % length)
-        if ep.is_async or self._async_hooks or ep.local is not None:
-            return self._dispatch(req, ep, args)
+        if not ep.sync or self._async_hooks or creq.content_length is not None:
+            return self._slow(Request(self, creq, args), ep)
+        return self._run(Request(self, creq, args), ep.func)
+
+    def _run(self, req, f):
+        r = self._before
+        if r is not None:
+            r = _before(r, req)
+        if r is None:
+            r = _call(f, req) if req.url_args is None else _call_args(f, req)
+        if self._after is None and req._after is None:
+            t = type(r)
+            if t is str or t is bytes:
+                return (200, TEXT_HEADERS, r)
+            if t is dict or t is list:
+                return (200, JSON_HEADERS, json.dumps(r))
+        return self._finish(req, r)
+
+    def _finish(self, req, r):
+        if isinstance(r, Exception):
+            return self._exception(req, r)
         try:
-            r = None
-            for f, _ in self.before_request_handlers:
-                r = f(req)
-                if r is not None:
-                    break
-            else:
-                r = ep.func(req, **args) if args else ep.func(req)
-            if req._after is None and not self.after_request_handlers:
-                t = type(r)
-                if t is str or t is bytes:
-                    return (200, TEXT_HEADERS, r)
-                if t is dict or t is list:
-                    return (200, JSON_HEADERS, json.dumps(r))
             res = make_response(r)
             prepare = getattr(res, "prepare", None)
             if prepare is not None:
                 prepare(req)
-            for f, _ in self.after_request_handlers:
-                res = f(req, res) or res
+            if self._after is not None:
+                res = _after(self._after, req, res)
             if req._after is not None:
-                for f, _ in req._after:
-                    res = f(req, res) or res
+                res = _after(req._after, req, res)
             return res.to_tuple()
         except Exception as e:  # noqa: BLE001 - every failure becomes an error response
             return self._exception(req, e)
+
+    def _slow(self, req, ep):
+        length = req._r.content_length
+        if length is not None and length > req.max_body_size:
+            return self._error(req, 413, None, "body of %d bytes is over the limit" % length)
+        if ep.sync and not self._async_hooks:
+            return self._run(req, ep.func)
+        return self._dispatch(req, ep, req.url_args)
 
     def _hooks(self, req, attr):
         hooks = getattr(self, attr)
@@ -241,9 +261,9 @@ class App:
                     x = await x
                 res = x or res
             if req._after is not None:
-                for f, is_async in req._after:
+                for f in req._after:
                     x = f(req, res)
-                    if is_async:
+                    if endpoint_info(f)[1]:
                         x = await x
                     res = x or res
             return res.to_tuple()
@@ -398,6 +418,59 @@ class App:
         """Stop a server started with ``start_server``."""
         if self.server is not None:
             self.server.close()
+
+
+class _Guard:
+    # `with _GUARD:` keeps an Exception raised in its block instead of propagating it. Unlike
+    # `try/except ... as e`, it leaves the caller's frame small enough for the C stack.
+    exc = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, value, tb):
+        if isinstance(value, Exception):
+            self.exc = value
+            return True
+        return False
+
+
+_GUARD = _Guard()
+
+
+def _caught():
+    e = _GUARD.exc
+    _GUARD.exc = None
+    return e
+
+
+def _call(f, req):
+    # What f(req) returns, or the exception it raised.
+    with _GUARD:
+        return f(req)
+    return _caught()
+
+
+def _call_args(f, req):
+    with _GUARD:
+        return f(req, **req.url_args)
+    return _caught()
+
+
+def _before(hooks, req):
+    for f in hooks:
+        r = _call(f, req)
+        if r is not None:
+            return r
+    return None
+
+
+def _after(hooks, req, res):
+    for f in hooks:
+        r = f(req, res)
+        if r is not None:
+            res = r
+    return res
 
 
 def _exc_line(exc):

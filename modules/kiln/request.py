@@ -5,7 +5,6 @@ import json
 from _kiln import parse_qs
 
 from kiln.response import HTTPException
-from kiln.routing import endpoint_info
 
 
 class MultiDict(dict):
@@ -88,8 +87,8 @@ def parse_cookies(header):
 class Request:
     """An HTTP request, as handlers see it.
 
-    Always set: ``app``, ``method``, ``path``, ``url_args``. Computed on first use:
-    ``headers`` (case-insensitive), ``args`` (MultiDict of the query string), ``query_string``,
+    ``app``, ``method``, ``path``, ``url_args`` (the route's arguments), and, computed on first
+    use: ``headers`` (case-insensitive), ``args`` (MultiDict of the query string), ``query_string``,
     ``url`` (raw target), ``http_version``, ``cookies`` (dict), ``content_type``,
     ``content_length``, ``body`` (bytes), ``stream`` (when the body was left unread), ``json``,
     ``form`` (MultiDict, urlencoded or multipart; None for other bodies), ``files`` (MultiDict of
@@ -104,13 +103,14 @@ class Request:
     #: Where large uploads are spooled.
     upload_dir = "/tmp"
 
+    url_args = None
+    _after = None
+
     def __init__(self, app, creq, url_args=None):
         self.app = app
         self._r = creq
-        self.method = creq.method
-        self.path = creq.path
-        self.url_args = url_args
-        self._after = None
+        if url_args is not None:
+            self.url_args = url_args
 
     def __getattr__(self, name):
         r = self._r
@@ -134,7 +134,7 @@ class Request:
             return getattr(self, name)
         elif name == "url":
             value = r.target
-        elif name in ("query_string", "http_version", "content_length", "body", "stream",
+        elif name in ("method", "path", "query_string", "http_version", "content_length", "body", "stream",
                       "client_addr", "target", "keep_alive"):
             value = getattr(r, name)
         else:
@@ -195,8 +195,9 @@ class Request:
         return self.form
 
     def after_request(self, f):
-        """Register ``f(request, response)`` to run after this request's handler only."""
+        """Register ``f(request, response)`` to run after this request's handler only (a
+        coroutine function is awaited when the request is handled asynchronously)."""
         if self._after is None:
             self._after = []
-        self._after.append((f, endpoint_info(f)[1]))
+        self._after.append(f)
         return f

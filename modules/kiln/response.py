@@ -27,46 +27,64 @@ def check_header(name, value):
             raise ValueError("refused header %r: contains CR, LF or NUL" % name)
 
 
-class NoCaseDict(dict):
-    """A dict whose str keys compare case-insensitively and keep the case they were set with."""
+class NoCaseDict:
+    """Headers: a mapping whose str keys compare case-insensitively and keep the case they were
+    set with. Values are stored as str; CR, LF or NUL in a name or value raise ValueError."""
 
     def __init__(self, initial=None):
-        super().__init__()
-        self._keys = {}
+        self._d = {}  # lower-case name -> (name, value)
         if initial:
             self.update(initial)
 
     def __setitem__(self, key, value):
-        lower = key.lower()
-        old = self._keys.get(lower)
-        if old is not None and old != key:
-            super().__delitem__(old)
-        self._keys[lower] = key
-        super().__setitem__(key, value)
+        if type(value) is not str:
+            value = str(value)
+        check_header(key, value)
+        self._d[key.lower()] = (key, value)
 
     def __getitem__(self, key):
-        return super().__getitem__(self._keys.get(key.lower(), key))
+        return self._d[key.lower()][1]
 
     def __delitem__(self, key):
-        super().__delitem__(self._keys.pop(key.lower(), key))
+        del self._d[key.lower()]
 
     def __contains__(self, key):
-        return key.lower() in self._keys
+        return key.lower() in self._d
+
+    def __len__(self):
+        return len(self._d)
+
+    def __iter__(self):
+        return iter(self.keys())
 
     def get(self, key, default=None):
-        return super().get(self._keys.get(key.lower(), key), default)
+        item = self._d.get(key.lower())
+        return default if item is None else item[1]
 
     def pop(self, key, *default):
-        return super().pop(self._keys.pop(key.lower(), key), *default)
+        item = self._d.pop(key.lower(), None)
+        if item is not None:
+            return item[1]
+        if default:
+            return default[0]
+        raise KeyError(key)
 
     def setdefault(self, key, default=None):
         if key not in self:
             self[key] = default
         return self[key]
 
+    def keys(self):
+        return [item[0] for item in self._d.values()]
+
+    def values(self):
+        return [item[1] for item in self._d.values()]
+
+    def items(self):
+        return list(self._d.values())
+
     def update(self, other):
-        items = other.items() if hasattr(other, "items") else other
-        for k, v in items:
+        for k, v in other.items() if hasattr(other, "items") else other:
             self[k] = v
 
 
@@ -96,21 +114,21 @@ class Response:
     def __init__(self, body="", status_code=200, headers=None, reason=None):
         self.status_code = status_code
         self.reason = reason
-        self.headers = NoCaseDict()
+        self.headers = NoCaseDict(headers)
         self.cookies = None
-        if headers:
-            for k, v in headers.items() if hasattr(headers, "items") else headers:
-                self.headers[k] = v
         t = type(body)
         if t is dict or t is list:
-            body = json.dumps(body)
-            if "Content-Type" not in self.headers:
-                self.headers["Content-Type"] = JSON
+            body = self._json(body)
         elif body is None:
             body = ""
             if status_code == 200:
                 self.status_code = 204
         self.body = body
+
+    def _json(self, value):
+        if "Content-Type" not in self.headers:
+            self.headers["Content-Type"] = JSON
+        return json.dumps(value)
 
     def set_cookie(self, cookie, value, path=None, domain=None, expires=None, max_age=None,
                    secure=False, http_only=False, partitioned=False, same_site=None):
@@ -149,19 +167,17 @@ class Response:
 
     def to_tuple(self):
         """The (status, headers, body) tuple for the C loop."""
-        headers = self.headers
-        if not headers and self.cookies is None and self.default_content_type is TEXT:
+        h = self.headers
+        if type(h) is not NoCaseDict:
+            h = self.headers = NoCaseDict(h)
+        d = h._d
+        if not d and self.cookies is None and self.default_content_type is TEXT:
             return (self.status_code, TEXT_HEADERS, self.body)
-        out = []
-        if "Content-Type" not in headers:
+        out = list(d.values())
+        if "content-type" not in d:
             out.append(("Content-Type", self.default_content_type))
-        for k, v in headers.items():
-            v = str(v)
-            check_header(k, v)
-            out.append((k, v))
         if self.cookies is not None:
-            for c in self.cookies:
-                out.append(("Set-Cookie", c))
+            out += [("Set-Cookie", c) for c in self.cookies]
         return (self.status_code, out, self.body)
 
     @classmethod

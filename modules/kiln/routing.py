@@ -2,10 +2,12 @@
 # by their first path segment and segment count so a request runs few regexes.
 import re
 
+_SEGMENT = "[^/]+"
+_INT = "-?[0-9]+"
 # name -> (regex, to_python, to_url, single_segment)
 _converters = {
-    "string": ("[^/]+", None, str, True),
-    "int": ("-?[0-9]+", int, str, True),
+    "string": (_SEGMENT, None, str, True),
+    "int": (_INT, int, str, True),
     "path": (".+", None, str, False),
 }
 
@@ -84,6 +86,7 @@ class Rule:
             return
         rx = "^"
         pos = 0
+        regexes = []
         while True:
             start = pattern.find("<", pos)
             if start < 0:
@@ -111,6 +114,7 @@ class Rule:
             if not single:
                 self.nslash = -1
             rx += "(" + regex + ")"
+            regexes.append(regex)
             self.parts.append((name, to_url))
             self.names.append((name, to_python))
             pos = end + 1
@@ -123,6 +127,32 @@ class Rule:
         slash = head.find("/", 1)
         if slash > 0:
             self.first = head[1:slash]
+        if regexes == [_SEGMENT] or regexes == [_INT]:
+            # literal + one segment + literal: string tests instead of the regex
+            self.prefix = head
+            self.suffix = tail
+            self.regex_text = regexes[0]
+            self.match = self._match_segment
+
+    def _match_segment(self, path):
+        if not path.startswith(self.prefix) or not path.endswith(self.suffix):
+            return None
+        return self._segment(path[len(self.prefix) : len(path) - len(self.suffix)])
+
+    def _segment(self, text):
+        if not text or "/" in text:
+            return None
+        name, to_python = self.names[0]
+        if to_python is not None:
+            if self.regex_text == _INT:
+                digits = text[1:] if text[0] == "-" else text
+                if not digits.isdigit():
+                    return None
+            try:
+                text = to_python(text)
+            except ValueError:
+                return None
+        return {name: text}
 
     def match(self, path):
         m = self.regex.match(path)
@@ -163,6 +193,7 @@ class Endpoint:
         self.is_async = is_async
         self.rule = rule
         self.local = None  # the sub-app whose hooks apply only here (App.mount(local=True))
+        self.sync = not is_async
 
 
 class Router:
@@ -207,21 +238,27 @@ class Router:
         methods = self.static.get(path)
         if methods is not None:
             return methods, None
+        return self.find_dynamic(path) or (None, None)
+
+    def find_dynamic(self, path):
+        """(methods, args) of the first dynamic rule matching path, or None."""
         slash = path.find("/", 1)
         rules = self.groups.get(path[1:slash] if slash > 0 else path[1:])
-        n = path.count("/")
         if rules is not None:
-            for rule in rules:
-                if rule.nslash == n or rule.nslash < 0:
-                    args = rule.match(path)
-                    if args is not None:
-                        return rule.methods, args
-        for rule in self.wild:
-            if rule.nslash == n or rule.nslash < 0:
-                args = rule.match(path)
-                if args is not None:
-                    return rule.methods, args
-        return None, None
+            found = _scan(rules, path)
+            if found is not None:
+                return found
+        return _scan(self.wild, path) if self.wild else None
+
+
+def _scan(rules, path):
+    n = path.count("/")
+    for rule in rules:
+        if rule.nslash == n or rule.nslash < 0:
+            args = rule.match(path)
+            if args is not None:
+                return rule.methods, args
+    return None
 
 
 def _is_ident(name):

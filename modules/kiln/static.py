@@ -3,7 +3,7 @@
 import os
 
 from kiln.request import refuse
-from kiln.response import Response, http_date
+from kiln.response import NoCaseDict, Response, http_date
 
 MIME_TYPES = {
     "html": "text/html; charset=UTF-8", "htm": "text/html; charset=UTF-8",
@@ -124,7 +124,7 @@ class FileResponse(Response):
             st = _stat(path)
         if st is None or _is_dir(st):
             self.status_code = 404
-            self.headers = {"Content-Type": "text/plain; charset=UTF-8"}
+            self.headers = NoCaseDict({"Content-Type": "text/plain; charset=UTF-8"})
             self.body = "Not Found"
             return
         size = st[6]
