@@ -19,6 +19,10 @@
 #ifndef KILN_SEND_BUFFER
 #define KILN_SEND_BUFFER (1024)
 #endif
+// Slot buffers are allocated when the server starts if they need at most this many bytes.
+#ifndef KILN_PREALLOCATE
+#define KILN_PREALLOCATE (16 * 1024)
+#endif
 
 // What conn.run() and friends return to the Python task.
 #define KILN_RUN_CLOSE (0)  // finished: close the connection
@@ -65,11 +69,19 @@ enum {
     KILN_SRC_AITER,     // async iterator (driven by Python)
 };
 
+// A connection slot. Its buffers outlive the connections that use them: allocated once (up
+// front on small heaps, before the heap fragments), reused by the next connection.
+typedef struct _kiln_slot_t {
+    mp_obj_t conn;          // MP_OBJ_NULL when free
+    mp_obj_t rbuf;          // bytearray of recv_buffer bytes, MP_OBJ_NULL until first needed
+    byte *wbuf;             // send_buffer bytes, NULL until first needed
+} kiln_slot_t;
+
 typedef struct _kiln_server_obj_t {
     mp_obj_base_t base;
     mp_obj_t sock;          // the listening socket
     mp_obj_t handler;
-    mp_obj_t *slots;        // max_conns connection objects (MP_OBJ_NULL when free)
+    kiln_slot_t *slots;     // max_conns of them
     uint16_t max_conns;
     uint16_t n_conns;
     uint16_t recv_buffer;
@@ -120,6 +132,7 @@ typedef struct _kiln_conn_obj_t {
     bool keep_alive;        // keep the connection after this response
     bool head_only;         // HEAD request: no body on the wire
     bool continue_sent;     // 100 Continue written for this request
+    bool served;            // at least one response was completed
     kiln_http_chunked_t chunked;
 } kiln_conn_obj_t;
 
@@ -128,6 +141,7 @@ extern const mp_obj_type_t kiln_conn_type;
 
 // kiln_server.c
 void kiln_server_release(kiln_server_obj_t *srv, kiln_conn_obj_t *c);
+void kiln_slot_buffers(kiln_server_obj_t *srv, size_t i);
 void kiln_print_peer(const kiln_conn_obj_t *c);
 void kiln_log(const kiln_conn_obj_t *c, unsigned status, const char *what);
 

@@ -2,6 +2,7 @@
 #include "py/runtime.h"
 #include "modkiln.h"
 #include "kiln_request.h"
+#include "kiln_server.h"
 
 static mp_obj_t kiln_version(void) {
     return mp_obj_new_str_from_cstr(KILN_VERSION);
@@ -16,6 +17,7 @@ static const mp_rom_map_elem_t kiln_module_globals_table[] = {
     { MP_ROM_QSTR(MP_QSTR_Parser), MP_ROM_PTR(&kiln_type_parser) },
     { MP_ROM_QSTR(MP_QSTR_url_decode), MP_ROM_PTR(&kiln_url_decode_obj) },
     { MP_ROM_QSTR(MP_QSTR_parse_qs), MP_ROM_PTR(&kiln_parse_qs_obj) },
+    { MP_ROM_QSTR(MP_QSTR_Server), MP_ROM_PTR(&kiln_server_type) },
 };
 static MP_DEFINE_CONST_DICT(kiln_module_globals, kiln_module_globals_table);
 

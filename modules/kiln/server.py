@@ -21,9 +21,13 @@ _ANEXT = 4
 _BYTES_PER_CONNECTION = 4096
 
 
-def _default_max_connections():
+def _defaults(config):
+    # Sized from the heap: half of it for connections; small heaps get small send buffers.
     heap = gc.mem_free() + gc.mem_alloc()
-    return max(2, min(64, heap // 2 // _BYTES_PER_CONNECTION))
+    if "max_connections" not in config:
+        config["max_connections"] = max(2, min(256, heap // 2 // _BYTES_PER_CONNECTION))
+    if heap < 65536 and "send_buffer" not in config:
+        config["send_buffer"] = 512
 
 
 def _ms(seconds):
@@ -97,7 +101,6 @@ class Server:
     def __init__(self, srv, tasks):
         self._srv = srv
         self._tasks = tasks
-        self._closed = asyncio.Event()
 
     @property
     def connections(self):
@@ -107,10 +110,12 @@ class Server:
         for t in self._tasks:
             t.cancel()
         self._srv.close()
-        self._closed.set()
 
     async def wait_closed(self):
-        await self._closed.wait()
+        try:
+            await self._tasks[0]
+        except asyncio.CancelledError:
+            pass
 
 
 def _listen(host, port, backlog):
@@ -136,15 +141,15 @@ async def start_server(handler, host="0.0.0.0", port=80, **config):
 
     Config (all optional): `max_connections` (default from the heap size),
     `head_timeout=10`, `body_timeout=30`, `idle_timeout=15`, `send_timeout=30` (seconds),
-    `max_body=65536`, `max_head=4096`, `recv_buffer=512`, `send_buffer=1024` (bytes),
-    `backlog=8`, `access_log=False`, `debug=False` (print tracebacks of handler errors).
+    `max_body=65536`, `max_head=4096`, `recv_buffer=512` (bytes), `send_buffer=1024` (512
+    below 64 KB of heap), `backlog` (default max_connections, at most 128),
+    `access_log=False`, `debug=False` (print tracebacks of handler errors).
     """
     for name in ("head_timeout", "body_timeout", "idle_timeout", "send_timeout"):
         if name in config:
             config[name] = _ms(config[name])
-    backlog = config.pop("backlog", 8)
-    if "max_connections" not in config:
-        config["max_connections"] = _default_max_connections()
+    _defaults(config)
+    backlog = config.pop("backlog", min(config["max_connections"], 128))
     sock = _listen(host, port, backlog)
     try:
         srv = _kiln.Server(sock, handler, **config)

@@ -1,0 +1,841 @@
+// _kiln.Conn: one client connection, driven by its asyncio task through run(), respond(),
+// fail() and feed(). Each call does all the work possible without waiting (read, parse, call the
+// handler, write, next pipelined request) and returns a KILN_RUN_* code.
+#include <string.h>
+
+#include "py/runtime.h"
+#include "py/objstr.h"
+#include "py/objarray.h"
+#include "py/mperrno.h"
+#include "py/mphal.h"
+#include "kiln_server.h"
+#include "kiln_request.h"
+
+// A phase handler's "keep going" result (any other value is returned to Python).
+#define CONTINUE (-1)
+
+// Chunk header written before a streamed chunk: four hex digits (leading zeros are valid).
+#define CHUNK_HEAD (6)
+#define STREAM_MAX (0xffff)
+
+static const char continue_100[] = "HTTP/1.1 100 Continue\r\n\r\n";
+static const char timeout_408[] =
+    "HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+
+static int conn_fail(kiln_conn_obj_t *c, mp_obj_t exc);
+
+static byte *rbuf_items(kiln_conn_obj_t *c) {
+    return ((mp_obj_array_t *)MP_OBJ_TO_PTR(c->rbuf))->items;
+}
+
+static size_t rbuf_cap(kiln_conn_obj_t *c) {
+    return ((mp_obj_array_t *)MP_OBJ_TO_PTR(c->rbuf))->len;
+}
+
+static void rbuf_resize(kiln_conn_obj_t *c, size_t cap) {
+    mp_obj_array_t *a = MP_OBJ_TO_PTR(c->rbuf);
+    a->items = m_renew(byte, a->items, a->len, cap);
+    a->len = cap;
+}
+
+// The (host, port) tuple for an address returned by accept(): lwIP ports give a tuple already,
+// the unix port a raw sockaddr.
+static mp_obj_t peer_from_addr(mp_obj_t addr) {
+    mp_buffer_info_t bi;
+    if (mp_obj_is_type(addr, &mp_type_tuple) || !mp_get_buffer(addr, &bi, MP_BUFFER_READ)) {
+        return addr;
+    }
+    const byte *a = bi.buf;
+    if (bi.len < 8 || (a[0] | (a[1] << 8)) != 2) {
+        // Not an IPv4 sockaddr in the host's byte order (AF_INET is 2 on unix).
+        return addr;
+    }
+    char host[16];
+    size_t n = 0;
+    for (int i = 4; i < 8; i++) {
+        char d[3];
+        int k = 0;
+        unsigned v = a[i];
+        do {
+            d[k++] = '0' + v % 10;
+            v /= 10;
+        } while (v);
+        while (k) {
+            host[n++] = d[--k];
+        }
+        host[n++] = '.';
+    }
+    mp_obj_t items[2] = {
+        mp_obj_new_str(host, n - 1),
+        MP_OBJ_NEW_SMALL_INT((a[2] << 8) | a[3]),
+    };
+    return mp_obj_new_tuple(2, items);
+}
+
+mp_obj_t kiln_conn_new(kiln_server_obj_t *srv, mp_obj_t sock, mp_obj_t addr, size_t slot) {
+    const mp_stream_p_t *sp = mp_get_stream(sock);
+    if (sp == NULL || sp->read == NULL || sp->write == NULL) {
+        mp_raise_TypeError(MP_ERROR_TEXT("stream socket required"));
+    }
+    mp_obj_t dest[3];
+    mp_load_method(sock, MP_QSTR_setblocking, dest);
+    dest[2] = mp_const_false;
+    mp_call_method_n_kw(1, 0, dest);
+
+    kiln_conn_obj_t *c = mp_obj_malloc(kiln_conn_obj_t, &kiln_conn_type);
+    memset((byte *)c + sizeof(mp_obj_base_t), 0, sizeof(*c) - sizeof(mp_obj_base_t));
+    c->server = srv;
+    c->sock = sock;
+    c->sp = sp;
+    c->task = mp_const_none;
+    c->req = mp_const_none;
+    c->pending = mp_const_none;
+    c->dobj = MP_OBJ_NULL;
+    c->slot = slot;
+    c->can_read = true;
+    c->phase = KILN_PH_HEAD;
+    c->tphase = KILN_T_IDLE;
+    c->tstart = mp_hal_ticks_ms();
+    c->peer = peer_from_addr(addr);
+    kiln_slot_buffers(srv, slot);
+    c->rbuf = srv->slots[slot].rbuf;
+    c->wbuf = srv->slots[slot].wbuf;
+    c->wcap = srv->send_buffer;
+    return MP_OBJ_FROM_PTR(c);
+}
+
+// Calls obj.close() if it has one (files and generators given as bodies); errors are ignored.
+static void close_source(mp_obj_t obj) {
+    if (obj == mp_const_none) {
+        return;
+    }
+    nlr_buf_t nlr;
+    if (nlr_push(&nlr) == 0) {
+        mp_obj_t dest[2];
+        mp_load_method_maybe(obj, MP_QSTR_close, dest);
+        if (dest[0] != MP_OBJ_NULL) {
+            mp_call_method_n_kw(0, 0, dest);
+        }
+        nlr_pop();
+    }
+}
+
+static void drop_request(kiln_conn_obj_t *c) {
+    if (c->req != mp_const_none) {
+        kiln_request_finish(c->req);
+        c->req = mp_const_none;
+    }
+    mp_obj_t src = c->pending;
+    c->pending = mp_const_none;
+    c->src = KILN_SRC_NONE;
+    if (c->phase == KILN_PH_STREAM || c->phase == KILN_PH_ASTREAM) {
+        close_source(src);
+    }
+}
+
+void kiln_conn_close(kiln_conn_obj_t *c) {
+    if (c->phase == KILN_PH_CLOSED) {
+        return;
+    }
+    drop_request(c);
+    c->phase = KILN_PH_CLOSED;
+    c->tphase = KILN_T_NONE;
+    int err;
+    c->sp->ioctl(c->sock, MP_STREAM_CLOSE, 0, &err);
+    // Give the buffers back to the slot, at their usual sizes (shrinking stays in place).
+    kiln_server_obj_t *srv = c->server;
+    kiln_slot_t *slot = &srv->slots[c->slot];
+    if (slot->conn == MP_OBJ_FROM_PTR(c)) {
+        if (rbuf_cap(c) != srv->recv_buffer) {
+            rbuf_resize(c, srv->recv_buffer);
+        }
+        slot->wbuf = c->wcap == srv->send_buffer ? c->wbuf
+            : m_renew(byte, c->wbuf, c->wcap, srv->send_buffer);
+    }
+    c->wbuf = NULL;
+    c->wcap = c->wlen = c->wpos = 0;
+    c->dlen = 0;
+    c->dobj = MP_OBJ_NULL;
+    c->rbuf = mp_const_none;
+    kiln_server_release(srv, c);
+}
+
+// Called by the server's sweep when the connection is over its timeout: a stalled request gets
+// 408, then the task is cancelled and the connection closed.
+void kiln_conn_timeout(kiln_conn_obj_t *c) {
+    if (c->tphase == KILN_T_HEAD || c->tphase == KILN_T_BODY) {
+        if (c->wlen == c->wpos && c->dlen == 0) {
+            int err;
+            c->sp->write(c->sock, timeout_408, sizeof(timeout_408) - 1, &err);
+        }
+        kiln_log(c, 408, kiln_reason(408));
+    } else if (c->tphase == KILN_T_SEND) {
+        kiln_log(c, 0, "send timeout, closing connection");
+    }
+    mp_obj_t task = c->task;
+    kiln_conn_close(c);
+    if (task != mp_const_none) {
+        nlr_buf_t nlr;
+        if (nlr_push(&nlr) == 0) {
+            mp_obj_t dest[2];
+            mp_load_method(task, MP_QSTR_cancel, dest);
+            mp_call_method_n_kw(0, 0, dest);
+            nlr_pop();
+        }
+    }
+}
+
+// Answers a request the loop refuses itself (parser status, body too large) and closes.
+static int conn_refuse(kiln_conn_obj_t *c, unsigned status) {
+    kiln_log(c, status, kiln_reason(status));
+    drop_request(c);
+    kiln_out_simple(c, status, true);
+    c->phase = KILN_PH_CLOSING;
+    return CONTINUE;
+}
+
+// Reads more request bytes. Before waiting, flushes buffered output (pipelined responses are
+// written together).
+static int conn_read(kiln_conn_obj_t *c) {
+    if (!c->can_read) {
+        int f = kiln_out_flush(c);
+        if (f != 0) {
+            return f < 0 ? KILN_RUN_CLOSE : f;
+        }
+        c->can_read = true;
+        if (c->tphase == KILN_T_SEND) {
+            c->tphase = c->phase == KILN_PH_BODY ? KILN_T_BODY
+                : c->rlen > c->rpos ? KILN_T_HEAD : KILN_T_IDLE;
+            c->tstart = mp_hal_ticks_ms();
+        }
+        return KILN_RUN_READ;
+    }
+    kiln_server_obj_t *srv = c->server;
+    size_t cap = rbuf_cap(c);
+    if (c->rlen == cap) {
+        if (c->phase == KILN_PH_HEAD && c->rpos > 0) {
+            memmove(rbuf_items(c), rbuf_items(c) + c->rpos, c->rlen - c->rpos);
+            c->rlen -= c->rpos;
+            c->rpos = 0;
+        } else {
+            // Head phase: up to the head limit (the parser refuses beyond it). Body phase:
+            // raw chunked data, decoded in place as it arrives.
+            size_t limit = c->phase == KILN_PH_HEAD ? srv->limits.max_head
+                : c->rpos + c->head_len + srv->limits.max_body + srv->recv_buffer;
+            if (cap >= limit) {
+                return conn_refuse(c, c->phase == KILN_PH_HEAD ? 431 : 413);
+            }
+            cap *= 2;
+            rbuf_resize(c, cap < limit ? cap : limit);
+        }
+        cap = rbuf_cap(c);
+    }
+    int err;
+    size_t room = cap - c->rlen;
+    mp_uint_t n = c->sp->read(c->sock, rbuf_items(c) + c->rlen, room, &err);
+    if (n == MP_STREAM_ERROR) {
+        if (mp_is_nonblocking_error(err)) {
+            c->can_read = false;
+            return CONTINUE;
+        }
+        c->phase = KILN_PH_CLOSED;
+        return KILN_RUN_CLOSE;
+    }
+    if (n == 0) {
+        // The peer closed its side: finish writing what is buffered, then close.
+        drop_request(c);
+        c->phase = KILN_PH_CLOSING;
+        return CONTINUE;
+    }
+    if (c->rlen == c->rpos && c->phase == KILN_PH_HEAD) {
+        c->tphase = KILN_T_HEAD;
+        c->tstart = mp_hal_ticks_ms();
+    }
+    c->rlen += n;
+    c->can_read = n == room;
+    return CONTINUE;
+}
+
+static int conn_call(kiln_conn_obj_t *c);
+
+static int conn_body_done(kiln_conn_obj_t *c) {
+    if (c->body_have) {
+        const byte *b = rbuf_items(c) + c->rpos + c->head_len;
+        kiln_request_set_body(c->req, mp_obj_new_bytes(b, c->body_have));
+    }
+    return conn_call(c);
+}
+
+static int conn_body(kiln_conn_obj_t *c) {
+    const kiln_http_request_t *head = kiln_request_head(c->req);
+    size_t start = c->rpos + c->head_len;
+    if (head->flags & KILN_HTTP_F_CHUNKED) {
+        size_t len = c->rlen - (start + c->body_have);
+        if (len > 0) {
+            char *p = (char *)rbuf_items(c) + start + c->body_have;
+            int r = kiln_http_decode_chunked(&c->chunked, p, &len, &c->server->limits);
+            if (r < KILN_HTTP_INCOMPLETE) {
+                return conn_refuse(c, -r);
+            }
+            c->body_have += len;
+            c->rlen = start + c->body_have + (r > 0 ? r : 0);
+            if (r >= 0) {
+                return conn_body_done(c);
+            }
+        }
+    } else {
+        c->body_have = c->rlen - start;
+        if (c->body_have >= head->content_length) {
+            c->body_have = head->content_length;
+            return conn_body_done(c);
+        }
+    }
+    if ((head->flags & KILN_HTTP_F_EXPECT_CONTINUE) && !c->continue_sent) {
+        c->continue_sent = true;
+        kiln_out_add(c, continue_100, sizeof(continue_100) - 1);
+    }
+    return conn_read(c);
+}
+
+static int conn_head(kiln_conn_obj_t *c) {
+    kiln_server_obj_t *srv = c->server;
+    size_t avail = c->rlen - c->rpos;
+    if (avail == 0 || avail == c->head_len) {
+        // Nothing new since the last incomplete parse (head_len holds that length then).
+        return conn_read(c);
+    }
+    kiln_http_request_t head;
+    kiln_http_header_t headers[KILN_HTTP_MAX_HEADERS];
+    memset(&head, 0, sizeof(head));
+    int r = kiln_http_parse_request(&head, (const char *)rbuf_items(c) + c->rpos, avail,
+        headers, KILN_HTTP_MAX_HEADERS, &srv->limits);
+    if (r == KILN_HTTP_INCOMPLETE) {
+        c->head_len = avail;
+        return conn_read(c);
+    }
+    if (r < 0) {
+        return conn_refuse(c, -r);
+    }
+    c->head_len = r;
+    size_t body = 0;
+    bool chunked = head.flags & KILN_HTTP_F_CHUNKED;
+    if (head.flags & KILN_HTTP_F_CONTENT_LENGTH) {
+        body = head.content_length;
+    }
+    if ((body || chunked) && c->rpos + r + body > rbuf_cap(c)) {
+        // Make room for the body before the request starts referring to the buffer.
+        if (c->rpos > 0) {
+            memmove(rbuf_items(c), rbuf_items(c) + c->rpos, avail);
+            c->rlen = avail;
+            c->rpos = 0;
+        }
+        if (r + body > rbuf_cap(c)) {
+            rbuf_resize(c, r + body);
+        }
+    }
+    c->req = kiln_request_new(c->rbuf, c->rpos, &head, headers);
+    kiln_request_set_client_addr(c->req, c->peer);
+    c->keep_alive = (head.flags & KILN_HTTP_F_KEEP_ALIVE) && !srv->closed;
+    c->head_only = head.method == KILN_HTTP_HEAD;
+    c->continue_sent = false;
+    c->body_have = 0;
+    if (body || chunked) {
+        memset(&c->chunked, 0, sizeof(c->chunked));
+        c->phase = KILN_PH_BODY;
+        c->tphase = KILN_T_BODY;
+        c->tstart = mp_hal_ticks_ms();
+        return conn_body(c);
+    }
+    return conn_call(c);
+}
+
+// The response is complete: release the request, move to the next one.
+static int conn_done(kiln_conn_obj_t *c) {
+    kiln_server_obj_t *srv = c->server;
+    if (srv->access_log && c->req != mp_const_none) {
+        mp_printf(&mp_plat_print, "Kiln: ");
+        kiln_print_peer(c);
+        mp_printf(&mp_plat_print, " ");
+        mp_obj_print_helper(&mp_plat_print, mp_load_attr(c->req, MP_QSTR_method), PRINT_STR);
+        mp_printf(&mp_plat_print, " ");
+        mp_obj_print_helper(&mp_plat_print, mp_load_attr(c->req, MP_QSTR_target), PRINT_STR);
+        mp_printf(&mp_plat_print, " %u\n", c->status);
+    }
+    drop_request(c);
+    c->served = true;
+    if (!c->keep_alive) {
+        c->phase = KILN_PH_CLOSING;
+        return CONTINUE;
+    }
+    c->rpos += c->head_len + c->body_have;
+    c->head_len = 0;
+    c->body_have = 0;
+    c->phase = KILN_PH_HEAD;
+    if (c->rpos == c->rlen) {
+        c->rpos = c->rlen = 0;
+        if (rbuf_cap(c) > srv->recv_buffer) {
+            rbuf_resize(c, srv->recv_buffer);
+        }
+        c->tphase = KILN_T_IDLE;
+    } else {
+        c->tphase = KILN_T_HEAD;
+    }
+    c->tstart = mp_hal_ticks_ms();
+    if (c->wlen >= c->wcap / 2) {
+        int f = kiln_out_flush(c);
+        if (f != 0) {
+            return f < 0 ? KILN_RUN_CLOSE : f;
+        }
+    }
+    return CONTINUE;
+}
+
+// Appends one chunk of body data with its framing; large data is written from its own buffer.
+static void conn_chunk(kiln_conn_obj_t *c, mp_obj_t obj, const byte *p, size_t n) {
+    if (c->frame == KILN_FRAME_LENGTH) {
+        if (n > c->out_left) {
+            n = c->out_left;
+            c->keep_alive = false;
+        }
+        c->out_left -= n;
+    }
+    if (n == 0) {
+        return;
+    }
+    if (c->frame == KILN_FRAME_CHUNKED) {
+        kiln_out_uint(c, n, 16);
+        kiln_out_add(c, "\r\n", 2);
+    }
+    if (n <= c->wcap - c->wlen || n <= 256) {
+        kiln_out_add(c, p, n);
+        if (c->frame == KILN_FRAME_CHUNKED) {
+            kiln_out_add(c, "\r\n", 2);
+        }
+    } else {
+        c->dptr = p;
+        c->dlen = n;
+        c->dobj = obj;
+    }
+}
+
+// Ends a streamed body.
+static int conn_stream_end(kiln_conn_obj_t *c) {
+    if (c->frame == KILN_FRAME_CHUNKED) {
+        kiln_out_str(c, "0\r\n\r\n");
+    } else if (c->frame == KILN_FRAME_LENGTH && c->out_left) {
+        c->keep_alive = false;
+    }
+    return conn_done(c);
+}
+
+// Flushes a pending direct segment (and the CRLF that ends its chunk). 0 when done.
+static int conn_flush_direct(kiln_conn_obj_t *c) {
+    if (c->dlen == 0) {
+        return 0;
+    }
+    int f = kiln_out_flush(c);
+    if (f != 0) {
+        return f < 0 ? KILN_RUN_CLOSE : f;
+    }
+    if (c->frame == KILN_FRAME_CHUNKED) {
+        kiln_out_add(c, "\r\n", 2);
+    }
+    return 0;
+}
+
+// Streams from a file or a sync iterator until it ends or the socket is full.
+static int conn_stream(kiln_conn_obj_t *c) {
+    for (;;) {
+        int f = conn_flush_direct(c);
+        if (f != 0) {
+            return f;
+        }
+        if (c->wlen >= c->wcap / 2) {
+            f = kiln_out_flush(c);
+            if (f != 0) {
+                return f < 0 ? KILN_RUN_CLOSE : f;
+            }
+        }
+        if (c->frame == KILN_FRAME_LENGTH && c->out_left == 0) {
+            return conn_stream_end(c);
+        }
+        if (c->src == KILN_SRC_ITER) {
+            mp_obj_t item = mp_iternext(c->pending);
+            if (item == MP_OBJ_STOP_ITERATION) {
+                return conn_stream_end(c);
+            }
+            size_t n;
+            const char *p;
+            if (mp_obj_is_str_or_bytes(item)) {
+                p = mp_obj_str_get_data(item, &n);
+            } else {
+                mp_buffer_info_t bi;
+                mp_get_buffer_raise(item, &bi, MP_BUFFER_READ);
+                p = bi.buf;
+                n = bi.len;
+            }
+            conn_chunk(c, item, (const byte *)p, n);
+            continue;
+        }
+        // Files: read straight into the output buffer, after room for the chunk header.
+        size_t head = c->frame == KILN_FRAME_CHUNKED ? CHUNK_HEAD : 0;
+        kiln_out_reserve(c, head + 64 + 2);
+        size_t room = c->wcap - c->wlen - head - 2;
+        if (room > STREAM_MAX) {
+            room = STREAM_MAX;
+        }
+        if (c->frame == KILN_FRAME_LENGTH && room > c->out_left) {
+            room = c->out_left;
+        }
+        byte *dst = c->wbuf + c->wlen + head;
+        mp_uint_t n;
+        if (c->src == KILN_SRC_STREAM) {
+            int err;
+            n = mp_get_stream(c->pending)->read(c->pending, dst, room, &err);
+            if (n == MP_STREAM_ERROR) {
+                mp_raise_OSError(err);
+            }
+        } else {
+            mp_obj_t dest[3];
+            mp_load_method(c->pending, MP_QSTR_readinto, dest);
+            dest[2] = mp_obj_new_memoryview('B' | MP_OBJ_ARRAY_TYPECODE_FLAG_RW, room, dst);
+            mp_obj_t r = mp_call_method_n_kw(1, 0, dest);
+            n = r == mp_const_none ? 0 : (mp_uint_t)mp_obj_get_int(r);
+        }
+        if (n == 0) {
+            return conn_stream_end(c);
+        }
+        if (head) {
+            static const char hex[] = "0123456789abcdef";
+            byte *h = c->wbuf + c->wlen;
+            h[0] = hex[(n >> 12) & 15];
+            h[1] = hex[(n >> 8) & 15];
+            h[2] = hex[(n >> 4) & 15];
+            h[3] = hex[n & 15];
+            h[4] = '\r';
+            h[5] = '\n';
+        }
+        c->wlen += head + n;
+        if (head) {
+            c->wbuf[c->wlen++] = '\r';
+            c->wbuf[c->wlen++] = '\n';
+        }
+        if (c->frame == KILN_FRAME_LENGTH) {
+            c->out_left -= n;
+        }
+    }
+}
+
+// Takes the handler's result: a response tuple, or an awaitable for Python to run.
+static int conn_respond(kiln_conn_obj_t *c, mp_obj_t res) {
+    if (!mp_obj_is_type(res, &mp_type_tuple) && !mp_obj_is_type(res, &mp_type_list)) {
+        mp_obj_t dest[2];
+        mp_load_method_maybe(res, MP_QSTR_send, dest);
+        if (dest[0] == MP_OBJ_NULL) {
+            mp_raise_TypeError(MP_ERROR_TEXT("handler must return (status, headers, body)"));
+        }
+        c->pending = res;
+        c->phase = KILN_PH_HANDLER;
+        // Earlier pipelined responses go out now rather than after the awaitable.
+        if (kiln_out_flush(c) < 0) {
+            return KILN_RUN_CLOSE;
+        }
+        return KILN_RUN_AWAIT;
+    }
+    size_t n;
+    mp_obj_t *items;
+    mp_obj_get_array(res, &n, &items);
+    if (n != 3 || !mp_obj_is_small_int(items[0])) {
+        mp_raise_TypeError(MP_ERROR_TEXT("handler must return (status, headers, body)"));
+    }
+    mp_int_t status = MP_OBJ_SMALL_INT_VALUE(items[0]);
+    if (status < 100 || status > 599) {
+        mp_raise_ValueError(MP_ERROR_TEXT("bad status"));
+    }
+    mp_obj_t body = items[2];
+    const byte *p = NULL;
+    size_t len = 0;
+    bool known = true;
+    uint8_t src = KILN_SRC_NONE;
+    mp_buffer_info_t bi;
+    if (body == mp_const_none) {
+        // empty body
+    } else if (mp_obj_is_str_or_bytes(body)) {
+        p = (const byte *)mp_obj_str_get_data(body, &len);
+    } else if (mp_get_buffer(body, &bi, MP_BUFFER_READ)) {
+        p = bi.buf;
+        len = bi.len;
+    } else {
+        known = false;
+        mp_obj_t dest[2];
+        mp_load_method_maybe(body, MP_QSTR___aiter__, dest);
+        if (dest[0] != MP_OBJ_NULL) {
+            body = mp_call_method_n_kw(0, 0, dest);
+            src = KILN_SRC_AITER;
+        } else if (mp_load_method_maybe(body, MP_QSTR___anext__, dest), dest[0] != MP_OBJ_NULL) {
+            src = KILN_SRC_AITER;
+        } else if (mp_load_method_maybe(body, MP_QSTR_readinto, dest), dest[0] != MP_OBJ_NULL) {
+            src = dest[0] == MP_OBJ_FROM_PTR(&mp_stream_readinto_obj) ? KILN_SRC_STREAM
+                : KILN_SRC_READINTO;
+        } else {
+            body = mp_getiter(body, NULL);
+            src = KILN_SRC_ITER;
+        }
+    }
+    if (!kiln_out_head(c, status, items[1], known, len)) {
+        kiln_log(c, 500, "invalid response header (CR/LF, bad name or type)");
+        close_source(body);
+        kiln_out_simple(c, 500, false);
+        return conn_done(c);
+    }
+    if (c->frame == KILN_FRAME_NONE) {
+        close_source(body);
+        return conn_done(c);
+    }
+    if (known) {
+        conn_chunk(c, body, p, len);
+        if (c->dlen) {
+            c->phase = KILN_PH_SEND;
+            return CONTINUE;
+        }
+        return conn_done(c);
+    }
+    c->pending = body;
+    c->src = src;
+    if (src == KILN_SRC_AITER) {
+        c->phase = KILN_PH_ASTREAM;
+        int f = kiln_out_flush(c);
+        if (f != 0) {
+            return f < 0 ? KILN_RUN_CLOSE : f;
+        }
+        c->tphase = KILN_T_NONE;
+        return KILN_RUN_ANEXT;
+    }
+    c->phase = KILN_PH_STREAM;
+    return CONTINUE;
+}
+
+static int conn_call(kiln_conn_obj_t *c) {
+    c->phase = KILN_PH_HANDLER;
+    c->tphase = KILN_T_NONE;
+    c->resp_start = c->wlen;
+    mp_obj_t res = mp_call_function_1(c->server->handler, c->req);
+    return conn_respond(c, res);
+}
+
+// The state machine: runs phases until one must wait.
+static int conn_step(kiln_conn_obj_t *c) {
+    for (;;) {
+        int r;
+        switch (c->phase) {
+            case KILN_PH_HEAD:
+                r = conn_head(c);
+                break;
+            case KILN_PH_BODY:
+                r = conn_body(c);
+                break;
+            case KILN_PH_SEND:
+                r = conn_flush_direct(c);
+                if (r == 0) {
+                    r = conn_done(c);
+                }
+                break;
+            case KILN_PH_STREAM:
+                r = conn_stream(c);
+                break;
+            case KILN_PH_ASTREAM:
+                r = conn_flush_direct(c);
+                if (r == 0) {
+                    r = kiln_out_flush(c);
+                    if (r == 0) {
+                        c->tphase = KILN_T_NONE;
+                        r = KILN_RUN_ANEXT;
+                    } else if (r < 0) {
+                        r = KILN_RUN_CLOSE;
+                    }
+                }
+                break;
+            case KILN_PH_CLOSING:
+                r = kiln_out_flush(c);
+                if (r <= 0) {
+                    r = KILN_RUN_CLOSE;
+                }
+                break;
+            case KILN_PH_HANDLER:
+                return KILN_RUN_AWAIT;
+            default:
+                return KILN_RUN_CLOSE;
+        }
+        if (r != CONTINUE) {
+            if (r == KILN_RUN_CLOSE) {
+                kiln_conn_close(c);
+            }
+            return r;
+        }
+    }
+}
+
+// Runs fn(c, arg) then the state machine, turning any exception into a 500 or a close.
+static mp_obj_t conn_enter(kiln_conn_obj_t *c, int (*fn)(kiln_conn_obj_t *, mp_obj_t), mp_obj_t arg) {
+    if (c->phase == KILN_PH_CLOSED) {
+        return MP_OBJ_NEW_SMALL_INT(KILN_RUN_CLOSE);
+    }
+    int r;
+    nlr_buf_t nlr;
+    if (nlr_push(&nlr) == 0) {
+        r = fn ? fn(c, arg) : CONTINUE;
+        if (r == CONTINUE) {
+            r = conn_step(c);
+        } else if (r == KILN_RUN_CLOSE) {
+            kiln_conn_close(c);
+        }
+        nlr_pop();
+    } else {
+        r = conn_fail(c, MP_OBJ_FROM_PTR(nlr.ret_val));
+    }
+    return MP_OBJ_NEW_SMALL_INT(r);
+}
+
+// After an exception: a 500 when no byte of the response was written, else close.
+static int conn_fail(kiln_conn_obj_t *c, mp_obj_t exc) {
+    bool in_handler = c->phase == KILN_PH_HANDLER;
+    bool oom = mp_obj_is_subclass_fast(MP_OBJ_FROM_PTR(mp_obj_get_type(exc)),
+        MP_OBJ_FROM_PTR(&mp_type_MemoryError));
+    mp_printf(&mp_plat_print, "Kiln: %s from ", in_handler ? "500 handler error" : "500 server error");
+    kiln_print_peer(c);
+    mp_printf(&mp_plat_print, ": ");
+    mp_obj_print_helper(&mp_plat_print, exc, PRINT_EXC);
+    mp_printf(&mp_plat_print, "\n");
+    if (c->server->debug) {
+        mp_obj_print_exception(&mp_plat_print, exc);
+    }
+    if (c->phase == KILN_PH_CLOSED) {
+        return KILN_RUN_CLOSE;
+    }
+    bool started = c->phase >= KILN_PH_SEND;
+    drop_request(c);
+    int r = KILN_RUN_CLOSE;
+    nlr_buf_t nlr;
+    if (nlr_push(&nlr) == 0) {
+        if (!started) {
+            if (in_handler) {
+                c->wlen = c->resp_start;
+            }
+            c->keep_alive = c->keep_alive && in_handler && !oom;
+            c->phase = KILN_PH_HANDLER;
+            kiln_out_simple(c, 500, !c->keep_alive);
+            if (c->keep_alive) {
+                // the request's bytes were consumed before the handler ran
+                c->phase = KILN_PH_SEND;
+                r = conn_step(c);
+            } else {
+                c->phase = KILN_PH_CLOSING;
+                r = conn_step(c);
+            }
+        }
+        nlr_pop();
+    }
+    if (r == KILN_RUN_CLOSE) {
+        kiln_conn_close(c);
+    }
+    return r;
+}
+
+static int conn_respond_fn(kiln_conn_obj_t *c, mp_obj_t res) {
+    if (c->phase != KILN_PH_HANDLER) {
+        return KILN_RUN_CLOSE;
+    }
+    return conn_respond(c, res);
+}
+
+static int conn_feed_fn(kiln_conn_obj_t *c, mp_obj_t chunk) {
+    if (c->phase != KILN_PH_ASTREAM) {
+        return KILN_RUN_CLOSE;
+    }
+    if (chunk == mp_const_none) {
+        return conn_stream_end(c);
+    }
+    size_t n;
+    const char *p;
+    if (mp_obj_is_str_or_bytes(chunk)) {
+        p = mp_obj_str_get_data(chunk, &n);
+    } else {
+        mp_buffer_info_t bi;
+        mp_get_buffer_raise(chunk, &bi, MP_BUFFER_READ);
+        p = bi.buf;
+        n = bi.len;
+    }
+    conn_chunk(c, chunk, (const byte *)p, n);
+    return CONTINUE;
+}
+
+// conn.run(): continue after a wait; returns a KILN_RUN_* code.
+static mp_obj_t conn_run(mp_obj_t self_in) {
+    return conn_enter(MP_OBJ_TO_PTR(self_in), NULL, mp_const_none);
+}
+static MP_DEFINE_CONST_FUN_OBJ_1(conn_run_obj, conn_run);
+
+// conn.respond(result): the result of the awaited handler.
+static mp_obj_t conn_respond_py(mp_obj_t self_in, mp_obj_t res) {
+    return conn_enter(MP_OBJ_TO_PTR(self_in), conn_respond_fn, res);
+}
+static MP_DEFINE_CONST_FUN_OBJ_2(conn_respond_obj, conn_respond_py);
+
+// conn.feed(chunk): the next chunk of an async iterator body, None at its end.
+static mp_obj_t conn_feed_py(mp_obj_t self_in, mp_obj_t chunk) {
+    return conn_enter(MP_OBJ_TO_PTR(self_in), conn_feed_fn, chunk);
+}
+static MP_DEFINE_CONST_FUN_OBJ_2(conn_feed_obj, conn_feed_py);
+
+// conn.fail(exc): the awaited handler or async body raised exc.
+static mp_obj_t conn_fail_py(mp_obj_t self_in, mp_obj_t exc) {
+    kiln_conn_obj_t *c = MP_OBJ_TO_PTR(self_in);
+    if (c->phase == KILN_PH_CLOSED) {
+        return MP_OBJ_NEW_SMALL_INT(KILN_RUN_CLOSE);
+    }
+    return MP_OBJ_NEW_SMALL_INT(conn_fail(c, exc));
+}
+static MP_DEFINE_CONST_FUN_OBJ_2(conn_fail_obj, conn_fail_py);
+
+static mp_obj_t conn_close_py(mp_obj_t self_in) {
+    kiln_conn_close(MP_OBJ_TO_PTR(self_in));
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_1(conn_close_obj, conn_close_py);
+
+static void conn_attr(mp_obj_t self_in, qstr attr, mp_obj_t *dest) {
+    kiln_conn_obj_t *c = MP_OBJ_TO_PTR(self_in);
+    if (dest[0] == MP_OBJ_NULL) {
+        if (attr == MP_QSTR_sock) {
+            dest[0] = c->sock;
+        } else if (attr == MP_QSTR_pending) {
+            dest[0] = c->pending;
+        } else if (attr == MP_QSTR_task) {
+            dest[0] = c->task;
+        } else if (attr == MP_QSTR_peer) {
+            dest[0] = c->peer;
+        } else {
+            dest[1] = MP_OBJ_SENTINEL;
+        }
+    } else if (dest[1] != MP_OBJ_NULL && attr == MP_QSTR_task) {
+        c->task = dest[1];
+        dest[0] = MP_OBJ_NULL;
+    }
+}
+
+static const mp_rom_map_elem_t conn_locals_table[] = {
+    { MP_ROM_QSTR(MP_QSTR_run), MP_ROM_PTR(&conn_run_obj) },
+    { MP_ROM_QSTR(MP_QSTR_respond), MP_ROM_PTR(&conn_respond_obj) },
+    { MP_ROM_QSTR(MP_QSTR_feed), MP_ROM_PTR(&conn_feed_obj) },
+    { MP_ROM_QSTR(MP_QSTR_fail), MP_ROM_PTR(&conn_fail_obj) },
+    { MP_ROM_QSTR(MP_QSTR_close), MP_ROM_PTR(&conn_close_obj) },
+};
+static MP_DEFINE_CONST_DICT(conn_locals, conn_locals_table);
+
+MP_DEFINE_CONST_OBJ_TYPE(
+    kiln_conn_type,
+    MP_QSTR_Conn,
+    MP_TYPE_FLAG_NONE,
+    attr, conn_attr,
+    locals_dict, &conn_locals
+    );

@@ -1,0 +1,335 @@
+// _kiln.Server: a listening socket, its connection slots, admission control and timeouts.
+#include <string.h>
+
+#include "py/runtime.h"
+#include "py/mperrno.h"
+#include "py/mphal.h"
+#include "kiln_server.h"
+
+static const char busy_503[] =
+    "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nContent-Type: text/plain\r\n"
+    "Content-Length: 19\r\nConnection: close\r\n\r\nService Unavailable";
+
+void kiln_print_peer(const kiln_conn_obj_t *c) {
+    mp_obj_t peer = c->peer;
+    if (mp_obj_is_type(peer, &mp_type_tuple)) {
+        size_t n;
+        mp_obj_t *items;
+        mp_obj_tuple_get(peer, &n, &items);
+        if (n > 0) {
+            peer = items[0];
+        }
+    }
+    mp_obj_print_helper(&mp_plat_print, peer, PRINT_STR);
+}
+
+// One console line: "Kiln: 400 Bad Request from 127.0.0.1".
+void kiln_log(const kiln_conn_obj_t *c, unsigned status, const char *what) {
+    if (status) {
+        mp_printf(&mp_plat_print, "Kiln: %u %s from ", status, what);
+    } else {
+        mp_printf(&mp_plat_print, "Kiln: %s from ", what);
+    }
+    kiln_print_peer(c);
+    mp_printf(&mp_plat_print, "\n");
+}
+
+void kiln_server_release(kiln_server_obj_t *srv, kiln_conn_obj_t *c) {
+    if (c->slot < srv->max_conns && srv->slots[c->slot].conn == MP_OBJ_FROM_PTR(c)) {
+        srv->slots[c->slot].conn = MP_OBJ_NULL;
+        srv->n_conns--;
+        srv->refusing = false;
+    }
+}
+
+void kiln_slot_buffers(kiln_server_obj_t *srv, size_t i) {
+    kiln_slot_t *slot = &srv->slots[i];
+    if (slot->rbuf == MP_OBJ_NULL) {
+        slot->rbuf = mp_obj_new_bytearray_by_ref(srv->recv_buffer, m_new(byte, srv->recv_buffer));
+    }
+    if (slot->wbuf == NULL) {
+        slot->wbuf = m_new(byte, srv->send_buffer);
+    }
+}
+
+static uint32_t timeout_of(kiln_server_obj_t *srv, uint8_t tphase) {
+    switch (tphase) {
+        case KILN_T_IDLE:
+            return srv->idle_ms;
+        case KILN_T_HEAD:
+            return srv->head_ms;
+        case KILN_T_BODY:
+            return srv->body_ms;
+        case KILN_T_SEND:
+            return srv->send_ms;
+        default:
+            return 0;
+    }
+}
+
+static mp_obj_t server_make_new(const mp_obj_type_t *type, size_t n_args, size_t n_kw, const mp_obj_t *args) {
+    enum { ARG_sock, ARG_handler, ARG_max_connections, ARG_head_timeout, ARG_body_timeout,
+           ARG_idle_timeout, ARG_send_timeout, ARG_max_body, ARG_max_head, ARG_recv_buffer,
+           ARG_send_buffer, ARG_access_log, ARG_debug };
+    static const mp_arg_t allowed[] = {
+        { MP_QSTR_sock, MP_ARG_REQUIRED | MP_ARG_OBJ, {.u_obj = MP_OBJ_NULL} },
+        { MP_QSTR_handler, MP_ARG_REQUIRED | MP_ARG_OBJ, {.u_obj = MP_OBJ_NULL} },
+        { MP_QSTR_max_connections, MP_ARG_KW_ONLY | MP_ARG_INT, {.u_int = 8} },
+        { MP_QSTR_head_timeout, MP_ARG_KW_ONLY | MP_ARG_INT, {.u_int = 10000} },
+        { MP_QSTR_body_timeout, MP_ARG_KW_ONLY | MP_ARG_INT, {.u_int = 30000} },
+        { MP_QSTR_idle_timeout, MP_ARG_KW_ONLY | MP_ARG_INT, {.u_int = 15000} },
+        { MP_QSTR_send_timeout, MP_ARG_KW_ONLY | MP_ARG_INT, {.u_int = 30000} },
+        { MP_QSTR_max_body, MP_ARG_KW_ONLY | MP_ARG_INT, {.u_int = KILN_HTTP_MAX_BODY} },
+        { MP_QSTR_max_head, MP_ARG_KW_ONLY | MP_ARG_INT, {.u_int = KILN_HTTP_MAX_HEAD} },
+        { MP_QSTR_recv_buffer, MP_ARG_KW_ONLY | MP_ARG_INT, {.u_int = KILN_RECV_BUFFER} },
+        { MP_QSTR_send_buffer, MP_ARG_KW_ONLY | MP_ARG_INT, {.u_int = KILN_SEND_BUFFER} },
+        { MP_QSTR_access_log, MP_ARG_KW_ONLY | MP_ARG_BOOL, {.u_bool = false} },
+        { MP_QSTR_debug, MP_ARG_KW_ONLY | MP_ARG_BOOL, {.u_bool = false} },
+    };
+    mp_arg_val_t a[MP_ARRAY_SIZE(allowed)];
+    mp_arg_parse_all_kw_array(n_args, n_kw, args, MP_ARRAY_SIZE(allowed), allowed, a);
+    mp_int_t max_conns = a[ARG_max_connections].u_int;
+    mp_int_t max_head = a[ARG_max_head].u_int;
+    mp_int_t recv_buffer = a[ARG_recv_buffer].u_int;
+    mp_int_t send_buffer = a[ARG_send_buffer].u_int;
+    if (max_conns < 1 || max_conns > 0xfff || max_head < 64 || max_head > 0xffff
+        || recv_buffer < 64 || recv_buffer > max_head || send_buffer < 128
+        || send_buffer > 0xffff || a[ARG_max_body].u_int < 0) {
+        mp_raise_ValueError(MP_ERROR_TEXT("bad server limits"));
+    }
+    kiln_server_obj_t *srv = mp_obj_malloc(kiln_server_obj_t, type);
+    srv->sock = a[ARG_sock].u_obj;
+    srv->handler = a[ARG_handler].u_obj;
+    srv->slots = m_new0(kiln_slot_t, max_conns);
+    srv->max_conns = max_conns;
+    srv->n_conns = 0;
+    srv->recv_buffer = recv_buffer;
+    srv->send_buffer = send_buffer;
+    srv->head_ms = a[ARG_head_timeout].u_int;
+    srv->body_ms = a[ARG_body_timeout].u_int;
+    srv->idle_ms = a[ARG_idle_timeout].u_int;
+    srv->send_ms = a[ARG_send_timeout].u_int;
+    srv->access_log = a[ARG_access_log].u_bool;
+    srv->debug = a[ARG_debug].u_bool;
+    srv->closed = false;
+    srv->refusing = false;
+    srv->limits = kiln_http_default_limits;
+    srv->limits.max_head = max_head;
+    if (srv->limits.max_request_line > max_head) {
+        srv->limits.max_request_line = max_head;
+    }
+    if (srv->limits.max_header_line > max_head) {
+        srv->limits.max_header_line = max_head;
+    }
+    srv->limits.max_body = a[ARG_max_body].u_int;
+    if ((size_t)max_conns * (recv_buffer + send_buffer) <= KILN_PREALLOCATE) {
+        // Best effort: slots left without buffers get them when first used.
+        nlr_buf_t nlr;
+        if (nlr_push(&nlr) == 0) {
+            for (mp_int_t i = 0; i < max_conns; i++) {
+                kiln_slot_buffers(srv, i);
+            }
+            nlr_pop();
+        }
+    }
+    return MP_OBJ_FROM_PTR(srv);
+}
+
+// Closes the idle keep-alive connection that has waited longest, to admit a new one. A client
+// that has not sent its first request yet is spared for its first second (it may be about to).
+static bool evict_idle(kiln_server_obj_t *srv) {
+    kiln_conn_obj_t *oldest = NULL;
+    uint32_t now = mp_hal_ticks_ms();
+    uint32_t age = 0;
+    for (size_t i = 0; i < srv->max_conns; i++) {
+        if (srv->slots[i].conn == MP_OBJ_NULL) {
+            continue;
+        }
+        kiln_conn_obj_t *c = MP_OBJ_TO_PTR(srv->slots[i].conn);
+        uint32_t a = now - c->tstart;
+        if (c->tphase == KILN_T_IDLE && (c->served || a >= 1000) && (oldest == NULL || a > age)) {
+            oldest = c;
+            age = a;
+        }
+    }
+    if (oldest == NULL) {
+        return false;
+    }
+    oldest->tphase = KILN_T_NONE;
+    kiln_conn_timeout(oldest);
+    return true;
+}
+
+// Refuses a connection beyond the limit: 503 with Retry-After, then close.
+static void refuse(kiln_server_obj_t *srv, mp_obj_t sock) {
+    const mp_stream_p_t *sp = mp_get_stream(sock);
+    if (sp == NULL) {
+        return;
+    }
+    nlr_buf_t nlr;
+    if (nlr_push(&nlr) == 0) {
+        mp_obj_t dest[3];
+        mp_load_method(sock, MP_QSTR_setblocking, dest);
+        dest[2] = mp_const_false;
+        mp_call_method_n_kw(1, 0, dest);
+        nlr_pop();
+    }
+    int err;
+    // Take what the client sent already, so that closing does not reset the connection
+    // before it reads the answer.
+    byte scratch[128];
+    for (int i = 0; i < 8; i++) {
+        mp_uint_t n = sp->read(sock, scratch, sizeof(scratch), &err);
+        if (n == MP_STREAM_ERROR || n < sizeof(scratch)) {
+            break;
+        }
+    }
+    sp->write(sock, busy_503, sizeof(busy_503) - 1, &err);
+    sp->ioctl(sock, MP_STREAM_CLOSE, 0, &err);
+    if (!srv->refusing) {
+        srv->refusing = true;
+        mp_printf(&mp_plat_print, "Kiln: 503 connection limit (%u) reached, refusing clients\n",
+            (unsigned)srv->max_conns);
+    }
+}
+
+// server.accept(): the next client as a Conn, None when there is none waiting, False after an
+// error (out of memory, out of file descriptors) after which the caller should pause.
+static mp_obj_t server_accept(mp_obj_t self_in) {
+    kiln_server_obj_t *srv = MP_OBJ_TO_PTR(self_in);
+    for (;;) {
+        if (srv->closed) {
+            return mp_const_none;
+        }
+        mp_obj_t res;
+        nlr_buf_t nlr;
+        if (nlr_push(&nlr) == 0) {
+            mp_obj_t dest[2];
+            mp_load_method(srv->sock, MP_QSTR_accept, dest);
+            res = mp_call_method_n_kw(0, 0, dest);
+            nlr_pop();
+        } else {
+            mp_obj_t exc = MP_OBJ_FROM_PTR(nlr.ret_val);
+            if (mp_obj_is_subclass_fast(MP_OBJ_FROM_PTR(mp_obj_get_type(exc)),
+                MP_OBJ_FROM_PTR(&mp_type_OSError))) {
+                mp_obj_t errno_obj = mp_load_attr(exc, MP_QSTR_errno);
+                mp_int_t e = mp_obj_is_small_int(errno_obj) ? MP_OBJ_SMALL_INT_VALUE(errno_obj) : 0;
+                if (e == MP_EAGAIN || e == MP_EWOULDBLOCK) {
+                    return mp_const_none;
+                }
+                if (e == MP_ECONNABORTED) {
+                    continue;
+                }
+            }
+            mp_printf(&mp_plat_print, "Kiln: accept failed: ");
+            mp_obj_print_helper(&mp_plat_print, exc, PRINT_EXC);
+            mp_printf(&mp_plat_print, "\n");
+            return mp_const_false;
+        }
+        size_t n;
+        mp_obj_t *items;
+        mp_obj_get_array(res, &n, &items);
+        mp_obj_t sock = items[0];
+        if (srv->n_conns >= srv->max_conns && !evict_idle(srv)) {
+            refuse(srv, sock);
+            continue;
+        }
+        size_t slot = 0;
+        while (srv->slots[slot].conn != MP_OBJ_NULL) {
+            slot++;
+        }
+        if (nlr_push(&nlr) == 0) {
+            mp_obj_t c = kiln_conn_new(srv, sock, n > 1 ? items[1] : mp_const_none, slot);
+            nlr_pop();
+            srv->slots[slot].conn = c;
+            srv->n_conns++;
+            return c;
+        } else {
+            int err;
+            mp_get_stream(sock)->ioctl(sock, MP_STREAM_CLOSE, 0, &err);
+            mp_printf(&mp_plat_print, "Kiln: dropped a client: ");
+            mp_obj_print_helper(&mp_plat_print, MP_OBJ_FROM_PTR(nlr.ret_val), PRINT_EXC);
+            mp_printf(&mp_plat_print, "\n");
+            return mp_const_false;
+        }
+    }
+}
+static MP_DEFINE_CONST_FUN_OBJ_1(server_accept_obj, server_accept);
+
+// server.sweep(): times out stalled connections (408 for a stalled request, close for an idle
+// one); returns the milliseconds until the next check is due.
+static mp_obj_t server_sweep(mp_obj_t self_in) {
+    kiln_server_obj_t *srv = MP_OBJ_TO_PTR(self_in);
+    uint32_t now = mp_hal_ticks_ms();
+    uint32_t next = 1000;
+    for (size_t i = 0; i < srv->max_conns; i++) {
+        if (srv->slots[i].conn == MP_OBJ_NULL) {
+            continue;
+        }
+        kiln_conn_obj_t *c = MP_OBJ_TO_PTR(srv->slots[i].conn);
+        uint32_t limit = timeout_of(srv, c->tphase);
+        if (limit == 0) {
+            continue;
+        }
+        uint32_t elapsed = now - c->tstart;
+        if (elapsed >= limit) {
+            kiln_conn_timeout(c);
+        } else if (limit - elapsed < next) {
+            next = limit - elapsed;
+        }
+    }
+    return MP_OBJ_NEW_SMALL_INT(next < 20 ? 20 : next);
+}
+static MP_DEFINE_CONST_FUN_OBJ_1(server_sweep_obj, server_sweep);
+
+// server.close(): stops accepting and closes every connection.
+static mp_obj_t server_close(mp_obj_t self_in) {
+    kiln_server_obj_t *srv = MP_OBJ_TO_PTR(self_in);
+    if (srv->closed) {
+        return mp_const_none;
+    }
+    srv->closed = true;
+    for (size_t i = 0; i < srv->max_conns; i++) {
+        if (srv->slots[i].conn != MP_OBJ_NULL) {
+            kiln_conn_obj_t *c = MP_OBJ_TO_PTR(srv->slots[i].conn);
+            c->tphase = KILN_T_NONE;
+            kiln_conn_timeout(c);
+        }
+    }
+    int err;
+    mp_get_stream(srv->sock)->ioctl(srv->sock, MP_STREAM_CLOSE, 0, &err);
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_1(server_close_obj, server_close);
+
+static void server_attr(mp_obj_t self_in, qstr attr, mp_obj_t *dest) {
+    kiln_server_obj_t *srv = MP_OBJ_TO_PTR(self_in);
+    if (dest[0] != MP_OBJ_NULL) {
+        return;
+    }
+    if (attr == MP_QSTR_connections) {
+        dest[0] = MP_OBJ_NEW_SMALL_INT(srv->n_conns);
+    } else if (attr == MP_QSTR_max_connections) {
+        dest[0] = MP_OBJ_NEW_SMALL_INT(srv->max_conns);
+    } else if (attr == MP_QSTR_sock) {
+        dest[0] = srv->sock;
+    } else {
+        dest[1] = MP_OBJ_SENTINEL;
+    }
+}
+
+static const mp_rom_map_elem_t server_locals_table[] = {
+    { MP_ROM_QSTR(MP_QSTR_accept), MP_ROM_PTR(&server_accept_obj) },
+    { MP_ROM_QSTR(MP_QSTR_sweep), MP_ROM_PTR(&server_sweep_obj) },
+    { MP_ROM_QSTR(MP_QSTR_close), MP_ROM_PTR(&server_close_obj) },
+};
+static MP_DEFINE_CONST_DICT(server_locals, server_locals_table);
+
+MP_DEFINE_CONST_OBJ_TYPE(
+    kiln_server_type,
+    MP_QSTR_Server,
+    MP_TYPE_FLAG_NONE,
+    make_new, server_make_new,
+    attr, server_attr,
+    locals_dict, &server_locals
+    );

@@ -1,0 +1,95 @@
+# Test app for the loop: one plain handler that dispatches on the path, no framework.
+import asyncio
+import gc
+
+from kiln import server
+
+HELLO = (200, [("Content-Type", "text/plain")], b"Hello, World!")
+state = {"file": None, "mem": 0, "hog": None}
+
+
+def chunks():
+    for i in range(5):
+        yield "chunk %d;" % i
+
+
+class AsyncChunks:
+    def __init__(self, n):
+        self.i = 0
+        self.n = n
+
+    def __aiter__(self):
+        return self
+
+    async def __anext__(self):
+        if self.i == self.n:
+            raise StopAsyncIteration
+        self.i += 1
+        await asyncio.sleep_ms(1)
+        return b"async %d;" % self.i
+
+
+async def sleepy(seconds):
+    await asyncio.sleep(seconds)
+    return 200, None, "slept"
+
+
+def exhaust_heap():
+    hog = []
+    while True:
+        hog.append(bytearray(1024))
+
+
+def handle(req):
+    path = req.path
+    if path == "/":
+        return HELLO
+    if path == "/echo":
+        info = "%s %s %s %s|" % (req.method, req.target, req.http_version, len(req.body))
+        return 200, {"Content-Type": "text/plain"}, info.encode() + req.body
+    if path == "/stream":
+        return 200, None, chunks()
+    if path == "/agen":
+        return 200, None, AsyncChunks(3)
+    if path == "/file":
+        return 200, [("Content-Type", "application/octet-stream")], open(state["file"], "rb")
+    if path == "/big":
+        return 200, None, b"x" * 100000
+    if path == "/raise":
+        raise ValueError("boom")
+    if path == "/oom":
+        exhaust_heap()
+    if path == "/sleep":
+        return sleepy(1)
+    if path == "/async-raise":
+        return sleepy(None)
+    if path == "/badheader":
+        return 200, {"X-Bad": "a\r\nInjected: yes"}, "no"
+    if path == "/cookies":
+        return 200, [("Set-Cookie", "a=1"), ("Set-Cookie", "b=2")], ""
+    if path == "/close":
+        return 200, {"Connection": "close"}, "bye"
+    if path == "/nocontent":
+        return 204, None, None
+    if path == "/mem":
+        gc.collect()
+        return 200, None, "%d %d" % (gc.mem_alloc(), gc.mem_free())
+    if path == "/mem/start":
+        gc.collect()
+        gc.disable()
+        state["mem"] = gc.mem_alloc()
+        return HELLO
+    if path == "/mem/stop":
+        used = gc.mem_alloc() - state["mem"]
+        gc.enable()
+        return 200, None, str(used)
+    return 404, None, "not found"
+
+
+class App:
+    def run(self, host="0.0.0.0", port=8080, file=None, **config):
+        state["file"] = file
+        server.run(handle, host, port, **config)
+
+
+app = App()

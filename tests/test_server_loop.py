@@ -1,0 +1,539 @@
+"""The C socket loop over real sockets: keep-alive, pipelining, streaming, timeouts, admission
+control, errors and memory. Apps: tests/apps/server_hello and tests/apps/server_features."""
+
+import hashlib
+import os
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+APPS = Path(__file__).resolve().parent / "apps"
+HELLO = APPS / "server_hello"
+TINY = APPS / "server_tiny"  # the hello app without the framework's import cost
+FEATURES = APPS / "server_features"
+
+
+# --- a small HTTP/1.1 client that shows exactly what went over the wire ----------------------
+
+
+class Conn:
+    """One client connection; reads responses with Content-Length, chunked or close framing."""
+
+    def __init__(self, port, timeout=5):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        self.buf = b""
+
+    def send(self, data):
+        self.sock.sendall(data)
+
+    def request(self, path="/", method="GET", headers=(), body=b"", version="1.1"):
+        head = "%s %s HTTP/%s\r\nHost: test\r\n" % (method, path, version)
+        for name, value in headers:
+            head += "%s: %s\r\n" % (name, value)
+        if body:
+            head += "Content-Length: %d\r\n" % len(body)
+        self.send(head.encode() + b"\r\n" + body)
+
+    def _fill(self):
+        data = self.sock.recv(65536)
+        if not data:
+            raise EOFError("connection closed")
+        self.buf += data
+
+    def _line(self):
+        while b"\r\n" not in self.buf:
+            self._fill()
+        line, self.buf = self.buf.split(b"\r\n", 1)
+        return line
+
+    def _exactly(self, n):
+        while len(self.buf) < n:
+            self._fill()
+        data, self.buf = self.buf[:n], self.buf[n:]
+        return data
+
+    def response(self, head_only=False):
+        """(status, headers with lower-case names, body, raw head)."""
+        status_line = self._line()
+        status = int(status_line.split()[1])
+        headers = {}
+        raw = [status_line]
+        while True:
+            line = self._line()
+            raw.append(line)
+            if not line:
+                break
+            name, value = line.split(b":", 1)
+            headers.setdefault(name.decode().lower(), []).append(value.strip().decode())
+        h = {k: v[0] if len(v) == 1 else v for k, v in headers.items()}
+        if head_only or status in (100, 204, 304):
+            return status, h, b"", b"\r\n".join(raw)
+        if "content-length" in h:
+            body = self._exactly(int(h["content-length"]))
+        elif h.get("transfer-encoding") == "chunked":
+            body = b""
+            while True:
+                size = int(self._line().split(b";")[0], 16)
+                if size == 0:
+                    assert self._line() == b""
+                    break
+                body += self._exactly(size)
+                assert self._exactly(2) == b"\r\n"
+        else:
+            body = self.read_to_close()
+        return status, h, body, b"\r\n".join(raw)
+
+    def read_to_close(self):
+        data = self.buf
+        self.buf = b""
+        while True:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                return data
+            data += chunk
+
+    def closed_by_server(self, timeout=5):
+        """True when the server closes the connection within timeout (after any data)."""
+        self.sock.settimeout(timeout)
+        try:
+            while self.sock.recv(65536):
+                pass
+            return True
+        except ConnectionResetError:
+            return True
+        except socket.timeout:
+            return False
+
+    def close(self):
+        self.sock.close()
+
+
+def get(port, path="/", **kw):
+    c = Conn(port)
+    try:
+        c.request(path, **kw)
+        return c.response()
+    finally:
+        c.close()
+
+
+@pytest.fixture
+def big_file(tmp_path):
+    path = tmp_path / "big.bin"
+    path.write_bytes(os.urandom(1 << 20))
+    return path
+
+
+@pytest.fixture
+def features(serve, big_file):
+    def start(heapsize=None, **config):
+        args = ", file=%r" % str(big_file)
+        for k, v in config.items():
+            args += ", %s=%r" % (k, v)
+        return serve(FEATURES, heapsize=heapsize, run_args=args)
+
+    return start
+
+
+def cpu_ticks(pid):
+    fields = Path("/proc/%d/stat" % pid).read_text().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])
+
+
+# --- HTTP/1.1 behaviour -------------------------------------------------------------------------
+
+
+def test_keep_alive_reuses_the_connection(features):
+    srv = features()
+    c = Conn(srv.port)
+    for i in range(20):
+        c.request("/echo?i=%d" % i)
+        status, h, body, _ = c.response()
+        assert status == 200
+        assert body == b"GET /echo?i=%d 1.1 0|" % i
+        assert "connection" not in h
+    c.close()
+
+
+def test_pipelined_requests_are_answered_in_order(features):
+    srv = features()
+    c = Conn(srv.port)
+    c.send(b"".join(b"GET /echo?n=%d HTTP/1.1\r\nHost: t\r\n\r\n" % i for i in range(50)))
+    for i in range(50):
+        status, _, body, _ = c.response()
+        assert (status, body) == (200, b"GET /echo?n=%d 1.1 0|" % i)
+    # a pipelined POST with a body between two GETs
+    c.send(b"GET /echo?a HTTP/1.1\r\nHost: t\r\n\r\n"
+           b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\nxyz"
+           b"GET /echo?b HTTP/1.1\r\nHost: t\r\n\r\n")
+    assert c.response()[2] == b"GET /echo?a 1.1 0|"
+    assert c.response()[2] == b"POST /echo 1.1 3|xyz"
+    assert c.response()[2] == b"GET /echo?b 1.1 0|"
+    c.close()
+
+
+def test_http10_closes_unless_keep_alive_is_asked(features):
+    srv = features()
+    c = Conn(srv.port)
+    c.request("/", version="1.0")
+    status, h, body, _ = c.response()
+    assert (status, body, h["connection"]) == (200, b"Hello, World!", "close")
+    assert c.closed_by_server()
+    c = Conn(srv.port)
+    for _ in range(3):
+        c.request("/", version="1.0", headers=[("Connection", "keep-alive")])
+        status, h, body, _ = c.response()
+        assert (status, body, h["connection"]) == (200, b"Hello, World!", "keep-alive")
+    # unknown length for a 1.0 client: the body ends when the server closes
+    c.request("/stream", version="1.0", headers=[("Connection", "keep-alive")])
+    status, h, body, _ = c.response()
+    assert "transfer-encoding" not in h and h["connection"] == "close"
+    assert body == b"chunk 0;chunk 1;chunk 2;chunk 3;chunk 4;"
+
+
+def test_connection_close_is_honoured(features):
+    srv = features()
+    c = Conn(srv.port)
+    c.request("/", headers=[("Connection", "close")])
+    status, h, _, _ = c.response()
+    assert status == 200 and h["connection"] == "close"
+    assert c.closed_by_server()
+    c = Conn(srv.port)
+    c.request("/close")
+    status, h, body, _ = c.response()
+    assert (body, h["connection"]) == (b"bye", "close")
+    assert c.closed_by_server()
+
+
+def test_expect_100_continue(features):
+    srv = features()
+    c = Conn(srv.port)
+    c.send(b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n")
+    status, _, _, raw = c.response(head_only=True)
+    assert status == 100 and raw == b"HTTP/1.1 100 Continue\r\n"
+    c.send(b"hello")
+    assert c.response()[:3:2] == (200, b"POST /echo 1.1 5|hello")
+
+
+def test_head_sends_no_body(features):
+    srv = features()
+    c = Conn(srv.port)
+    c.request("/", method="HEAD")
+    status, h, _, _ = c.response(head_only=True)
+    assert status == 200 and h["content-length"] == "13"
+    c.request("/stream", method="HEAD")
+    status, h, _, _ = c.response(head_only=True)
+    assert status == 200 and h["transfer-encoding"] == "chunked"
+    # had any body byte been sent, this response would not parse
+    c.request("/echo")
+    assert c.response()[2] == b"GET /echo 1.1 0|"
+
+
+def test_status_without_body(features):
+    srv = features()
+    c = Conn(srv.port)
+    c.request("/nocontent")
+    status, h, _, raw = c.response()
+    assert status == 204 and "content-length" not in h and "transfer-encoding" not in h
+    c.request("/")
+    assert c.response()[2] == b"Hello, World!"
+
+
+def test_chunked_responses_from_sync_and_async_iterators(features):
+    srv = features()
+    c = Conn(srv.port)
+    c.request("/stream")
+    status, h, body, _ = c.response()
+    assert h["transfer-encoding"] == "chunked" and "content-length" not in h
+    assert body == b"chunk 0;chunk 1;chunk 2;chunk 3;chunk 4;"
+    c.request("/agen")
+    status, h, body, _ = c.response()
+    assert h["transfer-encoding"] == "chunked"
+    assert body == b"async 1;async 2;async 3;"
+    c.request("/")
+    assert c.response()[2] == b"Hello, World!"
+
+
+def test_chunked_request_body(features):
+    srv = features()
+    c = Conn(srv.port)
+    c.send(b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+           b"5\r\nhello\r\n1;ext=1\r\n \r\n5\r\nworld\r\n0\r\n\r\n"
+           b"GET /echo HTTP/1.1\r\nHost: t\r\n\r\n")
+    assert c.response()[2] == b"POST /echo 1.1 11|hello world"
+    assert c.response()[2] == b"GET /echo 1.1 0|"
+
+
+def test_large_bodies_both_ways(features):
+    srv = features()
+    c = Conn(srv.port)
+    c.request("/big")
+    status, h, body, _ = c.response()
+    assert h["content-length"] == "100000" and body == b"x" * 100000
+    payload = os.urandom(40000)
+    c.request("/echo", method="POST", body=payload)
+    assert c.response()[2] == b"POST /echo 1.1 40000|" + payload
+
+
+def test_a_1mb_file_is_streamed(features, big_file):
+    srv = features(heapsize="64k")
+    c = Conn(srv.port)
+    start = time.monotonic()
+    c.request("/file")
+    status, h, body, _ = c.response()
+    assert status == 200 and h["transfer-encoding"] == "chunked"
+    assert hashlib.sha256(body).digest() == hashlib.sha256(big_file.read_bytes()).digest()
+    assert time.monotonic() - start < 10
+    c.request("/")
+    assert c.response()[2] == b"Hello, World!"
+
+
+def test_response_headers_with_cr_or_lf_are_refused(features):
+    srv = features()
+    c = Conn(srv.port)
+    c.request("/badheader")
+    status, h, body, raw = c.response()
+    assert status == 500 and b"Injected" not in raw + body
+    assert "Kiln: 500 invalid response header" in srv.console()
+    c.request("/cookies")
+    status, h, _, _ = c.response()
+    assert h["set-cookie"] == ["a=1", "b=2"]
+
+
+def test_bad_requests_get_the_parser_status_and_close(features):
+    srv = features()
+    cases = [
+        (b"GET / HTTP/1.1\r\nBad Header\r\n\r\n", 400),
+        (b"GET / HTTP/2.0\r\n\r\n", 505),
+        (b"GET /" + b"a" * 3000 + b" HTTP/1.1\r\n\r\n", 414),
+        (b"GET / HTTP/1.1\r\nX: " + b"a" * 5000 + b"\r\n\r\n", 431),
+        (b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 99999999\r\n\r\n", 413),
+        (b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\n\r\n", 400),
+    ]
+    for raw, expected in cases:
+        c = Conn(srv.port)
+        c.send(raw)
+        status, h, _, _ = c.response()
+        assert status == expected, raw[:40]
+        assert h["connection"] == "close"
+        assert c.closed_by_server()
+    assert "Kiln: 400 Bad Request from 127.0.0.1" in srv.console()
+    assert get(srv.port)[0] == 200
+
+
+# --- errors and memory --------------------------------------------------------------------------
+
+
+def test_a_handler_that_raises_gets_500_and_the_server_lives(features):
+    srv = features()
+    c = Conn(srv.port)
+    for path in ("/raise", "/async-raise"):
+        c.request(path)
+        assert c.response()[0] == 500
+        c.request("/")
+        assert c.response()[2] == b"Hello, World!"
+    lines = [x for x in srv.console().splitlines() if "500" in x]
+    assert lines[0] == "Kiln: 500 handler error from 127.0.0.1: ValueError: boom"
+    assert len(lines) == 2
+
+
+def test_a_handler_that_exhausts_the_heap(features):
+    srv = features(heapsize="64k")
+    base = int(get(srv.port, "/mem")[2].split()[0])
+    for _ in range(3):
+        status, _, _, _ = get(srv.port, "/oom")
+        assert status == 500
+    assert "MemoryError" in srv.console()
+    after = int(get(srv.port, "/mem")[2].split()[0])
+    assert after < base + 2048, (base, after)
+    c = Conn(srv.port)
+    for _ in range(50):
+        c.request("/")
+        assert c.response()[2] == b"Hello, World!"
+    assert srv.alive()
+
+
+def test_heap_per_request(features):
+    srv = features()
+    c = Conn(srv.port)
+    c.request("/mem/start")
+    c.response()
+    n = 1000
+    for _ in range(n):
+        c.request("/")
+        assert c.response()[2] == b"Hello, World!"
+    c.request("/mem/stop")
+    per_request = int(c.response()[2]) / (n + 1)
+    print("heap per hello request: %.0f bytes" % per_request)
+    assert per_request < 512
+
+
+def test_hello_serves_1000_requests_in_a_16k_heap(serve):
+    srv = serve(TINY, heapsize="16k")
+    for _ in range(4):
+        c = Conn(srv.port)
+        for _ in range(250):
+            c.request("/")
+            assert c.response()[2] == b"Hello, World!"
+        c.close()
+    assert srv.alive()
+
+
+# --- concurrency, timeouts, admission -------------------------------------------------------------
+
+
+def test_200_concurrent_clients(features):
+    srv = features()
+    clients = [Conn(srv.port) for _ in range(200)]
+    for i, c in enumerate(clients):
+        c.request("/echo?c=%d" % i)
+    for i, c in enumerate(clients):
+        assert c.response()[2] == b"GET /echo?c=%d 1.1 0|" % i
+    for c in clients:
+        c.request("/")
+    for c in clients:
+        assert c.response()[2] == b"Hello, World!"
+        c.close()
+
+
+def test_an_async_handler_does_not_block_others(features):
+    srv = features()
+    slow = Conn(srv.port)
+    start = time.monotonic()
+    slow.request("/sleep")
+    c = Conn(srv.port)
+    for _ in range(100):
+        c.request("/")
+        assert c.response()[2] == b"Hello, World!"
+    assert time.monotonic() - start < 0.9
+    assert slow.response()[2] == b"slept"
+    assert time.monotonic() - start >= 1.0
+
+
+def test_an_idle_client_times_out_while_others_are_served(features):
+    srv = features(idle_timeout=1)
+    idle = Conn(srv.port)
+    start = time.monotonic()
+    for _ in range(5):
+        assert get(srv.port)[0] == 200
+    assert idle.closed_by_server(timeout=4)
+    assert 0.9 <= time.monotonic() - start < 3
+    # a kept-alive connection that goes quiet is closed too
+    c = Conn(srv.port)
+    c.request("/")
+    c.response()
+    assert c.closed_by_server(timeout=4)
+
+
+def test_slowloris_gets_408(features):
+    srv = features(head_timeout=1)
+    c = Conn(srv.port)
+    start = time.monotonic()
+    c.send(b"GET / HTTP/1.1\r\n")
+    for _ in range(20):
+        try:
+            c.send(b"X-a: b\r\n")
+        except OSError:
+            break
+        assert get(srv.port)[0] == 200
+        time.sleep(0.1)
+    status, h, _, _ = c.response()
+    assert status == 408 and h["connection"] == "close"
+    assert time.monotonic() - start < 3
+    assert "Kiln: 408 Request Timeout from 127.0.0.1" in srv.console()
+
+
+def test_a_stalled_body_gets_408(features):
+    srv = features(body_timeout=1)
+    c = Conn(srv.port)
+    c.send(b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\nabc")
+    status, _, _, _ = c.response()
+    assert status == 408
+    assert c.closed_by_server()
+
+
+def test_a_client_that_disconnects_mid_response(features):
+    srv = features(max_connections=4)
+    for _ in range(10):
+        c = Conn(srv.port)
+        c.request("/file")
+        c.sock.recv(1000)
+        c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+        c.close()
+    time.sleep(0.3)
+    # all four slots are free again
+    clients = [Conn(srv.port) for _ in range(4)]
+    for c in clients:
+        c.request("/")
+        assert c.response()[0] == 200
+    assert srv.alive()
+
+
+def test_a_flood_beyond_the_limit_gets_503_then_recovers(features):
+    srv = features(max_connections=4, head_timeout=1)
+    busy = []
+    while len(busy) < 4:
+        # a head in progress holds its slot (the readiness probe may still hold one briefly)
+        c = Conn(srv.port)
+        c.send(b"GET / HTTP/1.1\r\n")
+        c.sock.settimeout(0.2)
+        try:
+            assert c.response()[0] == 503
+        except socket.timeout:
+            busy.append(c)
+    for _ in range(20):
+        c = Conn(srv.port)
+        try:
+            c.request("/")
+            status, h, _, _ = c.response()
+        except (ConnectionResetError, BrokenPipeError, EOFError):
+            continue
+        assert status == 503 and h["retry-after"] == "1"
+        c.close()
+    assert "Kiln: 503 connection limit (4) reached" in srv.console()
+    for c in busy:
+        c.close()
+    time.sleep(0.2)
+    assert get(srv.port)[0] == 200
+
+
+def test_idle_connections_are_evicted_for_new_clients(features):
+    srv = features(max_connections=4)
+    idle = [Conn(srv.port) for _ in range(4)]
+    for c in idle:
+        c.request("/")
+        c.response()
+    for _ in range(8):
+        assert get(srv.port)[0] == 200
+    assert sum(c.closed_by_server(timeout=1) for c in idle) >= 1
+
+
+def test_an_idle_server_uses_no_cpu(features):
+    srv = features()
+    c = Conn(srv.port)  # an idle keep-alive connection is registered too
+    c.request("/")
+    c.response()
+    time.sleep(0.2)
+    before = cpu_ticks(srv.proc.pid)
+    time.sleep(2)
+    used = cpu_ticks(srv.proc.pid) - before
+    assert used <= 2, "%d clock ticks in 2 s of idling" % used
+
+
+def test_sync_handlers_only_delay_others_by_their_run_time(features):
+    srv = features()
+    results = []
+
+    def client():
+        results.append(get(srv.port)[0])
+
+    threads = [threading.Thread(target=client) for _ in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert results == [200] * 20
