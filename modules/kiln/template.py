@@ -84,6 +84,10 @@ class Undefined:
         self._fail()
         return 0
 
+    def __contains__(self, item):
+        self._fail()
+        return False
+
     def __bool__(self):
         self._fail()
         return False
@@ -293,6 +297,12 @@ filters = {
     "round": _f_round,
     "tojson": _f_tojson,
     "urlencode": _f_urlencode,
+    "string": lambda v: v if type(v) is Markup else str(v),
+    "list": list,
+    "first": lambda v: next(iter(v), UNDEFINED),
+    "last": lambda v: list(v)[-1] if len(v) else UNDEFINED,
+    "capitalize": lambda v: _keep(v, lambda s: s[:1].upper() + s[1:].lower()),
+    "replace": lambda v, old, new, count=-1: _keep(v, lambda s: s.replace(old, new, count)),
 }
 
 

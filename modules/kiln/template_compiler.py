@@ -210,11 +210,13 @@ class _Expr:
             code = "(%s ** %s)" % (code, self.unary())
         return code
 
-    def unary(self):
+    def unary(self, with_filters=True):
         if self.peek("-") or self.peek("+"):
             op = self.take(self.toks[self.pos][1])
-            return self.filters("(%s%s)" % (op, self.unary()))
-        return self.filters(self.postfix(self.primary()))
+            code = "(%s%s)" % (op, self.unary(False))
+        else:
+            code = self.postfix(self.primary())
+        return self.filters(code) if with_filters else code
 
     def args(self, close, suffix=""):
         """Call arguments up to `close`, as Python source; keyword names get `suffix`."""

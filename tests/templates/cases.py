@@ -25,6 +25,7 @@ CASES = [
     ("comparisons", "{{ 1 < 2 }} {{ 1 == 1.0 }} {{ 'a' != 'b' }} {{ 2 in xs }} {{ 5 not in xs }}", {"xs": [1, 2]},
      "True True True True True"),
     ("boolean logic", "{{ a and b }} {{ a or b }} {{ not a }}", {"a": 1, "b": 0}, "0 1 False"),
+    ("unary minus binds before filters", "{{ -x|string|length }} {{ -2 ** 2 }}", {"x": 3}, "2 4"),
     ("conditional expression", "{{ 'y' if ok else 'n' }}{{ 'z' if not ok }}", {"ok": True}, "y"),
     ("attribute and item", "{{ u.name }} {{ d.k }} {{ d['k'] }} {{ xs[1] }} {{ xs.0 }} {{ xs[1:] }}",
      {"u": User("ann"), "d": {"k": "v"}, "xs": [10, 20, 30]}, "ann v v 20 10 [20, 30]"),
@@ -35,6 +36,8 @@ CASES = [
     ("undefined renders empty", "[{{ missing }}][{{ missing.attr }}][{{ u.nope }}]", {"u": User("a")}, "[][][]",
      False),
     ("undefined is falsy", "{% if missing %}yes{% else %}no{% endif %}", {}, "no"),
+    ("undefined is empty", "{{ missing|length }}{% for x in missing %}x{% endfor %}{{ 1 in missing }}", {},
+     "0False"),
     ("is tests",
      "{{ x is defined }} {{ y is undefined }} {{ n is none }} {{ 3 is odd }} {{ 4 is even }} "
      "{{ 9 is divisibleby 3 }} {{ 'a' is string }} {{ 1 is number }} {{ d is mapping }} "
@@ -71,6 +74,10 @@ CASES = [
     ("urlencode", "{{ s|urlencode }} {{ d|urlencode }} {{ pairs|urlencode }}",
      {"s": "a b/c&d=é", "d": {"q": "x y", "n": 1}, "pairs": [("k", "&")]},
      "a%20b/c%26d%3D%C3%A9 q=x+y&amp;n=1 k=%26"),
+    ("string list first last", "{{ 5|string ~ 'x' }} {{ 'ab'|list }} {{ xs|first }} {{ xs|last }} {{ []|first }}",
+     {"xs": [1, 2, 3]}, "5x [&#39;a&#39;, &#39;b&#39;] 1 3 "),
+    ("capitalize replace", "{{ 'hELLO wORLD'|capitalize }} {{ 'a-b-c'|replace('-', '+') }} "
+     "{{ 'aaa'|replace('a', 'b', 2) }}", {}, "Hello world a+b+c bba"),
     ("filter chain", "{{ s|trim|upper|length }}", {"s": " ab "}, "2"),
     ("user filter", "{{ 3|double }} {{ 'a'|wrap('[', ']') }}", {}, "6 [a]"),
     ("filter on expression in parens", "{{ (a ~ b)|upper }}", {"a": "x", "b": "y"}, "XY"),
