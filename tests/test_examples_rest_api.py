@@ -20,14 +20,15 @@ def api(serve):
         conn.request(method, path, body=body, headers=headers)
         res = conn.getresponse()
         data = res.read()
-        return res.status, dict(res.getheaders()), json.loads(data) if data else None
+        is_json = res.getheader("Content-Type") == "application/json"
+        return res.status, dict(res.getheaders()), json.loads(data) if is_json else data
 
     yield call
     conn.close()
 
 
 def test_crud_cycle_on_one_keep_alive_connection(api):
-    assert api("GET", "/api/items") == (200, api("GET", "/api/items")[1], [])
+    assert api("GET", "/api/items")[::2] == (200, [])
     status, headers, item = api("POST", "/api/items", {"name": "lamp", "price": 12.5})
     assert status == 201 and item == {"id": 1, "name": "lamp", "price": 12.5}
     assert headers["Location"] == "/api/items/1"

@@ -74,7 +74,7 @@ def user_file(request, name, rest):
     return {"name": name, "rest": rest}
 
 
-@app.get("/re/<re:[a-z]{3}:code>")
+@app.get("/re/<re:[a-z][a-z][a-z]:code>")
 def re_route(request, code):
     return code
 
@@ -114,14 +114,25 @@ def stream(request):
     return gen()
 
 
+class Countdown:
+    # An async iterator (MicroPython has no async generators): three chunks, awaiting between.
+    def __init__(self):
+        self.n = 0
+
+    def __aiter__(self):
+        return self
+
+    async def __anext__(self):
+        if self.n == 3:
+            raise StopAsyncIteration
+        await asyncio.sleep(0)
+        self.n += 1
+        return b"part%d;" % (self.n - 1)
+
+
 @app.get("/astream")
 async def astream(request):
-    async def agen():
-        for i in range(3):
-            await asyncio.sleep(0)
-            yield b"part%d;" % i
-
-    return agen()
+    return Countdown()
 
 
 @app.get("/file")

@@ -44,7 +44,8 @@ async def hello(request, name):
 
 @app.route("/echo", methods=["GET", "POST"])
 def echo(request):
-    return {"method": request.method, "args": request.args.getlist("x"), "json": request.json}
+    args = request.args.getlist("x") if request.args else []  # Microdot: a plain {} when empty
+    return {"method": request.method, "args": args, "json": request.json}
 
 
 @app.get("/files/<path:path>")
@@ -52,7 +53,7 @@ def files(request, path):
     return {"path": path}
 
 
-@app.get("/code/<re:[A-Z]{2}[0-9]{2}:code>")
+@app.get("/code/<re:[A-Z][A-Z][0-9][0-9]:code>")
 def code(request, code):
     return code
 
