@@ -7,7 +7,6 @@
 #include "py/objstr.h"
 #include "py/objarray.h"
 #include "py/mperrno.h"
-#include "py/mphal.h"
 #include "kiln_server.h"
 #include "kiln_request.h"
 

@@ -4,7 +4,6 @@
 #include "py/runtime.h"
 #include "py/objstr.h"
 #include "py/mperrno.h"
-#include "py/mphal.h"
 #include "kiln_server.h"
 #include "kiln_request.h"
 

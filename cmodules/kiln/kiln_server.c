@@ -3,7 +3,6 @@
 
 #include "py/runtime.h"
 #include "py/mperrno.h"
-#include "py/mphal.h"
 #include "kiln_server.h"
 
 static const char busy_503[] =

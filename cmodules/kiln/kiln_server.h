@@ -12,6 +12,9 @@
 #include "py/stream.h"
 #include "kiln_http.h"
 
+// From py/mphal.h, which is not included because on the ESP8266 it pulls in the SDK's headers.
+mp_uint_t mp_hal_ticks_ms(void);
+
 // Defaults a board can override; the Python glue may override them per server.
 #ifndef KILN_RECV_BUFFER
 #define KILN_RECV_BUFFER (512)
