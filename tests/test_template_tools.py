@@ -4,7 +4,7 @@ import subprocess
 import sys
 
 import pytest
-from kiln_host import ROOT, template, template_compiler
+from kiln_host import ROOT, cases, template, template_compiler
 
 TOOL = ROOT / "tools" / "compile_templates.py"
 BLOG = ROOT / "examples" / "blog" / "templates"
@@ -104,12 +104,25 @@ def test_tool_refuses_two_templates_with_one_module_name(tmp_path):
     assert "same module name t_a_b_html" in out.stderr
 
 
+@pytest.fixture
+def fresh_frozen_package():
+    # Each test imports its own kiln_templates package from its tmp_path.
+    def forget():
+        for name in [m for m in sys.modules if m == "kiln_templates" or m.startswith("kiln_templates.")]:
+            del sys.modules[name]
+        template.clear_cache()
+
+    forget()
+    yield
+    forget()
+
+
 def test_module_names():
     assert template.module_name("index.html") == "t_index_html"
     assert template.module_name("admin/user-list.html") == "t_admin_user_list_html"
 
 
-def test_tool_output_renders_like_the_source(tmp_path, monkeypatch):
+def test_tool_output_renders_like_the_source(tmp_path, monkeypatch, fresh_frozen_package):
     subprocess.run([sys.executable, str(TOOL), str(BLOG), str(tmp_path)], check=True, capture_output=True)
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.setattr(template, "folder", str(BLOG))
@@ -124,3 +137,41 @@ def test_tool_output_renders_like_the_source(tmp_path, monkeypatch):
     assert frozen.render(title="T", posts=posts) == from_source
     template.clear_cache()
     assert "&lt;t&gt;" in from_source and "/tag/x%20y" in from_source
+
+
+def test_tool_output_of_the_case_templates_matches_the_golden_cases(tmp_path, monkeypatch,
+                                                                    fresh_frozen_package):
+    # The tool compiles an inheritance chain into one function (_flat); it must render exactly
+    # what the block functions render.
+    subprocess.run([sys.executable, str(TOOL), str(ROOT / "tests" / "templates"), str(tmp_path)], check=True,
+                   capture_output=True)
+    grandchild = (tmp_path / "kiln_templates" / "t_grandchild_html.py").read_text()
+    assert "def _flat(" in grandchild and "_sup(" not in grandchild.split("def _flat(")[1]
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(template, "frozen_package", "kiln_templates")
+    monkeypatch.setattr(template, "folder", str(tmp_path / "nowhere"))
+    template.clear_cache()
+    checked = 0
+    try:
+        for case in cases.CASES:
+            if isinstance(case[1], dict):
+                ctx = cases.context(case[2], template.Markup, None)
+                assert template.get_template(case[1]["file"]).render(**ctx) == case[3], case[0]
+                checked += 1
+    finally:
+        template.clear_cache()
+    assert checked >= 4
+
+
+def test_flattening_falls_back_when_super_is_inside_an_expression():
+    sources = {"b.html": "<{% block x %}base{% endblock %}>"}
+
+    def loader(name):
+        return (sources[name], name) if name in sources else None
+
+    code = template_compiler.compile_source("{% extends 'b.html' %}{% block x %}{{ super()|upper }}{% endblock %}",
+                                            "c.html", loader)
+    assert "_flat" not in code
+    code = template_compiler.compile_source("{% extends 'b.html' %}{% block x %}[{{ super() }}]{% endblock %}",
+                                            "c.html", loader)
+    assert "yield '<[base]>'" in code

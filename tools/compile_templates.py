@@ -43,7 +43,8 @@ def _write_if_changed(path, text):
 
 
 def compile_folder(templates_dir, out_dir, package="kiln_templates"):
-    """Compile every file under templates_dir into out_dir/<package>/; return out_dir.
+    """Compile every file under templates_dir (but .py/.mpy files) into out_dir/<package>/;
+    return out_dir.
 
     Template names are paths relative to templates_dir with "/" separators, as render_template
     takes them; error messages name files as `<templates folder name>/<name>`."""
@@ -51,11 +52,20 @@ def compile_folder(templates_dir, out_dir, package="kiln_templates"):
     if not os.path.isdir(templates_dir):
         raise TemplateSyntaxError("%s: no such templates folder" % templates_dir)
     label = os.path.basename(templates_dir)
+
+    def loader(name):
+        # The parents of a template, so that a chain compiles into one function.
+        path = os.path.join(templates_dir, *name.split("/"))
+        if not os.path.isfile(path):
+            return None
+        with open(path, encoding="utf-8") as f:
+            return f.read(), "%s/%s" % (label, name)
+
     modules = {}
     for root, dirs, files in os.walk(templates_dir):
         dirs.sort()
         for filename in sorted(files):
-            if filename.startswith("."):
+            if filename.startswith(".") or filename.endswith((".py", ".pyc", ".mpy")):
                 continue
             path = os.path.join(root, filename)
             name = os.path.relpath(path, templates_dir).replace(os.sep, "/")
@@ -65,7 +75,7 @@ def compile_folder(templates_dir, out_dir, package="kiln_templates"):
                                           % (label, name, module, label, modules[module][0]))
             with open(path, encoding="utf-8") as f:
                 source = f.read()
-            modules[module] = (name, compiler.compile_source(source, "%s/%s" % (label, name)))
+            modules[module] = (name, compiler.compile_source(source, "%s/%s" % (label, name), loader))
     pkg_dir = os.path.join(out_dir, package)
     os.makedirs(pkg_dir, exist_ok=True)
     _write_if_changed(os.path.join(pkg_dir, "__init__.py"),

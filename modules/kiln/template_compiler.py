@@ -16,6 +16,11 @@ class TemplateSyntaxError(ValueError):
     """A template that cannot be compiled; the message starts with `name:line:`."""
 
 
+class _NoFlat(Exception):
+    # This inheritance chain cannot be compiled into one function: keep the block functions.
+    pass
+
+
 _KEYWORDS = ("and", "or", "not", "in", "is", "if", "else")
 _CONST = {"true": "True", "false": "False", "none": "None", "True": "True", "False": "False",
           "None": "None"}
@@ -105,7 +110,8 @@ class _Expr:
         self.pos = 0
 
     def err(self, msg):
-        self.fn.c.error("%s in %r" % (msg, self.src.strip()))
+        src = self.src.strip()
+        self.fn.c.error("%s in %r" % (msg, src if len(src) < 60 else src[:56] + "..."))
 
     def peek(self, value=None, kind=None):
         if self.pos >= len(self.toks):
@@ -361,9 +367,11 @@ class _Expr:
 class _Func:
     """One generated Python function: its lines, its scopes and the names it reads."""
 
-    def __init__(self, c, header):
+    def __init__(self, c, header, root=False):
         self.c = c
         self.header = header
+        self.root = root
+        self.flat = False
         self.lines = []
         self.indent = 1
         self.scopes = [{}]
@@ -444,6 +452,8 @@ class _Func:
             args = expr.args(")", "_")
             return "%s(_m_%s(_c, _x%s))" % (self.use("j"), name, ", " + args if args else "")
         if name == "super":
+            if self.flat:
+                raise _NoFlat()
             expr.pos += 1
             expr.take(")")
             if self.c.parent is None or self.c.block is None:
@@ -485,8 +495,9 @@ class _Func:
 
 
 class _Compiler:
-    def __init__(self, source, name):
+    def __init__(self, source, name, loader=None):
         self.name = name
+        self.loader = loader
         self.line = 1
         self.parent = None
         self.block = None
@@ -616,18 +627,21 @@ class _Compiler:
             self.error("expected {% macro name(params) %}")
         return name
 
-    def compile(self):
-        self.pos = 0
-        root = _Func(self, "def render(_c, _x, _b=None):")
-        self.funcs.append(root)
+    def extends(self):
+        """The parent's name and the index of the first token after {% extends %}, or (None, 0)."""
         first = self.next_significant()
-        if first is not None and first[0] == "stmt" and first[1].split(None, 1)[0] == "extends":
-            self.line = first[2]
-            toks = _lex_expr(first[1][7:], self.error)
-            if len(toks) != 1 or toks[0][0] != "str":
-                self.error("{% extends %} takes a template name in quotes")
-            self.parent = toks[0][1]
-            self.pos = self.tokens.index(first) + 1
+        if first is None or first[0] != "stmt" or first[1].split(None, 1)[0] != "extends":
+            return None, 0
+        self.line = first[2]
+        toks = _lex_expr(first[1][7:], self.error)
+        if len(toks) != 1 or toks[0][0] != "str":
+            self.error("{% extends %} takes a template name in quotes")
+        return toks[0][1], self.tokens.index(first) + 1
+
+    def compile(self):
+        root = _Func(self, "def render(_c, _x, _b=None):", True)
+        self.funcs.append(root)
+        self.parent, self.pos = self.extends()
         end = self.body(root, ())
         if end is not None:
             self.error("unexpected {%% %s %%}" % end)
@@ -639,12 +653,86 @@ class _Compiler:
                 reg.append("    if %r not in _b:" % b)
                 reg.append("        _b[%r] = _b_%s" % (b, b))
             root.lines[0:0] = reg
+        if self.parent is not None and self.loader is not None:
+            try:
+                flat = self.flatten()
+            except _NoFlat:
+                flat = None
+            if flat is not None:
+                root.lines[0:0] = ["    if _b is None:", "        return _flat(_c, _x)"]
+                self.funcs.append(flat)
         out = ["# Compiled by Kiln from %s: do not edit." % self.name]
         if self.parent is not None:
             out.append("PARENT = %r" % self.parent)
         for fn in self.funcs:
             out.append(fn.source())
         return "\n".join(out)
+
+    # --- one function for a whole inheritance chain (when the compiler can read the parents) ---
+    # render() of a template that extends another normally registers its blocks and delegates
+    # to the parent's render(), so every chunk of a block passes through `yield from`. With a
+    # loader (the build-time tool has one), the chain is also compiled into `_flat`: the root
+    # template's code with the most derived version of each block inlined; render() uses it
+    # unless a template compiled at run time extends this one. A chain whose parents define
+    # macros, or that uses super() inside an expression, keeps the block functions only.
+
+    def flatten(self):
+        chain = [(self.name, self.tokens)]
+        parent = self.parent
+        while parent is not None:
+            found = self.loader(parent)
+            if found is None:
+                return None
+            other = _Compiler(found[0], found[1])
+            if other.macros or len(chain) > 16:
+                return None
+            chain.append((found[1], other.tokens))
+            parent = other.extends()[0]
+        self.chain = chain
+        self.ranges = [_block_ranges(tokens) for _name, tokens in chain]
+        self.child_macros = self.macros
+        self.flat_block = None
+        fn = _Func(self, "def _flat(_c, _x):", True)
+        fn.flat = True
+        saved = self.name, self.tokens, self.pos, self.line, self.macros, self.parent
+        try:
+            self.parent = None
+            for k in range(len(chain) - 1):
+                # Top-level {% set %} of the extending templates, most derived first.
+                for tok in _top_level_sets(chain[k][1]):
+                    self.use_chain(k, [tok], 0)
+                    self.body(fn, ())
+            self.use_chain(len(chain) - 1, chain[-1][1], 0)
+            self.body(fn, ())
+        finally:
+            self.name, self.tokens, self.pos, self.line, self.macros, self.parent = saved
+        return fn
+
+    def use_chain(self, k, tokens, pos):
+        self.flat_k = k
+        self.name = self.chain[k][0]
+        self.macros = self.child_macros if k == 0 else {}
+        self.tokens = tokens
+        self.pos = pos
+
+    def inline_block(self, fn, name, start):
+        """Compile the most derived body of block `name` (from chain[start] up) into fn."""
+        for k in range(start, len(self.chain)):
+            if name in self.ranges[k]:
+                break
+        else:
+            self.error("super(): no parent template defines block %r" % name)
+        saved = self.name, self.tokens, self.pos, self.line, self.macros, self.flat_k, self.flat_block
+        scopes, loops = fn.scopes, fn.loops
+        # Like a block function: the body sees the context, not the enclosing loops or sets.
+        fn.scopes = [{}, {}]
+        fn.loops = []
+        first, end = self.ranges[k][name]
+        self.use_chain(k, self.chain[k][1][:end], first)
+        self.flat_block = name
+        self.body(fn, ())
+        fn.scopes, fn.loops = scopes, loops
+        self.name, self.tokens, self.pos, self.line, self.macros, self.flat_k, self.flat_block = saved
 
     def next_significant(self):
         for tok in self.tokens:
@@ -693,6 +781,9 @@ class _Compiler:
     def output(self, fn, src):
         if not src.strip():
             self.error("empty {{ }}")
+        if fn.flat and src.split() == ["super()"] and self.flat_block:
+            self.inline_block(fn, self.flat_block, self.flat_k + 1)
+            return
         code = fn.expr(src)
         j = "_j("
         if code.startswith(j) and code.endswith(")") and _balanced(code[len(j):-1]):
@@ -769,7 +860,7 @@ class _Compiler:
         code = fn.expr("(%s)" % rest[i + 1:] if len(names) > 1 else rest[i + 1:])
         local = len(fn.scopes) > 1
         targets = ", ".join(fn.bind(name, local) for name in names)
-        if fn is self.funcs[0] and not local:
+        if fn.root and not local:
             # Top-level sets are visible to blocks and included templates through the context.
             fn.emit("%s = %s" % (targets, code))
             for name in names:
@@ -780,7 +871,7 @@ class _Compiler:
     def stmt_include(self, fn, rest):
         name = fn.expr(rest)
         local = {}
-        for scope in fn.scopes[1:] if fn is self.funcs[0] else fn.scopes:
+        for scope in fn.scopes[1:] if fn.root else fn.scopes:
             local.update(scope)
         if local:
             ctx = "%s(_c, {%s})" % (fn.use("ctx"), ", ".join("%r: %s" % kv for kv in local.items()))
@@ -794,6 +885,11 @@ class _Compiler:
 
     def stmt_block(self, fn, rest):
         name = rest.split()[0] if rest else ""
+        if fn.flat:
+            # This template's own body of the block is skipped; the most derived one is inlined.
+            self.pos = self.ranges[self.flat_k][name][1] + 1
+            self.inline_block(fn, name, 0)
+            return
         if not name or not all(_is_name_char(c) for c in name) or name in self.blocks:
             self.error("bad or repeated block name %r" % name)
         self.blocks.append(name)
@@ -841,6 +937,34 @@ class _Compiler:
         self.block = None
         self.block_body(inner, "macro", ("endmacro",))
         self.block = outer_block
+
+
+def _block_ranges(tokens):
+    """{block name: (index of its first body token, index of its endblock)}."""
+    ranges = {}
+    stack = []
+    for i, (kind, text, _line) in enumerate(tokens):
+        if kind == "stmt":
+            word = text.split(None, 1)[0]
+            if word == "block":
+                stack.append((text.split()[1], i + 1))
+            elif word == "endblock" and stack:
+                name, start = stack.pop()
+                ranges[name] = (start, i)
+    return ranges
+
+
+def _top_level_sets(tokens):
+    depth = 0
+    for tok in tokens:
+        if tok[0] == "stmt":
+            word = tok[1].split(None, 1)[0]
+            if word in ("block", "macro"):
+                depth += 1
+            elif word in ("endblock", "endmacro"):
+                depth -= 1
+            elif word == "set" and depth == 0:
+                yield tok
 
 
 def _balanced(code):
@@ -905,10 +1029,12 @@ def _find_op(src, op):
     return -1
 
 
-def compile_source(source, name="<template>"):
+def compile_source(source, name="<template>", loader=None):
     """Compile template source to the Python source of a module (see the top of this file).
 
+    loader(name) -> (source, display name) or None lets a template that extends another be
+    compiled into one function with its parents (faster: no `yield from` per chunk).
     Raises TemplateSyntaxError("name:line: what was expected")."""
-    return _Compiler(source, name).compile()
+    return _Compiler(source, name, loader).compile()
 
 
