@@ -537,3 +537,59 @@ def test_sync_handlers_only_delay_others_by_their_run_time(features):
     for t in threads:
         t.join(10)
     assert results == [200] * 20
+
+
+def test_aborted_connections_leak_no_file_descriptors(features):
+    srv = features(head_timeout=1)
+    fd_dir = Path("/proc/%d/fd" % srv.proc.pid)
+    get(srv.port)
+    time.sleep(0.2)
+    baseline = len(list(fd_dir.iterdir()))
+    rst = b"\x01\x00\x00\x00\x00\x00\x00\x00"
+    for i in range(60):
+        c = Conn(srv.port)
+        if i % 3 == 0:
+            c.send(b"GET / HTTP/1.1\r\nHost: t\r\n")  # mid-head
+        elif i % 3 == 1:
+            c.request("/file")  # mid-response
+            c.sock.recv(100)
+        c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, rst)
+        c.close()
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and len(list(fd_dir.iterdir())) > baseline:
+        time.sleep(0.1)
+    assert len(list(fd_dir.iterdir())) <= baseline
+    assert get(srv.port)[0] == 200
+
+
+def test_start_server_and_close_from_asyncio(upy):
+    port = 0
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    code = """
+import asyncio
+from kiln import server
+
+async def handler(req):
+    await asyncio.sleep_ms(1)
+    return 200, {"X-Path": req.path}, "async " + req.path
+
+async def main():
+    srv = await server.start_server(handler, "127.0.0.1", %d, idle_timeout=1)
+    r, w = await asyncio.open_connection("127.0.0.1", %d)
+    w.write(b"GET /one HTTP/1.1\\r\\nHost: t\\r\\n\\r\\nGET /two HTTP/1.1\\r\\nHost: t\\r\\n\\r\\n")
+    await w.drain()
+    data = b""
+    while data.count(b"async /") < 2:
+        data += await r.read(1000)
+    print(data.count(b"HTTP/1.1 200 OK"), b"X-Path: /two" in data, srv.connections)
+    srv.close()
+    await srv.wait_closed()
+    print("closed", srv.connections)
+    w.close()
+
+asyncio.run(main())
+""" % (port, port)
+    proc = upy(code)
+    assert proc.stdout.split() == ["2", "True", "1", "closed", "0"], proc.stdout + proc.stderr

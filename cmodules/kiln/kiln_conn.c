@@ -133,9 +133,11 @@ static void drop_request(kiln_conn_obj_t *c) {
 }
 
 void kiln_conn_close(kiln_conn_obj_t *c) {
-    if (c->phase == KILN_PH_CLOSED) {
+    if (c->closed) {
+        c->phase = KILN_PH_CLOSED;
         return;
     }
+    c->closed = true;
     drop_request(c);
     c->phase = KILN_PH_CLOSED;
     c->tphase = KILN_T_NONE;
@@ -196,6 +198,9 @@ static int conn_refuse(kiln_conn_obj_t *c, unsigned status) {
 // Reads more request bytes. Before waiting, flushes buffered output (pipelined responses are
 // written together).
 static int conn_read(kiln_conn_obj_t *c) {
+    if (c->closed) {
+        return KILN_RUN_CLOSE;
+    }
     if (!c->can_read) {
         int f = kiln_out_flush(c);
         if (f != 0) {
@@ -237,7 +242,6 @@ static int conn_read(kiln_conn_obj_t *c) {
             c->can_read = false;
             return CONTINUE;
         }
-        c->phase = KILN_PH_CLOSED;
         return KILN_RUN_CLOSE;
     }
     if (n == 0) {
@@ -619,6 +623,10 @@ static int conn_call(kiln_conn_obj_t *c) {
     c->tphase = KILN_T_NONE;
     c->resp_start = c->wlen;
     mp_obj_t res = mp_call_function_1(c->server->handler, c->req);
+    if (c->closed) {
+        // the handler closed the server (and so this connection)
+        return KILN_RUN_CLOSE;
+    }
     return conn_respond(c, res);
 }
 
@@ -676,7 +684,7 @@ static int conn_step(kiln_conn_obj_t *c) {
 
 // Runs fn(c, arg) then the state machine, turning any exception into a 500 or a close.
 static mp_obj_t conn_enter(kiln_conn_obj_t *c, int (*fn)(kiln_conn_obj_t *, mp_obj_t), mp_obj_t arg) {
-    if (c->phase == KILN_PH_CLOSED) {
+    if (c->closed) {
         return MP_OBJ_NEW_SMALL_INT(KILN_RUN_CLOSE);
     }
     int r;
@@ -708,7 +716,7 @@ static int conn_fail(kiln_conn_obj_t *c, mp_obj_t exc) {
     if (c->server->debug) {
         mp_obj_print_exception(&mp_plat_print, exc);
     }
-    if (c->phase == KILN_PH_CLOSED) {
+    if (c->closed) {
         return KILN_RUN_CLOSE;
     }
     bool started = c->phase >= KILN_PH_SEND;
@@ -789,7 +797,7 @@ static MP_DEFINE_CONST_FUN_OBJ_2(conn_feed_obj, conn_feed_py);
 // conn.fail(exc): the awaited handler or async body raised exc.
 static mp_obj_t conn_fail_py(mp_obj_t self_in, mp_obj_t exc) {
     kiln_conn_obj_t *c = MP_OBJ_TO_PTR(self_in);
-    if (c->phase == KILN_PH_CLOSED) {
+    if (c->closed) {
         return MP_OBJ_NEW_SMALL_INT(KILN_RUN_CLOSE);
     }
     return MP_OBJ_NEW_SMALL_INT(conn_fail(c, exc));

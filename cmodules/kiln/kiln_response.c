@@ -84,6 +84,9 @@ void kiln_out_uint(kiln_conn_obj_t *c, size_t n, unsigned base) {
 // Writes the buffered output, then the direct segment. Returns 0 when all is written,
 // KILN_RUN_WRITE when the socket is full, -1 when the peer is gone.
 int kiln_out_flush(kiln_conn_obj_t *c) {
+    if (c->closed) {
+        return -1;
+    }
     bool progress = false;
     int err;
     for (;;) {

@@ -136,6 +136,7 @@ typedef struct _kiln_conn_obj_t {
     bool head_only;         // HEAD request: no body on the wire
     bool continue_sent;     // 100 Continue written for this request
     bool served;            // at least one response was completed
+    bool closed;            // the socket is closed (never closed twice: fds get reused)
     kiln_http_chunked_t chunked;
 } kiln_conn_obj_t;
 
