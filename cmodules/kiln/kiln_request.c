@@ -6,6 +6,7 @@
 
 #include "py/runtime.h"
 #include "py/objstr.h"
+#include "py/unicode.h"
 #include "kiln_request.h"
 
 typedef struct _kiln_request_obj_t {
@@ -44,17 +45,32 @@ static const char *request_data(kiln_request_obj_t *self) {
     return (const char *)info.buf + self->offset;
 }
 
-static mp_obj_t request_str(kiln_request_obj_t *self, size_t off, size_t len) {
-    if (len == 0) {
+// A new str of s[0..n): like mp_obj_new_str, without its search of the interned strings, which
+// request data (header values, targets) seldom hits and which costs more than the copy.
+static mp_obj_t new_str(const char *s, size_t n) {
+    if (n == 0) {
         return MP_OBJ_NEW_QSTR(MP_QSTR_);
     }
-    return mp_obj_new_str(request_data(self) + off, len);
+    if (n == 1 && s[0] == '/') {
+        return MP_OBJ_NEW_QSTR(MP_QSTR__slash_);
+    }
+    #if MICROPY_PY_BUILTINS_STR_UNICODE && MICROPY_PY_BUILTINS_STR_UNICODE_CHECK
+    if (!utf8_check((const byte *)s, n)) {
+        mp_raise_msg(&mp_type_UnicodeError, NULL);
+    }
+    #endif
+    return mp_obj_new_str_copy(&mp_type_str, (const byte *)s, n);
+}
+
+static mp_obj_t request_str(kiln_request_obj_t *self, size_t off, size_t len) {
+    const char *data = request_data(self);
+    return new_str(data + off, len);
 }
 
 // Percent-decodes s[0..n) into a new str (s itself when nothing changes and it is a str).
 static mp_obj_t decode_str(const char *s, size_t n, int plus) {
     if (!kiln_http_url_needs_decode(s, n, plus)) {
-        return mp_obj_new_str(s, n);
+        return new_str(s, n);
     }
     vstr_t vstr;
     vstr_init_len(&vstr, n);
@@ -215,12 +231,12 @@ static int headers_find(kiln_headers_obj_t *self, const char **data, mp_obj_t na
 
 static mp_obj_t header_value(kiln_headers_obj_t *self, const char *data, int i) {
     const kiln_http_header_t *h = &self->req->headers[i];
-    return h->value_len ? mp_obj_new_str(data + h->value_off, h->value_len) : MP_OBJ_NEW_QSTR(MP_QSTR_);
+    return new_str(data + h->value_off, h->value_len);
 }
 
 static mp_obj_t header_name(kiln_headers_obj_t *self, const char *data, size_t i) {
     const kiln_http_header_t *h = &self->req->headers[i];
-    return mp_obj_new_str(data + h->name_off, h->name_len);
+    return new_str(data + h->name_off, h->name_len);
 }
 
 static mp_obj_t headers_subscr(mp_obj_t self_in, mp_obj_t index, mp_obj_t value) {
