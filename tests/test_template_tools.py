@@ -175,3 +175,12 @@ def test_flattening_falls_back_when_super_is_inside_an_expression():
     code = template_compiler.compile_source("{% extends 'b.html' %}{% block x %}[{{ super() }}]{% endblock %}",
                                             "c.html", loader)
     assert "yield '<[base]>'" in code
+
+
+def test_template_names_cannot_leave_the_folder(monkeypatch):
+    monkeypatch.setattr(template, "folder", str(ROOT / "tests" / "templates"))
+    monkeypatch.setattr(template, "frozen_package", None)
+    template.clear_cache()
+    for name in ("../conftest.py", "/etc/passwd", "a/../../x"):
+        with pytest.raises(template.TemplateNotFound, match="cannot leave"):
+            template.get_template(name)

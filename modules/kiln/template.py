@@ -2,6 +2,30 @@
 # (kiln.template_compiler explains its shape) either at firmware build time, then frozen as
 # `kiln_templates.<module_name(name)>`, or on first use from the templates folder; rendering
 # runs its generator with one of the two runtimes below (lenient or strict undefined).
+#
+# The syntax, a subset of Jinja2 with the same output (tests/templates/cases.py is checked
+# against Jinja2):
+#   {{ expr }}            output, HTML-escaped (& < > " ') unless the value is Markup
+#   {# comment #}         {%- / -%} {{- / -}} {#- / -#} strip whitespace before / after a tag
+#   {% raw %}..{% endraw %}
+#   {% if e %}..{% elif e %}..{% else %}..{% endif %}
+#   {% for x in xs %}..{% else %}..{% endfor %}   also `for k, v in d.items()`; loop.index,
+#       index0, revindex, revindex0, first, last, length, cycle(a, b); `else` when xs is empty
+#   {% set x = e %}  {% set a, b = e1, e2 %}      a set inside a for stays in the loop
+#   {% include "name" %} (any expression)        sees the context and the enclosing loop variables
+#   {% extends "name" %} (first tag, a literal)  {% block b %}..{% endblock %}  {{ super() }}
+#   {% macro m(a, b="literal") %}..{% endmacro %}   {{ m(1, b=2) }} (macros return Markup)
+#   expressions: literals (str, int, float, true/false/none, [..], {..}, (..)), a.b (item of a
+#       dict, else attribute), a[b], a[1:2], calls with keyword arguments, + - * / // % **,
+#       ~ (concatenate as str), == != < <= > >= in, not in, and or not, x if c else y,
+#       `is` tests (defined undefined none odd even divisibleby string number mapping iterable
+#       sequence), filters x|f and x|f(args)
+#   filters: e/escape safe default/d length/count upper lower title trim capitalize replace
+#       join int float round tojson urlencode string list first last, and add_filter(name, fn)
+#   globals: range, dict, and anything added to template_globals
+# Undefined names render empty (`missing.attr` too); strict mode raises UndefinedError naming
+# template and line. Differences from Jinja2: no {% call %}, {% import %}, {% with %},
+# {% filter %}, block {% set %}, `for .. if`, loop.previtem/depth, scoped blocks.
 import sys
 
 # Settings: `folder` is used when no App exists (else App.template_folder); `strict` makes
@@ -528,6 +552,8 @@ def _folder():
 
 
 def _find(name):
+    if name.startswith("/") or ".." in name.split("/"):
+        raise TemplateNotFound("%s: a template name cannot leave the templates folder" % name)
     if frozen_package:
         mod = "%s.%s" % (frozen_package, module_name(name))
         try:

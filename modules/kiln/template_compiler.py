@@ -372,6 +372,7 @@ class _Func:
         self.header = header
         self.root = root
         self.flat = False
+        self.last_where = None
         self.lines = []
         self.indent = 1
         self.scopes = [{}]
@@ -386,6 +387,11 @@ class _Func:
 
     def emit(self, code):
         self.flush()
+        where = self.c.where()
+        if where != self.last_where:
+            # Where each statement comes from, for whoever reads a traceback into this code.
+            self.last_where = where
+            code += "  # " + where
         self.lines.append("    " * self.indent + code)
 
     def text(self, s):
