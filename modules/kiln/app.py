@@ -18,26 +18,25 @@ current_app = None
 
 def make_response(r):
     """Turn what a handler returned into a Response."""
-    t = type(r)
-    if t is Response or isinstance(r, Response):
+    if isinstance(r, Response):
         return r
-    if t is tuple:
-        body = r[0]
-        status = 200
-        headers = None
-        if len(r) > 1:
-            if type(r[1]) is int:
-                status = r[1]
-                if len(r) > 2:
-                    headers = r[2]
-            else:
-                headers = r[1]
-        if type(body) is int and len(r) == 1:
-            return Response("", body)
-        return Response(body, status, headers)
-    if t is int:
+    if type(r) is tuple:
+        return _from_tuple(r)
+    if type(r) is int:
         return Response("", r)
+    if type(r) is str or type(r) is bytes:
+        res = Response()
+        res.body = r
+        return res
     return Response(r)
+
+
+def _from_tuple(r):
+    if len(r) == 1:
+        return Response("", r[0]) if type(r[0]) is int else Response(r[0])
+    if type(r[1]) is int:
+        return Response(r[0], r[1], r[2] if len(r) > 2 else None)
+    return Response(r[0], 200, r[1])
 
 
 class App:
@@ -57,6 +56,7 @@ class App:
         self._async_hooks = False
         self._before = None
         self._after = None
+        self._request = type("Request", (Request,), {"app": self})
         self.template_folder = "templates"
         self.server = None
         if current_app is None:
@@ -174,29 +174,38 @@ class App:
         """Answer one C request: returns (status, headers, body) or an awaitable of it."""
         ep = self._static.get(creq.path)
         if ep is None:
-            ep = self.router.find_dynamic(creq.path)
-            if ep is None:
-                return self._no_route(creq, None)
-            return self._matched(creq, ep[0], ep[1])
-        return self._matched(creq, ep, None)
+            return self._dynamic(creq)
+        ep = ep.get(creq.method)
+        if ep is None or not ep.sync or self._async_hooks or creq.content_length is not None:
+            return self._general(creq)
+        return self._run(_new(self._request, creq, None), ep)
 
-    def _matched(self, creq, methods, args):
+    def _dynamic(self, creq):
+        m = self.router.find_dynamic(creq.path)
+        if m is None:
+            return self._no_route(creq, None)
+        ep = m[0].get(creq.method)
+        if ep is None or not ep.sync or self._async_hooks or creq.content_length is not None:
+            return self._general(creq)
+        return self._run(_new(self._request, creq, m[1]), ep)
+
+    def _general(self, creq):
+        methods, args = self.router.find(creq.path)
+        if methods is None:
+            return self._no_route(creq, None)
         ep = methods.get(creq.method)
+        if ep is None and creq.method == "HEAD":
+            ep = methods.get("GET")
         if ep is None:
-            if creq.method == "HEAD":
-                ep = methods.get("GET")
-            if ep is None:
-                return self._no_route(creq, methods)
-        if not ep.sync or self._async_hooks or creq.content_length is not None:
-            return self._slow(Request(self, creq, args), ep)
-        return self._run(Request(self, creq, args), ep.func)
+            return self._no_route(creq, methods)
+        return self._slow(_new(self._request, creq, args), ep)
 
-    def _run(self, req, f):
+    def _run(self, req, ep):
         r = self._before
         if r is not None:
             r = _before(r, req)
         if r is None:
-            r = _call(f, req) if req.url_args is None else _call_args(f, req)
+            r = _call(ep.func, req) if req.url_args is None else _call_args(ep, req)
         if self._after is None and req._after is None:
             t = type(r)
             if t is str or t is bytes:
@@ -206,27 +215,28 @@ class App:
         return self._finish(req, r)
 
     def _finish(self, req, r):
-        if isinstance(r, Exception):
-            return self._exception(req, r)
-        try:
-            res = make_response(r)
-            prepare = getattr(res, "prepare", None)
-            if prepare is not None:
-                prepare(req)
-            if self._after is not None:
-                res = _after(self._after, req, res)
-            if req._after is not None:
-                res = _after(req._after, req, res)
-            return res.to_tuple()
-        except Exception as e:  # noqa: BLE001 - every failure becomes an error response
-            return self._exception(req, e)
+        if not isinstance(r, Exception):
+            r = _call2(self._respond, req, r)
+            if type(r) is tuple:
+                return r
+        return self._exception(req, r)
+
+    def _respond(self, req, res):
+        res = make_response(res)
+        if res.prepare is not None:
+            res.prepare(req)
+        if self._after is not None:
+            res = _after(self._after, req, res)
+        if req._after is not None:
+            res = _after(req._after, req, res)
+        return res.to_tuple()
 
     def _slow(self, req, ep):
         length = req._r.content_length
         if length is not None and length > req.max_body_size:
             return self._error(req, 413, None, "body of %d bytes is over the limit" % length)
         if ep.sync and not self._async_hooks:
-            return self._run(req, ep.func)
+            return self._run(req, ep)
         return self._dispatch(req, ep, req.url_args)
 
     def _hooks(self, req, attr):
@@ -248,13 +258,12 @@ class App:
                 if r is not None:
                     break
             else:
-                r = ep.func(req, **args) if args else ep.func(req)
+                r = ep.rule.caller(ep.func, req, args) if args else ep.func(req)
                 if ep.is_async:
                     r = await r
             res = make_response(r)
-            prepare = getattr(res, "prepare", None)
-            if prepare is not None:
-                prepare(req)
+            if res.prepare is not None:
+                res.prepare(req)
             for f, is_async in self._hooks(req, "after_request_handlers"):
                 x = f(req, res)
                 if is_async:
@@ -271,7 +280,7 @@ class App:
             return await self._exception(req, e)
 
     def _no_route(self, creq, methods):
-        req = Request(self, creq)
+        req = _new(self._request, creq, None)
         method = creq.method
         if methods is not None:
             allow = self._allow(methods)
@@ -451,25 +460,41 @@ def _call(f, req):
     return _caught()
 
 
-def _call_args(f, req):
+def _call2(f, req, x):
     with _GUARD:
-        return f(req, **req.url_args)
+        return f(req, x)
     return _caught()
 
 
+def _call_args(ep, req):
+    with _GUARD:
+        return ep.rule.caller(ep.func, req, req.url_args)
+    return _caught()
+
+
+def _new(cls, creq, args):
+    req = cls()
+    req._r = creq
+    if args is not None:
+        req.url_args = args
+    return req
+
+
 def _before(hooks, req):
-    for f in hooks:
-        r = _call(f, req)
+    i = 0
+    while i < len(hooks):
+        r = _call(hooks[i], req)
         if r is not None:
             return r
+        i += 1
     return None
 
 
 def _after(hooks, req, res):
-    for f in hooks:
-        r = f(req, res)
-        if r is not None:
-            res = r
+    i = 0
+    while i < len(hooks):
+        res = hooks[i](req, res) or res
+        i += 1
     return res
 
 

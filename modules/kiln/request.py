@@ -84,6 +84,33 @@ def parse_cookies(header):
     return cookies
 
 
+def _args(req):
+    qs = req._r.query_string
+    return MultiDict(parse_qs(qs) if qs else None)
+
+
+def _form(req):
+    req._parse_form()
+    return req.form
+
+
+def _files(req):
+    req._parse_form()
+    return req.files
+
+
+_LAZY = {
+    "args": _args,
+    "cookies": lambda req: parse_cookies(req._r.headers.get("Cookie", "")),
+    "g": lambda req: G(),
+    "subapp": lambda req: None,
+    "content_type": lambda req: req._r.headers.get("Content-Type"),
+    "json": lambda req: req._json(),
+    "form": _form,
+    "files": _files,
+}
+
+
 class Request:
     """An HTTP request, as handlers see it.
 
@@ -105,42 +132,31 @@ class Request:
 
     url_args = None
     _after = None
-
-    def __init__(self, app, creq, url_args=None):
-        self.app = app
-        self._r = creq
-        if url_args is not None:
-            self.url_args = url_args
+    # An App makes its requests from a subclass whose class attribute ``app`` is the app, and
+    # sets ``_r`` (the C request) and ``url_args`` after creating it with no arguments: an
+    # instance then holds two attributes and costs one allocation.
+    app = None
 
     def __getattr__(self, name):
-        r = self._r
-        if name == "args":
-            qs = r.query_string
-            value = MultiDict(parse_qs(qs) if qs else None)
-        elif name == "headers":
-            value = r.headers
-        elif name == "cookies":
-            value = parse_cookies(r.headers.get("Cookie", ""))
-        elif name == "g":
-            value = G()
-        elif name == "subapp":
-            value = None
-        elif name == "content_type":
-            value = r.headers.get("Content-Type")
-        elif name == "json":
-            value = self._json()
-        elif name in ("form", "files"):
-            self._parse_form()
-            return getattr(self, name)
-        elif name == "url":
-            value = r.target
-        elif name in ("method", "path", "query_string", "http_version", "content_length", "body", "stream",
-                      "client_addr", "target", "keep_alive"):
-            value = getattr(r, name)
-        else:
+        make = _LAZY.get(name)
+        if make is None:
             raise AttributeError(name)
+        value = make(self)
         setattr(self, name, value)
         return value
+
+    method = property(lambda self: self._r.method)
+    path = property(lambda self: self._r.path)
+    url = property(lambda self: self._r.target)
+    target = property(lambda self: self._r.target)
+    query_string = property(lambda self: self._r.query_string)
+    http_version = property(lambda self: self._r.http_version)
+    headers = property(lambda self: self._r.headers)
+    content_length = property(lambda self: self._r.content_length)
+    body = property(lambda self: self._r.body)
+    stream = property(lambda self: self._r.stream)
+    client_addr = property(lambda self: self._r.client_addr)
+    keep_alive = property(lambda self: self._r.keep_alive)
 
     def _json(self):
         ct = self.content_type

@@ -110,12 +110,18 @@ class Response:
     ``response.headers`` is case-insensitive. Set-Cookie headers come from ``set_cookie``."""
 
     default_content_type = TEXT
+    reason = None
+    cookies = None
+    #: FileResponse settles conditional requests and ranges here before the response is sent.
+    prepare = None
+    _headers = None
 
     def __init__(self, body="", status_code=200, headers=None, reason=None):
         self.status_code = status_code
-        self.reason = reason
-        self.headers = NoCaseDict(headers)
-        self.cookies = None
+        if headers:
+            self._headers = NoCaseDict(headers)
+        if reason is not None:
+            self.reason = reason
         t = type(body)
         if t is dict or t is list:
             body = self._json(body)
@@ -124,6 +130,18 @@ class Response:
             if status_code == 200:
                 self.status_code = 204
         self.body = body
+
+    @property
+    def headers(self):
+        """The response headers (case-insensitive)."""
+        h = self._headers
+        if h is None:
+            h = self._headers = NoCaseDict()
+        return h
+
+    @headers.setter
+    def headers(self, value):
+        self._headers = value if type(value) is NoCaseDict else NoCaseDict(value)
 
     def _json(self, value):
         if "Content-Type" not in self.headers:
@@ -167,18 +185,20 @@ class Response:
 
     def to_tuple(self):
         """The (status, headers, body) tuple for the C loop."""
-        h = self.headers
-        if type(h) is not NoCaseDict:
-            h = self.headers = NoCaseDict(h)
-        d = h._d
-        if not d and self.cookies is None and self.default_content_type is TEXT:
-            return (self.status_code, TEXT_HEADERS, self.body)
+        h = self._headers
+        if h is None or not h._d:
+            if self.cookies is None and self.default_content_type is TEXT:
+                return (self.status_code, TEXT_HEADERS, self.body)
+            h = NoCaseDict()
+        return (self.status_code, self._header_list(h._d), self.body)
+
+    def _header_list(self, d):
         out = list(d.values())
         if "content-type" not in d:
             out.append(("Content-Type", self.default_content_type))
         if self.cookies is not None:
             out += [("Set-Cookie", c) for c in self.cookies]
-        return (self.status_code, out, self.body)
+        return out
 
     @classmethod
     def redirect(cls, location, status_code=302):

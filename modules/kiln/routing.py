@@ -123,6 +123,9 @@ class Rule:
             self.parts.append(tail)
             rx += _escape(tail)
         self.regex = re.compile(rx + "$")
+        # calls view(request, name=value, ...) with keywords, which allocates nothing, where
+        # view(request, **args) would build and free an argument array on the heap
+        self.caller = eval("lambda f, r, a: f(r, %s)" % ", ".join("%s=a[%r]" % (n, n) for n, _ in self.names))
         head = self.parts[0]
         slash = head.find("/", 1)
         if slash > 0:
@@ -132,32 +135,36 @@ class Rule:
             self.prefix = head
             self.suffix = tail
             self.regex_text = regexes[0]
+            self.argname, self.to_python = self.names[0]
             self.match = self._match_segment
 
-    def _match_segment(self, path):
-        if not path.startswith(self.prefix) or not path.endswith(self.suffix):
+    def _match_segment(self, path, n):
+        if n != self.nslash or not path.startswith(self.prefix) or not path.endswith(self.suffix):
             return None
         return self._segment(path[len(self.prefix) : len(path) - len(self.suffix)])
 
     def _segment(self, text):
         if not text or "/" in text:
             return None
-        name, to_python = self.names[0]
-        if to_python is not None:
-            if self.regex_text == _INT:
-                digits = text[1:] if text[0] == "-" else text
-                if not digits.isdigit():
-                    return None
-            try:
-                text = to_python(text)
-            except ValueError:
-                return None
-        return {name: text}
+        if self.to_python is None:
+            return {self.argname: text}
+        if self.regex_text is _INT and not _is_int(text):
+            return None
+        try:
+            return {self.argname: self.to_python(text)}
+        except ValueError:
+            return None
 
-    def match(self, path):
+    def match(self, path, n):
+        """The arguments of ``path`` (with ``n`` slashes) if it matches, else None."""
+        if self.nslash >= 0 and n != self.nslash:
+            return None
         m = self.regex.match(path)
         if m is None:
             return None
+        return self._groups(m)
+
+    def _groups(self, m):
         args = {}
         i = 1
         for name, to_python in self.names:
@@ -245,20 +252,25 @@ class Router:
         slash = path.find("/", 1)
         rules = self.groups.get(path[1:slash] if slash > 0 else path[1:])
         if rules is not None:
-            found = _scan(rules, path)
-            if found is not None:
-                return found
+            rules = _scan(rules, path)
+            if rules is not None:
+                return rules
         return _scan(self.wild, path) if self.wild else None
 
 
 def _scan(rules, path):
     n = path.count("/")
-    for rule in rules:
-        if rule.nslash == n or rule.nslash < 0:
-            args = rule.match(path)
-            if args is not None:
-                return rule.methods, args
+    i = 0
+    while i < len(rules):
+        args = rules[i].match(path, n)
+        if args is not None:
+            return rules[i].methods, args
+        i += 1
     return None
+
+
+def _is_int(text):
+    return (text[1:] if text[0] == "-" else text).isdigit()
 
 
 def _is_ident(name):
