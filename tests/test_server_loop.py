@@ -593,3 +593,37 @@ asyncio.run(main())
 """ % (port, port)
     proc = upy(code)
     assert proc.stdout.split() == ["2", "True", "1", "closed", "0"], proc.stdout + proc.stderr
+
+
+def test_heap_exhaustion_under_concurrent_load(features):
+    # Handlers that run out of memory (a hog, a body larger than the heap) next to plain
+    # clients: the hogs get 500 and their connections close, the others never notice.
+    srv = features(heapsize="48k", max_connections=10)
+    stop = time.monotonic() + 3
+    counts = {}
+
+    def client(path):
+        while time.monotonic() < stop:
+            try:
+                c = Conn(srv.port, timeout=3)
+                while time.monotonic() < stop:
+                    c.request(path)
+                    status = c.response()[0]
+                    counts[path, status] = counts.get((path, status), 0) + 1
+                c.close()
+            except (OSError, EOFError):
+                counts[path, "closed"] = counts.get((path, "closed"), 0) + 1
+
+    threads = [threading.Thread(target=client, args=(p,)) for p in ["/"] * 6 + ["/oom", "/big"]]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert srv.alive(), srv.console()
+    print(counts)
+    assert counts["/", 200] > 100 and counts["/oom", 500] > 0 and counts["/big", 500] > 0
+    assert [k for k in counts if k[0] == "/" and k[1] != 200] == [], counts
+    c = Conn(srv.port)
+    for _ in range(20):
+        c.request("/")
+        assert c.response()[2] == b"Hello, World!"

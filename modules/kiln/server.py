@@ -34,6 +34,19 @@ def _ms(seconds):
     return int(seconds * 1000)
 
 
+def _unqueue(ioq, s):
+    # After a MemoryError inside queue_read/queue_write: undo the half-made registration. A
+    # failed poller.register can leave an empty entry that unregister cannot remove, so fill
+    # it first.
+    if ioq.map.pop(id(s), None) is not None:
+        gc.collect()
+        try:
+            ioq.poller.register(s, 1)
+        except MemoryError:
+            return
+        ioq.poller.unregister(s)
+
+
 async def _serve(c, ioq):
     # One connection: C works until it must wait; this task waits, then hands back to C.
     s = c.sock
@@ -63,6 +76,7 @@ async def _serve(c, ioq):
                     continue
                 r = c.feed(chunk)
     except MemoryError:
+        _unqueue(ioq, s)
         print("Kiln: out of memory, closed a connection")
     finally:
         c.close()
@@ -71,16 +85,19 @@ async def _serve(c, ioq):
 async def _accept(srv, ioq):
     s = srv.sock
     while True:
-        yield ioq.queue_read(s)
-        while True:
+        try:
+            yield ioq.queue_read(s)
             c = srv.accept()
-            if not c:
-                break
-            try:
-                c.task = asyncio.create_task(_serve(c, ioq))
-            except MemoryError:
-                c.close()
-                print("Kiln: out of memory, closed a connection")
+            while c:
+                try:
+                    c.task = asyncio.create_task(_serve(c, ioq))
+                except MemoryError:
+                    c.close()
+                    print("Kiln: out of memory, closed a connection")
+                c = srv.accept()
+        except MemoryError:
+            _unqueue(ioq, s)
+            c = False
         if c is False:
             # Out of memory or file descriptors: give the running requests time to finish.
             await asyncio.sleep_ms(100)
@@ -88,7 +105,11 @@ async def _accept(srv, ioq):
 
 async def _janitor(srv):
     while True:
-        await asyncio.sleep_ms(srv.sweep())
+        try:
+            t = srv.sweep()
+        except MemoryError:
+            t = 100
+        await asyncio.sleep_ms(t)
 
 
 class Server:
