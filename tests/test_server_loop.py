@@ -627,3 +627,23 @@ def test_heap_exhaustion_under_concurrent_load(features):
     for _ in range(20):
         c.request("/")
         assert c.response()[2] == b"Hello, World!"
+
+
+def test_heap_per_idle_keep_alive_connection(features):
+    srv = features(max_connections=64)
+    probe = Conn(srv.port)
+
+    def heap():
+        probe.request("/mem")
+        return int(probe.response()[2].split()[0])
+
+    heap()
+    before = heap()
+    idle = [Conn(srv.port) for _ in range(20)]
+    for c in idle:
+        c.request("/")
+        c.response()
+    per_connection = (heap() - before) / len(idle)
+    print("heap per idle keep-alive connection: %.0f bytes" % per_connection)
+    # buffers (recv 512 + send 1024) + connection object, socket, task
+    assert per_connection < 3072
