@@ -192,3 +192,24 @@ fuzz: $(PARSER_BUILD)/fuzz_http
 
 bench-parser: venv $(UNIX_FW)
 	$(PY) bench/parser.py
+
+# --- loop ---------------------------------------------------------------------------------
+# The socket loop: cmodules/kiln/kiln_server.c, kiln_conn.c, kiln_response.c and
+# modules/kiln/server.py.
+#   make test-server   its pytest suite, tests/test_server_loop.py (real sockets, ~15 s)
+#   make bench-loop    wrk -t2 -c16 -d5s against tests/apps/server_hello on 127.0.0.1:LOOP_PORT,
+#                      keep-alive, then with Connection: close
+LOOP_PORT ?= 8089
+
+.PHONY: test-server bench-loop
+
+test-server: venv $(UNIX_FW)
+	$(PY) -m pytest -q tests/test_server_loop.py
+
+bench-loop: $(UNIX_FW)
+	@cd tests/apps/server_hello && { \
+	  $(UNIX_FW) -c "import main; main.app.run(host='127.0.0.1', port=$(LOOP_PORT))" & pid=$$!; \
+	  trap "kill $$pid" EXIT; sleep 0.5; \
+	  echo "keep-alive:"; wrk -t2 -c16 -d5s --latency http://127.0.0.1:$(LOOP_PORT)/ | grep -E 'Requests/sec|99%'; \
+	  echo "Connection: close:"; wrk -t2 -c16 -d5s --latency -H 'Connection: close' \
+	    http://127.0.0.1:$(LOOP_PORT)/ | grep -E 'Requests/sec|99%'; }
