@@ -483,6 +483,11 @@ class _Runtime:
         self.inc = lambda name, c: _load(name).render(c, self)
 
     @staticmethod
+    def mac(fn, c, rt):
+        # A macro used as a value ({% set f = m %}): a callable returning Markup.
+        return lambda *a, **k: Markup("".join(fn(c, rt, *a, **dict((n + "_", v) for n, v in k.items()))))
+
+    @staticmethod
     def ctx(c, local):
         d = dict(c)
         d.update(local)

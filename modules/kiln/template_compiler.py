@@ -444,7 +444,7 @@ class _Func:
         if found:
             return found
         if name in self.c.macros:
-            return "(lambda *a, **k: %s(_m_%s(_c, _x, *a, **k)))" % (self.use("j"), name)
+            return "%s(_m_%s, _c, _x)" % (self.use("mac"), name)
         if name not in self.free:
             self.free[name] = self.c.where()
         return name + "_"
@@ -820,6 +820,7 @@ class _Compiler:
 
     def stmt_for(self, fn, rest):
         start = self.line
+        rest = rest.replace("\n", " ").replace("\t", " ")
         i = _find_word(rest, "in")
         if i < 0:
             self.error("expected {% for name in expression %}")

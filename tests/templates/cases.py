@@ -109,6 +109,9 @@ CASES = [
     ("braces that are not tags", "{ a } {x} {{ '{{' }} {{ '}}' }} %}", {}, "{ a } {x} {{ }} %}"),
     ("macro", "{% macro hi(who, punct='!') %}Hi {{ who }}{{ punct }}{% endmacro %}"
      "{{ hi('<you>') }} {{ hi('me', punct='?') }} {{ hi('x')|upper }}", {}, "Hi &lt;you&gt;! Hi me? HI X!"),
+    ("macro as a value", "{% macro m(a, b=1) %}{{ a }}{{ b }}{% endmacro %}{% set f = m %}{{ f(2, b='<') }}",
+     {}, "2&lt;"),
+    ("for over several lines", "{% for x\n   in xs %}{{ x }}{% endfor %}", {"xs": [1, 2]}, "12"),
     ("macro sees context", "{% macro m() %}{{ who }}{% endmacro %}{{ m() }}", {"who": "ctx"}, "ctx"),
     ("macro before definition", "{{ m() }}{% macro m() %}late{% endmacro %}", {}, "late", False),
     # --- templates in this folder: include, extends, super, macros -----------------------------
