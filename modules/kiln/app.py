@@ -178,7 +178,14 @@ class App:
         ep = ep.get(creq.method)
         if ep is None or not ep.sync or self._async_hooks or creq.content_length is not None:
             return self._general(creq)
-        return self._run(_new(self._request, creq, None), ep)
+        req = self._request()
+        req._r = creq
+        if self._before is not None or self._after is not None:
+            return self._run(req, ep)
+        ep = _call(ep.func, req)
+        if type(ep) is str and req._after is None:
+            return (200, TEXT_HEADERS, ep)
+        return self._end(req, ep)
 
     def _dynamic(self, creq):
         m = self.router.find_dynamic(creq.path)
@@ -206,7 +213,12 @@ class App:
             r = _before(r, req)
         if r is None:
             r = _call(ep.func, req) if req.url_args is None else _call_args(ep, req)
-        if self._after is None and req._after is None:
+        if self._after is None:
+            return self._end(req, r)
+        return self._finish(req, r)
+
+    def _end(self, req, r):
+        if req._after is None:
             t = type(r)
             if t is str or t is bytes:
                 return (200, TEXT_HEADERS, r)
