@@ -65,9 +65,15 @@ enum {
 #define CONN_CLOSE (32)
 #define CONN_KEEP_ALIVE (64)
 #define CONN_UPGRADE (128)
+#define EXPECT_100 (256)
 
 static const char *const method_names[] = {
     NULL, "GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "CONNECT", "TRACE",
+};
+
+// The kiln_http_limits_t.allow bit each method needs.
+static const uint8_t method_needs[] = {
+    KILN_HTTP_ALLOW_CUSTOM, 0, 0, 0, 0, 0, 0, 0, KILN_HTTP_ALLOW_CONNECT, KILN_HTTP_ALLOW_TRACE,
 };
 
 const char *kiln_http_method_name(int method) {
@@ -107,7 +113,7 @@ int kiln_http_casecmp(const char *a, const char *b, size_t n) {
     return 1;
 }
 
-// s[0..n) equals the lower-case literal lit (of length n).
+// s[0..n) equals the lower-case literal lit (of length lit_len), ignoring the case of s.
 static int eq_lit(const uint8_t *s, size_t n, const char *lit, size_t lit_len) {
     return n == lit_len && kiln_http_casecmp((const char *)s, lit, n);
 }
@@ -131,184 +137,144 @@ static inline int is_ows(uint8_t c) {
     return c == ' ' || c == '\t';
 }
 
-// Calls fn(req, element, length) for each non-empty element of a comma-separated list,
-// with surrounding whitespace removed; stops at the first nonzero result and returns it.
-typedef int (*list_fn_t)(kiln_http_request_t *req, const uint8_t *e, size_t n);
-static int each_element(kiln_http_request_t *req, const uint8_t *v, size_t n, list_fn_t fn) {
-    size_t i = 0;
-    while (i < n) {
+// The header names the parser acts on, by index; each is lower-case.
+enum { H_HOST, H_EXPECT, H_UPGRADE, H_CONNECTION, H_CONTENT_LENGTH, H_TRANSFER_ENCODING, H_OTHER };
+static const char *const framing_names[] = {
+    "host", "expect", "upgrade", "connection", "content-length", "transfer-encoding",
+};
+
+// Takes note of the framing headers; returns 0 or an error status.
+static int header_semantics(kiln_http_request_t *req, const uint8_t *name, size_t nl,
+    const uint8_t *v, size_t vl, size_t voff) {
+    uint16_t seen = req->s_seen;
+    uint8_t which = 0;
+    while (which < H_OTHER && !eq_lit(name, nl, framing_names[which], strlen(framing_names[which]))) {
+        which++;
+    }
+    switch (which) {
+        case H_HOST:
+            if (seen & SEEN_HOST) {
+                return 400;
+            }
+            for (size_t i = 0; i < vl; i++) {
+                uint8_t c = v[i];
+                if (c == ' ' || c == '\t' || c == ',' || c == '/') {
+                    return 400;
+                }
+            }
+            seen |= SEEN_HOST;
+            break;
+        case H_EXPECT:
+            if (EQ(v, vl, "100-continue")) {
+                seen |= EXPECT_100;
+            }
+            break;
+        case H_UPGRADE:
+            if (req->upgrade_off == 0) {
+                req->upgrade_off = voff;
+                req->upgrade_len = vl;
+            }
+            return 0;
+        case H_OTHER:
+            return 0;
+        case H_CONTENT_LENGTH:
+            if (vl == 0) {
+                return 400;
+            }
+            break;
+        case H_TRANSFER_ENCODING:
+            seen |= SEEN_TE;
+            break;
+    }
+    // The list headers: each comma-separated element, whitespace around it removed.
+    for (size_t i = 0; i <= vl && which >= H_CONNECTION; i++) {
         size_t s = i;
-        while (i < n && v[i] != ',') {
+        while (i < vl && v[i] != ',') {
             i++;
         }
-        size_t e = i++;
+        size_t e = i;
         while (s < e && is_ows(v[s])) {
             s++;
         }
         while (e > s && is_ows(v[e - 1])) {
             e--;
         }
-        if (e > s) {
-            int r = fn(req, v + s, e - s);
-            if (r) {
-                return r;
+        const uint8_t *el = v + s;
+        size_t n = e - s;
+        if (which == H_CONTENT_LENGTH) {
+            // A list of identical values is accepted (RFC 9112 6.3); an empty element is not.
+            uint32_t len = 0;
+            if (n == 0) {
+                return 400;
             }
+            for (size_t k = 0; k < n; k++) {
+                uint8_t d = el[k] - '0';
+                if (d > 9 || len > 429496729 || (len == 429496729 && d > 5)) {
+                    return 400; // not a number, or too large to represent
+                }
+                len = len * 10 + d;
+            }
+            if ((seen & SEEN_CL) && len != req->content_length) {
+                return 400;
+            }
+            seen |= SEEN_CL;
+            req->content_length = len;
+        } else if (n == 0) {
+            continue; // empty list elements are allowed (RFC 9110 5.6.1)
+        } else if (which == H_TRANSFER_ENCODING) {
+            if (seen & TE_CHUNKED_LAST) {
+                return 400; // chunked applied twice, or not the final coding
+            }
+            seen |= EQ(el, n, "chunked") ? TE_CHUNKED_LAST : TE_OTHER;
+        } else if (EQ(el, n, "close")) {
+            seen |= CONN_CLOSE;
+        } else if (EQ(el, n, "keep-alive")) {
+            seen |= CONN_KEEP_ALIVE;
+        } else if (EQ(el, n, "upgrade")) {
+            seen |= CONN_UPGRADE;
         }
     }
-    return 0;
-}
-
-static int connection_token(kiln_http_request_t *req, const uint8_t *e, size_t n) {
-    if (EQ(e, n, "close")) {
-        req->s_seen |= CONN_CLOSE;
-    } else if (EQ(e, n, "keep-alive")) {
-        req->s_seen |= CONN_KEEP_ALIVE;
-    } else if (EQ(e, n, "upgrade")) {
-        req->s_seen |= CONN_UPGRADE;
-    }
-    return 0;
-}
-
-static int transfer_coding(kiln_http_request_t *req, const uint8_t *e, size_t n) {
-    if (req->s_seen & TE_CHUNKED_LAST) {
-        return 400; // chunked applied twice, or not the final coding
-    }
-    req->s_seen |= EQ(e, n, "chunked") ? TE_CHUNKED_LAST : TE_OTHER;
-    return 0;
-}
-
-static int content_length(kiln_http_request_t *req, const uint8_t *e, size_t n) {
-    uint32_t v = 0;
-    for (size_t i = 0; i < n; i++) {
-        uint8_t d = e[i] - '0';
-        if (d > 9 || v > (UINT32_MAX - d) / 10) {
-            return 400; // not a number, or too large to represent
-        }
-        v = v * 10 + d;
-    }
-    if ((req->s_seen & SEEN_CL) && v != req->content_length) {
-        return 400;
-    }
-    req->s_seen |= SEEN_CL;
-    req->content_length = v;
-    return 0;
-}
-
-// Takes note of the framing headers; returns 0 or an error status.
-static int header_semantics(kiln_http_request_t *req, const uint8_t *name, size_t nl,
-    const uint8_t *v, size_t vl, size_t voff) {
-    switch (nl) {
-        case 4:
-            if (EQ(name, nl, "host")) {
-                if (req->s_seen & SEEN_HOST) {
-                    return 400;
-                }
-                req->s_seen |= SEEN_HOST;
-                for (size_t i = 0; i < vl; i++) {
-                    if (v[i] == ' ' || v[i] == '\t' || v[i] == ',' || v[i] == '/') {
-                        return 400;
-                    }
-                }
-            }
-            break;
-        case 6:
-            if (EQ(name, nl, "expect") && EQ(v, vl, "100-continue")) {
-                req->flags |= KILN_HTTP_F_EXPECT_CONTINUE;
-            }
-            break;
-        case 7:
-            if (EQ(name, nl, "upgrade") && req->upgrade_off == 0) {
-                req->upgrade_off = voff;
-                req->upgrade_len = vl;
-            }
-            break;
-        case 10:
-            if (EQ(name, nl, "connection")) {
-                each_element(req, v, vl, connection_token);
-            }
-            break;
-        case 14:
-            if (EQ(name, nl, "content-length")) {
-                if (vl == 0) {
-                    return 400;
-                }
-                // A list of identical values is accepted (RFC 9112 6.3); an empty element is not.
-                size_t s = 0;
-                for (size_t i = 0; i <= vl; i++) {
-                    if (i == vl || v[i] == ',') {
-                        size_t a = s, b = i;
-                        while (a < b && is_ows(v[a])) {
-                            a++;
-                        }
-                        while (b > a && is_ows(v[b - 1])) {
-                            b--;
-                        }
-                        if (a == b || content_length(req, v + a, b - a)) {
-                            return 400;
-                        }
-                        s = i + 1;
-                    }
-                }
-            }
-            break;
-        case 17:
-            if (EQ(name, nl, "transfer-encoding")) {
-                req->s_seen |= SEEN_TE;
-                return each_element(req, v, vl, transfer_coding);
-            }
-            break;
-    }
+    req->s_seen = seen;
     return 0;
 }
 
 // Splits the request-target into path and query; returns 0 or 400.
 static int classify_target(kiln_http_request_t *req, const uint8_t *buf) {
-    const uint8_t *t = buf + req->target_off;
-    size_t n = req->target_len, path = 0;
-    if (t[0] == '/') {
-        // origin-form
-        if (req->method == KILN_HTTP_CONNECT) {
+    size_t off = req->target_off, n = req->target_len, path = 0;
+    const uint8_t *t = buf + off;
+    uint8_t m = req->method;
+    if (m == KILN_HTTP_CONNECT || (n == 1 && t[0] == '*')) {
+        // authority-form "host:port", CONNECT only; asterisk-form, OPTIONS only: the path is all
+        if (m == KILN_HTTP_CONNECT
+            ? (memchr(t, '/', n) || memchr(t, '@', n) || !memchr(t, ':', n))
+            : m != KILN_HTTP_OPTIONS) {
             return 400;
         }
-    } else if (n == 1 && t[0] == '*') {
-        // asterisk-form: OPTIONS only
-        if (req->method != KILN_HTTP_OPTIONS) {
-            return 400;
-        }
-        req->path_off = req->target_off;
-        req->path_len = 1;
-        return 0;
-    } else if (req->method == KILN_HTTP_CONNECT) {
-        // authority-form: host:port
-        if (memchr(t, '/', n) || memchr(t, '?', n) || memchr(t, '@', n) || !memchr(t, ':', n)) {
-            return 400;
-        }
-        req->path_off = req->target_off;
+        req->path_off = off;
         req->path_len = n;
         return 0;
-    } else {
-        // absolute-form: scheme "://" authority [path] ["?" query]
-        size_t i = 0;
-        while (i < n && (is_alpha(t[i])
-                         || (i > 0 && ((t[i] >= '0' && t[i] <= '9') || t[i] == '+' || t[i] == '-' || t[i] == '.')))) {
-            i++;
+    }
+    if (t[0] != '/') {
+        // absolute-form: scheme "://" authority [path] ["?" query]; the scheme is checked loosely
+        // (a letter, then token characters), the authority not at all (Host is what counts)
+        while (path < n && IS(t[path], C_TOK)) {
+            path++;
         }
-        if (i == 0 || n - i < 3 || memcmp(t + i, "://", 3) != 0) {
+        if (!is_alpha(t[0]) || n - path < 3 || memcmp(t + path, "://", 3) != 0) {
             return 400;
         }
-        i += 3;
-        while (i < n && t[i] != '/' && t[i] != '?') {
-            i++;
+        path += 3;
+        while (path < n && t[path] != '/' && t[path] != '?') {
+            path++;
         }
-        path = i;
     }
     const uint8_t *q = memchr(t + path, '?', n - path);
     size_t path_end = q ? (size_t)(q - t) : n;
-    req->path_off = req->target_off + path;
+    req->path_off = off + path;
     req->path_len = path_end - path;
     if (q) {
         req->flags |= KILN_HTTP_F_QUERY;
-        req->query_off = req->target_off + path_end + 1;
+        req->query_off = off + path_end + 1;
         req->query_len = n - path_end - 1;
     }
     return 0;
@@ -321,52 +287,51 @@ static int request_line_done(kiln_http_request_t *req, const uint8_t *buf, const
         return 505;
     }
     req->minor_version = v[7] != '0';
-    uint8_t m = req->method;
-    if ((m == KILN_HTTP_OTHER && !(lim->allow & KILN_HTTP_ALLOW_CUSTOM))
-        || (m == KILN_HTTP_CONNECT && !(lim->allow & KILN_HTTP_ALLOW_CONNECT))
-        || (m == KILN_HTTP_TRACE && !(lim->allow & KILN_HTTP_ALLOW_TRACE))) {
+    if (method_needs[req->method] & ~lim->allow) {
         return 501;
     }
     return classify_target(req, buf);
 }
 
-// Checks done once the head is complete; returns 0 or an error status.
+// Checks done once the head is complete, and the flags; returns 0 or an error status.
 static int head_done(kiln_http_request_t *req, const kiln_http_limits_t *lim) {
-    uint8_t seen = req->s_seen;
+    uint16_t seen = req->s_seen;
+    uint8_t flags = req->flags, http11 = req->minor_version;
     if (seen & SEEN_TE) {
-        if (req->minor_version == 0 || (seen & SEEN_CL) || !(seen & TE_CHUNKED_LAST)) {
+        if (!http11 || (seen & SEEN_CL) || !(seen & TE_CHUNKED_LAST)) {
             return 400;
         }
         if (seen & TE_OTHER) {
             return 501; // a coding before chunked that Kiln cannot undo
         }
-        req->flags |= KILN_HTTP_F_CHUNKED;
-    }
-    if (req->minor_version == 1 && !(seen & SEEN_HOST)) {
-        return 400;
+        flags |= KILN_HTTP_F_CHUNKED;
     }
     if (seen & SEEN_CL) {
         if (req->content_length > lim->max_body) {
             return 413;
         }
-        req->flags |= KILN_HTTP_F_CONTENT_LENGTH;
+        flags |= KILN_HTTP_F_CONTENT_LENGTH;
     }
-    if (req->minor_version == 1) {
+    if (http11) {
+        if (!(seen & SEEN_HOST)) {
+            return 400;
+        }
         if (!(seen & CONN_CLOSE)) {
-            req->flags |= KILN_HTTP_F_KEEP_ALIVE;
+            flags |= KILN_HTTP_F_KEEP_ALIVE;
+        }
+        if (seen & EXPECT_100) {
+            flags |= KILN_HTTP_F_EXPECT_CONTINUE;
         }
         if ((seen & CONN_UPGRADE) && req->upgrade_off) {
-            req->flags |= KILN_HTTP_F_UPGRADE;
+            flags |= KILN_HTTP_F_UPGRADE;
         }
-    } else {
-        req->flags &= ~KILN_HTTP_F_EXPECT_CONTINUE;
-        if ((seen & (CONN_KEEP_ALIVE | CONN_CLOSE)) == CONN_KEEP_ALIVE) {
-            req->flags |= KILN_HTTP_F_KEEP_ALIVE;
-        }
+    } else if ((seen & (CONN_KEEP_ALIVE | CONN_CLOSE)) == CONN_KEEP_ALIVE) {
+        flags |= KILN_HTTP_F_KEEP_ALIVE;
     }
-    if (!(req->flags & KILN_HTTP_F_UPGRADE)) {
+    if (!(flags & KILN_HTTP_F_UPGRADE)) {
         req->upgrade_off = req->upgrade_len = 0;
     }
+    req->flags = flags;
     return 0;
 }
 
@@ -388,7 +353,7 @@ int kiln_http_parse_request(kiln_http_request_t *req, const char *buf_in, size_t
     const uint8_t *buf = (const uint8_t *)buf_in;
     // Only the first max_head bytes can belong to the head.
     size_t end = len < lim->max_head ? len : lim->max_head;
-    size_t p = req->s_pos, line = req->s_line;
+    size_t p = req->s_pos, line = req->s_line, nh = req->num_headers;
     uint8_t state = req->s_state;
     int status = 0;
     uint8_t c;
@@ -447,10 +412,8 @@ int kiln_http_parse_request(kiln_http_request_t *req, const char *buf_in, size_t
                         goto need_more;
                     }
                     c = buf[p + k];
-                    if (k < 5 ? c != (uint8_t)"HTTP/"[k]
-                        : k == 6 ? c != '.'
-                        : k == 8 ? (c != '\r' && c != '\n')
-                        : (c < '0' || c > '9')) {
+                    uint8_t want = "HTTP/0.0\n"[k];
+                    if (want == '0' ? (uint8_t)(c - '0') > 9 : want == '\n' ? (c != '\r' && c != '\n') : c != want) {
                         goto bad;
                     }
                 }
@@ -508,12 +471,12 @@ int kiln_http_parse_request(kiln_http_request_t *req, const char *buf_in, size_t
                 if (buf[p] != ':') {
                     goto bad; // whitespace before the colon, or a non-token character
                 }
-                if (req->num_headers >= max_headers) {
+                if (nh >= max_headers) {
                     status = 431;
                     goto fail;
                 }
-                headers[req->num_headers].name_off = line;
-                headers[req->num_headers].name_len = p - line;
+                headers[nh].name_off = line;
+                headers[nh].name_len = p - line;
                 p++;
                 state = S_OWS;
                 // fall through
@@ -544,14 +507,14 @@ int kiln_http_parse_request(kiln_http_request_t *req, const char *buf_in, size_t
                 }
                 {
                     // Store the value without trailing whitespace.
-                    kiln_http_header_t *h = &headers[req->num_headers];
+                    kiln_http_header_t *h = &headers[nh];
                     size_t vs = req->s_mark, ve = p;
                     while (ve > vs && is_ows(buf[ve - 1])) {
                         ve--;
                     }
                     h->value_off = vs;
                     h->value_len = ve - vs;
-                    req->num_headers++;
+                    req->num_headers = ++nh;
                     status = header_semantics(req, buf + h->name_off, h->name_len, buf + vs, ve - vs, vs);
                     if (status) {
                         goto fail;
@@ -658,175 +621,158 @@ int kiln_http_decode_chunked(kiln_http_chunked_t *dec, char *buf_in, size_t *len
     const kiln_http_limits_t *lim) {
     uint8_t *buf = (uint8_t *)buf_in;
     size_t n = *len, i = 0, o = 0;
-    int status = 0;
+    uint32_t remaining = dec->remaining, total = dec->total;
+    size_t line_len = dec->line_len, trailer_len = dec->trailer_len;
+    uint8_t state = dec->state;
+    int status;
     if (lim == NULL) {
         lim = &kiln_http_default_limits;
     }
-    if (dec->state == CH_ERROR) {
+    if (state == CH_ERROR) {
         *len = 0;
-        return -(int)dec->line_len; // the status is kept in line_len once failed
+        return -(int)line_len; // the status is kept in line_len once failed
     }
-    if (dec->state == CH_DONE) {
-        goto done;
-    }
-    while (i < n) {
-        uint8_t c = buf[i];
-        switch (dec->state) {
+    while (state != CH_DONE && i < n) {
+        if (state == CH_DATA) {
+            size_t k = n - i;
+            if (k > remaining) {
+                k = remaining;
+            }
+            memmove(buf + o, buf + i, k);
+            o += k;
+            i += k;
+            remaining -= k;
+            total += k;
+            if (remaining == 0) {
+                state = CH_DATA_END;
+            }
+            continue;
+        }
+        uint8_t c = buf[i++];
+        // Size lines and trailer lines are bounded.
+        if (state < CH_DATA_END || state >= CH_TRAILER) {
+            if (++line_len > lim->max_header_line) {
+                status = 431;
+                goto fail;
+            }
+            if (state >= CH_TRAILER && ++trailer_len > lim->max_head) {
+                status = 431;
+                goto fail;
+            }
+        }
+        switch (state) {
             case CH_SIZE:
                 if (IS(c, C_HEX)) {
-                    if (dec->remaining > 0x0fffffff) {
+                    if (remaining > 0x0fffffff) {
                         goto bad;
                     }
-                    dec->remaining = (dec->remaining << 4) | hex_value(c);
-                    dec->digits = 1;
-                    i++;
-                    break;
-                }
-                if (!dec->digits) {
-                    goto bad;
-                }
-                if (c == ';') {
-                    dec->state = CH_EXT;
+                    remaining = (remaining << 4) | hex_value(c);
+                } else if (line_len == 1) {
+                    goto bad; // no digit
+                } else if (c == ';') {
+                    state = CH_EXT;
                 } else if (is_ows(c)) {
-                    dec->state = CH_SIZE_WS;
+                    state = CH_SIZE_WS;
                 } else if (c == '\r') {
-                    dec->state = CH_SIZE_LF;
+                    state = CH_SIZE_LF;
                 } else if (c == '\n') {
                     goto size_line_end;
                 } else {
                     goto bad;
                 }
-                i++;
                 break;
             case CH_SIZE_WS:
                 if (c == ';') {
-                    dec->state = CH_EXT;
+                    state = CH_EXT;
                 } else if (!is_ows(c)) {
                     goto bad;
                 }
-                i++;
                 break;
             case CH_EXT:
                 if (c == '\r') {
-                    dec->state = CH_SIZE_LF;
+                    state = CH_SIZE_LF;
                 } else if (c == '\n') {
                     goto size_line_end;
                 } else if (!IS(c, C_VAL)) {
                     goto bad;
                 }
-                i++;
                 break;
             case CH_SIZE_LF:
                 if (c != '\n') {
                     goto bad;
                 }
             size_line_end:
-                i++;
-                if (dec->remaining > lim->max_body - dec->total) {
+                if (remaining > lim->max_body - total) {
                     status = 413;
                     goto fail;
                 }
-                dec->line_len = 0;
-                dec->digits = 0;
-                dec->state = dec->remaining ? CH_DATA : CH_TRAILER;
-                continue; // the line length check below does not apply to this byte
-            case CH_DATA: {
-                size_t k = n - i;
-                if (k > dec->remaining) {
-                    k = dec->remaining;
-                }
-                memmove(buf + o, buf + i, k);
-                o += k;
-                i += k;
-                dec->remaining -= k;
-                dec->total += k;
-                if (dec->remaining == 0) {
-                    dec->state = CH_DATA_END;
-                }
-                continue;
-            }
+                line_len = 0;
+                state = remaining ? CH_DATA : CH_TRAILER;
+                break;
             case CH_DATA_END:
                 if (c == '\r') {
-                    dec->state = CH_DATA_LF;
-                } else if (c == '\n') {
-                    dec->state = CH_SIZE;
-                } else {
-                    goto bad;
+                    state = CH_DATA_LF;
+                    break;
                 }
-                i++;
-                continue;
+                // A bare LF ends the data too.
+                // fall through
             case CH_DATA_LF:
                 if (c != '\n') {
                     goto bad;
                 }
-                dec->state = CH_SIZE;
-                i++;
-                continue;
+                state = CH_SIZE;
+                break;
             case CH_TRAILER:
                 if (c == '\r') {
-                    dec->state = CH_END_LF;
-                    i++;
-                    break;
-                }
-                if (c == '\n') {
-                    i++;
+                    state = CH_END_LF;
+                } else if (c == '\n') {
                     goto done;
+                } else if (IS(c, C_TOK)) {
+                    state = CH_TRAILER_NAME;
+                } else {
+                    goto bad; // obs-fold, or not a field name
                 }
-                if (!IS(c, C_TOK)) {
-                    goto bad;
-                }
-                dec->state = CH_TRAILER_NAME;
-                i++;
                 break;
             case CH_TRAILER_NAME:
                 if (c == ':') {
-                    dec->state = CH_TRAILER_VALUE;
+                    state = CH_TRAILER_VALUE;
                 } else if (!IS(c, C_TOK)) {
                     goto bad;
                 }
-                i++;
                 break;
             case CH_TRAILER_VALUE:
                 if (c == '\r') {
-                    dec->state = CH_TRAILER_LF;
-                } else if (c == '\n') {
-                    dec->state = CH_TRAILER;
-                    dec->line_len = 0;
-                } else if (!IS(c, C_VAL)) {
-                    goto bad;
+                    state = CH_TRAILER_LF;
+                    break;
                 }
-                i++;
-                break;
+                if (IS(c, C_VAL)) {
+                    break;
+                }
+                // LF ends the line, anything else is refused.
+                // fall through
             case CH_TRAILER_LF:
                 if (c != '\n') {
                     goto bad;
                 }
-                dec->state = CH_TRAILER;
-                dec->line_len = 0;
-                i++;
+                state = CH_TRAILER;
+                line_len = 0;
                 break;
-            case CH_END_LF:
+            default: // CH_END_LF
                 if (c != '\n') {
                     goto bad;
                 }
-                i++;
                 goto done;
-            default: // CH_DONE: nothing more belongs to this body
-                goto done;
-        }
-        // A byte of a size line or a trailer line was consumed: bound those lines.
-        if (++dec->line_len > lim->max_header_line) {
-            status = 431;
-            goto fail;
-        }
-        if (dec->state >= CH_TRAILER && ++dec->trailer_len > lim->max_head) {
-            status = 431;
-            goto fail;
         }
     }
-    *len = o;
-    return KILN_HTTP_INCOMPLETE;
-
+    if (state != CH_DONE) {
+        dec->remaining = remaining;
+        dec->total = total;
+        dec->line_len = line_len;
+        dec->trailer_len = trailer_len;
+        dec->state = state;
+        *len = o;
+        return KILN_HTTP_INCOMPLETE;
+    }
 done:
     dec->state = CH_DONE;
     memmove(buf + o, buf + i, n - i);

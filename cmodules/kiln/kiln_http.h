@@ -102,11 +102,10 @@ typedef struct _kiln_http_request_t {
     // Private resume state.
     uint16_t s_pos;         // next byte to look at
     uint16_t s_line;        // start of the current line
-    uint16_t s_mark;        // state-dependent offset (end of name, start of value...)
-    uint16_t s_vend;        // end of the value without trailing whitespace
+    uint16_t s_mark;        // start of the current header value
     uint16_t s_status;      // error status once failed
+    uint16_t s_seen;        // which framing headers were seen (private bits)
     uint8_t s_state;
-    uint8_t s_seen;         // which framing headers were seen (private bits)
 } kiln_http_request_t;
 
 // Parses the head in buf[0..len) (len may grow between calls; bytes already looked at must not
@@ -129,7 +128,6 @@ typedef struct _kiln_http_chunked_t {
     uint16_t line_len;      // bytes of the current size or trailer line
     uint16_t trailer_len;   // trailer bytes so far (limit: max_head, 431)
     uint8_t state;
-    uint8_t digits;
 } kiln_http_chunked_t;
 
 // Decodes chunked data in place. On entry buf[0..*len) holds raw bytes that follow those given
