@@ -184,3 +184,31 @@ def test_template_names_cannot_leave_the_folder(monkeypatch):
     for name in ("../conftest.py", "/etc/passwd", "a/../../x"):
         with pytest.raises(template.TemplateNotFound, match="cannot leave"):
             template.get_template(name)
+
+
+FUZZ_PIECES = [
+    "{{ ", " }}", "{% ", " %}", "{# ", " #}", "if ", "for ", " in ", "endif", "endfor", "else", "elif ", "set ",
+    " = ", "x", "y.z", "[1, 2]", "'s'", "(", ")", "|upper", "|default(1)", " ~ ", " + ", " and ", " not ",
+    "loop.index", "block b", "endblock", "macro m(a)", "endmacro", "m(1)", "super()", "raw", "endraw", "-",
+    " is defined", "{", "}", "%", "#", "\n", "text", ",", ":", "1.5", "\"q\"", "\\", "'", "extends 'b.html'",
+    " if ", " else ", "none", "**", "{{ x[1:2] }}", "{{ {'a': x}.a }}", "{{ x is not none }}", "{{ 1 not in y }}",
+    "{{ x|join(', ') }}", "{{ -x|abs }}", "{{ (x, ) }}", "{{ x.0 }}", "[", "]", ".", "|", " is ", "==", "y[",
+    "{% set a, b = 1, 2 %}", "{% for a, b in y.items() %}", "{% endfor %}", "{% macro m(a, b='x') %}",
+]
+
+
+def test_random_templates_either_fail_cleanly_or_compile_to_python():
+    import random
+
+    rng = random.Random(6)
+    compiled = 0
+    for _ in range(3000):
+        source = "".join(rng.choice(FUZZ_PIECES) for _ in range(rng.randint(1, 14)))
+        try:
+            code = template_compiler.compile_source(source, "f.html")
+        except template_compiler.TemplateSyntaxError as e:
+            assert str(e).startswith("f.html:")
+            continue
+        compile(code, "f.html", "exec")
+        compiled += 1
+    assert compiled > 300

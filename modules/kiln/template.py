@@ -407,7 +407,14 @@ def _find(name):
     return _compile(source, path)
 
 
-_RUNTIMES = (_Runtime(False), _Runtime(True))
+_RUNTIMES = [_Runtime(False), None]
+
+
+def _runtime(is_strict):
+    # The strict runtime is made on first use: most apps never pay for it.
+    if is_strict and _RUNTIMES[1] is None:
+        _RUNTIMES[1] = _Runtime(True)
+    return _RUNTIMES[1 if is_strict else 0]
 
 
 def clear_cache():
@@ -427,7 +434,7 @@ class Template:
 
     def generate(self, **ctx):
         """Render lazily: an iterator of str chunks."""
-        return self.module.render(ctx, _RUNTIMES[strict if self.strict is None else self.strict])
+        return self.module.render(ctx, _runtime(strict if self.strict is None else self.strict))
 
     def render(self, **ctx):
         """Render to one str."""
@@ -444,5 +451,5 @@ def render_template(name, **ctx):
     """A Response that streams template `name` rendered with ctx (chunked transfer encoding)."""
     from kiln.response import Response
 
-    body = _load(name).render(ctx, _RUNTIMES[strict])
+    body = _load(name).render(ctx, _runtime(strict))
     return Response(body, headers={"Content-Type": "text/html; charset=utf-8"})

@@ -513,7 +513,7 @@ class _Compiler:
         self.n = 0
         self.tokens = self.tokenize(source)
         for kind, text, line in self.tokens:
-            if kind == "stmt" and text.split(None, 1)[0:1] == ["macro"]:
+            if kind == "stmt" and text.split(None, 1)[0] == "macro":
                 self.line = line
                 self.macros[self.macro_name(text)] = True
 
@@ -594,6 +594,9 @@ class _Compiler:
             if opener == "{":
                 toks.append(("var", content, line))
             elif opener == "%":
+                if not content.strip():
+                    self.line = line
+                    self.error("empty {% %}")
                 if content.strip() == "raw":
                     pos, strip = self.raw(src, pos, strip, toks)
                 else:
@@ -760,8 +763,6 @@ class _Compiler:
                 if not child_top:
                     self.output(fn, text)
             else:
-                if not text:
-                    self.error("empty {% %}")
                 word = text.split(None, 1)[0]
                 if word in ends:
                     return text
