@@ -202,7 +202,7 @@ def test_random_templates_either_fail_cleanly_or_compile_to_python():
 
     rng = random.Random(6)
     compiled = 0
-    for _ in range(3000):
+    for _ in range(1500):
         source = "".join(rng.choice(FUZZ_PIECES) for _ in range(rng.randint(1, 14)))
         try:
             code = template_compiler.compile_source(source, "f.html")
@@ -211,4 +211,4 @@ def test_random_templates_either_fail_cleanly_or_compile_to_python():
             continue
         compile(code, "f.html", "exec")
         compiled += 1
-    assert compiled > 300
+    assert compiled > 150
