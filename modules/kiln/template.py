@@ -258,6 +258,14 @@ def _item(o, key, strict=False):
     return UNDEFINED
 
 
+def _cat(*parts):
+    # `a ~ b`: str concatenation; with a Markup part, the others are escaped and the result is Markup.
+    for p in parts:
+        if type(p) is Markup:
+            return Markup("".join(_out(p) for p in parts))
+    return "".join(p if type(p) is str else str(p) for p in parts)
+
+
 class Loop:
     """The `loop` variable of a {% for %}: index, index0, first, last, length, revindex..."""
 
@@ -285,7 +293,7 @@ class _Runtime:
     def __init__(self, is_strict):
         self.strict = is_strict
         self.e = _out
-        self.s = lambda v: v if type(v) is str else str(v)
+        self.cat = _cat
         self.j = lambda chunks: Markup("".join(chunks))
         self.E = escape
         self.S = _f_safe

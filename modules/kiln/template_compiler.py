@@ -200,7 +200,7 @@ class _Expr:
         while self.peek("~"):
             self.pos += 1
             parts.append(self.math2())
-        return "(%s)" % " + ".join(self.fn.use("s") + "(%s)" % p for p in parts)
+        return "%s(%s)" % (self.fn.use("cat"), ", ".join(parts))
 
     def math2(self):
         code = self.power()

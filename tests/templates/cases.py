@@ -22,6 +22,7 @@ CASES = [
     ("arithmetic", "{{ 1 + 2 * 3 }} {{ (1 + 2) * 3 }} {{ 7 // 2 }} {{ 7 % 3 }} {{ 2 ** 3 }} {{ -x }}", {"x": 4},
      "7 9 3 1 8 -4"),
     ("concat tilde", "{{ 'a' ~ 1 ~ none ~ b }}", {"b": "<"}, "a1None&lt;"),
+    ("concat with markup", "{{ '<' ~ m ~ 1 }} {{ ('<' ~ m)|length }}", {"m": "MARKUP:<b>"}, "&lt;<b>1 7"),
     ("comparisons", "{{ 1 < 2 }} {{ 1 == 1.0 }} {{ 'a' != 'b' }} {{ 2 in xs }} {{ 5 not in xs }}", {"xs": [1, 2]},
      "True True True True True"),
     ("boolean logic", "{{ a and b }} {{ a or b }} {{ not a }}", {"a": 1, "b": 0}, "0 1 False"),
