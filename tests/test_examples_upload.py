@@ -52,3 +52,17 @@ def test_bad_uploads_refused(serve, tmp_path):
     assert status == 201 and (app_dir / "uploads" / "escape.txt").exists()
     assert not (tmp_path / "escape.txt").exists()
     assert not list(app_dir.parent.glob("escape.txt"))
+
+
+def test_large_upload_is_streamed_to_disk(serve, tmp_path):
+    app_dir = tmp_path / "upload"
+    shutil.copytree(APP, app_dir)
+    server = serve(app_dir, heapsize="256k")
+    data = bytes(range(256)) * 2000  # 512 KB through a 256 KB heap
+    status, body = post_file(server, "big.bin", data)
+    assert status == 201, body
+    assert json.loads(body)["size"] == len(data)
+    assert (app_dir / "uploads" / "big.bin").read_bytes() == data
+    assert not list(app_dir.glob("kiln-upload-*"))
+    status, _ = post_file(server, "huge.bin", b"x" * (1024 * 1024 + 1))
+    assert status == 413

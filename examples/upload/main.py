@@ -1,8 +1,15 @@
 # A form with a file upload: GET / shows the form, POST /upload stores the file in uploads/.
 import os
 
-from kiln import App, Response, abort
+from kiln import App, Request, Response, abort
 from kiln.multipart import with_form_data
+
+# Files up to 1 MB; bodies over 4 KB are streamed from the socket and spooled to a file, so an
+# upload never sits whole in RAM.
+Request.max_content_length = 1024 * 1024
+Request.max_body_length = 4096
+Request.max_file_memory = 2048
+Request.upload_dir = "."
 
 app = App()
 UPLOADS = "uploads"

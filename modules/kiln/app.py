@@ -245,7 +245,7 @@ class App:
 
     def _slow(self, req, ep):
         length = req._r.content_length
-        if length is not None and length > req.max_body_size:
+        if length is not None and length > req.max_content_length:
             return self._error(req, 413, None, "body of %d bytes is over the limit" % length)
         if ep.sync and not self._async_hooks:
             return self._run(req, ep)
@@ -414,11 +414,13 @@ class App:
         print("%s %s %d" % (method, target, r[0]))
         return r
 
-    def _handler(self, debug):
+    def _handler(self, debug, config):
         global current_app
         current_app = self
         if debug:
             self.debug = True
+        config.setdefault("max_body", self._request.max_content_length)
+        config.setdefault("body_in_memory", self._request.max_body_length)
         return self._logged if self.access_log else self.handle
 
     async def start_server(self, host="0.0.0.0", port=5000, debug=False, **config):
@@ -426,14 +428,14 @@ class App:
         ``await wait_closed()``)."""
         from kiln import server
 
-        self.server = await server.start_server(self._handler(debug), host, port, **config)
+        self.server = await server.start_server(self._handler(debug, config), host, port, **config)
         return self.server
 
     def run(self, host="0.0.0.0", port=5000, debug=False, **config):
         """Serve until interrupted (blocking)."""
         from kiln import server
 
-        server.run(self._handler(debug), host, port, **config)
+        server.run(self._handler(debug, config), host, port, **config)
 
     def shutdown(self):
         """Stop a server started with ``start_server``."""

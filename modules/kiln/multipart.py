@@ -232,7 +232,7 @@ def _parser(req, content_type, file_sink):
         uploads.append(upload)
         return upload
 
-    parser = FormParser(boundary.encode(), sink, cls.max_form_parts, cls.max_body_size)
+    parser = FormParser(boundary.encode(), sink, cls.max_form_parts, cls.max_body_length)
     parser.uploads = uploads
     return parser
 

@@ -121,8 +121,12 @@ class Request:
     ``form`` (MultiDict, urlencoded or multipart; None for other bodies), ``files`` (MultiDict of
     ``FileUpload``), ``client_addr``, ``g`` (per-request storage)."""
 
-    #: Largest body accepted (bytes); a larger Content-Length is answered with 413.
-    max_body_size = 16 * 1024
+    #: Largest body accepted (bytes); a larger one is answered with 413. ``App.run`` passes it
+    #: to the C loop (``max_body``).
+    max_content_length = 16 * 1024
+    #: Bodies up to this size arrive in ``body``; larger ones are left to ``stream`` (``body``
+    #: is None) and read with ``await request.stream.read(n)`` or ``await request.read_form()``.
+    max_body_length = 16 * 1024
     #: Most fields plus files a form may carry; more is answered with 413.
     max_form_parts = 32
     #: Uploaded files larger than this are spooled to a file in ``upload_dir``.

@@ -84,13 +84,13 @@ def test_too_many_form_fields_413():
 
 def test_body_over_max_413():
     app = make_app()
-    saved = Request.max_body_size
-    Request.max_body_size = 100
+    saved = Request.max_content_length
+    Request.max_content_length = 100
     try:
         res = TestClient(app).post("/json", body="x" * 101, headers={"Content-Type": "application/json"})
         assert res.status_code == 413, res.status_code
     finally:
-        Request.max_body_size = saved
+        Request.max_content_length = saved
 
 
 def test_g_and_app():

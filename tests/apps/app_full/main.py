@@ -8,8 +8,9 @@ from kiln.csrf import CSRF
 from kiln.multipart import with_form_data
 from kiln.session import Session, with_session
 
-Request.max_body_size = 4096
+Request.max_content_length = 4096
 Request.max_file_memory = 256
+Request.max_body_length = 1024
 
 app = App(access_log=True)
 api = App(name="api")
