@@ -3,20 +3,10 @@ metadata(description="Kiln: a small, fast web framework for MicroPython", versio
 
 package("kiln", base_path="../modules")
 
-# Templates compiled at build time: KILN_TEMPLATES (an environment variable; the Makefile's
-# templates section sets it) names one app's templates folder (absolute, or relative to the
-# repository). tools/compile_templates.py turns
-# each template into a module under build/templates/ (errors stop the build with
-# `templates/x.html:12: ...`), frozen here as the package kiln_templates, which
-# kiln.template.render_template looks in before the filesystem.
+# Templates compiled at build time and frozen as kiln_templates: the folder named by the
+# environment variable KILN_TEMPLATES (the Makefile's templates section sets it), see
+# tools/templates_manifest.py, which a board's own manifest can include instead.
 import os  # noqa: E402
 
 if os.environ.get("KILN_TEMPLATES"):
-    import importlib.util  # noqa: E402
-
-    _spec = importlib.util.spec_from_file_location("compile_templates", "../tools/compile_templates.py")
-    _tool = importlib.util.module_from_spec(_spec)
-    _spec.loader.exec_module(_tool)
-    _folder = os.path.abspath(os.path.join("..", os.environ["KILN_TEMPLATES"]))
-    _out = os.path.abspath("../build/templates/" + os.path.basename(os.path.dirname(_folder)))
-    package("kiln_templates", base_path=_tool.compile_folder(_folder, _out))
+    include("../tools/templates_manifest.py", folder=os.environ["KILN_TEMPLATES"])
