@@ -1,5 +1,7 @@
 # Templates on CPython: errors with name:line, strict mode, the build-time compile tool, and the
 # firmware freezing of the blog example's templates.
+import os
+import shutil
 import subprocess
 import sys
 
@@ -212,3 +214,38 @@ def test_random_templates_either_fail_cleanly_or_compile_to_python():
         compile(code, "f.html", "exec")
         compiled += 1
     assert compiled > 150
+
+
+def makemanifest(tmp_path, templates):
+    """Run MicroPython's makemanifest on the unix board's manifest (as `make unix` does, but into
+    tmp_path) with KILN_TEMPLATES=templates; return the CompletedProcess."""
+    mp = ROOT / "build" / "micropython"
+    mpy_cross = ROOT / "build" / "mpy-cross" / "mpy-cross"
+    qstrs = ROOT / "build" / "unix" / "genhdr" / "qstrdefs.preprocessed.h"
+    if not mpy_cross.exists() or not qstrs.exists():
+        pytest.skip("the unix firmware is not built (make unix)")
+    (tmp_path / "build" / "genhdr").mkdir(parents=True)
+    shutil.copy(qstrs, tmp_path / "build" / "genhdr")
+    env = dict(os.environ, KILN_TEMPLATES=str(templates), MICROPY_MPYCROSS=str(mpy_cross), PYTHONDONTWRITEBYTECODE="1")
+    return subprocess.run(
+        [sys.executable, str(mp / "tools" / "makemanifest.py"), "-o", str(tmp_path / "frozen_content.c"),
+         "-v", "MPY_DIR=%s" % mp, "-v", "MPY_LIB_DIR=%s" % (ROOT / "build" / "micropython-lib-empty"),
+         "-v", "PORT_DIR=%s" % (mp / "ports" / "unix"), "-v", "BOARD_DIR=%s" % (ROOT / "boards" / "UNIX"),
+         "-b", str(tmp_path / "build"), str(ROOT / "boards" / "UNIX" / "manifest.py")],
+        cwd=mp / "ports" / "unix", env=env, capture_output=True, text=True)
+
+
+def test_firmware_build_freezes_the_templates_folder(tmp_path):
+    out = makemanifest(tmp_path, BLOG)
+    assert out.returncode == 0, out.stdout + out.stderr
+    frozen = (tmp_path / "frozen_content.c").read_text()
+    assert "kiln_templates/t_table_html.py" in frozen and "kiln/template.py" in frozen
+
+
+def test_firmware_build_stops_at_a_broken_template(tmp_path):
+    folder = tmp_path / "app" / "templates"
+    folder.mkdir(parents=True)
+    (folder / "index.html").write_text("<ul>\n{% for x in xs %}\n<li>{{ x }}</li>\n")
+    out = makemanifest(tmp_path, folder)
+    assert out.returncode != 0
+    assert (out.stdout + out.stderr).strip().endswith("templates/index.html:2: unclosed {% for %}")
