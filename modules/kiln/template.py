@@ -9,12 +9,17 @@
 #   {# comment #}         {%- / -%} {{- / -}} {#- / -#} strip whitespace before / after a tag
 #   {% raw %}..{% endraw %}
 #   {% if e %}..{% elif e %}..{% else %}..{% endif %}
-#   {% for x in xs %}..{% else %}..{% endfor %}   also `for k, v in d.items()`; loop.index,
-#       index0, revindex, revindex0, first, last, length, cycle(a, b); `else` when xs is empty
-#   {% set x = e %}  {% set a, b = e1, e2 %}      a set inside a for stays in the loop
+#   {% for x in xs %}..{% else %}..{% endfor %}   also `for k, v in d.items()`, `for x in xs if
+#       cond`; loop.index, index0, revindex, revindex0, first, last, length, cycle(a, b); `else`
+#       when nothing was iterated
+#   {% set x = e %}  {% set a, b = e1, e2 %}  {% set x %}..{% endset %}   a set inside a for
+#       stays in the loop
+#   {% with a = e, b = e %}..{% endwith %}   {% filter upper|trim %}..{% endfilter %}
 #   {% include "name" %} (any expression)        sees the context and the enclosing loop variables
 #   {% extends "name" %} (first tag, a literal)  {% block b %}..{% endblock %}  {{ super() }}
 #   {% macro m(a, b="literal") %}..{% endmacro %}   {{ m(1, b=2) }} (macros return Markup)
+#   {% import "forms.html" as forms %}  {% from "forms.html" import input, label as lbl %}
+#       (imported macros do not see the importer's context, as in Jinja)
 #   expressions: literals (str, int, float, true/false/none, [..], {..}, (..)), a.b (item of a
 #       dict, else attribute), a[b], a[1:2], calls with keyword arguments, + - * / // % **,
 #       ~ (concatenate as str), == != < <= > >= in, not in, and or not, x if c else y,
@@ -24,8 +29,8 @@
 #       join int float round tojson urlencode string list first last, and add_filter(name, fn)
 #   globals: range, dict, and anything added to template_globals
 # Undefined names render empty (`missing.attr` too); strict mode raises UndefinedError naming
-# template and line. Differences from Jinja2: no {% call %}, {% import %}, {% with %},
-# {% filter %}, block {% set %}, `for .. if`, loop.previtem/depth, scoped blocks.
+# template and line. Not supported: {% call %}, recursive loops, loop.previtem/nextitem/depth,
+# scoped blocks, `ignore missing`, macro varargs.
 import sys
 
 # Settings: `folder` is used when no App exists (else App.template_folder); `strict` makes
@@ -326,6 +331,13 @@ class _Runtime:
     def mac(fn, c, rt):
         # A macro used as a value ({% set f = m %}): a callable returning Markup.
         return lambda *a, **k: Markup("".join(fn(c, rt, *a, **dict((n + "_", v) for n, v in k.items()))))
+
+    def imp(self, name):
+        # {% import name as m %} / {% from name import a %}: the template's macros, without the
+        # importer's context (as in Jinja), as attributes of one object.
+        m = _load(name)
+        return _Compiled(dict((macro, self.mac(getattr(m, "_m_" + macro), {}, self))
+                              for macro in getattr(m, "MACROS", ())))
 
     @staticmethod
     def ctx(c, local):

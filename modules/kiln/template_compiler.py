@@ -673,6 +673,8 @@ class _Compiler:
         out = ["# Compiled by Kiln from %s: do not edit." % self.name]
         if self.parent is not None:
             out.append("PARENT = %r" % self.parent)
+        if self.macros:
+            out.append("MACROS = %r" % (tuple(self.macros),))
         for fn in self.funcs:
             out.append(fn.source())
         return "\n".join(out)
@@ -771,7 +773,7 @@ class _Compiler:
                     if word.startswith("end") or word in ("else", "elif"):
                         self.error("unexpected {%% %s %%}" % word)
                     self.error("unknown tag {%% %s %%}" % word)
-                if child_top and word not in ("block", "set", "macro"):
+                if child_top and word not in ("block", "set", "macro", "import", "from"):
                     self.error("{%% %s %%} outside a block in a template that extends another" % word)
                 handler(fn, text[len(word):].strip())
         return None
@@ -826,7 +828,9 @@ class _Compiler:
         if i < 0:
             self.error("expected {% for name in expression %}")
         names = [t.strip() for t in rest[:i].split(",")]
-        seq = fn.expr(rest[i + 2:])
+        seq_src = rest[i + 2:]
+        k = _find_top(seq_src, " if ")
+        seq = fn.expr(seq_src if k < 0 else seq_src[:k])
         n = self.counter()
         fn.emit("pass")
         head = len(fn.lines) - 1
@@ -835,6 +839,9 @@ class _Compiler:
         fn.loops.append(loop)
         fn.scopes.append({})
         targets = ", ".join(fn.bind(name, True) for name in names if name)
+        if k >= 0:
+            # {% for x in xs if cond %}: filtered first, so loop.index and length count the kept.
+            seq = "[%s for %s in %s if %s]" % (targets, targets, seq, fn.expr(seq_src[k + 4:]))
         fn.up()
         fn.emit("_n%d = 0" % n)
         end = self.block_body(fn, "for", ("else", "endfor"))
@@ -863,18 +870,77 @@ class _Compiler:
     def stmt_set(self, fn, rest):
         i = _find_op(rest, "=")
         if i < 0:
-            self.error("expected {% set name = expression %}")
+            # {% set name %}...{% endset %}: the rendered body, as Markup.
+            inner = self.capture(fn, "set", ("endset",))
+            self.assign(fn, [rest.strip()], "%s(%s())" % (fn.use("j"), inner))
+            return
         names = [t.strip() for t in rest[:i].split(",")]
-        code = fn.expr("(%s)" % rest[i + 1:] if len(names) > 1 else rest[i + 1:])
+        self.assign(fn, names, fn.expr("(%s)" % rest[i + 1:] if len(names) > 1 else rest[i + 1:]))
+
+    def capture(self, fn, word, ends):
+        """Compile a body into a nested generator function; return its name."""
+        name = "_k%d" % self.counter()
+        fn.emit("def %s():" % name)
+        fn.up()
+        yields = fn.yields
+        fn.scopes.append({})
+        self.block_body(fn, word, ends)
+        fn.emit("return")
+        fn.emit("yield")
+        fn.scopes.pop()
+        fn.down()
+        fn.yields = yields
+        return name
+
+    def stmt_with(self, fn, rest):
+        values = []
+        for part in _split_top(rest):
+            k = _find_op(part, "=")
+            if k < 0:
+                self.error("expected {% with name = expression, ... %}")
+            values.append((part[:k].strip(), fn.expr(part[k + 1:])))
+        fn.scopes.append({})
+        for name, code in values:
+            fn.emit("%s = %s" % (fn.bind(name, True), code))
+        self.block_body(fn, "with", ("endwith",))
+        fn.scopes.pop()
+
+    def stmt_filter(self, fn, rest):
+        inner = self.capture(fn, "filter", ("endfilter",))
+        expr = _Expr(fn, "|" + rest)
+        code = expr.filters("%s(%s())" % (fn.use("j"), inner))
+        if not expr.at_end():
+            expr.err("expected filters")
+        fn.emit("yield %s(%s)" % (fn.use("e"), code))
+        fn.yields = True
+
+    def assign(self, fn, names, code):
+        """Bind template variables to code, as {% set %} does."""
         local = len(fn.scopes) > 1
         targets = ", ".join(fn.bind(name, local) for name in names)
+        fn.emit("%s = %s" % (targets, code))
         if fn.root and not local:
-            # Top-level sets are visible to blocks and included templates through the context.
-            fn.emit("%s = %s" % (targets, code))
+            # Top-level assignments are visible to blocks and included templates through the context.
             for name in names:
                 fn.emit("_c[%r] = %s_" % (name, name))
-        else:
-            fn.emit("%s = %s" % (targets, code))
+
+    def stmt_import(self, fn, rest):
+        k = _find_top(rest, " as ")
+        if k < 0:
+            self.error('expected {% import "name" as name %}')
+        self.assign(fn, [rest[k + 4:].strip()], "%s(%s)" % (fn.use("imp"), fn.expr(rest[:k])))
+
+    def stmt_from(self, fn, rest):
+        k = _find_top(rest, " import ")
+        if k < 0:
+            self.error('expected {% from "name" import macro, ... %}')
+        module = "_i%d" % self.counter()
+        fn.emit("%s = %s(%s)" % (module, fn.use("imp"), fn.expr(rest[:k])))
+        for part in _split_top(rest[k + 8:]):
+            words = part.split()
+            if len(words) not in (1, 3) or (len(words) == 3 and words[1] != "as"):
+                self.error('expected {% from "name" import macro [as name], ... %}')
+            self.assign(fn, [words[-1]], "%s(%s, %r)" % (fn.use("g"), module, words[0]))
 
     def stmt_include(self, fn, rest):
         name = fn.expr(rest)
@@ -971,7 +1037,7 @@ def _top_level_sets(tokens):
                 depth += 1
             elif word in ("endblock", "endmacro"):
                 depth -= 1
-            elif word == "set" and depth == 0:
+            elif word in ("set", "import", "from") and depth == 0:
                 yield tok
 
 
@@ -1016,6 +1082,25 @@ def _split_top(src):
     if src[start:].strip():
         out.append(src[start:])
     return out
+
+
+def _find_top(src, word):
+    """Index of `word` outside quotes and brackets, or -1."""
+    depth = 0
+    quote = None
+    for i, c in enumerate(src):
+        if quote:
+            if c == quote:
+                quote = None
+        elif c in "'\"":
+            quote = c
+        elif c in "([{":
+            depth += 1
+        elif c in ")]}":
+            depth -= 1
+        elif depth == 0 and src.startswith(word, i):
+            return i
+    return -1
 
 
 def _find_word(src, word):

@@ -115,6 +115,12 @@ CASES = [
     ("for over several lines", "{% for x\n   in xs %}{{ x }}{% endfor %}", {"xs": [1, 2]}, "12"),
     ("macro sees context", "{% macro m() %}{{ who }}{% endmacro %}{{ m() }}", {"who": "ctx"}, "ctx"),
     ("macro before definition", "{{ m() }}{% macro m() %}late{% endmacro %}", {}, "late", False),
+    ("for with a filter", "{% for x in xs if x is odd %}{{ loop.index }}/{{ loop.length }}:{{ x }} {% endfor %}",
+     {"xs": [1, 2, 3, 4, 5]}, "1/3:1 2/3:3 3/3:5 "),
+    ("with", "{% with a = 1, b = x %}{{ a }}{{ b }}{% endwith %}{{ a }}", {"x": "<"}, "1&lt;"),
+    ("set block", "{% set s %}<b>{{ x }}</b>{% endset %}{{ s }}|{{ s|length }}", {"x": "<"}, "<b>&lt;</b>|11"),
+    ("filter block", "{% filter upper|replace('A', '4') %}a<{{ x }}>{% endfilter %}", {"x": "<a>"},
+     "4<&LT;4&GT;>"),
     # --- templates in this folder: include, extends, super, macros -----------------------------
     ("include in loop", {"file": "child.html"}, {"title": "T&", "items": ["<a>", "b"]},
      "<title>T&amp; - Site</title>\n<main><li>1:&lt;a&gt;</li><li>2:b</li></main>\n"
@@ -126,6 +132,10 @@ CASES = [
     ("macros file", {"file": "macros.html"}, {"user": "\"ann\""},
      "\n<input type=\"text\" name=\"user\" value=\"&#34;ann&#34;\">\n"
      "<input type=\"password\" name=\"pw\" value=\"\">\n37"),
+    ("import and from import", {"file": "form_page.html"}, {"who": "\"w\""},
+     "<title>Site</title>\n<main><label>&lt;Name&gt;</label>"
+     "<input type=\"text\" name=\"n\" value=\"&#34;w&#34;\"><input type=\"password\" name=\"p\" value=\"\">"
+     "</main>\n<footer>(c) Kiln</footer>"),
     ("include by expression", "{% include name %}", {"name": "item.html", "item": "i", "n": 0}, "<li>0:i</li>"),
 ]
 
