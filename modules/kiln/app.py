@@ -182,10 +182,13 @@ class App:
         req._r = creq
         if self._before is not None or self._after is not None:
             return self._run(req, ep)
-        ep = _call(ep.func, req)
-        if type(ep) is str and req._after is None:
-            return (200, TEXT_HEADERS, ep)
-        return self._end(req, ep)
+        r = _call(ep.func, req)
+        if type(r) is str and req._after is None:
+            # a view that returns the same str object (a constant) gets the same tuple back
+            if ep.last is None or ep.last[2] is not r:
+                ep.last = (200, TEXT_HEADERS, r)
+            return ep.last
+        return self._end(req, r)
 
     def _dynamic(self, creq):
         m = self.router.find_dynamic(creq.path)
@@ -208,11 +211,10 @@ class App:
         return self._slow(_new(self._request, creq, args), ep)
 
     def _run(self, req, ep):
-        r = self._before
-        if r is not None:
-            r = _before(r, req)
-        if r is None:
+        if self._before is None:
             r = _call(ep.func, req) if req.url_args is None else _call_args(ep, req)
+        else:
+            r = _call2(_hooked, req, ep)
         if self._after is None:
             return self._end(req, r)
         return self._finish(req, r)
@@ -228,20 +230,10 @@ class App:
 
     def _finish(self, req, r):
         if not isinstance(r, Exception):
-            r = _call2(self._respond, req, r)
+            r = _call2(_respond, req, r)
             if type(r) is tuple:
                 return r
         return self._exception(req, r)
-
-    def _respond(self, req, res):
-        res = make_response(res)
-        if res.prepare is not None:
-            res.prepare(req)
-        if self._after is not None:
-            res = _after(self._after, req, res)
-        if req._after is not None:
-            res = _after(req._after, req, res)
-        return res.to_tuple()
 
     def _slow(self, req, ep):
         length = req._r.content_length
@@ -494,14 +486,27 @@ def _new(cls, creq, args):
     return req
 
 
-def _before(hooks, req):
+def _hooked(req, ep):
+    # before_request hooks, then the view unless a hook answered
+    hooks = req.app._before
     i = 0
     while i < len(hooks):
-        r = _call(hooks[i], req)
+        r = hooks[i](req)
         if r is not None:
             return r
         i += 1
-    return None
+    return ep.func(req) if req.url_args is None else ep.rule.caller(ep.func, req, req.url_args)
+
+
+def _respond(req, res):
+    res = make_response(res)
+    if res.prepare is not None:
+        res.prepare(req)
+    if req.app._after is not None:
+        res = _after(req.app._after, req, res)
+    if req._after is not None:
+        res = _after(req._after, req, res)
+    return res.to_tuple()
 
 
 def _after(hooks, req, res):

@@ -201,6 +201,7 @@ class Endpoint:
         self.rule = rule
         self.local = None  # the sub-app whose hooks apply only here (App.mount(local=True))
         self.sync = not is_async
+        self.last = None  # the last (status, headers, body) of a str result, reused when equal
 
 
 class Router:
