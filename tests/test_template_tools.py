@@ -249,3 +249,39 @@ def test_firmware_build_stops_at_a_broken_template(tmp_path):
     out = makemanifest(tmp_path, folder)
     assert out.returncode != 0
     assert (out.stdout + out.stderr).strip().endswith("templates/index.html:2: unclosed {% for %}")
+
+
+def test_the_firmware_compiles_templates_to_the_same_code(upy, tmp_path):
+    # The compiler runs on CPython at build time and in the firmware for filesystem templates:
+    # both must turn the same source into the same Python (or the same error).
+    import json
+    import random
+
+    rng = random.Random(42)
+    sources = ["".join(rng.choice(FUZZ_PIECES) for _ in range(rng.randint(1, 14))) for _ in range(600)]
+    sources += [(BLOG / name).read_text() for name in ("base.html", "index.html", "post.html", "table.html")]
+    (tmp_path / "sources.json").write_text(json.dumps(sources))
+    expected = []
+    for source in sources:
+        try:
+            expected.append(template_compiler.compile_source(source, "f.html"))
+        except template_compiler.TemplateSyntaxError as e:
+            expected.append("error: %s" % e)
+    code = (
+        "import json\n"
+        "from kiln.template_compiler import compile_source, TemplateSyntaxError\n"
+        "out = open('compiled.json', 'w')\n"
+        "for source in json.load(open('sources.json')):\n"
+        "    try:\n"
+        "        code = compile_source(source, 'f.html')\n"
+        "    except TemplateSyntaxError as e:\n"
+        "        code = 'error: %s' % e\n"
+        "    out.write(json.dumps(code) + '\\n')\n"
+        "out.close()\n"
+    )
+    proc = upy(code, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    got = [json.loads(line) for line in (tmp_path / "compiled.json").read_text().splitlines()]
+    assert len(got) == len(expected)
+    for source, mine, theirs in zip(sources, got, expected, strict=True):
+        assert mine == theirs, source

@@ -250,7 +250,7 @@ class _Expr:
         if kind == "str":
             while self.peek(kind="str"):
                 value += self.take(kind="str")
-            return repr(value)
+            return _lit(value)
         if kind == "name":
             if value in _CONST:
                 return _CONST[value]
@@ -402,7 +402,7 @@ class _Func:
         if self.pending:
             s = "".join(self.pending)
             self.pending = []
-            self.lines.append("    " * self.indent + "yield %r" % s)
+            self.lines.append("    " * self.indent + "yield " + _lit(s))
             self.yields = True
 
     def use(self, helper):
@@ -446,7 +446,7 @@ class _Func:
         if name in self.c.macros:
             return "%s(_m_%s, _c, _x)" % (self.use("mac"), name)
         if name not in self.free:
-            self.free[name] = self.c.where()
+            self.free[name] = (len(self.free), self.c.where())
         return name + "_"
 
     def call(self, name, expr):
@@ -464,7 +464,7 @@ class _Func:
             expr.take(")")
             if self.c.parent is None or self.c.block is None:
                 self.c.error("super() is only allowed in a block of a template that extends another")
-            return "%s(%s(%r, %r)(_c, _x, _b))" % (self.use("j"), self.use("sup"), self.c.parent,
+            return "%s(%s(%s, %r)(_c, _x, _b))" % (self.use("j"), self.use("sup"), _lit(self.c.parent),
                                                    self.c.block)
         return None
 
@@ -491,12 +491,13 @@ class _Func:
         if self.free:
             self.use("v")
         pro = ["    _%s = _x.%s" % (h, h) for h in self.helpers if self.uses[h]]
-        for name, (py, where) in self.filters.items():
-            pro.append("    %s = _flt(%r, %r)" % (py, name, where))
-        for name, (py, where) in self.tests.items():
-            pro.append("    %s = _tst(%r, %r)" % (py, name, where))
-        for name, where in self.free.items():
-            pro.append("    %s_ = _v(_c, %r, %r)" % (name, name, where))
+        # In order of first use (MicroPython's dicts do not keep insertion order).
+        for name, (py, where) in sorted(self.filters.items(), key=lambda kv: int(kv[1][0][3:])):
+            pro.append("    %s = _flt(%r, %s)" % (py, name, _lit(where)))
+        for name, (py, where) in sorted(self.tests.items(), key=lambda kv: int(kv[1][0][3:])):
+            pro.append("    %s = _tst(%r, %s)" % (py, name, _lit(where)))
+        for name, (_n, where) in sorted(self.free.items(), key=lambda kv: kv[1][0]):
+            pro.append("    %s_ = _v(_c, %r, %s)" % (name, name, _lit(where)))
         return "\n".join([self.header] + pro + self.lines) + "\n"
 
 
@@ -655,7 +656,7 @@ class _Compiler:
         if end is not None:
             self.error("unexpected {%% %s %%}" % end)
         if self.parent is not None:
-            root.emit("return _x.load(%r).render(_c, _x, _b)" % self.parent)
+            root.emit("return _x.load(%s).render(_c, _x, _b)" % _lit(self.parent))
         if self.blocks:
             reg = ["    if _b is None:", "        _b = {}"]
             for b in self.blocks:
@@ -672,7 +673,7 @@ class _Compiler:
                 self.funcs.append(flat)
         out = ["# Compiled by Kiln from %s: do not edit." % self.name]
         if self.parent is not None:
-            out.append("PARENT = %r" % self.parent)
+            out.append("PARENT = " + _lit(self.parent))
         if self.macros:
             out.append("MACROS = %r" % (tuple(self.macros),))
         for fn in self.funcs:
@@ -948,7 +949,7 @@ class _Compiler:
         for scope in fn.scopes[1:] if fn.root else fn.scopes:
             local.update(scope)
         if local:
-            ctx = "%s(_c, {%s})" % (fn.use("ctx"), ", ".join("%r: %s" % kv for kv in local.items()))
+            ctx = "%s(_c, {%s})" % (fn.use("ctx"), ", ".join("%r: %s" % kv for kv in sorted(local.items())))
         else:
             ctx = "_c"
         fn.emit("yield from %s(%s, %s)" % (fn.use("inc"), name, ctx))
@@ -1011,6 +1012,16 @@ class _Compiler:
         self.block = None
         self.block_body(inner, "macro", ("endmacro",))
         self.block = outer_block
+
+
+def _lit(s):
+    """A Python str literal for s, written the same by CPython and MicroPython (whose repr()
+    differ on non-ASCII characters, which are kept as they are here)."""
+    s = s.replace("\\", "\\\\").replace("'", "\\'").replace("\n", "\\n").replace("\r", "\\r")
+    s = s.replace("\t", "\\t")
+    if any(c < " " or c == "\x7f" for c in s):
+        s = "".join("\\x%02x" % ord(c) if c < " " or c == "\x7f" else c for c in s)
+    return "'" + s + "'"
 
 
 def _block_ranges(tokens):
