@@ -285,3 +285,21 @@ def test_the_firmware_compiles_templates_to_the_same_code(upy, tmp_path):
     assert len(got) == len(expected)
     for source, mine, theirs in zip(sources, got, expected, strict=True):
         assert mine == theirs, source
+
+
+def test_a_big_page_streams_in_a_small_heap(upy):
+    # 2000 rows (~165 KB of HTML, rows made on the fly) in a 32 KB heap, most of it taken by the
+    # kiln package itself: rendering keeps only the current chunk.
+    code = (
+        "import gc\n"
+        "from kiln import template\n"
+        "t = template.get_template('table.html')\n"
+        "rows = ({'id': i, 'name': 'user <%d>' % i, 'email': 'e%d@x' % i, 'note': 'a & b'} for i in range(2000))\n"
+        "n = 0\n"
+        "for chunk in t.generate(title='big', rows=rows):\n"
+        "    n += len(chunk)\n"
+        "print(n)\n"
+    )
+    proc = upy(code, heapsize="32k")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert int(proc.stdout) > 150000
