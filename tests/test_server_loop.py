@@ -268,7 +268,7 @@ def test_chunked_request_body(features):
 
 
 def test_large_bodies_both_ways(features):
-    srv = features()
+    srv = features(body_in_memory=65536)
     c = Conn(srv.port)
     c.request("/big")
     status, h, body, _ = c.response()
@@ -647,3 +647,55 @@ def test_heap_per_idle_keep_alive_connection(features):
     print("heap per idle keep-alive connection: %.0f bytes" % per_connection)
     # buffers (recv 512 + send 1024) + connection object, socket, task
     assert per_connection < 3072
+
+
+def checksum(data):
+    check = 0
+    for b in data:
+        check = (check * 31 + b) & 0xFFFFFF
+    return check
+
+
+def test_large_bodies_are_streamed_to_the_handler(features):
+    srv = features(heapsize="64k", body_in_memory=2048, max_body=1 << 20)
+    c = Conn(srv.port)
+    small = os.urandom(1000)
+    c.request("/upload", method="POST", body=small)
+    assert c.response()[2] == b"in memory 1000"
+    big = os.urandom(300000)  # far more than the heap
+    c.request("/upload", method="POST", body=big)
+    assert c.response()[2] == b"%d %d" % (len(big), checksum(big))
+    # chunked, switching to streaming past body_in_memory
+    c.send(b"POST /upload HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n")
+    for i in range(0, len(big), 7000):
+        part = big[i:i + 7000]
+        c.send(b"%x\r\n%s\r\n" % (len(part), part))
+    c.send(b"0\r\n\r\n")
+    assert c.response()[2] == b"%d %d" % (len(big), checksum(big))
+    # Expect: 100-continue, then the streamed body
+    c.send(b"POST /upload HTTP/1.1\r\nHost: t\r\nContent-Length: 5000\r\nExpect: 100-continue\r\n\r\n")
+    assert c.response(head_only=True)[0] == 100
+    c.send(big[:5000])
+    assert c.response()[2] == b"5000 %d" % checksum(big[:5000])
+    c.request("/")
+    assert c.response()[2] == b"Hello, World!"
+
+
+def test_an_unread_streamed_body_closes_the_connection(features):
+    srv = features(body_in_memory=1024, max_body=1 << 20)
+    c = Conn(srv.port)
+    c.send(b"POST /upload-ignored HTTP/1.1\r\nHost: t\r\nContent-Length: 100000\r\n\r\n" + b"x" * 5000)
+    status, h, body, _ = c.response()
+    assert (status, body, h["connection"]) == (200, b"not read", "close")
+    assert c.closed_by_server()
+    assert get(srv.port)[0] == 200
+
+
+def test_a_stalled_streamed_body_times_out(features):
+    srv = features(body_in_memory=1024, body_timeout=1, max_body=1 << 20)
+    c = Conn(srv.port)
+    c.send(b"POST /upload HTTP/1.1\r\nHost: t\r\nContent-Length: 100000\r\n\r\n" + b"x" * 5000)
+    start = time.monotonic()
+    assert c.closed_by_server(timeout=4)
+    assert time.monotonic() - start < 3
+    assert get(srv.port)[0] == 200

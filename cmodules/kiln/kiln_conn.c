@@ -120,6 +120,7 @@ static void close_source(mp_obj_t obj) {
 }
 
 static void drop_request(kiln_conn_obj_t *c) {
+    c->streaming = false;
     if (c->req != mp_const_none) {
         kiln_request_finish(c->req);
         c->req = mp_const_none;
@@ -186,12 +187,42 @@ void kiln_conn_timeout(kiln_conn_obj_t *c) {
     }
 }
 
+static void start_drain(kiln_conn_obj_t *c, uint8_t how) {
+    c->drain = how;
+    c->drained = 0;
+    c->tphase = KILN_T_DRAIN;
+    c->tstart = mp_hal_ticks_ms();
+}
+
+static int conn_drain(kiln_conn_obj_t *c) {
+    size_t limit = (size_t)c->server->limits.max_body * 4 + 65536;
+    for (;;) {
+        int err;
+        mp_uint_t n = c->sp->read(c->sock, rbuf_items(c), rbuf_cap(c), &err);
+        if (n == MP_STREAM_ERROR && mp_is_nonblocking_error(err)) {
+            return c->drain == KILN_DRAIN_LINGER ? KILN_RUN_READ : KILN_RUN_CLOSE;
+        }
+        if (n == MP_STREAM_ERROR || n == 0) {
+            return KILN_RUN_CLOSE;
+        }
+        c->drained += n;
+        if (c->drained > limit) {
+            return KILN_RUN_CLOSE;
+        }
+        c->tphase = KILN_T_DRAIN;
+        c->tstart = mp_hal_ticks_ms();
+    }
+}
+
 // Answers a request the loop refuses itself (parser status, body too large) and closes.
 static int conn_refuse(kiln_conn_obj_t *c, unsigned status) {
     kiln_log(c, status, kiln_reason(status));
     drop_request(c);
+    // A body may still be on its way after a 413 or a refusal in the middle of it.
+    bool linger = status == 413 || c->phase == KILN_PH_BODY;
     kiln_out_simple(c, status, true);
     c->phase = KILN_PH_CLOSING;
+    start_drain(c, linger ? KILN_DRAIN_LINGER : KILN_DRAIN_READY);
     return CONTINUE;
 }
 
@@ -269,6 +300,28 @@ static int conn_body_done(kiln_conn_obj_t *c) {
     return conn_call(c);
 }
 
+// Leaves the rest of the body to req.stream (conn.body_read) and calls the handler. have: body
+// bytes already in the buffer after the head; left: Content-Length bytes still to come.
+static int conn_start_streaming(kiln_conn_obj_t *c, size_t have, size_t left) {
+    c->streaming = true;
+    c->body_done = false;
+    c->bpos = 0;
+    c->bdec = have;
+    c->body_left = left;
+    c->body_have = 0;
+    c->rlen = c->rpos + c->head_len + have;
+    mp_store_attr(c->req, MP_QSTR_stream, mp_call_function_1(c->server->body_stream, MP_OBJ_FROM_PTR(c)));
+    kiln_request_set_body(c->req, mp_const_none);
+    if ((kiln_request_head(c->req)->flags & KILN_HTTP_F_EXPECT_CONTINUE) && !c->continue_sent) {
+        c->continue_sent = true;
+        kiln_out_add(c, continue_100, sizeof(continue_100) - 1);
+        if (kiln_out_flush(c) < 0) {
+            return KILN_RUN_CLOSE;
+        }
+    }
+    return conn_call(c);
+}
+
 static int conn_body(kiln_conn_obj_t *c) {
     const kiln_http_request_t *head = kiln_request_head(c->req);
     size_t start = c->rpos + c->head_len;
@@ -284,6 +337,9 @@ static int conn_body(kiln_conn_obj_t *c) {
             c->rlen = start + c->body_have + (r > 0 ? r : 0);
             if (r >= 0) {
                 return conn_body_done(c);
+            }
+            if (c->body_have > c->server->body_in_memory && c->server->body_stream != mp_const_none) {
+                return conn_start_streaming(c, c->body_have, 0);
             }
         }
     } else {
@@ -325,7 +381,11 @@ static int conn_head(kiln_conn_obj_t *c) {
     if (head.flags & KILN_HTTP_F_CONTENT_LENGTH) {
         body = head.content_length;
     }
-    if ((body || chunked) && c->rpos + r + body > rbuf_cap(c)) {
+    bool stream = body > srv->body_in_memory && avail - r < body && srv->body_stream != mp_const_none;
+    if (stream && rbuf_cap(c) < c->rpos + r + 256) {
+        rbuf_resize(c, c->rpos + r + srv->recv_buffer);
+    }
+    if (!stream && (body || chunked) && c->rpos + r + body > rbuf_cap(c)) {
         // Make room for the body before the request starts referring to the buffer.
         if (c->rpos > 0) {
             memmove(rbuf_items(c), rbuf_items(c) + c->rpos, avail);
@@ -342,6 +402,9 @@ static int conn_head(kiln_conn_obj_t *c) {
     c->head_only = head.method == KILN_HTTP_HEAD;
     c->continue_sent = false;
     c->body_have = 0;
+    if (stream) {
+        return conn_start_streaming(c, avail - r, body - (avail - r));
+    }
     if (body || chunked) {
         memset(&c->chunked, 0, sizeof(c->chunked));
         c->phase = KILN_PH_BODY;
@@ -350,6 +413,19 @@ static int conn_head(kiln_conn_obj_t *c) {
         return conn_body(c);
     }
     return conn_call(c);
+}
+
+// After a streamed body: a body the handler did not read to its end leaves the connection
+// unusable; the buffer holds nothing of it for the next request.
+static void end_streaming(kiln_conn_obj_t *c) {
+    if (c->streaming) {
+        if (!c->body_done) {
+            c->keep_alive = false;
+            start_drain(c, KILN_DRAIN_LINGER);
+        }
+        c->streaming = false;
+        c->rlen = c->rpos + c->head_len;
+    }
 }
 
 // The response is complete: release the request, move to the next one.
@@ -364,6 +440,7 @@ static int conn_done(kiln_conn_obj_t *c) {
         mp_obj_print_helper(&mp_plat_print, mp_load_attr(c->req, MP_QSTR_target), PRINT_STR);
         mp_printf(&mp_plat_print, " %u\n", c->status);
     }
+    end_streaming(c);
     drop_request(c);
     c->served = true;
     if (!c->keep_alive) {
@@ -664,6 +741,9 @@ static int conn_step(kiln_conn_obj_t *c) {
                 break;
             case KILN_PH_CLOSING:
                 r = kiln_out_flush(c);
+                if (r == 0 && c->drain) {
+                    r = conn_drain(c);
+                }
                 if (r <= 0) {
                     r = KILN_RUN_CLOSE;
                 }
@@ -720,6 +800,7 @@ static int conn_fail(kiln_conn_obj_t *c, mp_obj_t exc) {
         return KILN_RUN_CLOSE;
     }
     bool started = c->phase >= KILN_PH_SEND;
+    end_streaming(c);
     drop_request(c);
     int r = KILN_RUN_CLOSE;
     nlr_buf_t nlr;
@@ -804,6 +885,73 @@ static mp_obj_t conn_fail_py(mp_obj_t self_in, mp_obj_t exc) {
 }
 static MP_DEFINE_CONST_FUN_OBJ_2(conn_fail_obj, conn_fail_py);
 
+// conn.body_read(n): up to n bytes (n < 0: what is ready) of a streamed body; b'' at its end,
+// None when the socket has nothing yet (wait until readable, then call again).
+static mp_obj_t conn_body_read(mp_obj_t self_in, mp_obj_t n_in) {
+    kiln_conn_obj_t *c = MP_OBJ_TO_PTR(self_in);
+    mp_int_t n = mp_obj_get_int(n_in);
+    if (!c->streaming || c->closed) {
+        return mp_const_empty_bytes;
+    }
+    bool chunked = kiln_request_head(c->req)->flags & KILN_HTTP_F_CHUNKED;
+    size_t start = c->rpos + c->head_len;
+    while (c->bpos == c->bdec) {
+        if (c->body_done) {
+            return mp_const_empty_bytes;
+        }
+        size_t room = rbuf_cap(c) - start;
+        if (!chunked && room > c->body_left) {
+            room = c->body_left;
+        }
+        int err;
+        mp_uint_t got = c->sp->read(c->sock, rbuf_items(c) + start, room, &err);
+        if (got == MP_STREAM_ERROR) {
+            if (mp_is_nonblocking_error(err)) {
+                if (c->tphase != KILN_T_BODY) {
+                    c->tphase = KILN_T_BODY;
+                    c->tstart = mp_hal_ticks_ms();
+                }
+                return mp_const_none;
+            }
+            c->keep_alive = false;
+            mp_raise_OSError(err);
+        }
+        if (got == 0) {
+            c->keep_alive = false;
+            mp_raise_msg(&mp_type_EOFError, MP_ERROR_TEXT("connection closed during the body"));
+        }
+        c->tphase = KILN_T_NONE;
+        c->bpos = 0;
+        if (chunked) {
+            size_t len = got;
+            int r = kiln_http_decode_chunked(&c->chunked, (char *)rbuf_items(c) + start, &len,
+                &c->server->limits);
+            if (r < KILN_HTTP_INCOMPLETE) {
+                c->keep_alive = false;
+                mp_raise_ValueError(MP_ERROR_TEXT("bad chunked body"));
+            }
+            c->bdec = len;
+            if (r >= 0) {
+                c->body_done = true;
+                // bytes of a next pipelined request were read with the body's end: drop them
+                c->keep_alive = c->keep_alive && r == 0;
+            }
+        } else {
+            c->bdec = got;
+            c->body_left -= got;
+            c->body_done = c->body_left == 0;
+        }
+    }
+    size_t k = c->bdec - c->bpos;
+    if (n >= 0 && (size_t)n < k) {
+        k = n;
+    }
+    mp_obj_t out = mp_obj_new_bytes(rbuf_items(c) + start + c->bpos, k);
+    c->bpos += k;
+    return out;
+}
+static MP_DEFINE_CONST_FUN_OBJ_2(conn_body_read_obj, conn_body_read);
+
 static mp_obj_t conn_close_py(mp_obj_t self_in) {
     kiln_conn_close(MP_OBJ_TO_PTR(self_in));
     return mp_const_none;
@@ -836,6 +984,7 @@ static const mp_rom_map_elem_t conn_locals_table[] = {
     { MP_ROM_QSTR(MP_QSTR_feed), MP_ROM_PTR(&conn_feed_obj) },
     { MP_ROM_QSTR(MP_QSTR_fail), MP_ROM_PTR(&conn_fail_obj) },
     { MP_ROM_QSTR(MP_QSTR_close), MP_ROM_PTR(&conn_close_obj) },
+    { MP_ROM_QSTR(MP_QSTR_body_read), MP_ROM_PTR(&conn_body_read_obj) },
 };
 static MP_DEFINE_CONST_DICT(conn_locals, conn_locals_table);
 

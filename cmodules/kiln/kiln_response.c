@@ -285,6 +285,10 @@ static bool out_headers(kiln_conn_obj_t *c, mp_obj_t headers, head_state_t *st) 
 bool kiln_out_head(kiln_conn_obj_t *c, unsigned status, mp_obj_t headers, bool known, size_t len) {
     size_t start = c->wlen;
     bool keep_alive = c->keep_alive;
+    if (c->streaming && !c->body_done) {
+        // the rest of an unread request body is still on the way
+        c->keep_alive = false;
+    }
     head_state_t st = { false, false, false, 0 };
     kiln_out_str(c, "HTTP/1.1 ");
     kiln_out_uint(c, status, 10);

@@ -61,6 +61,8 @@ static uint32_t timeout_of(kiln_server_obj_t *srv, uint8_t tphase) {
             return srv->body_ms;
         case KILN_T_SEND:
             return srv->send_ms;
+        case KILN_T_DRAIN:
+            return KILN_DRAIN_MS;
         default:
             return 0;
     }
@@ -69,7 +71,7 @@ static uint32_t timeout_of(kiln_server_obj_t *srv, uint8_t tphase) {
 static mp_obj_t server_make_new(const mp_obj_type_t *type, size_t n_args, size_t n_kw, const mp_obj_t *args) {
     enum { ARG_sock, ARG_handler, ARG_max_connections, ARG_head_timeout, ARG_body_timeout,
            ARG_idle_timeout, ARG_send_timeout, ARG_max_body, ARG_max_head, ARG_recv_buffer,
-           ARG_send_buffer, ARG_access_log, ARG_debug };
+           ARG_send_buffer, ARG_access_log, ARG_debug, ARG_body_in_memory, ARG_body_stream };
     static const mp_arg_t allowed[] = {
         { MP_QSTR_sock, MP_ARG_REQUIRED | MP_ARG_OBJ, {.u_obj = MP_OBJ_NULL} },
         { MP_QSTR_handler, MP_ARG_REQUIRED | MP_ARG_OBJ, {.u_obj = MP_OBJ_NULL} },
@@ -84,6 +86,8 @@ static mp_obj_t server_make_new(const mp_obj_type_t *type, size_t n_args, size_t
         { MP_QSTR_send_buffer, MP_ARG_KW_ONLY | MP_ARG_INT, {.u_int = KILN_SEND_BUFFER} },
         { MP_QSTR_access_log, MP_ARG_KW_ONLY | MP_ARG_BOOL, {.u_bool = false} },
         { MP_QSTR_debug, MP_ARG_KW_ONLY | MP_ARG_BOOL, {.u_bool = false} },
+        { MP_QSTR_body_in_memory, MP_ARG_KW_ONLY | MP_ARG_INT, {.u_int = KILN_BODY_IN_MEMORY} },
+        { MP_QSTR_body_stream, MP_ARG_KW_ONLY | MP_ARG_OBJ, {.u_obj = mp_const_none} },
     };
     mp_arg_val_t a[MP_ARRAY_SIZE(allowed)];
     mp_arg_parse_all_kw_array(n_args, n_kw, args, MP_ARRAY_SIZE(allowed), allowed, a);
@@ -93,7 +97,7 @@ static mp_obj_t server_make_new(const mp_obj_type_t *type, size_t n_args, size_t
     mp_int_t send_buffer = a[ARG_send_buffer].u_int;
     if (max_conns < 1 || max_conns > 0xfff || max_head < 64 || max_head > 0xffff
         || recv_buffer < 64 || recv_buffer > max_head || send_buffer < 128
-        || send_buffer > 0xffff || a[ARG_max_body].u_int < 0) {
+        || send_buffer > 0xffff || a[ARG_max_body].u_int < 0 || a[ARG_body_in_memory].u_int < 0) {
         mp_raise_ValueError(MP_ERROR_TEXT("bad server limits"));
     }
     kiln_server_obj_t *srv = mp_obj_malloc(kiln_server_obj_t, type);
@@ -110,6 +114,8 @@ static mp_obj_t server_make_new(const mp_obj_type_t *type, size_t n_args, size_t
     srv->send_ms = a[ARG_send_timeout].u_int;
     srv->access_log = a[ARG_access_log].u_bool;
     srv->debug = a[ARG_debug].u_bool;
+    srv->body_in_memory = a[ARG_body_in_memory].u_int;
+    srv->body_stream = a[ARG_body_stream].u_obj;
     srv->closed = false;
     srv->refusing = false;
     srv->limits = kiln_http_default_limits;

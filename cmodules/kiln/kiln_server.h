@@ -22,6 +22,11 @@ mp_uint_t mp_hal_ticks_ms(void);
 #ifndef KILN_SEND_BUFFER
 #define KILN_SEND_BUFFER (1024)
 #endif
+// Bodies up to this size are read before the handler runs (req.body); larger ones are left to
+// req.stream when the server has a body_stream factory.
+#ifndef KILN_BODY_IN_MEMORY
+#define KILN_BODY_IN_MEMORY (16 * 1024)
+#endif
 // Slot buffers are allocated when the server starts if they need at most this many bytes.
 #ifndef KILN_PREALLOCATE
 #define KILN_PREALLOCATE (16 * 1024)
@@ -33,6 +38,15 @@ mp_uint_t mp_hal_ticks_ms(void);
 #define KILN_RUN_WRITE (2)  // wait until the socket is writable, then call run()
 #define KILN_RUN_AWAIT (3)  // await conn.pending, then call respond(result) or fail(exc)
 #define KILN_RUN_ANEXT (4)  // await conn.pending.__anext__(), then call feed(chunk or None)
+
+// Closing with unread input resets the connection (the client may lose our answer), so the
+// loop first reads and drops: what has arrived (READY), or everything until the client closes
+// or pauses for KILN_DRAIN_MS (LINGER: a refused or unread body is still on its way).
+#define KILN_DRAIN_READY (1)
+#define KILN_DRAIN_LINGER (2)
+#ifndef KILN_DRAIN_MS
+#define KILN_DRAIN_MS (1000)
+#endif
 
 // Request phases.
 enum {
@@ -53,6 +67,7 @@ enum {
     KILN_T_HEAD,
     KILN_T_BODY,
     KILN_T_SEND,    // the peer does not take our output
+    KILN_T_DRAIN,   // dropping the rest of a refused body before closing
 };
 
 // How a response body is framed.
@@ -84,11 +99,13 @@ typedef struct _kiln_server_obj_t {
     mp_obj_base_t base;
     mp_obj_t sock;          // the listening socket
     mp_obj_t handler;
+    mp_obj_t body_stream;   // makes req.stream from a Conn, for bodies over body_in_memory
     kiln_slot_t *slots;     // max_conns of them
     uint16_t max_conns;
     uint16_t n_conns;
     uint16_t recv_buffer;
     uint16_t send_buffer;
+    uint32_t body_in_memory;
     uint32_t head_ms;
     uint32_t body_ms;
     uint32_t idle_ms;
@@ -118,7 +135,10 @@ typedef struct _kiln_conn_obj_t {
     size_t rpos;            // where the current request starts in rbuf
     size_t head_len;        // length of the parsed head
     size_t body_have;       // body bytes complete after the head (decoded for chunked)
-    size_t body_scan;       // chunked: raw bytes consumed by the decoder
+    size_t body_left;       // streamed Content-Length body: bytes not yet read from the socket
+    size_t bpos;            // streamed body: next byte to hand out, after the head
+    size_t bdec;            // streamed body: bytes ready after the head
+    size_t drained;         // bytes dropped while draining
     size_t out_left;        // Content-Length framing: body bytes still to send
     size_t resp_start;      // wlen when the current response started (undone on a 500)
     uint32_t tstart;        // mp_hal_ticks_ms() when the timed phase started
@@ -137,6 +157,9 @@ typedef struct _kiln_conn_obj_t {
     bool continue_sent;     // 100 Continue written for this request
     bool served;            // at least one response was completed
     bool closed;            // the socket is closed (never closed twice: fds get reused)
+    bool streaming;         // the body is left to req.stream
+    bool body_done;         // streamed body: all of it was read from the socket
+    uint8_t drain;          // before closing, read and drop input: KILN_DRAIN_*
     kiln_http_chunked_t chunked;
 } kiln_conn_obj_t;
 

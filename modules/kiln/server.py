@@ -28,6 +28,8 @@ def _defaults(config):
         config["max_connections"] = max(2, min(256, heap // 2 // _BYTES_PER_CONNECTION))
     if heap < 65536 and "send_buffer" not in config:
         config["send_buffer"] = 512
+    if "body_in_memory" not in config:
+        config["body_in_memory"] = min(16384, heap // 8)
 
 
 def _ms(seconds):
@@ -112,6 +114,31 @@ async def _janitor(srv):
         await asyncio.sleep_ms(t)
 
 
+class BodyStream:
+    """`req.stream` of a request whose body is larger than `body_in_memory` (`req.body` is None
+    then): the handler reads it with `await req.stream.read(n)`. A body left unread closes the
+    connection after the response."""
+
+    def __init__(self, conn):
+        self._c = conn
+
+    async def read(self, n=-1):
+        """Up to n bytes of the body (n < 0: all the rest); b'' at its end."""
+        if n < 0:
+            parts = []
+            while True:
+                chunk = await self.read(4096)
+                if not chunk:
+                    return b"".join(parts)
+                parts.append(chunk)
+        c = self._c
+        while True:
+            data = c.body_read(n)
+            if data is not None:
+                return data
+            yield core._io_queue.queue_read(c.sock)
+
+
 class Server:
     """A running Kiln server, as returned by `start_server`.
 
@@ -173,7 +200,7 @@ async def start_server(handler, host="0.0.0.0", port=80, **config):
     backlog = config.pop("backlog", min(config["max_connections"], 128))
     sock = _listen(host, port, backlog)
     try:
-        srv = _kiln.Server(sock, handler, **config)
+        srv = _kiln.Server(sock, handler, body_stream=BodyStream, **config)
     except Exception:
         sock.close()
         raise

@@ -40,6 +40,20 @@ def exhaust_heap():
         hog.append(bytearray(1024))
 
 
+async def upload(req):
+    # Reads a streamed body chunk by chunk and answers its length and a checksum.
+    total = 0
+    check = 0
+    while True:
+        chunk = await req.stream.read(1000)
+        if not chunk:
+            break
+        total += len(chunk)
+        for b in chunk:
+            check = (check * 31 + b) & 0xFFFFFF
+    return 200, None, "%d %d" % (total, check)
+
+
 def handle(req):
     path = req.path
     if path == "/":
@@ -47,6 +61,12 @@ def handle(req):
     if path == "/echo":
         info = "%s %s %s %s|" % (req.method, req.target, req.http_version, len(req.body))
         return 200, {"Content-Type": "text/plain"}, info.encode() + req.body
+    if path == "/upload":
+        if req.body is not None:
+            return 200, None, "in memory %d" % len(req.body)
+        return upload(req)
+    if path == "/upload-ignored":
+        return 200, None, "not read"
     if path == "/stream":
         return 200, None, chunks()
     if path == "/agen":
