@@ -699,3 +699,17 @@ def test_a_stalled_streamed_body_times_out(features):
     assert c.closed_by_server(timeout=4)
     assert time.monotonic() - start < 3
     assert get(srv.port)[0] == 200
+
+
+def test_access_log_only_when_configured(features):
+    srv = features()
+    get(srv.port, "/echo?quiet")
+    assert "/echo?quiet" not in srv.console()
+    srv = features(access_log=True)
+    get(srv.port, "/echo?a=1")
+    c = Conn(srv.port)
+    c.request("/missing", method="HEAD")
+    assert c.response(head_only=True)[0] == 404
+    lines = srv.console().splitlines()
+    assert "Kiln: 127.0.0.1 GET /echo?a=1 200" in lines
+    assert "Kiln: 127.0.0.1 HEAD /missing 404" in lines
