@@ -199,6 +199,7 @@ def test_async_and_streamed_bodies(server):
     status, headers, body = request(server, "GET", "/stream")
     assert body == b"".join(b"line %d\n" % i for i in range(5))
     assert request(server, "GET", "/astream")[2] == b"part0;part1;part2;"
+    assert request(server, "GET", "/raw-file")[2] == (APP / "static" / "data.bin").read_bytes()
 
 
 def test_cookies_and_redirects(server):

@@ -141,6 +141,11 @@ def file(request):
     return send_file("static/data.bin", max_age=30)
 
 
+@app.get("/raw-file")
+def raw_file(request):
+    return open("static/data.bin", "rb")
+
+
 @app.get("/redirect")
 def go(request):
     return redirect(url_for("item", item_id=7))
