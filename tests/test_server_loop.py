@@ -713,3 +713,21 @@ def test_access_log_only_when_configured(features):
     lines = srv.console().splitlines()
     assert "Kiln: 127.0.0.1 GET /echo?a=1 200" in lines
     assert "Kiln: 127.0.0.1 HEAD /missing 404" in lines
+
+
+def test_a_client_that_stops_reading_is_dropped(features):
+    srv = features(send_timeout=1, max_connections=2)
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.connect(("127.0.0.1", srv.port))
+    s.sendall(b"GET /endless HTTP/1.1\r\nHost: t\r\n\r\n")
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and "send timeout" not in srv.console():
+        time.sleep(0.1)
+    assert "Kiln: send timeout, closing connection from 127.0.0.1" in srv.console()
+    # its slot is free: two clients fit again
+    clients = [Conn(srv.port) for _ in range(2)]
+    for c in clients:
+        c.request("/")
+        assert c.response()[0] == 200
+    s.close()

@@ -8,6 +8,12 @@ HELLO = (200, [("Content-Type", "text/plain")], b"Hello, World!")
 state = {"file": None, "mem": 0, "hog": None}
 
 
+def endless():
+    block = b"z" * 16384
+    while True:
+        yield block
+
+
 def chunks():
     for i in range(5):
         yield "chunk %d;" % i
@@ -67,6 +73,8 @@ def handle(req):
         return upload(req)
     if path == "/upload-ignored":
         return 200, None, "not read"
+    if path == "/endless":
+        return 200, None, endless()
     if path == "/stream":
         return 200, None, chunks()
     if path == "/agen":
