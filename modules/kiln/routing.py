@@ -139,17 +139,22 @@ class Rule:
             self.match = self._match_segment
 
     def _match_segment(self, path, n):
+        # same slash count, prefix and suffix: what is left is exactly one segment
         if n != self.nslash or not path.startswith(self.prefix) or not path.endswith(self.suffix):
             return None
-        return self._segment(path[len(self.prefix) : len(path) - len(self.suffix)])
-
-    def _segment(self, text):
-        if not text or "/" in text:
+        path = path[len(self.prefix) : len(path) - len(self.suffix)]
+        if not path:
             return None
         if self.to_python is None:
-            return {self.argname: text}
-        if self.regex_text is _INT and not _is_int(text):
-            return None
+            return {self.argname: path}
+        if self.regex_text is _INT:
+            if not (path[1:] if path[0] == "-" else path).isdigit():
+                return None
+            if self.to_python is int:
+                return {self.argname: int(path)}
+        return self._convert(path)
+
+    def _convert(self, text):
         try:
             return {self.argname: self.to_python(text)}
         except ValueError:
@@ -268,10 +273,6 @@ def _scan(rules, path):
             return rules[i].methods, args
         i += 1
     return None
-
-
-def _is_int(text):
-    return (text[1:] if text[0] == "-" else text).isdigit()
 
 
 def _is_ident(name):
