@@ -41,6 +41,12 @@ frozen_package = "kiln_templates"
 
 _MISS = object()
 _cache = {}
+# Module-level names for the builtins the hot paths test with: a builtin is looked up in this
+# module's globals first, and a miss in a big globals dict costs more than the test itself.
+_type = type
+_str = str
+_int = int
+_dict = dict
 
 
 class UndefinedError(Exception):
@@ -150,8 +156,8 @@ def _esc(s):
 def _out(v):
     # The str a value renders as, HTML-escaped unless it is Markup (or has __html__). The hot
     # paths repeat _esc inline: on MicroPython a call costs more than these five tests.
-    t = type(v)
-    if t is str:
+    t = _type(v)
+    if t is _str:
         if "&" in v:
             v = v.replace("&", "&amp;")
         if "<" in v:
@@ -165,10 +171,10 @@ def _out(v):
         return v
     if t is Markup:
         return v.s
-    if t is int:
-        return str(v)
+    if t is _int:
+        return _str(v)
     if t is Undefined:
-        return str(v)
+        return _str(v)
     html = getattr(v, "__html__", None)
     if html is not None:
         return html()
@@ -211,7 +217,7 @@ def _builtin(table, name):
 
 def _get(o, key, strict=False):
     # `o.key`: a dict item first, then an attribute, then an item of another mapping.
-    if type(o) is dict:
+    if _type(o) is _dict:
         v = o.get(key, _MISS)
         if v is not _MISS:
             return v
@@ -229,9 +235,9 @@ def _get(o, key, strict=False):
 
 def _out_attr(o, key):
     # _out(_get(o, key)) in one call, for `{{ row.name }}` on a dict (the hot path of a table).
-    if type(o) is dict:
+    if _type(o) is _dict:
         v = o.get(key, _MISS)
-        if type(v) is str:
+        if _type(v) is _str:
             if "&" in v:
                 v = v.replace("&", "&amp;")
             if "<" in v:
@@ -243,8 +249,8 @@ def _out_attr(o, key):
             if "'" in v:
                 v = v.replace("'", "&#39;")
             return v
-        if type(v) is int:
-            return str(v)
+        if _type(v) is _int:
+            return _str(v)
     return _out(_get(o, key))
 
 
