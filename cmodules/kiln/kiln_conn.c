@@ -445,6 +445,9 @@ static int conn_done(kiln_conn_obj_t *c) {
     c->served = true;
     if (!c->keep_alive) {
         c->phase = KILN_PH_CLOSING;
+        if (!c->drain) {
+            start_drain(c, KILN_DRAIN_READY);
+        }
         return CONTINUE;
     }
     c->rpos += c->head_len + c->body_have;
