@@ -226,7 +226,8 @@ def main():
         "",
         "`bench/templates.py`: `examples/blog/templates/table.html` (extends `base.html`, includes "
         "`nav.html`; a 100-row table, 301 escaped values, frozen into the firmware) against a "
-        "hand-written generator yielding the same HTML with the same escaping. Medians of %d runs." % RUNS,
+        "hand-written generator yielding the same HTML with the same escaping. Medians of %d runs "
+        "(in the firmware, a run is the fastest of 3 batches of 100 renders)." % RUNS,
         "",
         "| in the firmware | renders/s | vs hand-written | heap allocated per render |",
         "|---|---|---|---|",
