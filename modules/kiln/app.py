@@ -499,11 +499,16 @@ def _hooked(req, ep):
 
 
 def _respond(req, res):
+    # make_response, prepare, after_request hooks (the app's, then the request's), tuple
     res = make_response(res)
     if res.prepare is not None:
         res.prepare(req)
-    if req.app._after is not None:
-        res = _after(req.app._after, req, res)
+    hooks = req.app._after
+    if hooks is not None:
+        i = 0
+        while i < len(hooks):
+            res = hooks[i](req, res) or res
+            i += 1
     if req._after is not None:
         res = _after(req._after, req, res)
     return res.to_tuple()
