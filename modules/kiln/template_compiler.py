@@ -28,7 +28,12 @@ _OPS2 = ("**", "//", "==", "!=", "<=", ">=")
 _OPS1 = "+-*/%~<>()[]{},.:|="
 # Filters compiled to a helper instead of a filter lookup.
 _INLINE_FILTERS = {"e": "_E", "escape": "_E", "safe": "_S"}
-_LOOP_ATTRS = ("index", "index0", "first", "last", "length", "revindex", "revindex0", "cycle")
+# loop.<attr> inside its own for, computed in place (L is the loop object's variable); `loop`
+# used as a value is a kiln.template.Loop, whose properties compute the same.
+_LOOP_ATTRS = {"index": "(L.index0 + 1)", "index0": "L.index0", "first": "(L.index0 == 0)",
+               "last": "(L.index0 == L.length - 1)", "length": "L.length",
+               "revindex": "(L.length - L.index0)", "revindex0": "(L.length - L.index0 - 1)",
+               "cycle": "L.cycle"}
 
 
 def _is_name_start(c):
@@ -306,7 +311,7 @@ class _Expr:
                     attr = self.take(kind="name")
                     if attr not in _LOOP_ATTRS:
                         self.err("loop has no attribute %r" % attr)
-                    code = "%s.%s" % (code, attr)
+                    code = _LOOP_ATTRS[attr].replace("L", code)
                 else:
                     code = "%s(%s, %r)" % (self.fn.use("g"), code, self.take(kind="name"))
             elif self.peek("["):
