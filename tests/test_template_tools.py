@@ -303,3 +303,11 @@ def test_a_big_page_streams_in_a_small_heap(upy):
     proc = upy(code, heapsize="32k")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert int(proc.stdout) > 150000
+
+
+def test_markup_operations_escape_the_other_side():
+    m = template.Markup
+    assert str(m("<b>%s</b> %.1f %d") % ("<i>", 2.25, 3)) == "<b>&lt;i&gt;</b> 2.2 3"
+    assert str(m("<br>") + "<") == "<br>&lt;" and str("<" + m("<br>")) == "&lt;<br>"
+    assert str(m(", ").join(["<", m("<b>")])) == "&lt;, <b>"
+    assert template.escape(m("<b>")) == m("<b>") and str(template.escape("'\"")) == "&#39;&#34;"

@@ -90,7 +90,7 @@ class Markup:
     def __mod__(self, args):
         if type(args) is not tuple:
             args = (args,)
-        return Markup(self.s % tuple(Markup(_out(a)) if type(a) is not int else a for a in args))
+        return Markup(self.s % tuple(a if type(a) in (int, float) else Markup(_out(a)) for a in args))
 
     def join(self, items):
         return Markup(self.s.join(_out(x) for x in items))
