@@ -731,3 +731,44 @@ def test_a_client_that_stops_reading_is_dropped(features):
         c.request("/")
         assert c.response()[0] == 200
     s.close()
+
+
+def test_running_out_of_file_descriptors(tmp_path):
+    import resource
+    import subprocess
+
+    from conftest import FIRMWARE, free_port
+
+    port = free_port()
+    log = open(tmp_path / "console.log", "w")
+    code = "import main; main.app.run(host='127.0.0.1', port=%d, max_connections=100)" % port
+    proc = subprocess.Popen(
+        [str(FIRMWARE), "-c", code], cwd=HELLO, stdout=log, stderr=subprocess.STDOUT,
+        preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (24, 24)),
+    )
+    try:
+        deadline = time.monotonic() + 5
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+        clients = []
+        for _ in range(30):  # more than the process may open
+            c = Conn(port)
+            c.request("/")
+            clients.append(c)
+        time.sleep(0.5)
+        console = (tmp_path / "console.log").read_text()
+        assert console.count("Kiln: accept failed") == 1, console
+        for c in clients:
+            c.close()
+        for _ in range(3):
+            assert get(port)[2] == b"Hello, World!"
+        assert proc.poll() is None
+    finally:
+        proc.terminate()
+        proc.wait(5)
+        log.close()

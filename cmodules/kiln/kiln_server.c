@@ -118,6 +118,7 @@ static mp_obj_t server_make_new(const mp_obj_type_t *type, size_t n_args, size_t
     srv->body_stream = a[ARG_body_stream].u_obj;
     srv->closed = false;
     srv->refusing = false;
+    srv->accept_failing = false;
     srv->limits = kiln_http_default_limits;
     srv->limits.max_head = max_head;
     if (srv->limits.max_request_line > max_head) {
@@ -226,11 +227,16 @@ static mp_obj_t server_accept(mp_obj_t self_in) {
                     continue;
                 }
             }
-            mp_printf(&mp_plat_print, "Kiln: accept failed: ");
-            mp_obj_print_helper(&mp_plat_print, exc, PRINT_EXC);
-            mp_printf(&mp_plat_print, "\n");
+            if (!srv->accept_failing) {
+                // once per episode: the caller retries every 100 ms
+                srv->accept_failing = true;
+                mp_printf(&mp_plat_print, "Kiln: accept failed: ");
+                mp_obj_print_helper(&mp_plat_print, exc, PRINT_EXC);
+                mp_printf(&mp_plat_print, "\n");
+            }
             return mp_const_false;
         }
+        srv->accept_failing = false;
         size_t n;
         mp_obj_t *items;
         mp_obj_get_array(res, &n, &items);

@@ -114,6 +114,7 @@ typedef struct _kiln_server_obj_t {
     bool debug;             // print tracebacks of handler errors
     bool closed;
     bool refusing;          // at the connection limit (logged once per episode)
+    bool accept_failing;    // accept() fails, e.g. out of file descriptors (logged once)
     kiln_http_limits_t limits;
 } kiln_server_obj_t;
 
