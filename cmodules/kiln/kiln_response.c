@@ -39,9 +39,9 @@ const char *kiln_reason(unsigned status) {
 }
 
 // Makes room for n more bytes: compacts, then grows (may raise MemoryError).
-bool kiln_out_reserve(kiln_conn_obj_t *c, size_t n) {
+void kiln_out_reserve(kiln_conn_obj_t *c, size_t n) {
     if (c->wcap - c->wlen >= n) {
-        return true;
+        return;
     }
     if (c->wpos > 0) {
         memmove(c->wbuf, c->wbuf + c->wpos, c->wlen - c->wpos);
@@ -49,7 +49,7 @@ bool kiln_out_reserve(kiln_conn_obj_t *c, size_t n) {
         c->resp_start = c->resp_start > c->wpos ? c->resp_start - c->wpos : 0;
         c->wpos = 0;
         if (c->wcap - c->wlen >= n) {
-            return true;
+            return;
         }
     }
     size_t cap = c->wcap * 2;
@@ -58,7 +58,6 @@ bool kiln_out_reserve(kiln_conn_obj_t *c, size_t n) {
     }
     c->wbuf = m_renew(byte, c->wbuf, c->wcap, cap);
     c->wcap = cap;
-    return true;
 }
 
 void kiln_out_add(kiln_conn_obj_t *c, const void *data, size_t n) {

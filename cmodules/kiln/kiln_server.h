@@ -179,7 +179,7 @@ void kiln_conn_close(kiln_conn_obj_t *c);
 void kiln_conn_timeout(kiln_conn_obj_t *c);
 
 // kiln_response.c: the output buffer and response heads.
-bool kiln_out_reserve(kiln_conn_obj_t *c, size_t n);
+void kiln_out_reserve(kiln_conn_obj_t *c, size_t n);
 void kiln_out_add(kiln_conn_obj_t *c, const void *data, size_t n);
 void kiln_out_str(kiln_conn_obj_t *c, const char *s);
 void kiln_out_uint(kiln_conn_obj_t *c, size_t n, unsigned base);
