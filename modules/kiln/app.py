@@ -364,8 +364,6 @@ class App:
     async def _exception(self, req, exc):
         if isinstance(exc, HTTPException):
             return await self._error_response(req, exc.status_code, exc.reason)
-        print("Kiln: 500 %s %s: %s" % (req.method, req.path, _exc_line(exc)))
-        sys.print_exception(exc)
         best = None
         for app in (req.subapp, self):
             if app is None or best is not None:
@@ -382,7 +380,10 @@ class App:
                     res = await res
                 return await self._finish_error(req, make_response(res))
             except Exception as e:  # noqa: BLE001
+                print("Kiln: the error handler of %s failed" % type(exc).__name__)
                 sys.print_exception(e)
+        print("Kiln: 500 %s %s: %s" % (req.method, req.path, _exc_line(exc)))
+        sys.print_exception(exc)
         reason = None
         if self.debug:
             import io
@@ -436,14 +437,15 @@ class App:
 
 
 class _Guard:
-    # `with _GUARD:` keeps an Exception raised in its block instead of propagating it. Unlike
-    # `try/except ... as e`, it leaves the caller's frame small enough for the C stack.
+    # `with _GUARD:` keeps an Exception raised in its block instead of propagating it.
     exc = None
 
     def __enter__(self):
         return self
 
     def __exit__(self, kind, value, tb):
+        if value is None:
+            return False
         if isinstance(value, Exception):
             self.exc = value
             return True
@@ -459,23 +461,47 @@ def _caught():
     return e
 
 
-def _call(f, req):
-    # What f(req) returns, or the exception it raised.
-    with _GUARD:
-        return f(req)
-    return _caught()
-
-
 def _call2(f, req, x):
+    # f(req, x), or the Exception it raised
     with _GUARD:
         return f(req, x)
     return _caught()
 
 
-def _call_args(ep, req):
-    with _GUARD:
-        return ep.rule.caller(ep.func, req, req.url_args)
-    return _caught()
+try:
+    from sys import exc_info as _exc_info
+except ImportError:
+    _exc_info = None
+
+# _call and _call_args return what the view returned, or the Exception it raised. Their frames
+# stay small enough for the C stack (a `try/except ... as e` frame goes on the heap): with
+# sys.exc_info (MICROPY_PY_SYS_EXC_INFO) a plain `except` is enough, else the `with` guard does
+# the same for two more calls.
+if _exc_info is not None:
+
+    def _call(f, req):
+        try:
+            return f(req)
+        except Exception:  # noqa: BLE001 - handed to the error handling
+            return _exc_info()[1]
+
+    def _call_args(ep, req):
+        try:
+            return ep.rule.caller(ep.func, req, req.url_args)
+        except Exception:  # noqa: BLE001
+            return _exc_info()[1]
+
+else:
+
+    def _call(f, req):
+        with _GUARD:
+            return f(req)
+        return _caught()
+
+    def _call_args(ep, req):
+        with _GUARD:
+            return ep.rule.caller(ep.func, req, req.url_args)
+        return _caught()
 
 
 def _new(cls, creq, args):

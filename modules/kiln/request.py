@@ -99,6 +99,13 @@ def _files(req):
     return req.files
 
 
+_FORWARD = {
+    "method": "method", "path": "path", "url": "target", "target": "target",
+    "query_string": "query_string", "http_version": "http_version", "headers": "headers",
+    "content_length": "content_length", "body": "body", "stream": "stream",
+    "client_addr": "client_addr", "keep_alive": "keep_alive",
+}
+
 _LAZY = {
     "args": _args,
     "cookies": lambda req: parse_cookies(req._r.headers.get("Cookie", "")),
@@ -142,25 +149,17 @@ class Request:
     app = None
 
     def __getattr__(self, name):
+        # Attributes of the C request are read through on each use; the others are computed
+        # once and cached. (Properties would make every attribute store look up the class.)
+        fwd = _FORWARD.get(name)
+        if fwd is not None:
+            return getattr(self._r, fwd)
         make = _LAZY.get(name)
         if make is None:
             raise AttributeError(name)
         value = make(self)
         setattr(self, name, value)
         return value
-
-    method = property(lambda self: self._r.method)
-    path = property(lambda self: self._r.path)
-    url = property(lambda self: self._r.target)
-    target = property(lambda self: self._r.target)
-    query_string = property(lambda self: self._r.query_string)
-    http_version = property(lambda self: self._r.http_version)
-    headers = property(lambda self: self._r.headers)
-    content_length = property(lambda self: self._r.content_length)
-    body = property(lambda self: self._r.body)
-    stream = property(lambda self: self._r.stream)
-    client_addr = property(lambda self: self._r.client_addr)
-    keep_alive = property(lambda self: self._r.keep_alive)
 
     def _json(self):
         ct = self.content_type
