@@ -760,9 +760,10 @@ def test_running_out_of_file_descriptors(tmp_path):
             c = Conn(port)
             c.request("/")
             clients.append(c)
-        time.sleep(0.5)
+        time.sleep(1)
+        # logged once per episode (an fd freed in between starts a new one), not every retry
         console = (tmp_path / "console.log").read_text()
-        assert console.count("Kiln: accept failed") == 1, console
+        assert 1 <= console.count("Kiln: accept failed") <= 2, console
         for c in clients:
             c.close()
         for _ in range(3):
