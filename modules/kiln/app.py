@@ -56,6 +56,7 @@ class App:
         self._async_hooks = False
         self._before = None
         self._after = None
+        self._plain = True  # no hooks at all: App.handle calls the view directly
         self._request = type("Request", (Request,), {"app": self})
         self.template_folder = "templates"
         self.server = None
@@ -102,6 +103,7 @@ class App:
         handlers.append((f, is_async))
         self._before = tuple(h for h, _ in self.before_request_handlers) or None
         self._after = tuple(h for h, _ in self.after_request_handlers) or None
+        self._plain = False
         return f
 
     def before_request(self, f):
@@ -176,14 +178,14 @@ class App:
         if ep is None:
             return self._dynamic(creq)
         ep = ep.get(creq.method)
-        if ep is None or not ep.sync or self._async_hooks or creq.content_length is not None:
+        if ep is None or not ep.sync or creq.content_length is not None:
             return self._general(creq)
+        if not self._plain:
+            return self._with_hooks(creq, ep, None)
         req = self._request()
         req._r = creq
-        if self._before is not None or self._after is not None:
-            return self._run(req, ep)
         r = _call(ep.func, req)
-        if type(r) is str and req._after is None:
+        if _type(r) is _str and req._after is None:
             # a view that returns the same str object (a constant) gets the same tuple back
             if ep.last is None or ep.last[2] is not r:
                 ep.last = (200, TEXT_HEADERS, r)
@@ -195,9 +197,14 @@ class App:
         if m is None:
             return self._no_route(creq, None)
         ep = m[0].get(creq.method)
-        if ep is None or not ep.sync or self._async_hooks or creq.content_length is not None:
+        if ep is None or not ep.sync or creq.content_length is not None:
             return self._general(creq)
-        return self._run(_new(self._request, creq, m[1]), ep)
+        return self._with_hooks(creq, ep, m[1])
+
+    def _with_hooks(self, creq, ep, args):
+        if self._async_hooks:
+            return self._dispatch(_new(self._request, creq, args), ep, args)
+        return self._run(_new(self._request, creq, args), ep)
 
     def _general(self, creq):
         methods, args = self.router.find(creq.path)
@@ -214,7 +221,7 @@ class App:
         if self._before is None:
             r = _call(ep.func, req) if req.url_args is None else _call_args(ep, req)
         else:
-            r = _call2(_hooked, req, ep)
+            r = _call2(_before_and_view, req, ep)
         if self._after is None:
             return self._end(req, r)
         return self._finish(req, r)
@@ -436,6 +443,10 @@ class App:
             self.server.close()
 
 
+_type = type
+_str = str
+
+
 class _Guard:
     # `with _GUARD:` keeps an Exception raised in its block instead of propagating it.
     exc = None
@@ -512,7 +523,7 @@ def _new(cls, creq, args):
     return req
 
 
-def _hooked(req, ep):
+def _before_and_view(req, ep):
     # before_request hooks, then the view unless a hook answered
     hooks = req.app._before
     i = 0
