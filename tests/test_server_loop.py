@@ -120,6 +120,12 @@ def get(port, path="/", **kw):
         c.close()
 
 
+def free_port_here():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 @pytest.fixture
 def big_file(tmp_path):
     path = tmp_path / "big.bin"
@@ -563,10 +569,7 @@ def test_aborted_connections_leak_no_file_descriptors(features):
 
 
 def test_start_server_and_close_from_asyncio(upy):
-    port = 0
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port_here()
     code = """
 import asyncio
 from kiln import server
@@ -773,3 +776,28 @@ def test_running_out_of_file_descriptors(tmp_path):
         proc.terminate()
         proc.wait(5)
         log.close()
+
+
+def test_run_frees_the_port_after_ctrl_c(upy):
+    port = free_port_here()
+    code = """
+import asyncio
+from kiln import server
+
+async def interrupt():
+    await asyncio.sleep_ms(200)
+    raise KeyboardInterrupt
+
+def hello(req):
+    return 200, None, "x"
+
+for i in range(2):
+    asyncio.create_task(interrupt())
+    server.run(hello, "127.0.0.1", %d)
+    print("stopped", i)
+""" % port
+    proc = upy(code, cwd=HELLO)
+    assert proc.stdout.splitlines() == [
+        "Kiln: serving on http://127.0.0.1:%d/" % port, "stopped 0",
+        "Kiln: serving on http://127.0.0.1:%d/" % port, "stopped 1",
+    ], proc.stdout + proc.stderr

@@ -211,18 +211,20 @@ async def start_server(handler, host="0.0.0.0", port=80, **config):
 
 def run(handler, host="0.0.0.0", port=80, **config):
     """Serve forever (until Ctrl-C): the blocking form of `start_server`."""
+    servers = []
 
     async def main():
         server = await start_server(handler, host, port, **config)
+        servers.append(server)
         print("Kiln: serving on http://%s:%d/" % (host, port))
-        try:
-            await server.wait_closed()
-        finally:
-            server.close()
+        await server.wait_closed()
 
     try:
         asyncio.run(main())
     except KeyboardInterrupt:
         pass
     finally:
+        # Free the port and the connections, so that the app can be run again (REPL).
+        for server in servers:
+            server.close()
         asyncio.new_event_loop()
