@@ -18,16 +18,17 @@ current_app = None
 
 def make_response(r):
     """Turn what a handler returned into a Response."""
-    if isinstance(r, Response):
-        return r
-    if type(r) is tuple:
-        return _from_tuple(r)
-    if type(r) is int:
-        return Response("", r)
-    if type(r) is str or type(r) is bytes:
+    t = _type(r)
+    if t is _str or t is _bytes:
         res = Response()
         res.body = r
         return res
+    if t is _tuple:
+        return _from_tuple(r)
+    if t is _int:
+        return Response("", r)
+    if _isinstance(r, Response):
+        return r
     return Response(r)
 
 
@@ -228,17 +229,17 @@ class App:
 
     def _end(self, req, r):
         if req._after is None:
-            t = type(r)
-            if t is str or t is bytes:
+            t = _type(r)
+            if t is _str or t is _bytes:
                 return (200, TEXT_HEADERS, r)
-            if t is dict or t is list:
-                return (200, JSON_HEADERS, json.dumps(r))
+            if t is _dict or t is _list:
+                return (200, JSON_HEADERS, _dumps(r))
         return self._finish(req, r)
 
     def _finish(self, req, r):
-        if not isinstance(r, Exception):
+        if not _isinstance(r, _Exception):
             r = _call2(_respond, req, r)
-            if type(r) is tuple:
+            if _type(r) is _tuple:
                 return r
         return self._exception(req, r)
 
@@ -443,8 +444,19 @@ class App:
             self.server.close()
 
 
+# Builtins are found by a linear search of a ROM table after a miss in the module's globals;
+# the hot path reads these module globals instead.
 _type = type
 _str = str
+_bytes = bytes
+_dict = dict
+_list = list
+_tuple = tuple
+_int = int
+_len = len
+_isinstance = isinstance
+_Exception = Exception
+_dumps = json.dumps
 
 
 class _Guard:
@@ -527,7 +539,7 @@ def _before_and_view(req, ep):
     # before_request hooks, then the view unless a hook answered
     hooks = req.app._before
     i = 0
-    while i < len(hooks):
+    while i < _len(hooks):
         r = hooks[i](req)
         if r is not None:
             return r
@@ -543,7 +555,7 @@ def _respond(req, res):
     hooks = req.app._after
     if hooks is not None:
         i = 0
-        while i < len(hooks):
+        while i < _len(hooks):
             res = hooks[i](req, res) or res
             i += 1
     if req._after is not None:
@@ -553,7 +565,7 @@ def _respond(req, res):
 
 def _after(hooks, req, res):
     i = 0
-    while i < len(hooks):
+    while i < _len(hooks):
         res = hooks[i](req, res) or res
         i += 1
     return res

@@ -99,6 +99,8 @@ def _files(req):
     return req.files
 
 
+_getattr = getattr
+_setattr = setattr
 _FORWARD = {
     "method": "method", "path": "path", "url": "target", "target": "target",
     "query_string": "query_string", "http_version": "http_version", "headers": "headers",
@@ -153,12 +155,12 @@ class Request:
         # once and cached. (Properties would make every attribute store look up the class.)
         fwd = _FORWARD.get(name)
         if fwd is not None:
-            return getattr(self._r, fwd)
+            return _getattr(self._r, fwd)
         make = _LAZY.get(name)
         if make is None:
             raise AttributeError(name)
         value = make(self)
-        setattr(self, name, value)
+        _setattr(self, name, value)
         return value
 
     def _json(self):

@@ -88,6 +88,11 @@ class NoCaseDict:
             self[k] = v
 
 
+_type = type
+_dict = dict
+_list = list
+
+
 class HTTPException(Exception):
     """Raised by ``abort()``; the app turns it into an error response."""
 
@@ -122,8 +127,8 @@ class Response:
             self._headers = NoCaseDict(headers)
         if reason is not None:
             self.reason = reason
-        t = type(body)
-        if t is dict or t is list:
+        t = _type(body)
+        if t is _dict or t is _list:
             body = self._json(body)
         elif body is None:
             body = ""
@@ -186,7 +191,7 @@ class Response:
     def to_tuple(self):
         """The (status, headers, body) tuple for the C loop."""
         h = self._headers
-        if h is None or not h._d:
+        if h is None or not h._d:  # headers are a NoCaseDict: the setter makes sure
             if self.cookies is None and self.default_content_type is TEXT:
                 return (self.status_code, TEXT_HEADERS, self.body)
             h = NoCaseDict()
