@@ -11,21 +11,23 @@ const kiln_http_limits_t kiln_http_default_limits = {
 };
 
 // Character classes: a token character (method, header name), a field value character
-// (VCHAR, obs-text, SP, HTAB), a request-target character (VCHAR but '#'), a hex digit.
+// (VCHAR, obs-text, SP, HTAB), a request-target character (VCHAR but '#'), a hex digit, a Host
+// value character (RFC 3986 host and port characters, but ',' which would make it a list).
 #define C_TOK (1)
 #define C_VAL (2)
 #define C_TGT (4)
 #define C_HEX (8)
+#define C_HOST (16)
 
 static const uint8_t char_class[256] = {
     0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    2, 7, 6, 3, 7, 7, 7, 7, 6, 6, 7, 7, 6, 7, 7, 6,
-    15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 6, 6, 6, 6, 6, 6,
-    6, 15, 15, 15, 15, 15, 15, 7, 7, 7, 7, 7, 7, 7, 7, 7,
-    7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 6, 6, 6, 7, 7,
-    7, 15, 15, 15, 15, 15, 15, 7, 7, 7, 7, 7, 7, 7, 7, 7,
-    7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 6, 7, 6, 7, 0,
+    2, 23, 6, 3, 23, 23, 23, 23, 22, 22, 23, 23, 6, 23, 23, 6,
+    31, 31, 31, 31, 31, 31, 31, 31, 31, 31, 22, 22, 6, 22, 6, 6,
+    6, 31, 31, 31, 31, 31, 31, 23, 23, 23, 23, 23, 23, 23, 23, 23,
+    23, 23, 23, 23, 23, 23, 23, 23, 23, 23, 23, 22, 6, 22, 7, 23,
+    7, 31, 31, 31, 31, 31, 31, 23, 23, 23, 23, 23, 23, 23, 23, 23,
+    23, 23, 23, 23, 23, 23, 23, 23, 23, 23, 23, 6, 7, 6, 23, 0,
     2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
     2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
     2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
@@ -122,7 +124,7 @@ static int eq_lit(const uint8_t *s, size_t n, const char *lit, size_t lit_len) {
 static uint8_t method_id(const uint8_t *m, size_t n) {
     for (uint8_t i = KILN_HTTP_GET; i <= KILN_HTTP_TRACE; i++) {
         const char *name = method_names[i];
-        if (strlen(name) == n && memcmp(name, m, n) == 0) {
+        if ((uint8_t)name[0] == m[0] && strlen(name) == n && memcmp(name, m, n) == 0) {
             return i;
         }
     }
@@ -142,13 +144,14 @@ enum { H_HOST, H_EXPECT, H_UPGRADE, H_CONNECTION, H_CONTENT_LENGTH, H_TRANSFER_E
 static const char *const framing_names[] = {
     "host", "expect", "upgrade", "connection", "content-length", "transfer-encoding",
 };
+static const uint8_t framing_lens[] = { 4, 6, 7, 10, 14, 17 };
 
 // Takes note of the framing headers; returns 0 or an error status.
 static int header_semantics(kiln_http_request_t *req, const uint8_t *name, size_t nl,
     const uint8_t *v, size_t vl, size_t voff) {
     uint16_t seen = req->s_seen;
     uint8_t which = 0;
-    while (which < H_OTHER && !eq_lit(name, nl, framing_names[which], strlen(framing_names[which]))) {
+    while (which < H_OTHER && !eq_lit(name, nl, framing_names[which], framing_lens[which])) {
         which++;
     }
     switch (which) {
@@ -157,8 +160,7 @@ static int header_semantics(kiln_http_request_t *req, const uint8_t *name, size_
                 return 400;
             }
             for (size_t i = 0; i < vl; i++) {
-                uint8_t c = v[i];
-                if (c == ' ' || c == '\t' || c == ',' || c == '/') {
+                if (!IS(v[i], C_HOST)) {
                     return 400;
                 }
             }

@@ -45,8 +45,9 @@ static const char *request_data(kiln_request_obj_t *self) {
     return (const char *)info.buf + self->offset;
 }
 
-// A new str of s[0..n): like mp_obj_new_str, without its search of the interned strings, which
-// request data (header values, targets) seldom hits and which costs more than the copy.
+// A new str of s[0..n): like mp_obj_new_str, without its search of the interned strings (which
+// request data seldom hits and which costs more than the copy) and with its hash left to be
+// computed if ever needed (hash 0, see py/objstr.h): most header values are never hashed.
 static mp_obj_t new_str(const char *s, size_t n) {
     if (n == 0) {
         return MP_OBJ_NEW_QSTR(MP_QSTR_);
@@ -59,7 +60,14 @@ static mp_obj_t new_str(const char *s, size_t n) {
         mp_raise_msg(&mp_type_UnicodeError, NULL);
     }
     #endif
-    return mp_obj_new_str_copy(&mp_type_str, (const byte *)s, n);
+    byte *data = m_new(byte, n + 1);
+    memcpy(data, s, n);
+    data[n] = '\0';
+    mp_obj_str_t *o = mp_obj_malloc(mp_obj_str_t, &mp_type_str);
+    o->hash = 0;
+    o->len = n;
+    o->data = data;
+    return MP_OBJ_FROM_PTR(o);
 }
 
 static mp_obj_t request_str(kiln_request_obj_t *self, size_t off, size_t len) {

@@ -171,6 +171,7 @@ static const valid_case_t valid_cases[] = {
     {"GET / HTTP/1.1\r\nHost: a\r\n!#$%&'*+-.^_`|~09azAZ: x\r\n\r\n", "GET / 1.1 K h=2"},
     {"GET /\"<>{}|\\^`[] HTTP/1.1\r\nHost: a\r\n\r\n", "GET /\"<>{}|\\^`[] 1.1 K h=1"},
     {"GET / HTTP/1.1\r\nHost: [::1]:80\r\n\r\n", "GET / 1.1 K h=1"},
+    {"GET / HTTP/1.1\r\nHost: my-host_1.example~%41!$&'()*+;=:8080\r\n\r\n", "GET / 1.1 K h=1"},
     {"GET / HTTP/1.1\r\nHost:\r\n\r\n", "GET / 1.1 K h=1"},
 };
 
@@ -301,6 +302,9 @@ static const bad_case_t bad_cases[] = {
     {"GET / HTTP/1.1\r\nHost: a b\r\n\r\n", 400},
     {"GET / HTTP/1.1\r\nHost: a/b\r\n\r\n", 400},
     {"GET / HTTP/1.1\r\nHost: a,b\r\n\r\n", 400},
+    {"GET / HTTP/1.1\r\nHost: user@a\r\n\r\n", 400},
+    {"GET / HTTP/1.1\r\nHost: a\"b\r\n\r\n", 400},
+    {"GET / HTTP/1.1\r\nHost: caf\xc3\xa9\r\n\r\n", 400},
 };
 
 static void test_bad(void) {
