@@ -200,7 +200,12 @@ class App:
         ep = m[0].get(creq.method)
         if ep is None or not ep.sync or creq.content_length is not None:
             return self._general(creq)
-        return self._with_hooks(creq, ep, m[1])
+        if not self._plain:
+            return self._with_hooks(creq, ep, m[1])
+        req = self._request()
+        req._r = creq
+        req.url_args = m[1]
+        return self._end(req, _call_args(ep, req))
 
     def _with_hooks(self, creq, ep, args):
         if self._async_hooks:

@@ -215,7 +215,8 @@ class Router:
 
     def __init__(self):
         self.static = {}  # path -> {method: Endpoint}
-        self.groups = {}  # first segment -> [Rule]
+        self.groups = []  # ("/first/", [Rule]) per literal first segment
+        self._by_first = {}  # first segment -> the same [Rule]
         self.wild = []  # dynamic rules whose first segment is not literal
         self.rules = {}  # pattern -> Rule
         self.endpoints = {}  # name -> Endpoint
@@ -232,7 +233,11 @@ class Router:
             elif rule.first is None:
                 self.wild.append(rule)
             else:
-                self.groups.setdefault(rule.first, []).append(rule)
+                rules = self._by_first.get(rule.first)
+                if rules is None:
+                    rules = self._by_first[rule.first] = []
+                    self.groups.append(("/" + rule.first + "/", rules))
+                rules.append(rule)
         known = self.endpoints.get(name)
         if known is not None and known.func is not func:
             raise ValueError("endpoint %r is already used by route %r; give this route another "
@@ -256,12 +261,15 @@ class Router:
 
     def find_dynamic(self, path):
         """(methods, args) of the first dynamic rule matching path, or None."""
-        slash = path.find("/", 1)
-        rules = self.groups.get(path[1:slash] if slash > 0 else path[1:])
-        if rules is not None:
-            rules = _scan(rules, path)
-            if rules is not None:
-                return rules
+        groups = self.groups
+        i = 0
+        while i < _len(groups):
+            if path.startswith(groups[i][0]):
+                groups = _scan(groups[i][1], path)
+                if groups is not None:
+                    return groups
+                break
+            i += 1
         return _scan(self.wild, path) if self.wild else None
 
 
