@@ -47,22 +47,36 @@ def host_bench(requests):
     ]
 
 
-def firmware_bench():
+# The firmware runs twice: with the unix default heap, and with an ESP32-class heap.
+HEAPS = [None, "128k"]
+
+
+def firmware_bench(heap):
+    """{request name: (median kiln req/s, median Python req/s, median of the per-run ratios)}"""
     code = "import sys; sys.path.insert(0, '.'); import fwbench"
-    proc = subprocess.run([str(FIRMWARE), "-c", code], cwd=HERE, capture_output=True, text=True, timeout=300)
+    cmd = [str(FIRMWARE)] + (["-X", "heapsize=" + heap] if heap else []) + ["-c", code]
+    proc = subprocess.run(cmd, cwd=HERE, capture_output=True, text=True, timeout=300)
     if proc.returncode != 0:
         sys.exit("firmware bench failed:\n" + proc.stdout + proc.stderr)
-    rates = {}
+    runs = {}
     for line in proc.stdout.splitlines():
-        name, which, _, rate = ast.literal_eval(line)
-        rates.setdefault((name, which), []).append(rate)
-    return {key: statistics.median(values) for key, values in rates.items()}
+        name, which, run, rate = ast.literal_eval(line)
+        runs.setdefault(name, {}).setdefault(which, {})[run] = rate
+    result = {}
+    for name, by in runs.items():
+        ratios = [by["kiln"][run] / by["python"][run] for run in by["kiln"]]
+        result[name] = (
+            statistics.median(by["kiln"].values()),
+            statistics.median(by["python"].values()),
+            statistics.median(ratios),
+        )
+    return result
 
 
 def main():
     requests = load_requests()
     host = host_bench(requests)
-    fw = firmware_bench()
+    fw = [firmware_bench(heap) for heap in HEAPS]
     print("## Parser (C core and `_kiln` binding)")
     print()
     print("Command: `make bench-parser` (runs `.venv/bin/python bench/parser.py`). Medians of 5 runs of")
@@ -78,13 +92,21 @@ def main():
     print()
     print("Unix firmware (`firmware/UNIX/kiln`, `bench/parser/fwbench.py`): requests parsed per second")
     print("through `_kiln.Parser(max_headers=48).feed(data)` versus the pure-Python")
-    print("`bench/parser/pyparser.py`, each then reading `method`, `path` and the Host header.")
-    print()
-    print("| request | `_kiln.Parser` req/s | pure Python req/s | ratio |")
-    print("|---|---:|---:|---:|")
-    for name, _, _ in requests:
-        k, p = fw[(name, "kiln")], fw[(name, "python")]
-        print("| %s | %s | %s | %.1f× |" % (name, format(int(k), ","), format(int(p), ","), k / p))
+    print("`bench/parser/pyparser.py`, each then reading `method`, `path` and the Host header; each")
+    print("run starts after `gc.collect()`, runs alternate between the two; the ratio is the median of")
+    print("the per-run ratios.")
+    for heap, results in zip(HEAPS, fw, strict=True):
+        print()
+        if heap:
+            print("With `-X heapsize=%s` (an ESP32-class heap):" % heap)
+        else:
+            print("With the unix port's default heap:")
+        print()
+        print("| request | `_kiln.Parser` req/s | pure Python req/s | ratio |")
+        print("|---|---:|---:|---:|")
+        for name, _, _ in requests:
+            k, p, ratio = results[name]
+            print("| %s | %s | %s | %.1f× |" % (name, format(int(k), ","), format(int(p), ","), ratio))
     print()
 
 
