@@ -20,7 +20,8 @@ def make_response(r):
     """Turn what a handler returned into a Response."""
     t = _type(r)
     if t is _str or t is _bytes:
-        res = Response()
+        res = _bare(Response)
+        res.status_code = 200
         res.body = r
         return res
     if t is _tuple:
@@ -183,7 +184,7 @@ class App:
             return self._general(creq)
         if not self._plain:
             return self._with_hooks(creq, ep, None)
-        req = self._request()
+        req = _bare(self._request)
         req._r = creq
         r = _call(ep.func, req)
         if _type(r) is _str and req._after is None:
@@ -202,7 +203,7 @@ class App:
             return self._general(creq)
         if not self._plain:
             return self._with_hooks(creq, ep, m[1])
-        req = self._request()
+        req = _bare(self._request)
         req._r = creq
         req.url_args = m[1]
         return self._end(req, _call_args(ep, req))
@@ -227,7 +228,7 @@ class App:
         if self._before is None:
             r = _call(ep.func, req) if req.url_args is None else _call_args(ep, req)
         else:
-            r = _call2(_before_and_view, req, ep)
+            r = _call_hooked(req, ep)
         if self._after is None:
             return self._end(req, r)
         return self._finish(req, r)
@@ -243,7 +244,7 @@ class App:
 
     def _finish(self, req, r):
         if not _isinstance(r, _Exception):
-            r = _call2(_respond, req, r)
+            r = _call_respond(req, r)
             if _type(r) is _tuple:
                 return r
         return self._exception(req, r)
@@ -462,6 +463,7 @@ _len = len
 _isinstance = isinstance
 _Exception = Exception
 _dumps = json.dumps
+_bare = object.__new__  # an instance without calling __init__
 
 
 class _Guard:
@@ -489,19 +491,12 @@ def _caught():
     return e
 
 
-def _call2(f, req, x):
-    # f(req, x), or the Exception it raised
-    with _GUARD:
-        return f(req, x)
-    return _caught()
-
-
 try:
     from sys import exc_info as _exc_info
 except ImportError:
     _exc_info = None
 
-# _call and _call_args return what the view returned, or the Exception it raised. Their frames
+# The _call* functions return what the view (hooks...) returned, or the Exception raised. Their frames
 # stay small enough for the C stack (a `try/except ... as e` frame goes on the heap): with
 # sys.exc_info (MICROPY_PY_SYS_EXC_INFO) a plain `except` is enough, else the `with` guard does
 # the same for two more calls.
@@ -519,6 +514,18 @@ if _exc_info is not None:
         except Exception:  # noqa: BLE001
             return _exc_info()[1]
 
+    def _call_hooked(req, ep):
+        try:
+            return _before_and_view(req, ep)
+        except Exception:  # noqa: BLE001
+            return _exc_info()[1]
+
+    def _call_respond(req, r):
+        try:
+            return _respond(req, r)
+        except Exception:  # noqa: BLE001
+            return _exc_info()[1]
+
 else:
 
     def _call(f, req):
@@ -531,9 +538,19 @@ else:
             return ep.rule.caller(ep.func, req, req.url_args)
         return _caught()
 
+    def _call_hooked(req, ep):
+        with _GUARD:
+            return _before_and_view(req, ep)
+        return _caught()
+
+    def _call_respond(req, r):
+        with _GUARD:
+            return _respond(req, r)
+        return _caught()
+
 
 def _new(cls, creq, args):
-    req = cls()
+    req = _bare(cls)
     req._r = creq
     if args is not None:
         req.url_args = args

@@ -99,6 +99,7 @@ def _files(req):
     return req.files
 
 
+_bare = object.__new__
 _getattr = getattr
 _setattr = setattr
 _FORWARD = {
@@ -111,7 +112,7 @@ _FORWARD = {
 _LAZY = {
     "args": _args,
     "cookies": lambda req: parse_cookies(req._r.headers.get("Cookie", "")),
-    "g": lambda req: G(),
+    "g": lambda req: _bare(G),
     "subapp": lambda req: None,
     "content_type": lambda req: req._r.headers.get("Content-Type"),
     "json": lambda req: req._json(),
