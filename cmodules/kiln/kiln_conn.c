@@ -456,7 +456,9 @@ static int conn_done(kiln_conn_obj_t *c) {
     c->phase = KILN_PH_HEAD;
     if (c->rpos == c->rlen) {
         c->rpos = c->rlen = 0;
-        if (rbuf_cap(c) > srv->recv_buffer) {
+        // Keep a buffer grown once for a browser's head (no churn per request); give back
+        // what a big head or body took.
+        if (rbuf_cap(c) > 2 * (size_t)srv->recv_buffer) {
             rbuf_resize(c, srv->recv_buffer);
         }
         c->tphase = KILN_T_IDLE;
