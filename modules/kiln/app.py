@@ -209,9 +209,13 @@ class App:
         return self._end(req, _call_args(ep, req))
 
     def _with_hooks(self, creq, ep, args):
+        req = _bare(self._request)
+        req._r = creq
+        if args is not None:
+            req.url_args = args
         if self._async_hooks:
-            return self._dispatch(_new(self._request, creq, args), ep, args)
-        return self._run(_new(self._request, creq, args), ep)
+            return self._dispatch(req, ep, args)
+        return self._run(req, ep)
 
     def _general(self, creq):
         methods, args = self.router.find(creq.path)

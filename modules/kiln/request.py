@@ -112,7 +112,6 @@ _FORWARD = {
 _LAZY = {
     "args": _args,
     "cookies": lambda req: parse_cookies(req._r.headers.get("Cookie", "")),
-    "g": lambda req: _bare(G),
     "subapp": lambda req: None,
     "content_type": lambda req: req._r.headers.get("Content-Type"),
     "json": lambda req: req._json(),
@@ -154,6 +153,9 @@ class Request:
     def __getattr__(self, name):
         # Attributes of the C request are read through on each use; the others are computed
         # once and cached. (Properties would make every attribute store look up the class.)
+        if name == "g":
+            g = self.g = _bare(G)
+            return g
         fwd = _FORWARD.get(name)
         if fwd is not None:
             return _getattr(self._r, fwd)
