@@ -186,6 +186,7 @@ fuzz: $(PARSER_BUILD)/fuzz_http
 	@mkdir -p $(PARSER_BUILD)/corpus
 	@echo "fuzz: $(FUZZ_SECONDS) s, log in $(PARSER_BUILD)/fuzz.log"
 	@$(PARSER_BUILD)/fuzz_http -max_total_time=$(FUZZ_SECONDS) -max_len=4200 -print_final_stats=1 \
+		-dict=tests/fuzz/http.dict \
 		-artifact_prefix=$(PARSER_BUILD)/ $(PARSER_BUILD)/corpus tests/fuzz/corpus >$(PARSER_BUILD)/fuzz.log 2>&1 \
 		&& grep -E '^(Done|stat::number_of_executed_units|stat::peak_rss)' $(PARSER_BUILD)/fuzz.log \
 		|| { tail -60 $(PARSER_BUILD)/fuzz.log; exit 1; }

@@ -75,7 +75,7 @@ static mp_obj_t request_str(kiln_request_obj_t *self, size_t off, size_t len) {
     return new_str(data + off, len);
 }
 
-// Percent-decodes s[0..n) into a new str (s itself when nothing changes and it is a str).
+// Percent-decodes s[0..n) into a new str.
 static mp_obj_t decode_str(const char *s, size_t n, int plus) {
     if (!kiln_http_url_needs_decode(s, n, plus)) {
         return new_str(s, n);
