@@ -182,10 +182,10 @@ class App:
         ep = ep.get(creq.method)
         if ep is None or not ep.sync or creq.content_length is not None:
             return self._general(creq)
-        if not self._plain:
-            return self._with_hooks(creq, ep, None)
         req = _bare(self._request)
         req._r = creq
+        if not self._plain:
+            return self._run(req, ep)
         r = _call(ep.func, req)
         if _type(r) is _str and req._after is None:
             # a view that returns the same str object (a constant) gets the same tuple back
@@ -201,21 +201,12 @@ class App:
         ep = m[0].get(creq.method)
         if ep is None or not ep.sync or creq.content_length is not None:
             return self._general(creq)
-        if not self._plain:
-            return self._with_hooks(creq, ep, m[1])
         req = _bare(self._request)
         req._r = creq
         req.url_args = m[1]
+        if not self._plain:
+            return self._run(req, ep)
         return self._end(req, _call_args(ep, req))
-
-    def _with_hooks(self, creq, ep, args):
-        req = _bare(self._request)
-        req._r = creq
-        if args is not None:
-            req.url_args = args
-        if self._async_hooks:
-            return self._dispatch(req, ep, args)
-        return self._run(req, ep)
 
     def _general(self, creq):
         methods, args = self.router.find(creq.path)
@@ -229,6 +220,8 @@ class App:
         return self._slow(_new(self._request, creq, args), ep)
 
     def _run(self, req, ep):
+        if self._async_hooks:
+            return self._dispatch(req, ep, req.url_args)
         if self._before is None:
             r = _call(ep.func, req) if req.url_args is None else _call_args(ep, req)
         else:
@@ -257,7 +250,7 @@ class App:
         length = req._r.content_length
         if length is not None and length > req.max_content_length:
             return self._error(req, 413, None, "body of %d bytes is over the limit" % length)
-        if ep.sync and not self._async_hooks:
+        if ep.sync:
             return self._run(req, ep)
         return self._dispatch(req, ep, req.url_args)
 
