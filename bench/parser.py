@@ -2,7 +2,6 @@
 _kiln.Parser against the pure-Python bench/parser/pyparser.py inside the unix firmware. Prints a
 Markdown section (medians of 5 runs) to stdout; bench/run.py collects it into bench/RESULTS.md."""
 
-import ast
 import importlib.util
 import os
 import platform
@@ -47,36 +46,37 @@ def host_bench(requests):
     ]
 
 
-# The firmware runs twice: with the unix default heap, and with an ESP32-class heap.
+# The firmware runs with the unix default heap, and with an ESP32-class heap.
 HEAPS = [None, "128k"]
+RUNS = 5
 
 
-def firmware_bench(heap):
-    """{request name: (median kiln req/s, median Python req/s, median of the per-run ratios)}"""
-    code = "import sys; sys.path.insert(0, '.'); import fwbench"
+def firmware_rate(heap, name, which):
+    code = "import sys; sys.path.insert(0, '.'); import fwbench; fwbench.main(%r, %r)" % (name, which)
     cmd = [str(FIRMWARE)] + (["-X", "heapsize=" + heap] if heap else []) + ["-c", code]
-    proc = subprocess.run(cmd, cwd=HERE, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(cmd, cwd=HERE, capture_output=True, text=True, timeout=60)
     if proc.returncode != 0:
         sys.exit("firmware bench failed:\n" + proc.stdout + proc.stderr)
-    runs = {}
-    for line in proc.stdout.splitlines():
-        name, which, run, rate = ast.literal_eval(line)
-        runs.setdefault(name, {}).setdefault(which, {})[run] = rate
+    return float(proc.stdout)
+
+
+def firmware_bench(heap, requests):
+    """{request name: (median kiln req/s, median Python req/s, median of the per-run ratios)}"""
     result = {}
-    for name, by in runs.items():
-        ratios = [by["kiln"][run] / by["python"][run] for run in by["kiln"]]
-        result[name] = (
-            statistics.median(by["kiln"].values()),
-            statistics.median(by["python"].values()),
-            statistics.median(ratios),
-        )
+    for name, _, _ in requests:
+        kiln, python = [], []
+        for _ in range(RUNS):
+            kiln.append(firmware_rate(heap, name, "kiln"))
+            python.append(firmware_rate(heap, name, "python"))
+        ratios = [k / p for k, p in zip(kiln, python, strict=True)]
+        result[name] = (statistics.median(kiln), statistics.median(python), statistics.median(ratios))
     return result
 
 
 def main():
     requests = load_requests()
     host = host_bench(requests)
-    fw = [firmware_bench(heap) for heap in HEAPS]
+    fw = [firmware_bench(heap, requests) for heap in HEAPS]
     print("## Parser (C core and `_kiln` binding)")
     print()
     print("Command: `make bench-parser` (runs `.venv/bin/python bench/parser.py`). Medians of 5 runs of")
@@ -92,9 +92,10 @@ def main():
     print()
     print("Unix firmware (`firmware/UNIX/kiln`, `bench/parser/fwbench.py`): requests parsed per second")
     print("through `_kiln.Parser(max_headers=48).feed(data)` versus the pure-Python")
-    print("`bench/parser/pyparser.py`, each then reading `method`, `path` and the Host header; each")
-    print("run starts after `gc.collect()`, runs alternate between the two; the ratio is the median of")
-    print("the per-run ratios.")
+    print("`bench/parser/pyparser.py`, each then reading `method`, `path` and the Host header. Every")
+    print("run is a fresh firmware process (the same clean heap for both: MicroPython's allocator")
+    print("speed depends on the heap's history), kiln and Python runs alternate, the ratio is the")
+    print("median of the per-run ratios.")
     for heap, results in zip(HEAPS, fw, strict=True):
         print()
         if heap:
