@@ -420,7 +420,7 @@ def test_an_async_handler_does_not_block_others(features):
     # all 100 answered while the sleeping handler's response has not come yet
     assert select.select([slow.sock], [], [], 0)[0] == []
     assert slow.response()[2] == b"slept"
-    assert time.monotonic() - start >= 1.0
+    assert time.monotonic() - start >= 0.95  # the handler slept 1 s (ms ticks)
 
 
 def test_an_idle_client_times_out_while_others_are_served(features):
