@@ -124,7 +124,7 @@ static int eq_lit(const uint8_t *s, size_t n, const char *lit, size_t lit_len) {
 static uint8_t method_id(const uint8_t *m, size_t n) {
     for (uint8_t i = KILN_HTTP_GET; i <= KILN_HTTP_TRACE; i++) {
         const char *name = method_names[i];
-        if ((uint8_t)name[0] == m[0] && strlen(name) == n && memcmp(name, m, n) == 0) {
+        if (strlen(name) == n && memcmp(name, m, n) == 0) {
             return i;
         }
     }
