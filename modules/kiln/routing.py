@@ -135,6 +135,8 @@ class Rule:
             # literal + one segment + literal: string tests instead of the regex
             self.prefix = head
             self.suffix = tail
+            self.prefix_bytes = _len(head.encode())
+            self.suffix_bytes = _len(tail.encode())
             self.regex_text = regexes[0]
             self.argname, self.to_python = self.names[0]
             self.match = self._match_segment
@@ -143,6 +145,8 @@ class Rule:
         # same slash count, prefix and suffix: what is left is exactly one segment
         if n != self.nslash or not path.startswith(self.prefix) or not path.endswith(self.suffix):
             return None
+        if self.to_python is int and self.regex_text is _INT:
+            return self._int_segment(path.encode())
         path = path[_len(self.prefix) : _len(path) - _len(self.suffix)]
         if not path:
             return None
@@ -154,6 +158,13 @@ class Rule:
             if self.to_python is int:
                 return {self.argname: int(path)}
         return self._convert(path)
+
+    def _int_segment(self, raw):
+        # bytes slices skip the lookup for an equal interned string that str slices make
+        raw = raw[self.prefix_bytes : _len(raw) - self.suffix_bytes]
+        if not raw or not (raw[1:] if raw[0] == 45 else raw).isdigit():
+            return None
+        return {self.argname: int(raw)}
 
     def _convert(self, text):
         try:
