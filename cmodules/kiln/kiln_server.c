@@ -166,8 +166,9 @@ static bool evict_idle(kiln_server_obj_t *srv) {
     return true;
 }
 
-// Refuses a connection beyond the limit: 503 with Retry-After, then close.
-static void refuse(kiln_server_obj_t *srv, mp_obj_t sock) {
+// Answers 503 with Retry-After and closes the socket; allocates nothing, so it works on a full
+// heap too.
+static void answer_busy(mp_obj_t sock) {
     const mp_stream_p_t *sp = mp_get_stream(sock);
     if (sp == NULL) {
         return;
@@ -192,11 +193,6 @@ static void refuse(kiln_server_obj_t *srv, mp_obj_t sock) {
     }
     sp->write(sock, busy_503, sizeof(busy_503) - 1, &err);
     sp->ioctl(sock, MP_STREAM_CLOSE, 0, &err);
-    if (!srv->refusing) {
-        srv->refusing = true;
-        mp_printf(&mp_plat_print, "Kiln: 503 connection limit (%u) reached, refusing clients\n",
-            (unsigned)srv->max_conns);
-    }
 }
 
 // server.accept(): the next client as a Conn, None when there is none waiting, False after an
@@ -242,7 +238,12 @@ static mp_obj_t server_accept(mp_obj_t self_in) {
         mp_obj_get_array(res, &n, &items);
         mp_obj_t sock = items[0];
         if (srv->n_conns >= srv->max_conns && !evict_idle(srv)) {
-            refuse(srv, sock);
+            answer_busy(sock);
+            if (!srv->refusing) {
+                srv->refusing = true;
+                mp_printf(&mp_plat_print, "Kiln: 503 connection limit (%u) reached, refusing clients\n",
+                    (unsigned)srv->max_conns);
+            }
             continue;
         }
         size_t slot = 0;
@@ -256,11 +257,13 @@ static mp_obj_t server_accept(mp_obj_t self_in) {
             srv->n_conns++;
             return c;
         } else {
-            int err;
-            mp_get_stream(sock)->ioctl(sock, MP_STREAM_CLOSE, 0, &err);
-            mp_printf(&mp_plat_print, "Kiln: dropped a client: ");
-            mp_obj_print_helper(&mp_plat_print, MP_OBJ_FROM_PTR(nlr.ret_val), PRINT_EXC);
-            mp_printf(&mp_plat_print, "\n");
+            answer_busy(sock);
+            if (!srv->accept_failing) {
+                srv->accept_failing = true;
+                mp_printf(&mp_plat_print, "Kiln: 503 for a new client: ");
+                mp_obj_print_helper(&mp_plat_print, MP_OBJ_FROM_PTR(nlr.ret_val), PRINT_EXC);
+                mp_printf(&mp_plat_print, "\n");
+            }
             return mp_const_false;
         }
     }
