@@ -236,7 +236,7 @@ class App:
             if t is _str or t is _bytes:
                 return (200, TEXT_HEADERS, r)
             if t is _dict or t is _list:
-                return (200, JSON_HEADERS, _dumps(r))
+                return (200, JSON_HEADERS, _dumps(r))  # MicroPython's dumps raises no TypeError
         return self._finish(req, r)
 
     def _finish(self, req, r):

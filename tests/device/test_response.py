@@ -157,3 +157,4 @@ def test_redirects_and_refused_headers():
         res = c.get(path)
         assert res.status_code == 500, (path, res.status_code)
         assert "pwned" not in res.headers and "X" not in res.headers
+
