@@ -84,7 +84,7 @@ $(UNIX_FW): $(MPY_CROSS) $(MPY_LIB_DIR)/README.md $(KILN_C) $(KILN_PY) $(wildcar
 	$(MAKE) -s -C $(MP_DIR)/ports/unix -j$(JOBS) BUILD=$(UNIX_BUILD) VARIANT_DIR=$(TOP)/boards/UNIX \
 		$(PORT_ARGS) MICROPY_PY_BTREE=0 MICROPY_PY_SSL=0 MICROPY_PY_FFI=0
 	@mkdir -p $(dir $@)
-	@cmp -s $(UNIX_BUILD)/micropython $@ || cp $(UNIX_BUILD)/micropython $@
+	@cmp -s $(UNIX_BUILD)/micropython $@ || { cp $(UNIX_BUILD)/micropython $@.tmp && mv -f $@.tmp $@; }
 
 FORCE:
 

@@ -331,6 +331,30 @@ def test_bad_requests_get_the_parser_status_and_close(features):
     assert get(srv.port)[0] == 200
 
 
+def test_a_head_arriving_in_pieces_is_parsed_once_its_lines_end(features):
+    srv = features()
+    c = Conn(srv.port)
+    raw = b"GET /?x=1 HTTP/1.1\r\nHost: t\r\nX-Long: " + b"v" * 300 + b"\r\n\r\n"
+    for i in range(0, len(raw), 7):
+        c.send(raw[i:i + 7])
+        time.sleep(0.002)
+    status, _, body, _ = c.response()
+    assert status == 200
+    c.close()
+
+
+def test_an_over_long_request_line_gets_414_before_it_ends(features):
+    srv = features()
+    c = Conn(srv.port)
+    c.send(b"GET /")
+    for _ in range(6):
+        c.send(b"a" * 500)
+        time.sleep(0.01)
+    status, h, _, _ = c.response()
+    assert status == 414
+    assert c.closed_by_server()
+
+
 # --- errors and memory --------------------------------------------------------------------------
 
 

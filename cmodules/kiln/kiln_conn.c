@@ -356,11 +356,24 @@ static int conn_body(kiln_conn_obj_t *c) {
     return conn_read(c);
 }
 
+// The head is parsed again from its start, so only when a line has ended or the unfinished line
+// has grown past a line limit: a head trickling in byte by byte costs a parse per line.
+static bool head_line_ended(kiln_conn_obj_t *c, size_t avail) {
+    const kiln_http_limits_t *lim = &c->server->limits;
+    size_t line_limit = lim->max_request_line < lim->max_header_line ? lim->max_request_line : lim->max_header_line;
+    return memchr(rbuf_items(c) + c->rpos + c->head_len, '\n', avail - c->head_len) != NULL
+           || avail - c->head_line > line_limit;
+}
+
 static int conn_head(kiln_conn_obj_t *c) {
     kiln_server_obj_t *srv = c->server;
     size_t avail = c->rlen - c->rpos;
     if (avail == 0 || avail == c->head_len) {
         // Nothing new since the last incomplete parse (head_len holds that length then).
+        return conn_read(c);
+    }
+    if (c->head_len && !head_line_ended(c, avail)) {
+        c->head_len = avail;
         return conn_read(c);
     }
     kiln_http_request_t head;
@@ -369,6 +382,11 @@ static int conn_head(kiln_conn_obj_t *c) {
     int r = kiln_http_parse_request(&head, (const char *)rbuf_items(c) + c->rpos, avail,
         headers, KILN_HTTP_MAX_HEADERS, &srv->limits);
     if (r == KILN_HTTP_INCOMPLETE) {
+        const byte *b = rbuf_items(c) + c->rpos;
+        c->head_line = avail;
+        while (c->head_line > 0 && b[c->head_line - 1] != '\n') {
+            c->head_line--;
+        }
         c->head_len = avail;
         return conn_read(c);
     }
@@ -452,6 +470,7 @@ static int conn_done(kiln_conn_obj_t *c) {
     }
     c->rpos += c->head_len + c->body_have;
     c->head_len = 0;
+    c->head_line = 0;
     c->body_have = 0;
     c->phase = KILN_PH_HEAD;
     if (c->rpos == c->rlen) {

@@ -135,6 +135,7 @@ typedef struct _kiln_conn_obj_t {
     size_t rlen;            // bytes in rbuf
     size_t rpos;            // where the current request starts in rbuf
     size_t head_len;        // length of the parsed head
+    size_t head_line;       // while the head is incomplete: where its unfinished line starts
     size_t body_have;       // body bytes complete after the head (decoded for chunked)
     size_t body_left;       // streamed Content-Length body: bytes not yet read from the socket
     size_t bpos;            // streamed body: next byte to hand out, after the head

@@ -17,6 +17,10 @@ _WRITE = 2
 _AWAIT = 3
 _ANEXT = 4
 
+# Responses go out as written: the head and a large body are two writes, and Nagle's algorithm
+# would hold the second until the client's delayed ACK of the first (about 40 ms).
+_NODELAY = (getattr(socket, "IPPROTO_TCP", 6), getattr(socket, "TCP_NODELAY", 1))
+
 # Per-connection heap: buffers, objects and the task, with room for a request's own objects.
 _BYTES_PER_CONNECTION = 4096
 
@@ -52,6 +56,10 @@ def _unqueue(ioq, s):
 async def _serve(c, ioq):
     # One connection: C works until it must wait; this task waits, then hands back to C.
     s = c.sock
+    try:
+        s.setsockopt(_NODELAY[0], _NODELAY[1], 1)
+    except OSError:
+        pass
     try:
         r = c.run()
         while r:
