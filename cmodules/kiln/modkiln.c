@@ -12,6 +12,7 @@ static MP_DEFINE_CONST_FUN_OBJ_0(kiln_version_obj, kiln_version);
 static const mp_rom_map_elem_t kiln_module_globals_table[] = {
     { MP_ROM_QSTR(MP_QSTR___name__), MP_ROM_QSTR(MP_QSTR__kiln) },
     { MP_ROM_QSTR(MP_QSTR_version), MP_ROM_PTR(&kiln_version_obj) },
+    { MP_ROM_QSTR(MP_QSTR_MAX_CONNECTIONS), MP_ROM_INT(KILN_MAX_CONNECTIONS) },
     { MP_ROM_QSTR(MP_QSTR_Request), MP_ROM_PTR(&kiln_type_request) },
     { MP_ROM_QSTR(MP_QSTR_Headers), MP_ROM_PTR(&kiln_type_headers) },
     { MP_ROM_QSTR(MP_QSTR_Parser), MP_ROM_PTR(&kiln_type_parser) },

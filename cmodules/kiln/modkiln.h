@@ -4,4 +4,10 @@
 
 #define KILN_VERSION "0.1.0"
 
+// The most client connections a server holds at once on this board (mpconfigboard.h may set
+// it); 0 sizes it from the heap (kiln.server).
+#ifndef KILN_MAX_CONNECTIONS
+#define KILN_MAX_CONNECTIONS (0)
+#endif
+
 #endif

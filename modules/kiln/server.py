@@ -29,7 +29,8 @@ def _defaults(config):
     # Sized from the heap: half of it for connections; small heaps get small send buffers.
     heap = gc.mem_free() + gc.mem_alloc()
     if "max_connections" not in config:
-        config["max_connections"] = max(2, min(256, heap // 2 // _BYTES_PER_CONNECTION))
+        n = max(2, min(256, heap // 2 // _BYTES_PER_CONNECTION))
+        config["max_connections"] = min(n, _kiln.MAX_CONNECTIONS) if _kiln.MAX_CONNECTIONS else n
     if heap < 65536 and "send_buffer" not in config:
         config["send_buffer"] = 512
     if "body_in_memory" not in config:
