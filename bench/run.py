@@ -251,7 +251,7 @@ def get(base_url, path, sock=None):
     return sock, body
 
 
-def heap_per_request(base_url, n=1000):
+def heap_per_request(base_url, n=300):
     sock, start = get(base_url, "/gc-off")
     for _ in range(n):
         sock, _ = get(base_url, "/", sock)
@@ -290,8 +290,9 @@ def serves(argv, cwd, heapsize, n=1000):
 
 
 def smallest_heap(argv, cwd, sizes=(8, 12, 16, 20, 24, 32, 40, 48, 64, 96, 128, 192, 256)):
+    # A size counts when two fresh servers in a row pass: near the edge a run can go either way.
     for kb in sizes:
-        if serves(argv, cwd, "%dk" % kb):
+        if serves(argv, cwd, "%dk" % kb) and serves(argv, cwd, "%dk" % kb):
             return "%d KB" % kb
     return "> %d KB" % sizes[-1]
 
@@ -302,17 +303,18 @@ def section_memory():
     for name, argv, cwd in (("Kiln (C loop)", kiln("kiln_loop.py"), None),
                             ("Kiln (App)", kiln("kiln_app.py"), None),
                             ("Microdot %s" % MICRODOT_VERSION, md_argv, md_dir)):
-        with Server(name, argv, cwd, "8m") as s:
+        with Server(name, argv, cwd, "32m") as s:
             per_request = heap_per_request(s.url)
-        with Server(name, argv, cwd, "8m") as s:
+        with Server(name, argv, cwd, "32m") as s:
             per_conn = heap_per_idle_connection(s.url)
         rows.append("| %s | %.0f | %.0f | %s |" % (name, per_request, per_conn, smallest_heap(argv, cwd)))
     return "\n".join([
         "## Memory", "",
-        "Heap allocated per hello request: `gc.disable()`, 1,000 keep-alive requests, `gc.mem_alloc()` "
+        "Heap allocated per hello request: `gc.disable()`, 300 requests (keep-alive where the server "
+        "keeps connections), `gc.mem_alloc()` "
         "before and after, divided by the requests. Per idle connection: 20 keep-alive connections "
         "left open after one request each. Smallest heap: the smallest `-X heapsize` (tried 8 KB "
-        "upward) at which the server answers 1,000 hello requests (reconnecting every 100).", "",
+        "upward) at which the server answers 1,000 hello requests (reconnecting every 100), twice in a row.", "",
         "| server | heap per request (bytes) | heap per idle keep-alive connection (bytes) | smallest heap |",
         "|---|---|---|---|", *rows, ""])
 

@@ -1,27 +1,32 @@
-"""Kiln: a small, fast web framework baked into MicroPython firmware."""
+"""Kiln: a small, fast web framework baked into MicroPython firmware.
 
-from kiln.app import App, url_for
-from kiln.request import Request
-from kiln.response import HTTPException, Response, abort, redirect
-from kiln.routing import URLPattern
+`from kiln import App` (and the other public names below) imports the module that defines the
+name on first use, so `import kiln.server` alone, or an app that never touches templates or
+static files, pays only for what it uses.
+"""
 
 __version__ = "0.1.0"
 
-
-def send_file(filename, status_code=200, content_type=None, max_age=None, **options):
-    """A Response streaming a file, with MIME type, ETag, Last-Modified, Range and ``.gz``
-    support (see kiln.static.send_file)."""
-    from kiln.static import send_file as _send_file
-
-    return _send_file(filename, status_code, content_type, max_age, **options)
-
-
-def render_template(name, **context):
-    """Render a template of the app (see kiln.template) into a streaming text/html Response."""
-    from kiln.template import render_template as _render_template
-
-    return _render_template(name, **context)
+_WHERE = {
+    "App": "app",
+    "url_for": "app",
+    "Request": "request",
+    "Response": "response",
+    "HTTPException": "response",
+    "abort": "response",
+    "redirect": "response",
+    "URLPattern": "routing",
+    "send_file": "static",
+    "render_template": "template",
+}
 
 
-__all__ = ("App", "Request", "Response", "HTTPException", "URLPattern", "abort", "redirect",
-           "send_file", "url_for", "render_template")
+def __getattr__(name):
+    module = _WHERE.get(name)
+    if module is None:
+        # A submodule not imported yet (`from kiln import server`): ImportError if none.
+        __import__("kiln." + name)
+        return globals()[name]
+    value = getattr(__import__("kiln." + module, None, None, (name,)), name)
+    globals()[name] = value
+    return value

@@ -1,6 +1,5 @@
-# The hello app without the framework: ./kiln/__init__.py stands in for the frozen package's
-# (which imports the whole framework) and points at the frozen kiln/server.py, so this measures
-# what the socket loop itself needs.
+# The hello app without the framework (kiln imports App and the rest only when asked for), so
+# this measures what the socket loop itself needs.
 from kiln import server
 
 HELLO = (200, [("Content-Type", "text/plain")], b"Hello, World!")
