@@ -88,7 +88,7 @@ $(UNIX_FW): $(MPY_CROSS) $(MPY_LIB_DIR)/README.md $(KILN_C) $(KILN_PY) $(wildcar
 
 FORCE:
 
-run: $(UNIX_FW)
+run: deps $(UNIX_FW)
 	@echo "Kiln: serving $(APP) on http://$(HOST):$(HTTP_PORT)/ (Ctrl-C stops)"
 	@cd $(APP) && $(UNIX_FW) -c "import sys; sys.path.insert(0, '.'); import main; main.app.run(host='$(HOST)', port=$(HTTP_PORT))"
 
