@@ -43,6 +43,10 @@ help:
 	@echo "make check-xtensa   cross-compile the C core for the ESP8266 and print its sizes"
 	@echo "make bench          run the benchmarks, write bench/RESULTS.md"
 	@echo "make fuzz FUZZ_SECONDS=…    fuzz the HTTP parser"
+	@echo "make test-c         the parser's C tests (gcc and clang, ASan/UBSan) and a 30 s fuzz run"
+	@echo "make test-server    the socket loop's tests (real sockets)"
+	@echo "make bench-parser   the parser benchmark alone (host C core; _kiln.Parser vs pure Python)"
+	@echo "make templates APP=…        check that an app's templates compile"
 
 # --- set-up -------------------------------------------------------------------------------
 
