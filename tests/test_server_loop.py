@@ -12,7 +12,6 @@ import pytest
 
 APPS = Path(__file__).resolve().parent / "apps"
 HELLO = APPS / "server_hello"
-TINY = APPS / "server_tiny"  # the hello app without the framework's import cost
 FEATURES = APPS / "server_features"
 
 
@@ -403,7 +402,7 @@ def test_heap_per_request(features):
 
 
 def test_hello_serves_1000_requests_in_a_16k_heap(serve):
-    srv = serve(TINY, heapsize="16k")
+    srv = serve(HELLO, heapsize="16k")
     for _ in range(4):
         c = Conn(srv.port)
         for _ in range(250):
