@@ -53,3 +53,17 @@ def test_errors_are_json(api):
     assert api("POST", "/api/items", {"name": "x", "price": -1})[0] == 400
     assert api("POST", "/api/items", raw="{broken")[0] == 400
     assert api("DELETE", "/api/items")[0] == 405
+
+
+def test_a_body_too_big_for_a_small_heap_is_refused_not_a_500(serve):
+    server = serve(APP, heapsize="64k")
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    payload = json.dumps({"name": "x" * 15900})
+    conn.request("POST", "/api/items", body=payload, headers={"Content-Type": "application/json"})
+    assert conn.getresponse().status == 413
+    conn.close()
+    assert "MemoryError" not in server.console()
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    conn.request("GET", "/api/items")
+    assert conn.getresponse().status == 200
+    conn.close()

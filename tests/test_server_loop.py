@@ -354,6 +354,51 @@ def test_an_over_long_request_line_gets_414_before_it_ends(features):
     assert c.closed_by_server()
 
 
+def test_a_body_whose_readinto_lies_about_its_count_is_refused(features):
+    srv = features(send_buffer=256)
+    c = Conn(srv.port)
+    c.request("/lying-reader")
+    data = c.read_to_close()
+    assert len(data) < 1024, "heap bytes were sent: %d bytes" % len(data)
+    assert "readinto returned a bad count" in srv.console()
+    assert get(srv.port)[0] == 200
+
+
+def test_invalid_utf8_in_a_path_or_header_is_not_a_server_error(features):
+    srv = features()
+    c = Conn(srv.port)
+    c.send(b"GET /%ff HTTP/1.1\r\nHost: a\r\n\r\n")
+    assert c.response()[0] == 404
+    c.send(b"GET /echo HTTP/1.1\r\nHost: a\r\nX-Obs: caf\xe9\r\n\r\n")
+    assert c.response()[0] == 200
+    c.close()
+    assert "500" not in srv.console()
+
+
+def test_an_interim_status_from_a_handler_is_a_500(features):
+    srv = features()
+    assert get(srv.port, "/switching")[0] == 500
+    assert get(srv.port)[0] == 200
+
+
+def test_a_client_trickling_after_a_refusal_is_closed(features):
+    srv = features(max_connections=2)
+    c = Conn(srv.port)
+    c.send(b"POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 99999999\r\n\r\n")
+    assert c.response()[0] == 413
+    closed = False
+    for _ in range(20):  # one byte every 0.25 s for at most 5 s
+        try:
+            c.send(b"x")
+        except OSError:
+            closed = True
+            break
+        if c.closed_by_server(timeout=0.25):
+            closed = True
+            break
+    assert closed, "the server kept draining a trickling client"
+
+
 # --- errors and memory --------------------------------------------------------------------------
 
 

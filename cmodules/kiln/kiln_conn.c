@@ -209,8 +209,6 @@ static int conn_drain(kiln_conn_obj_t *c) {
         if (c->drained > limit) {
             return KILN_RUN_CLOSE;
         }
-        c->tphase = KILN_T_DRAIN;
-        c->tstart = mp_hal_ticks_ms();
     }
 }
 
@@ -604,7 +602,11 @@ static int conn_stream(kiln_conn_obj_t *c) {
             mp_load_method(c->pending, MP_QSTR_readinto, dest);
             dest[2] = mp_obj_new_memoryview('B' | MP_OBJ_ARRAY_TYPECODE_FLAG_RW, room, dst);
             mp_obj_t r = mp_call_method_n_kw(1, 0, dest);
-            n = r == mp_const_none ? 0 : (mp_uint_t)mp_obj_get_int(r);
+            mp_int_t got = r == mp_const_none ? 0 : mp_obj_get_int(r);
+            if (got < 0 || (mp_uint_t)got > room) {
+                mp_raise_ValueError(MP_ERROR_TEXT("readinto returned a bad count"));
+            }
+            n = got;
         }
         if (n == 0) {
             return conn_stream_end(c);
@@ -653,7 +655,9 @@ static int conn_respond(kiln_conn_obj_t *c, mp_obj_t res) {
         mp_raise_TypeError(MP_ERROR_TEXT("handler must return (status, headers, body)"));
     }
     mp_int_t status = MP_OBJ_SMALL_INT_VALUE(items[0]);
-    if (status < 100 || status > 599) {
+    if (status < 200 || status > 599) {
+        // 1xx are interim answers the loop sends itself (100 Continue); 101 needs an upgrade
+        // hand-over the loop does not do.
         mp_raise_ValueError(MP_ERROR_TEXT("bad status"));
     }
     mp_obj_t body = items[2];

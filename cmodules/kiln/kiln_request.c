@@ -45,6 +45,29 @@ static const char *request_data(kiln_request_obj_t *self) {
     return (const char *)info.buf + self->offset;
 }
 
+#if MICROPY_PY_BUILTINS_STR_UNICODE && MICROPY_PY_BUILTINS_STR_UNICODE_CHECK
+// A str of s[0..n) with every byte that does not start a valid UTF-8 sequence replaced by U+FFFD:
+// a client's obs-text header value or %ff in a path is read, never raises.
+static mp_obj_t new_str_replacing(const byte *s, size_t n) {
+    vstr_t v;
+    vstr_init(&v, n + 3);
+    size_t i = 0;
+    while (i < n) {
+        byte b = s[i];
+        size_t len = b < 0x80 ? 1 : b >= 0xc2 && b <= 0xdf ? 2 : b >= 0xe0 && b <= 0xef ? 3
+            : b >= 0xf0 && b <= 0xf4 ? 4 : 0;
+        if (len && len <= n - i && utf8_check(s + i, len)) {
+            vstr_add_strn(&v, (const char *)s + i, len);
+            i += len;
+        } else {
+            vstr_add_strn(&v, "\xef\xbf\xbd", 3);
+            i += 1;
+        }
+    }
+    return mp_obj_new_str_from_vstr(&v);
+}
+#endif
+
 // A new str of s[0..n): like mp_obj_new_str, without its search of the interned strings (which
 // request data seldom hits and which costs more than the copy) and with its hash left to be
 // computed if ever needed (hash 0, see py/objstr.h): most header values are never hashed.
@@ -57,7 +80,7 @@ static mp_obj_t new_str(const char *s, size_t n) {
     }
     #if MICROPY_PY_BUILTINS_STR_UNICODE && MICROPY_PY_BUILTINS_STR_UNICODE_CHECK
     if (!utf8_check((const byte *)s, n)) {
-        mp_raise_msg(&mp_type_UnicodeError, NULL);
+        return new_str_replacing((const byte *)s, n);
     }
     #endif
     byte *data = m_new(byte, n + 1);
@@ -83,6 +106,13 @@ static mp_obj_t decode_str(const char *s, size_t n, int plus) {
     vstr_t vstr;
     vstr_init_len(&vstr, n);
     vstr.len = kiln_http_url_decode(vstr.buf, s, n, plus);
+    #if MICROPY_PY_BUILTINS_STR_UNICODE && MICROPY_PY_BUILTINS_STR_UNICODE_CHECK
+    if (!utf8_check((const byte *)vstr.buf, vstr.len)) {
+        mp_obj_t str = new_str_replacing((const byte *)vstr.buf, vstr.len);
+        vstr_clear(&vstr);
+        return str;
+    }
+    #endif
     return mp_obj_new_str_from_vstr(&vstr);
 }
 
@@ -523,7 +553,8 @@ static mp_obj_t parser_feed(mp_obj_t self_in, mp_obj_t data_in) {
         memmove(self->acc.buf + self->body_end, self->acc.buf + self->raw_pos, n);
         self->body_end += n;
         if (r == KILN_HTTP_INCOMPLETE) {
-            self->raw_pos = self->acc.len;
+            // Every raw byte is decoded: keep only the decoded body.
+            self->acc.len = self->raw_pos = self->body_end;
             return mp_const_none;
         }
         if (r < 0) {

@@ -290,7 +290,10 @@ class App:
                     if endpoint_info(f)[1]:
                         x = await x
                     res = x or res
-            return res.to_tuple()
+            t = res.to_tuple()
+            if req._owned is not None:
+                _release(req)
+            return t
         except Exception as e:  # noqa: BLE001 - every failure becomes an error response
             return await self._exception(req, e)
 
@@ -358,6 +361,8 @@ class App:
         return await self._finish_error(req, res)
 
     async def _finish_error(self, req, res):
+        if req._owned is not None:
+            _release(req)
         for f, is_async in self._hooks(req, "after_error_request_handlers"):
             try:
                 x = f(req, res)
@@ -579,7 +584,18 @@ def _respond(req, res):
             i += 1
     if req._after is not None:
         res = _after(req._after, req, res)
-    return res.to_tuple()
+    t = res.to_tuple()
+    if req._owned is not None:
+        _release(req)
+    return t
+
+
+def _release(req):
+    # discard() what the request owns (Request.own), once, on success or error
+    owned = req._owned
+    req._owned = None
+    for obj in owned:
+        obj.discard()
 
 
 def _after(hooks, req, res):

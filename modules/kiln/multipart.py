@@ -67,7 +67,7 @@ class FileUpload:
             self._buf += chunk
 
     def close(self):
-        if self._file is not None:
+        if self._file:
             self._file.close()
             self._file = False
 
@@ -99,7 +99,8 @@ class FileUpload:
         self._buf = b""
 
     def discard(self):
-        """Remove the spool file, if any (done after each request)."""
+        """Close and remove the spool file, if any (done when the request is answered)."""
+        self.close()
         if self.spool_path is not None:
             try:
                 os.remove(self.spool_path)
@@ -223,28 +224,14 @@ def _parser(req, content_type, file_sink):
         refuse(400, "multipart body without a valid boundary", req)
     cls = type(req)
 
-    uploads = []
-
     def sink(name, filename, ctype, headers):
         if file_sink is not None:
             return file_sink(name, filename, ctype, headers)
         upload = FileUpload(name, filename, ctype, headers, cls.max_file_memory, cls.upload_dir)
-        uploads.append(upload)
+        req.own(upload)
         return upload
 
-    parser = FormParser(boundary.encode(), sink, cls.max_form_parts, cls.max_body_length)
-    parser.uploads = uploads
-    return parser
-
-
-def _cleanup(req, uploads):
-    if uploads:
-
-        def discard(request, response):
-            for upload in uploads:
-                upload.discard()
-
-        req.after_request(discard)
+    return FormParser(boundary.encode(), sink, cls.max_form_parts, cls.max_body_length)
 
 
 def _feed(req, parser, data):
@@ -261,7 +248,6 @@ def _finish(req, parser):
         form, files = parser.finish()
     except ValueError as e:
         refuse(400, "malformed multipart body: %s" % e, req)
-    _cleanup(req, parser.uploads)
     return form, files
 
 

@@ -145,6 +145,7 @@ class Request:
 
     url_args = None
     _after = None
+    _owned = None
     # An App makes its requests from a subclass whose class attribute ``app`` is the app, and
     # sets ``_r`` (the C request) and ``url_args`` after creating it with no arguments: an
     # instance then holds two attributes and costs one allocation.
@@ -172,7 +173,7 @@ class Request:
             return None
         body = self.body
         if body is None:
-            refuse(400, "JSON body was not read (streamed request)", self)
+            refuse(413, "JSON body too large to hold in memory", self)
         try:
             return json.loads(body)
         except ValueError:
@@ -217,6 +218,13 @@ class Request:
             return self.form
         self._parse_form()
         return self.form
+
+    def own(self, obj):
+        """Call ``obj.discard()`` once this request is answered, by its view or by an error
+        (spooled uploads are removed this way)."""
+        if self._owned is None:
+            self._owned = []
+        self._owned.append(obj)
 
     def after_request(self, f):
         """Register ``f(request, response)`` to run after this request's handler only (a

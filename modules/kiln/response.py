@@ -161,6 +161,9 @@ class Response:
         for c in ";,\r\n\0 \"":
             if c in cookie or (c in value and c != " "):
                 raise ValueError("cookie %r: name or value has a forbidden character" % cookie)
+        for attr in (path, domain, same_site):
+            if attr and (";" in attr or "," in attr):
+                raise ValueError("cookie %r: an attribute has a forbidden character" % cookie)
         out = cookie + "=" + value
         if path:
             out += "; Path=" + path

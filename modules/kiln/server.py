@@ -33,8 +33,9 @@ def _defaults(config):
         config["max_connections"] = min(n, _kiln.MAX_CONNECTIONS) if _kiln.MAX_CONNECTIONS else n
     if heap < 65536 and "send_buffer" not in config:
         config["send_buffer"] = 512
-    if "body_in_memory" not in config:
-        config["body_in_memory"] = min(16384, heap // 8)
+    # Bodies held in memory stay under an eighth of the heap (the App asks for its Request's
+    # max_body_length); larger ones are streamed to the handler.
+    config["body_in_memory"] = min(config.get("body_in_memory", 16384), heap // 8)
 
 
 def _ms(seconds):

@@ -100,6 +100,7 @@ class FileResponse(Response):
         if max_age is not None:
             self.headers["Cache-Control"] = "max-age=%d" % max_age
         self.prepared = False
+        self._open = None
 
     def prepare(self, req):
         """Choose the .gz variant, answer If-None-Match/If-Modified-Since (304) and Range (206
@@ -130,7 +131,7 @@ class FileResponse(Response):
         size = st[6]
         mtime = st[8]
         if self.status_code != 200:
-            self.body = open(path, "rb")
+            self._open = (path, 0, None)
             headers["Content-Length"] = str(size)
             return
         tag = None
@@ -161,15 +162,13 @@ class FileResponse(Response):
                         return
                     if rng is not None:
                         start, end = rng
-                        f = open(path, "rb")
-                        f.seek(start)
                         self.status_code = 206
                         headers["Content-Range"] = "bytes %d-%d/%d" % (start, end, size)
                         headers["Content-Length"] = str(end - start + 1)
-                        self.body = _Slice(f, end - start + 1)
+                        self._open = (path, start, end - start + 1)
                         return
         headers["Content-Length"] = str(size)
-        self.body = open(path, "rb")
+        self._open = (path, 0, None)
 
     def _not_modified(self):
         self.status_code = 304
@@ -179,7 +178,16 @@ class FileResponse(Response):
     def to_tuple(self):
         if not self.prepared:
             self.prepare(None)
-        return super().to_tuple()
+        t = super().to_tuple()
+        if self._open is not None:
+            # Opened last, when nothing (a hook, a bad header) can fail any more: the loop closes it.
+            path, start, length = self._open
+            f = open(path, "rb")
+            if length is not None:
+                f.seek(start)
+                f = _Slice(f, length)
+            t = (t[0], t[1], f)
+        return t
 
 
 def send_file(filename, status_code=200, content_type=None, max_age=None, gzip=True, etag=True):

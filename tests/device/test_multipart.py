@@ -142,3 +142,26 @@ def test_malformed_multipart_400_and_limits_413():
     assert c.post("/plain", body=body(PARTS), headers={"Content-Type": "multipart/form-data"}).status_code == 400
     many = [("f%d" % i, None, b"v") for i in range(Request.max_form_parts + 1)]
     assert post(c, "/plain", body(many)).status_code == 413
+
+
+def spool_files():
+    return [n for n in os.listdir(Request.upload_dir) if n.startswith("kiln-upload-")]
+
+
+def test_spooled_uploads_are_removed_when_the_request_fails():
+    app = App()
+
+    @app.post("/fails")
+    def fails(request):
+        assert request.files["file"].size > 0
+        raise RuntimeError("the view fails after reading the upload")
+
+    c = TestClient(app)
+    saved = Request.max_file_memory
+    Request.max_file_memory = 100
+    try:
+        assert post(c, "/fails", body(PARTS)).status_code == 500
+        assert post(c, "/fails", body(PARTS, end=False)).status_code == 400
+    finally:
+        Request.max_file_memory = saved
+    assert spool_files() == [], spool_files()

@@ -158,3 +158,15 @@ def test_redirects_and_refused_headers():
         assert res.status_code == 500, (path, res.status_code)
         assert "pwned" not in res.headers and "X" not in res.headers
 
+
+
+def test_cookie_attributes_cannot_smuggle_other_attributes():
+    from kiln import Response
+
+    for attrs in ({"path": "/; Domain=evil.example"}, {"domain": "a.example; Secure"},
+                  {"same_site": "Lax; Domain=evil.example"}):
+        try:
+            Response("x").set_cookie("a", "b", **attrs)
+        except ValueError:
+            continue
+        raise AssertionError("accepted %r" % attrs)

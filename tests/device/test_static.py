@@ -114,3 +114,26 @@ def test_path_escapes_refused():
     for path in ("/s/data.txt%00.html", "/s/..%5cdata.txt"):
         res = c.get(path)
         assert res.status_code in (400, 404), (path, res.status_code)
+
+
+def open_fds():
+    return len(os.listdir("/proc/self/fd"))
+
+
+def test_a_file_response_whose_hook_fails_leaves_no_file_open():
+    setup()
+    app = App()
+
+    @app.get("/dl")
+    def dl(request):
+        @request.after_request
+        def fail(request, response):
+            raise ValueError("a hook fails after send_file")
+
+        return send_file(ROOT + "/data.txt")
+
+    c = TestClient(app)
+    before = open_fds()
+    for _ in range(20):
+        assert c.get("/dl").status_code == 500
+    assert open_fds() == before

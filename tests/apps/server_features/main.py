@@ -40,6 +40,12 @@ async def sleepy(seconds):
     return 200, None, "slept"
 
 
+class LyingReader:
+    # A file-like body whose readinto claims more bytes than the buffer it was given.
+    def readinto(self, buf):
+        return len(buf) + 70000
+
+
 def exhaust_heap():
     hog = []
     while True:
@@ -97,6 +103,10 @@ def handle(req):
         return 200, [("Set-Cookie", "a=1"), ("Set-Cookie", "b=2")], ""
     if path == "/close":
         return 200, {"Connection": "close"}, "bye"
+    if path == "/lying-reader":
+        return 200, None, LyingReader()
+    if path == "/switching":
+        return 101, {"Upgrade": "websocket"}, None
     if path == "/nocontent":
         return 204, None, None
     if path == "/mem":
