@@ -218,6 +218,19 @@ class FormParser:
         self.part = None
 
 
+def spool_dir(request_class):
+    """The folder large uploads are spooled to (``Request.upload_dir``)."""
+    folder = request_class.upload_dir
+    if folder is None:
+        try:
+            os.stat("/tmp")
+            folder = "/tmp"
+        except OSError:
+            folder = ""
+        request_class.upload_dir = folder
+    return folder
+
+
 def _parser(req, content_type, file_sink):
     boundary = parse_options(content_type)[1].get("boundary")
     if not boundary or len(boundary) > 70:
@@ -227,7 +240,7 @@ def _parser(req, content_type, file_sink):
     def sink(name, filename, ctype, headers):
         if file_sink is not None:
             return file_sink(name, filename, ctype, headers)
-        upload = FileUpload(name, filename, ctype, headers, cls.max_file_memory, cls.upload_dir)
+        upload = FileUpload(name, filename, ctype, headers, cls.max_file_memory, spool_dir(cls))
         req.own(upload)
         return upload
 

@@ -140,8 +140,9 @@ class Request:
     max_form_parts = 32
     #: Uploaded files larger than this are spooled to a file in ``upload_dir``.
     max_file_memory = 4096
-    #: Where large uploads are spooled.
-    upload_dir = "/tmp"
+    #: Where large uploads are spooled; None: /tmp where it exists (unix), else the
+    #: filesystem's root (a device's flash).
+    upload_dir = None
 
     url_args = None
     _after = None

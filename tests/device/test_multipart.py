@@ -3,7 +3,7 @@
 import os
 
 from kiln import App, Request
-from kiln.multipart import FormParser, with_form_data
+from kiln.multipart import FormParser, spool_dir, with_form_data
 from kiln.testing import TestClient
 
 BOUNDARY = "----kilnTEST42"
@@ -108,7 +108,7 @@ def test_upload_in_memory_and_spooled():
         assert res.json["spooled"] and res.json["same"], res.json
     finally:
         Request.max_file_memory = saved
-    leftovers = [n for n in os.listdir(Request.upload_dir) if n.startswith("kiln-upload-")]
+    leftovers = [n for n in os.listdir(spool_dir(Request)) if n.startswith("kiln-upload-")]
     assert leftovers == [], leftovers
     assert post(c, "/plain", body(PARTS)).json == {"n": 1, "title": "Hello"}
 
@@ -145,7 +145,7 @@ def test_malformed_multipart_400_and_limits_413():
 
 
 def spool_files():
-    return [n for n in os.listdir(Request.upload_dir) if n.startswith("kiln-upload-")]
+    return [n for n in os.listdir(spool_dir(Request)) if n.startswith("kiln-upload-")]
 
 
 def test_spooled_uploads_are_removed_when_the_request_fails():
