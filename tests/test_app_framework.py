@@ -199,7 +199,7 @@ def test_async_and_streamed_bodies(server):
     status, headers, body = request(server, "GET", "/stream")
     assert body == b"".join(b"line %d\n" % i for i in range(5))
     assert request(server, "GET", "/astream")[2] == b"part0;part1;part2;"
-    assert request(server, "GET", "/raw-file")[2] == (APP / "static" / "data.bin").read_bytes()
+    assert request(server, "GET", "/raw-file")[2] == (APP / "static" / "data.raw").read_bytes()
 
 
 def test_cookies_and_redirects(server):
@@ -226,7 +226,7 @@ def test_crlf_in_redirect_or_header_refused(server, path):
 
 
 def test_send_file_etag_range_and_304(server):
-    data = (APP / "static" / "data.bin").read_bytes()
+    data = (APP / "static" / "data.raw").read_bytes()
     status, headers, body = request(server, "GET", "/file")
     assert status == 200 and body == data and headers["cache-control"] == "max-age=30"
     assert headers["content-type"] == "application/octet-stream"

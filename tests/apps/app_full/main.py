@@ -138,12 +138,12 @@ async def astream(request):
 
 @app.get("/file")
 def file(request):
-    return send_file("static/data.bin", max_age=30)
+    return send_file("static/data.raw", max_age=30)
 
 
 @app.get("/raw-file")
 def raw_file(request):
-    return open("static/data.bin", "rb")
+    return open("static/data.raw", "rb")
 
 
 @app.get("/redirect")
