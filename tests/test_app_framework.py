@@ -245,7 +245,7 @@ def test_static_gzip_index_and_types(server):
     assert status == 200 and headers["content-encoding"] == "gzip" and headers["content-type"] == "text/css"
     assert body == (APP / "static" / "style.css.gz").read_bytes()
     status, headers, body = request(server, "GET", "/static/style.css")
-    assert body == css and "content-encoding" not in headers and headers["vary"] == "Accept-Encoding"
+    assert body == css and "content-encoding" not in headers and "Accept-Encoding" in headers["vary"]
     assert request(server, "GET", "/static/sub/")[2] == b"<h1>sub index</h1>\n"
     status, headers, _ = request(server, "GET", "/static/sub")
     assert status == 301 and headers["location"] == "/static/sub/"

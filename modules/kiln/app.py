@@ -4,7 +4,7 @@ import json
 import sys
 
 from kiln.request import Request
-from kiln.response import JSON_HEADERS, TEXT_HEADERS, HTTPException, Response
+from kiln.response import JSON_HEADERS, TEXT_HEADERS, HTTPException, Response, slash_location
 from kiln.routing import Router, endpoint_info, urlencode
 
 _REASONS = {
@@ -231,7 +231,7 @@ class App:
         return self._finish(req, r)
 
     def _end(self, req, r):
-        if req._after is None:
+        if req._after is None and req._owned is None:
             t = _type(r)
             if t is _str or t is _bytes:
                 return (200, TEXT_HEADERS, r)
@@ -309,9 +309,7 @@ class App:
         if not path.endswith("/"):
             alt = path + "/"
             if alt in self._static or self.router.find(alt)[0] is not None:
-                qs = creq.query_string
-                return self._finish_error(
-                    req, Response("", 308, {"Location": alt + ("?" + qs if qs else "")}))
+                return self._finish_error(req, Response("", 308, {"Location": slash_location(creq.target)}))
         return self._error(req, 404)
 
     def _allow(self, methods):
@@ -358,6 +356,9 @@ class App:
                 res = None
         if res is None:
             res = Response(reason or _REASONS.get(status, "Error"), status, headers)
+        elif headers:
+            for k, v in headers.items():
+                res.headers.setdefault(k, v)
         return await self._finish_error(req, res)
 
     async def _finish_error(self, req, res):

@@ -33,7 +33,7 @@ class BaseAuth:
         user = f(request, *creds)
         if is_async:
             user = await user
-        return user
+        return user if user else None
 
     async def _refuse(self, request):
         if self._error is not None:

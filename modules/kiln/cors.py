@@ -21,6 +21,11 @@ class CORS:
     def __init__(self, app=None, allowed_origins=None, allow_credentials=False,
                  allowed_methods=None, expose_headers=None, allowed_headers=None, max_age=None,
                  handle_cors=True):
+        if type(allowed_origins) is str and allowed_origins != "*":
+            allowed_origins = [allowed_origins]
+        if allow_credentials and allowed_origins is not None and "*" in allowed_origins:
+            # Echoing any origin with credentials lets every site read a user's responses.
+            raise ValueError("CORS: allow_credentials needs a list of origins, not '*'")
         self.allowed_origins = allowed_origins
         self.allow_credentials = allow_credentials
         self.allowed_methods = allowed_methods
@@ -46,6 +51,8 @@ class CORS:
         """Add the CORS headers for ``request`` to ``response``."""
         origin = request.headers.get("Origin")
         if origin is None or not self.origin_allowed(origin):
+            if self.allowed_origins is not None and self.allowed_origins != "*":
+                _vary(response, "Origin")  # the answer depends on Origin: caches must know
             return response
         h = response.headers
         star = self.allowed_origins == "*" and not self.allow_credentials

@@ -1,5 +1,6 @@
 # multipart/form-data: an incremental parser fed with body chunks, so uploads are never held
 # whole in RAM; small files stay in memory, larger ones are spooled to a file.
+import binascii
 import os
 
 from kiln.request import MultiDict, refuse
@@ -7,7 +8,15 @@ from kiln.routing import Wrapped, endpoint_info
 
 _PREAMBLE, _DELIM, _HEADERS, _BODY, _DONE = 0, 1, 2, 3, 4
 _MAX_HEAD = 1024
-_spool_count = 0
+def _new_spool_path(folder):
+    # A random name that does not exist yet: two servers sharing /tmp do not collide, and a
+    # name planted in advance (a symlink) is not guessable.
+    while True:
+        path = "%s/kiln-upload-%s" % (folder, binascii.hexlify(os.urandom(8)).decode())
+        try:
+            os.stat(path)
+        except OSError:
+            return path
 
 
 def parse_options(value):
@@ -55,9 +64,7 @@ class FileUpload:
     def write(self, chunk):
         self.size += len(chunk)
         if self._file is None and len(self._buf) + len(chunk) > self._threshold:
-            global _spool_count
-            _spool_count += 1
-            self.spool_path = "%s/kiln-upload-%d" % (self._spool_dir, _spool_count)
+            self.spool_path = _new_spool_path(self._spool_dir)
             self._file = open(self.spool_path, "wb")
             self._file.write(self._buf)
             self._buf = None

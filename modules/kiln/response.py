@@ -222,6 +222,14 @@ class Response:
                          max_age=max_age, **kwargs)
 
 
+def slash_location(target):
+    """The request target (raw, as sent) with '/' added to its path, query kept: the Location
+    of a trailing-slash redirect. Leading slashes and backslashes fold into one '/', so it
+    cannot become a scheme-relative '//host' or '/\\host'."""
+    path, sep, query = target.partition("?")
+    return "/" + path.lstrip("/\\") + "/" + sep + query
+
+
 def redirect(location, status_code=302):
     """Return a redirect Response to ``location``; CR, LF or NUL in it raise ValueError."""
     check_header("Location", location)

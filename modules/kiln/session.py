@@ -109,6 +109,8 @@ class Session:
     def _set_keys(self, secret_key):
         keys = secret_key if type(secret_key) in (list, tuple) else [secret_key]
         self.secret_keys = [k.encode() if type(k) is str else bytes(k) for k in keys]
+        if not all(self.secret_keys):
+            raise ValueError("Session: a secret_key may not be empty")
 
     def initialize(self, app, secret_key=None, cookie_options=None):
         """Attach to ``app`` (``request.app.session`` finds it)."""
@@ -148,6 +150,8 @@ class Session:
         except ValueError:
             return None
         exp = payload.get("e")
+        if self.max_age and (exp is None or exp > time.time() + self.max_age):
+            return None  # issued without an expiry, or with a longer one than is allowed now
         if exp is not None and exp < time.time():
             return None
         return payload.get("d")
@@ -167,7 +171,8 @@ class Session:
     def _save(self, request, response):
         s = request.g._session
         if s.deleted:
-            response.delete_cookie(self.cookie_name, path=self.cookie_options.get("path"))
+            response.delete_cookie(self.cookie_name, path=self.cookie_options.get("path"),
+                                   domain=self.cookie_options.get("domain"))
         elif s.modified:
             opts = dict(self.cookie_options)
             if self.max_age:

@@ -3,7 +3,7 @@
 import os
 
 from kiln.request import refuse
-from kiln.response import NoCaseDict, Response, http_date
+from kiln.response import NoCaseDict, Response, http_date, slash_location
 
 MIME_TYPES = {
     "html": "text/html; charset=UTF-8", "htm": "text/html; charset=UTF-8",
@@ -57,6 +57,11 @@ class _Slice:
 
     def close(self):
         self.f.close()
+
+
+def _strip_weak(tag):
+    tag = tag.strip()
+    return tag[2:] if tag.startswith("W/") else tag
 
 
 def _parse_range(spec, size):
@@ -146,7 +151,8 @@ class FileResponse(Response):
             h = req.headers
             inm = h.get("If-None-Match")
             if inm is not None:
-                if tag is not None and (inm.strip() == "*" or tag in [t.strip() for t in inm.split(",")]):
+                # weak comparison (RFC 9110 13.1.2): W/"x" matches "x"
+                if tag is not None and (inm.strip() == "*" or tag in [_strip_weak(t) for t in inm.split(",")]):
                     return self._not_modified()
             elif modified is not None and h.get("If-Modified-Since") == modified:
                 return self._not_modified()
@@ -227,7 +233,7 @@ def mount_static(app, url_prefix, root, index="index.html", max_age=None, gzip=T
             return 404
         if _is_dir(st):
             if filename and not filename.endswith("/"):
-                return Response("", 301, {"Location": request.path + "/"})
+                return Response("", 301, {"Location": slash_location(request.url)})
             path = path.rstrip("/") + "/" + index
         return send_file(path, max_age=max_age, gzip=gzip)
 

@@ -473,9 +473,10 @@ def get_template(name, strict=None):
     return Template(name=name, strict=strict, module=_load(name))
 
 
-def render_template(name, **ctx):
-    """A Response that streams template `name` rendered with ctx (chunked transfer encoding)."""
+def render_template(template_name, **ctx):
+    """A Response that streams the template `template_name` rendered with ctx (chunked transfer
+    encoding)."""
     from kiln.response import Response
 
-    body = _load(name).render(ctx, _runtime(strict))
+    body = _load(template_name).render(ctx, _runtime(strict))
     return Response(body, headers={"Content-Type": "text/html; charset=utf-8"})

@@ -10,6 +10,13 @@ def _keep(value, fn):
     return fn(str(value))
 
 
+def _f_replace(value, old, new, count=-1):
+    if type(value) is Markup:
+        # The arguments are text: escaped before they go into markup.
+        return Markup(value.s.replace(_out(old), _out(new), count))
+    return str(value).replace(old, new, count)
+
+
 def _title(s):
     out = []
     up = True
@@ -147,7 +154,7 @@ FILTERS = {
     "first": lambda v: next(iter(v), UNDEFINED),
     "last": lambda v: list(v)[-1] if len(v) else UNDEFINED,
     "capitalize": lambda v: _keep(v, lambda s: s[:1].upper() + s[1:].lower()),
-    "replace": lambda v, old, new, count=-1: _keep(v, lambda s: s.replace(old, new, count)),
+    "replace": _f_replace,
 }
 
 

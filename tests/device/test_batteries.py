@@ -161,13 +161,28 @@ def test_cors_simple_and_preflight():
 def test_cors_wildcard_and_credentials():
     res = TestClient(cors_app(allowed_origins="*")).get("/data", headers={"Origin": "https://x.example"})
     assert res.headers["Access-Control-Allow-Origin"] == "*"
-    res = TestClient(cors_app(allowed_origins="*", allow_credentials=True, allowed_methods=["GET"],
-                              allowed_headers=["A", "B"])).options(
+    try:
+        cors_app(allowed_origins="*", allow_credentials=True)
+    except ValueError:
+        pass
+    else:
+        raise AssertionError("'*' with credentials was accepted")
+    res = TestClient(cors_app(allowed_origins=["https://x.example"], allow_credentials=True,
+                              allowed_methods=["GET"], allowed_headers=["A", "B"])).options(
         "/data", headers={"Origin": "https://x.example", "Access-Control-Request-Method": "GET"})
     assert res.headers["Access-Control-Allow-Origin"] == "https://x.example"
     assert res.headers["Access-Control-Allow-Credentials"] == "true"
     assert res.headers["Access-Control-Allow-Methods"] == "GET"
     assert res.headers["Access-Control-Allow-Headers"] == "A, B"
+
+
+def test_cors_origin_string_is_matched_whole_and_varies():
+    c = TestClient(cors_app(allowed_origins="https://example.com", allow_credentials=True))
+    res = c.get("/data", headers={"Origin": "https://example.co"})
+    assert "Access-Control-Allow-Origin" not in res.headers
+    assert res.headers["Vary"] == "Origin"
+    res = c.get("/data", headers={"Origin": "https://example.com"})
+    assert res.headers["Access-Control-Allow-Origin"] == "https://example.com"
 
 
 def csrf_app():
@@ -202,3 +217,52 @@ def test_csrf_double_submit():
     res = c.post("/submit", form={"csrf_token": token}, headers={"Sec-Fetch-Site": "cross-site"})
     assert res.status_code == 403
     assert TestClient(csrf_app()).post("/hook").text == "exempt"
+
+
+def test_a_verifier_returning_false_refuses():
+    app = App()
+    basic = BasicAuth()
+    token = TokenAuth()
+
+    @basic.authenticate
+    def check(request, username, password):
+        return username == "admin" and password == "secret"
+
+    @token.authenticate
+    def check_token(request, t):
+        return t == "good"
+
+    @app.get("/admin")
+    @basic
+    def admin(request):
+        return "admin area"
+
+    @app.get("/api")
+    @token
+    def api(request):
+        return "api"
+
+    c = TestClient(app)
+    wrong = "Basic " + binascii.b2a_base64(b"admin:nope").decode().strip()
+    right = "Basic " + binascii.b2a_base64(b"admin:secret").decode().strip()
+    assert c.get("/admin", headers={"Authorization": wrong}).status_code == 401
+    assert c.get("/admin", headers={"Authorization": right}).status_code == 200
+    assert c.get("/api", headers={"Authorization": "Bearer bad"}).status_code == 401
+    assert c.get("/api", headers={"Authorization": "Bearer good"}).status_code == 200
+
+
+def test_session_tokens_without_expiry_and_empty_keys_are_refused():
+    from kiln.session import Session
+
+    forever = Session(secret_key="k", max_age=None)
+    token = forever.encode({"user": "a"})
+    assert forever.decode(token) == {"user": "a"}
+    assert Session(secret_key="k").decode(token) is None  # max_age set now: an expiry is required
+    long = Session(secret_key="k", max_age=10 ** 6).encode({"user": "a"})
+    assert Session(secret_key="k", max_age=60).decode(long) is None
+    try:
+        Session(secret_key="")
+    except ValueError:
+        pass
+    else:
+        raise AssertionError("an empty secret_key was accepted")

@@ -361,3 +361,38 @@ def test_microdot_style_register_type_and_none_body():
     check(c.get("/even/4"), 200, b"4")
     check(c.get("/even/3"), 404)
     check(c.get("/even/0"), 204, b"")
+
+
+def test_trailing_slash_redirects_stay_on_this_site():
+    app = App()
+
+    @app.get("/<lang>/")
+    def home(request, lang):
+        return lang
+
+    @app.get("/f/<path:p>/")
+    def folder(request, p):
+        return p
+
+    c = TestClient(app)
+    assert c.get("/%5Cevil.com").headers["Location"] == "/%5Cevil.com/"
+    assert c.get("/f/a%3Fb?q=1").headers["Location"] == "/f/a%3Fb/?q=1"
+    res = c.get("/f/x%0d%0aSet-Cookie:a=b")
+    assert res.status_code == 308 and res.headers["Location"] == "/f/x%0d%0aSet-Cookie:a=b/"
+    assert "Set-Cookie" not in res.headers
+
+
+def test_a_custom_405_handler_keeps_allow():
+    app = App()
+
+    @app.post("/p")
+    def p(request):
+        return "posted"
+
+    @app.errorhandler(405)
+    def not_allowed(request):
+        return "use POST", 405
+
+    res = TestClient(app).get("/p")
+    assert res.status_code == 405 and res.text == "use POST"
+    assert res.headers["Allow"] == "POST, OPTIONS"

@@ -227,3 +227,18 @@ def test_render_template_through_the_blog_app():
     # The response body streams: render_template hands the loop a generator, not a str.
     body = template.render_template("table.html", title="t", rows=main.ROWS).body
     assert type(body).__name__ == "generator"
+
+
+def test_render_template_takes_a_variable_called_name():
+    import os
+
+    _use_folder(".")
+    template.frozen_package = None
+    template.clear_cache()
+    with open("_hello.html", "w") as f:
+        f.write("Hello {{ name }}")
+    try:
+        res = template.render_template("_hello.html", name="<Bob>")
+        assert "".join(res.body) == "Hello &lt;Bob&gt;"
+    finally:
+        os.remove("_hello.html")

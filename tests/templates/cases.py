@@ -121,6 +121,8 @@ CASES = [
     ("set block", "{% set s %}<b>{{ x }}</b>{% endset %}{{ s }}|{{ s|length }}", {"x": "<"}, "<b>&lt;</b>|11"),
     ("filter block", "{% filter upper|replace('A', '4') %}a<{{ x }}>{% endfilter %}", {"x": "<a>"},
      "4<&LT;4&GT;>"),
+    ("replace on markup escapes its arguments", "{{ '<b>X</b>'|safe|replace('X', u) }}", {"u": "<i>"},
+     "<b>&lt;i&gt;</b>"),
     # --- templates in this folder: include, extends, super, macros -----------------------------
     ("include in loop", {"file": "child.html"}, {"title": "T&", "items": ["<a>", "b"]},
      "<title>T&amp; - Site</title>\n<main><li>1:&lt;a&gt;</li><li>2:b</li></main>\n"
