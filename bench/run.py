@@ -20,16 +20,14 @@ import subprocess
 import sys
 import tempfile
 import time
-import zipfile
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
+import fetch_microdot  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
-WORK = ROOT / "build" / "bench"
 FIRMWARE = ROOT / "firmware" / "UNIX" / "kiln"
-MPY_CROSS = ROOT / "build" / "mpy-cross" / "mpy-cross"
-PIP = ROOT / ".venv" / "bin" / "pip"
-MICRODOT_VERSION = "2.7.0"
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 DURATION = os.environ.get("BENCH_DURATION", "10s")
 WRK = ["wrk", "-t2", "-c16", "-d" + DURATION, "--latency"]
@@ -81,22 +79,8 @@ class Server:
 
 
 def microdot_dir():
-    """Microdot 2.7.0 from PyPI, compiled to .mpy with the same mpy-cross as the firmware."""
-    target = WORK / "microdot"
-    if (target / "microdot" / "__init__.mpy").exists():
-        shutil.copy(BENCH / "apps" / "microdot_app.py", target / "microdot_app.py")
-        return target
-    dl = WORK / "download"
-    dl.mkdir(parents=True, exist_ok=True)
-    subprocess.run([PIP, "download", "-q", "--no-deps", "microdot==" + MICRODOT_VERSION, "-d", dl], check=True)
-    wheel = next(dl.glob("microdot-%s-*.whl" % MICRODOT_VERSION))
-    src = WORK / "microdot-src"
-    with zipfile.ZipFile(wheel) as z:
-        z.extractall(src)
-    (target / "microdot").mkdir(parents=True, exist_ok=True)
-    for name in ("__init__", "microdot", "helpers"):
-        subprocess.run([MPY_CROSS, "-o", target / "microdot" / (name + ".mpy"),
-                        src / "microdot" / (name + ".py")], check=True)
+    """Microdot (tools/fetch_microdot.py) with bench/apps/microdot_app.py beside its package."""
+    target = fetch_microdot.folder()
     shutil.copy(BENCH / "apps" / "microdot_app.py", target / "microdot_app.py")
     return target
 
@@ -190,12 +174,12 @@ def section_hello():
     servers = {
         "Kiln (C loop, plain handler)": (kiln("kiln_loop.py"), None),
         "Kiln (App, routing)": (kiln("kiln_app.py"), None),
-        "Microdot %s" % MICRODOT_VERSION: (md_argv, md_dir),
+        "Microdot %s" % fetch_microdot.VERSION: (md_argv, md_dir),
         "nginx (1 worker)": (nginx(), None),
     }
     keep = side_by_side(servers)
     close = side_by_side(servers, close=True)
-    md = "Microdot %s" % MICRODOT_VERSION
+    md = "Microdot %s" % fetch_microdot.VERSION
     out = ["## Hello world", "",
            "`%s http://127.0.0.1:PORT/`, %d rounds, servers interleaved, medians." % (" ".join(WRK), ROUNDS),
            "Microdot answers HTTP/1.0 and closes after every response, so wrk reconnects for each of its requests.",
@@ -216,14 +200,14 @@ def section_routes():
     })
     json_route = side_by_side({
         "Kiln App": (kiln("kiln_app.py"), None),
-        "Microdot %s" % MICRODOT_VERSION: (md_argv, md_dir),
+        "Microdot %s" % fetch_microdot.VERSION: (md_argv, md_dir),
     }, path="/items/42", expected=lambda body: json.loads(body)["id"] == 42)
     return "\n".join([
         "## Framework overhead and a JSON route", "",
         "Hello page, `%s`, %d rounds, medians:" % (" ".join(WRK), ROUNDS), "",
         table(hello, "Kiln loop only"), "",
         "`GET /items/42` (an `<int:id>` converter, a JSON body), same wrk settings:", "",
-        table(json_route, "Microdot %s" % MICRODOT_VERSION), ""])
+        table(json_route, "Microdot %s" % fetch_microdot.VERSION), ""])
 
 
 def get(base_url, path, sock=None):
@@ -302,7 +286,7 @@ def section_memory():
     rows = []
     for name, argv, cwd in (("Kiln (C loop)", kiln("kiln_loop.py"), None),
                             ("Kiln (App)", kiln("kiln_app.py"), None),
-                            ("Microdot %s" % MICRODOT_VERSION, md_argv, md_dir)):
+                            ("Microdot %s" % fetch_microdot.VERSION, md_argv, md_dir)):
         with Server(name, argv, cwd, "32m") as s:
             per_request = heap_per_request(s.url)
         with Server(name, argv, cwd, "32m") as s:
@@ -328,7 +312,6 @@ def external_sections():
 
 def main():
     wanted = sys.argv[1:] or list(SECTIONS) + external_sections()
-    WORK.mkdir(parents=True, exist_ok=True)
     parts = ["# Kiln benchmark results", "",
              "Written by `make bench` (`bench/run.py`) on %s; machine: %d cores, %s." % (
                  time.strftime("%Y-%m-%d"), os.cpu_count(), " ".join(os.uname()[2:3])),

@@ -1,20 +1,22 @@
 """Porting check: a Microdot 2.x app runs on Kiln with only its imports changed.
 
 tests/apps/app_microdot/main.py is served on Kiln; the same file with Microdot's imports is
-served by Microdot 2.7.0 on the same firmware (from build/bench/microdot when `make bench` put it
-there, else downloaded with pip; skipped when neither works), and both must answer alike."""
+served by Microdot 2.7.0 on the same firmware (tools/fetch_microdot.py; skipped when pip cannot
+get it), and both must answer alike."""
 
 import http.client
 import json
 import shutil
 import subprocess
 import sys
-import zipfile
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tools"))
+import fetch_microdot  # noqa: E402
+
 APP = Path(__file__).resolve().parent / "apps" / "app_microdot"
 KILN_IMPORT = "from kiln import App as Microdot, Response, abort, redirect  # noqa: I001"
 MICRODOT_IMPORT = "from microdot import Microdot, Response, abort, redirect"
@@ -90,30 +92,11 @@ def test_microdot_app_runs_on_kiln(serve):
     assert got[("GET", "/books/3")][1] == {"id": 3, "title": "Ulysses"}
 
 
-def microdot_package(tmp):
-    """A folder holding the microdot package (compiled or source), or None."""
-    built = ROOT / "build" / "bench" / "microdot" / "microdot"
-    if (built / "__init__.mpy").exists():
-        return built
-    cache = ROOT / "build" / "microdot-port"
-    src = cache / "microdot"
-    if not (src / "__init__.py").exists():
-        wheel_dir = tmp / "wheel"
-        r = subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "microdot==2.7.0",
-                            "-d", str(wheel_dir)], capture_output=True, timeout=60)
-        wheels = list(wheel_dir.glob("microdot-2.7.0-*.whl"))
-        if r.returncode or not wheels:
-            return None
-        cache.mkdir(parents=True, exist_ok=True)
-        with zipfile.ZipFile(wheels[0]) as z:
-            z.extractall(cache)
-    return src
-
-
 def test_same_answers_as_microdot(serve, tmp_path):
-    package = microdot_package(tmp_path)
-    if package is None:
-        pytest.skip("Microdot 2.7.0 is not available (no build/bench/microdot and pip download failed)")
+    try:
+        package = fetch_microdot.folder() / "microdot"
+    except (OSError, subprocess.CalledProcessError) as e:
+        pytest.skip("Microdot %s is not available: %s" % (fetch_microdot.VERSION, e))
     app_dir = tmp_path / "microdot_app"
     app_dir.mkdir()
     shutil.copytree(package, app_dir / "microdot")
