@@ -7,6 +7,7 @@
 #include "py/objstr.h"
 #include "py/objarray.h"
 #include "py/mperrno.h"
+#include "modkiln.h"
 #include "kiln_server.h"
 #include "kiln_request.h"
 

@@ -85,23 +85,6 @@ const char *kiln_http_method_name(int method) {
     return method_names[method];
 }
 
-const char *kiln_http_reason(int status) {
-    switch (status) {
-        case 413:
-            return "Content Too Large";
-        case 414:
-            return "URI Too Long";
-        case 431:
-            return "Request Header Fields Too Large";
-        case 501:
-            return "Not Implemented";
-        case 505:
-            return "HTTP Version Not Supported";
-        default:
-            return "Bad Request";
-    }
-}
-
 static inline uint8_t lower(uint8_t c) {
     return (c >= 'A' && c <= 'Z') ? c + 32 : c;
 }

@@ -173,8 +173,4 @@ int kiln_http_casecmp(const char *a, const char *b, size_t n);
 // The method's name ("GET"...) for KILN_HTTP_GET...; NULL for KILN_HTTP_OTHER.
 const char *kiln_http_method_name(int method);
 
-// Reason phrase of a status this parser returns (400, 413, 414, 431, 501, 505); "Bad Request"
-// for any other value.
-const char *kiln_http_reason(int status);
-
 #endif // KILN_HTTP_H

@@ -7,6 +7,7 @@
 #include "py/runtime.h"
 #include "py/objstr.h"
 #include "py/unicode.h"
+#include "modkiln.h"
 #include "kiln_request.h"
 
 typedef struct _kiln_request_obj_t {
@@ -414,7 +415,7 @@ static void acc_reset(vstr_t *acc) {
 static NORETURN void raise_status(int status) {
     mp_obj_t args[2] = {
         MP_OBJ_NEW_SMALL_INT(status),
-        mp_obj_new_str_from_cstr(kiln_http_reason(status)),
+        mp_obj_new_str_from_cstr(kiln_reason(status)),
     };
     nlr_raise(mp_obj_new_exception_args(&mp_type_ValueError, 2, args));
 }

@@ -4,6 +4,7 @@
 #include "py/runtime.h"
 #include "py/objstr.h"
 #include "py/mperrno.h"
+#include "modkiln.h"
 #include "kiln_server.h"
 #include "kiln_request.h"
 

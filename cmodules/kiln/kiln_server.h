@@ -185,7 +185,6 @@ void kiln_out_add(kiln_conn_obj_t *c, const void *data, size_t n);
 void kiln_out_str(kiln_conn_obj_t *c, const char *s);
 void kiln_out_uint(kiln_conn_obj_t *c, size_t n, unsigned base);
 int kiln_out_flush(kiln_conn_obj_t *c);
-const char *kiln_reason(unsigned status);
 void kiln_out_simple(kiln_conn_obj_t *c, unsigned status, bool close);
 bool kiln_out_head(kiln_conn_obj_t *c, unsigned status, mp_obj_t headers, bool known, size_t len);
 

@@ -10,4 +10,7 @@
 #define KILN_MAX_CONNECTIONS (0)
 #endif
 
+// The reason phrase of an HTTP status ("" when unknown), from the one table in kiln_response.c.
+const char *kiln_reason(unsigned status);
+
 #endif

@@ -608,7 +608,6 @@ static void test_find_header(void) {
     CHECK(kiln_http_find_header(buf, headers, r.num_headers, 0, "x-ab", 4) == 3, "longer");
     CHECK(kiln_http_find_header(buf, headers, r.num_headers, 0, "x", 1) == -1, "prefix only");
     CHECK(strcmp(kiln_http_method_name(KILN_HTTP_PATCH), "PATCH") == 0 && !kiln_http_method_name(0), "names");
-    CHECK(strcmp(kiln_http_reason(431), "Request Header Fields Too Large") == 0, "reason");
 }
 
 int main(void) {
