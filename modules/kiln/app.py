@@ -3,8 +3,8 @@
 import json
 import sys
 
-from kiln.request import Request
-from kiln.response import JSON_HEADERS, TEXT_HEADERS, HTTPException, Response, slash_location
+from kiln.request import G, Request
+from kiln.response import JSON_HEADERS, TEXT, TEXT_HEADERS, HTTPException, Response, slash_location
 from kiln.routing import Router, endpoint_info, urlencode
 
 _REASONS = {
@@ -58,8 +58,12 @@ class App:
         self._async_hooks = False
         self._before = None
         self._after = None
-        self._plain = True  # no hooks at all: App.handle calls the view directly
-        self._request = type("Request", (Request,), {"app": self})
+        # None without hooks (App.handle calls the view itself), else the function that runs
+        # hooks and view: _call_hooked, or _call_dispatch when a hook is a coroutine function
+        self._hooked = None
+        # what the hot path reads of a request, found in the first class it searches
+        self._request = type("Request", (Request,), {"app": self, "url_args": None, "_after": None,
+                                                     "_owned": None})
         self.template_folder = "templates"
         self.server = None
         if current_app is None:
@@ -105,7 +109,7 @@ class App:
         handlers.append((f, is_async))
         self._before = tuple(h for h, _ in self.before_request_handlers) or None
         self._after = tuple(h for h, _ in self.after_request_handlers) or None
-        self._plain = False
+        self._hooked = _call_dispatch if self._async_hooks else _call_hooked
         return f
 
     def before_request(self, f):
@@ -115,7 +119,7 @@ class App:
 
     def after_request(self, f):
         """Register ``f(request, response)``, run after each handled request; it may return a
-        new response."""
+        new response (anything a handler may return), or None to keep this one."""
         return self._hook(self.after_request_handlers, f)
 
     def after_error_request(self, f):
@@ -184,8 +188,11 @@ class App:
             return self._general(creq)
         req = _bare(self._request)
         req._r = creq
-        if not self._plain:
-            return self._run(req, ep)
+        if self._hooked is not None:
+            ep = self._hooked(req, ep)
+            if _type(ep) is _tuple or not _isinstance(ep, _Exception):
+                return ep
+            return self._exception(req, ep)
         r = _call(ep.func, req)
         if _type(r) is _str and req._after is None:
             # a view that returns the same str object (a constant) gets the same tuple back
@@ -204,8 +211,8 @@ class App:
         req = _bare(self._request)
         req._r = creq
         req.url_args = m[1]
-        if not self._plain:
-            return self._run(req, ep)
+        if self._hooked is not None:
+            return self._run(req, ep, self._hooked)
         return self._end(req, _call_args(ep, req))
 
     def _general(self, creq):
@@ -219,16 +226,11 @@ class App:
             return self._no_route(creq, methods)
         return self._slow(_new(self._request, creq, args), ep)
 
-    def _run(self, req, ep):
-        if self._async_hooks:
-            return self._dispatch(req, ep, req.url_args)
-        if self._before is None:
-            r = _call(ep.func, req) if req.url_args is None else _call_args(ep, req)
-        else:
-            r = _call_hooked(req, ep)
-        if self._after is None:
-            return self._end(req, r)
-        return self._finish(req, r)
+    def _run(self, req, ep, run):
+        r = run(req, ep)
+        if _type(r) is _tuple or not _isinstance(r, _Exception):
+            return r
+        return self._exception(req, r)
 
     def _end(self, req, r):
         if req._after is None and req._owned is None:
@@ -251,7 +253,7 @@ class App:
         if length is not None and length > req.max_content_length:
             return self._error(req, 413, None, "body of %d bytes is over the limit" % length)
         if ep.sync:
-            return self._run(req, ep)
+            return self._run(req, ep, self._hooked or _call_hooked)
         return self._dispatch(req, ep, req.url_args)
 
     def _hooks(self, req, attr):
@@ -283,13 +285,15 @@ class App:
                 x = f(req, res)
                 if is_async:
                     x = await x
-                res = x or res
+                if x is not None and x is not res:
+                    res = make_response(x)
             if req._after is not None:
                 for f in req._after:
                     x = f(req, res)
                     if endpoint_info(f)[1]:
                         x = await x
-                    res = x or res
+                    if x is not None and x is not res:
+                        res = make_response(x)
             t = res.to_tuple()
             if req._owned is not None:
                 _release(req)
@@ -327,7 +331,8 @@ class App:
                 x = f(req, res)
                 if is_async:
                     x = await x
-                res = x or res
+                if x is not None and x is not res:
+                    res = make_response(x)
             return res.to_tuple()
         except Exception as e:  # noqa: BLE001
             return await self._exception(req, e)
@@ -369,7 +374,8 @@ class App:
                 x = f(req, res)
                 if is_async:
                     x = await x
-                res = x or res
+                if x is not None and x is not res:
+                    res = make_response(x)
             except Exception as e:  # noqa: BLE001
                 sys.print_exception(e)
         try:
@@ -519,13 +525,13 @@ if _exc_info is not None:
 
     def _call_hooked(req, ep):
         try:
-            return _before_and_view(req, ep)
+            return _hooked(req.app, req, ep)
         except Exception:  # noqa: BLE001
             return _exc_info()[1]
 
     def _call_respond(req, r):
         try:
-            return _respond(req, r)
+            return _respond(req.app, req, r)
         except Exception:  # noqa: BLE001
             return _exc_info()[1]
 
@@ -543,12 +549,12 @@ else:
 
     def _call_hooked(req, ep):
         with _GUARD:
-            return _before_and_view(req, ep)
+            return _hooked(req.app, req, ep)
         return _caught()
 
     def _call_respond(req, r):
         with _GUARD:
-            return _respond(req, r)
+            return _respond(req.app, req, r)
         return _caught()
 
 
@@ -560,35 +566,60 @@ def _new(cls, creq, args):
     return req
 
 
-def _before_and_view(req, ep):
-    # before_request hooks, then the view unless a hook answered
-    hooks = req.app._before
-    i = 0
-    while i < _len(hooks):
-        r = hooks[i](req)
-        if r is not None:
-            return r
-        i += 1
-    return ep.func(req) if req.url_args is None else ep.rule.caller(ep.func, req, req.url_args)
+def _call_dispatch(req, ep):
+    return req.app._dispatch(req, ep, req.url_args)
 
 
-def _respond(req, res):
-    # make_response, prepare, after_request hooks (the app's, then the request's), tuple
-    res = make_response(res)
-    if res.prepare is not None:
-        res.prepare(req)
-    hooks = req.app._after
+def _hooked(app, req, ep):
+    # before_request hooks, the view unless a hook answered, then the response as a tuple
+    req.g = _bare(G)
+    r = None
+    hooks = app._before
     if hooks is not None:
         i = 0
         while i < _len(hooks):
-            res = hooks[i](req, res) or res
+            r = hooks[i](req)
+            if r is not None:
+                break
+            i += 1
+    if r is None:
+        r = ep.func(req) if req.url_args is None else ep.rule.caller(ep.func, req, req.url_args)
+    if app._after is None and req._after is None and req._owned is None:
+        hooks = _type(r)
+        if hooks is _str or hooks is _bytes:
+            return (200, TEXT_HEADERS, r)
+        if hooks is _dict or hooks is _list:
+            return (200, JSON_HEADERS, _dumps(r))
+    return _respond(app, req, r)
+
+
+def _respond(app, req, r):
+    # the Response, prepared, through the after_request hooks (the app's, then the request's)
+    if _type(r) is _str:
+        res = _bare(Response)
+        res.status_code = 200
+        res.body = r
+    else:
+        res = make_response(r)
+        if res.prepare is not None:
+            res.prepare(req)
+    hooks = app._after
+    if hooks is not None:
+        i = 0
+        while i < _len(hooks):
+            r = hooks[i](req, res)
+            if r is not None and r is not res:
+                res = make_response(r)
             i += 1
     if req._after is not None:
         res = _after(req._after, req, res)
-    t = res.to_tuple()
+    if res._headers is None and res.cookies is None and res.default_content_type is TEXT:
+        res = (res.status_code, TEXT_HEADERS, res.body)
+    else:
+        res = res.to_tuple()
     if req._owned is not None:
         _release(req)
-    return t
+    return res
 
 
 def _release(req):
@@ -600,9 +631,12 @@ def _release(req):
 
 
 def _after(hooks, req, res):
+    # each hook may return a new response (None keeps it)
     i = 0
     while i < _len(hooks):
-        res = hooks[i](req, res) or res
+        r = hooks[i](req, res)
+        if r is not None and r is not res:
+            res = make_response(r)
         i += 1
     return res
 

@@ -396,3 +396,69 @@ def test_a_custom_405_handler_keeps_allow():
     res = TestClient(app).get("/p")
     assert res.status_code == 405 and res.text == "use POST"
     assert res.headers["Allow"] == "POST, OPTIONS"
+
+
+def test_sync_hooks_answer_without_awaiting_in_order():
+    import _kiln
+
+    app = App()
+    order = []
+    released = []
+
+    class Owned:
+        def discard(self):
+            released.append(True)
+
+    @app.before_request
+    def first(request):
+        order.append("first")
+        request.g.user = "ann"
+
+    @app.before_request
+    def second(request):
+        order.append("second")
+
+    @app.after_request
+    def keep(request, response):
+        order.append("keep")  # returns None: the response stays
+
+    @app.after_request
+    def replace(request, response):
+        order.append("replace")
+        if request.path == "/replace":
+            return "replaced", 201
+        response.headers["X-Seen"] = "1"
+        return response
+
+    @app.get("/users/<int:id>")
+    def user(request, id):
+        order.append("view")
+        request.own(Owned())
+
+        def local(req, res):
+            order.append("local")
+
+        request.after_request(local)
+        return "%s %d" % (request.g.user, id)
+
+    @app.get("/replace")
+    def replaced(request):
+        return "original"
+
+    @app.get("/after-fails")
+    def after_fails(request):
+        request.after_request(lambda req, res: 1 / 0)
+        return "never sent"
+
+    def handle(raw):
+        return app.handle(_kiln.Parser().feed(raw))
+
+    result = handle(b"GET /users/7 HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert type(result) is tuple, type(result)
+    status, headers, body = result
+    assert (status, body) == (200, "ann 7"), result
+    assert ("X-Seen", "1") in list(headers), headers
+    assert order == ["first", "second", "view", "keep", "replace", "local"], order
+    assert released == [True]
+    check(TestClient(app).get("/replace"), 201, b"replaced")
+    check(TestClient(app).get("/after-fails"), 500)
