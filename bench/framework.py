@@ -4,25 +4,41 @@ count on a busy or an idle machine). Prints a Markdown section for bench/RESULTS
 
     .venv/bin/python bench/framework.py
 
-Each case serves GET / ("Hello, world!") in-process: `_kiln.Parser().feed(request)` then
-`app.handle(request)`, N times; the cost per request is (count(N) - count(0)) / N.
+In-process cases serve GET / ("Hello, world!") with `_kiln.Parser().feed(request)` then
+`app.handle(request)`, N times. Served cases run the benchmark apps (bench/apps) under callgrind
+and send them N keep-alive requests over a socket: the whole user-space work of a request (the
+asyncio task, the C loop, the framework), without the kernel's. The cost per request is
+(count(N) - count(0)) / N.
 """
 
 import shutil
+import signal
+import socket
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
+
+import run
 
 ROOT = Path(__file__).resolve().parent.parent
 FIRMWARE = ROOT / "firmware" / "UNIX" / "kiln"
 N = 2000
+SERVED_N = 3000
 
 CASES = (
     ("App, one static route", "app"),
     ("App + a no-op before_request hook", "before"),
     ("App + a no-op after_request hook", "after"),
     ("App + both hooks", "both"),
+    ("App + hooks + sessions (as the served case below)", "full"),
+)
+
+SERVED = (
+    ("C loop, plain handler (bench/apps/kiln_loop.py)", "kiln_loop.py", ()),
+    ("App (bench/apps/kiln_app.py)", "kiln_app.py", ()),
+    ("App + hooks + sessions (kiln_app.py full)", "kiln_app.py", ("full",)),
 )
 
 SCRIPT = r'''
@@ -50,6 +66,19 @@ if case in ("after", "both"):
     def after(request, response):
         return response
 
+if case == "full":
+    from kiln.session import Session
+
+    Session(app, secret_key="bench-secret")
+
+    @app.before_request
+    def before_g(request):
+        request.g.seen = True
+
+    @app.after_request
+    def after_full(request, response):
+        return response
+
 handle = app.handle
 parser = _kiln.Parser()
 raw = b"GET / HTTP/1.1\r\nHost: bench\r\n\r\n"
@@ -64,6 +93,26 @@ def instructions(script, case, n):
     return int(next(line for line in out.splitlines() if "Collected" in line).split()[-1])
 
 
+def served(script, args, n):
+    # callgrind's count for a benchmark app that answered n keep-alive requests, then SIGINT
+    port = run.free_port()
+    proc = subprocess.Popen(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", str(FIRMWARE),
+                             str(run.BENCH / "apps" / script), str(port), *args],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    run.wait_port(port, proc, timeout=60)
+    with socket.create_connection(("127.0.0.1", port)) as s:
+        pending = b""
+        for _ in range(n):
+            s.sendall(b"GET / HTTP/1.1\r\nHost: bench\r\n\r\n")
+            while run.HELLO not in pending:
+                pending += s.recv(65536)
+            pending = pending[pending.index(run.HELLO) + len(run.HELLO):]
+    time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    err = proc.communicate(timeout=60)[1]
+    return int(next(line for line in err.splitlines() if "Collected" in line).split()[-1])
+
+
 def main():
     if not shutil.which("valgrind"):
         sys.exit("bench/framework.py needs valgrind (apt-get install valgrind)")
@@ -76,13 +125,22 @@ def main():
             per = (instructions(f.name, case, N) - instructions(f.name, case, 0)) / N
             base = base or per
             rows.append("| %s | %.0f | %.2f× |" % (label, per, per / base))
+    served_rows = []
+    base = None
+    for label, script, args in SERVED:
+        per = (served(script, args, SERVED_N) - served(script, args, 0)) / SERVED_N
+        base = base or per
+        served_rows.append("| %s | %.0f | %.2f× |" % (label, per, per / base))
     print("\n".join([
         "## Framework cost per request (instructions)", "",
         "`.venv/bin/python bench/framework.py`: valgrind callgrind, %d in-process requests per case "
         "(parse + `app.handle`), count(%d) - count(0), divided by %d. MicroPython's allocator makes "
         "these counts depend on the pattern of allocations (multi-block ones scan the heap), so compare "
         "rows, which differ only by the hooks." % (N, N, N), "",
-        "| case | instructions per request | vs App |", "|---|---|---|", *rows, ""]))
+        "| case | instructions per request | vs App |", "|---|---|---|", *rows, "",
+        "Served over a socket (%d keep-alive requests, one at a time): user-space instructions per "
+        "request, the kernel's work not counted." % SERVED_N, "",
+        "| server | instructions per request | vs C loop |", "|---|---|---|", *served_rows, ""]))
 
 
 if __name__ == "__main__":

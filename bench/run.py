@@ -29,6 +29,8 @@ ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
 FIRMWARE = ROOT / "firmware" / "UNIX" / "kiln"
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
+# The framework-overhead table compares close numbers: more rounds.
+OVERHEAD_ROUNDS = int(os.environ.get("BENCH_OVERHEAD_ROUNDS", "5"))
 DURATION = os.environ.get("BENCH_DURATION", "10s")
 WRK = ["wrk", "-t2", "-c16", "-d" + DURATION, "--latency"]
 HELLO = b"Hello, world!"
@@ -125,16 +127,17 @@ def nginx():
     return argv
 
 
-def wrk(url, close=False):
-    cmd = WRK + (["-H", "Connection: close"] if close else []) + [url]
+def wrk(url, close=False, cmd=WRK):
+    """One wrk run: (req/s, p99 latency in ms, socket errors, requests answered)."""
+    cmd = cmd + (["-H", "Connection: close"] if close else []) + [url]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
     if "Non-2xx" in out:
         raise RuntimeError("%s answered errors under load; not a valid measurement:\n%s" % (url, out))
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)\b", out)
-    scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}[p99.group(2)]
+    p99 = float(p99.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[p99.group(2)] if p99 else 0.0
     errors = re.search(r"Socket errors: .*", out)
-    return rps, float(p99.group(1)) * scale, errors.group(0) if errors else ""
+    return rps, p99, errors.group(0) if errors else "", int(re.search(r"(\d+) requests in", out).group(1))
 
 
 def check_page(url, expected):
@@ -153,12 +156,45 @@ def side_by_side(servers, close=False, path="/", expected=lambda body: body == H
         for name, (argv, cwd) in servers.items():
             with Server(name, argv, cwd) as s:
                 check_page(s.url + path, expected)
-                samples[name].append(wrk(s.url + path, close))
+                samples[name].append(wrk(s.url + path, close)[:3])
     return {
         name: (statistics.median(r for r, _, _ in runs), statistics.median(p for _, p, _ in runs),
                "; ".join(sorted({e for _, _, e in runs if e})))
         for name, runs in samples.items()
     }
+
+
+def cpu_seconds(pid):
+    """User + system CPU time a process has used so far (Linux /proc)."""
+    fields = Path("/proc/%d/stat" % pid).read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def overhead(servers, pinned):
+    """req/s and the server's CPU time per request (single-process servers), OVERHEAD_ROUNDS
+    interleaved rounds, medians. pinned: the server on CPU 0 and wrk (one thread) on CPU 1, so
+    the server alone limits the rate."""
+    cmd = WRK
+    if pinned:
+        cmd = ["taskset", "-c", "1", "wrk", "-t1", "-c16", "-d" + DURATION]
+    samples = {name: [] for name in servers}
+    for _ in range(OVERHEAD_ROUNDS):
+        for name, (argv, cwd) in servers.items():
+            run_argv = (lambda port, a=argv: ["taskset", "-c", "0"] + a(port)) if pinned else argv
+            with Server(name, run_argv, cwd) as s:
+                check_page(s.url + "/", lambda body: body == HELLO)
+                before = cpu_seconds(s.proc.pid)
+                rps, _, _, n = wrk(s.url + "/", cmd=cmd)
+                samples[name].append((rps, (cpu_seconds(s.proc.pid) - before) * 1e6 / n))
+    base = statistics.median(r for r, _ in next(iter(samples.values())))
+    base_cpu = statistics.median(c for _, c in next(iter(samples.values())))
+    lines = ["| server | req/s (median) | vs first row | server CPU per request (µs, median) | vs first row |",
+             "|---|---|---|---|---|"]
+    for name, runs in samples.items():
+        rps = statistics.median(r for r, _ in runs)
+        cpu = statistics.median(c for _, c in runs)
+        lines.append("| %s | %.0f | %.2f× | %.2f | %.2f× |" % (name, rps, rps / base, cpu, base_cpu / cpu))
+    return "\n".join(lines)
 
 
 def table(results, baseline):
@@ -193,21 +229,28 @@ def section_hello():
 
 def section_routes():
     md_argv, md_dir = microdot()
-    hello = side_by_side({
+    hello = {
         "Kiln loop only": (kiln("kiln_loop.py"), None),
         "Kiln App": (kiln("kiln_app.py"), None),
         "Kiln App + hooks + sessions": (kiln("kiln_app.py", "full"), None),
-    })
+    }
+    shared = overhead(hello, pinned=False)
+    pinned = overhead(hello, pinned=True) if shutil.which("taskset") and (os.cpu_count() or 1) >= 2 else None
     json_route = side_by_side({
         "Kiln App": (kiln("kiln_app.py"), None),
         "Microdot %s" % fetch_microdot.VERSION: (md_argv, md_dir),
     }, path="/items/42", expected=lambda body: json.loads(body)["id"] == 42)
-    return "\n".join([
-        "## Framework overhead and a JSON route", "",
-        "Hello page, `%s`, %d rounds, medians:" % (" ".join(WRK), ROUNDS), "",
-        table(hello, "Kiln loop only"), "",
-        "`GET /items/42` (an `<int:id>` converter, a JSON body), same wrk settings:", "",
-        table(json_route, "Microdot %s" % fetch_microdot.VERSION), ""])
+    out = ["## Framework overhead and a JSON route", "",
+           "Hello page, `%s`, %d rounds, medians. \"Hooks + sessions\": a before_request hook that "
+           "writes `request.g`, an after_request hook and a `Session` (bench/apps/kiln_app.py). The "
+           "CPU column is the server's user + system time during the run divided by the requests "
+           "it answered." % (" ".join(WRK), OVERHEAD_ROUNDS), "", shared, ""]
+    if pinned:
+        out += ["The same with the server alone on one core and wrk (`-t1`) on the other (`taskset`), "
+                "so that the server's own cost limits the rate:", "", pinned, ""]
+    out += ["`GET /items/42` (an `<int:id>` converter, a JSON body), `%s`, %d rounds:" % (
+            " ".join(WRK), ROUNDS), "", table(json_route, "Microdot %s" % fetch_microdot.VERSION), ""]
+    return "\n".join(out)
 
 
 def get(base_url, path, sock=None):
