@@ -1,5 +1,7 @@
-# CSRF protection for form posts: a random token in a cookie that each unsafe request must echo
-# in a form field or a header (double submit), and cross-site requests refused outright.
+# CSRF protection for form posts: each unsafe request must echo a random token in a form field or
+# a header. The token lives in the app's signed session when it has one (another site, even a
+# sibling subdomain that can set cookies, cannot plant it), else in a cookie of its own (double
+# submit). Requests a browser marks cross-site are refused outright.
 import binascii
 import os
 
@@ -13,7 +15,11 @@ class CSRF:
     """CSRF protection for an app: POST/PUT/PATCH/DELETE must carry the token of
     ``csrf.token(request)`` in the form field ``field_name`` or the header ``header_name``;
     requests a browser marks ``Sec-Fetch-Site: cross-site`` are refused (403) too.
-    ``@csrf.exempt`` lifts the check from a view."""
+    ``@csrf.exempt`` lifts the check from a view.
+
+    With a ``kiln.session.Session`` on the app the token is kept in the session; without one
+    it is kept in the cookie ``cookie_name``, which a site able to set cookies for this host
+    (a sibling subdomain) could overwrite."""
 
     cookie_name = "csrf_token"
     field_name = "csrf_token"
@@ -34,19 +40,22 @@ class CSRF:
         return f
 
     def token(self, request):
-        """The token to put in forms; set as a cookie in this response when new."""
-        token = request.cookies.get(self.cookie_name)
+        """The token to put in forms (saved in the session, or a cookie, when new)."""
+        session = _session(request)
+        token = session.get("_csrf") if session is not None else request.cookies.get(self.cookie_name)
         if token and len(token) == 32:
             return token
         token = getattr(request.g, "_csrf", None)
         if token is None:
             token = binascii.hexlify(os.urandom(16)).decode()
             request.g._csrf = token
+            if session is not None:
+                session["_csrf"] = token
+            else:
+                def set_cookie(req, response):
+                    response.set_cookie(self.cookie_name, token, path="/", same_site="Strict")
 
-            def set_cookie(req, response):
-                response.set_cookie(self.cookie_name, token, path="/", same_site="Strict")
-
-            request.after_request(set_cookie)
+                request.after_request(set_cookie)
         return token
 
     def check(self, request):
@@ -60,7 +69,8 @@ class CSRF:
                 return None
         if request.headers.get("Sec-Fetch-Site") == "cross-site":
             refuse(403, "CSRF: cross-site request refused", request)
-        expected = request.cookies.get(self.cookie_name)
+        session = _session(request)
+        expected = session.get("_csrf") if session is not None else request.cookies.get(self.cookie_name)
         sent = request.headers.get(self.header_name)
         if sent is None:
             ct = request.content_type or ""
@@ -71,3 +81,8 @@ class CSRF:
         if not expected or not sent or not same(expected.encode(), sent.encode()):
             refuse(403, "CSRF token missing or wrong", request)
         return None
+
+
+def _session(request):
+    store = getattr(request.app, "session", None)
+    return store.get(request) if store is not None else None

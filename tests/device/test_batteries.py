@@ -219,6 +219,18 @@ def test_csrf_double_submit():
     assert TestClient(csrf_app()).post("/hook").text == "exempt"
 
 
+def test_csrf_token_lives_in_the_session_when_the_app_has_one():
+    app = csrf_app()
+    Session(app, secret_key="csrf-test")
+    c = TestClient(app)
+    token = c.get("/form").text
+    assert len(token) == 32 and "csrf_token" not in c.cookies and "session" in c.cookies
+    assert c.get("/form").text == token
+    assert c.post("/submit", form={"csrf_token": token}).text == "accepted"
+    planted = TestClient(app, cookies={"csrf_token": "1" * 32})
+    assert planted.post("/submit", form={"csrf_token": "1" * 32}).status_code == 403
+
+
 def test_a_verifier_returning_false_refuses():
     app = App()
     basic = BasicAuth()
