@@ -19,8 +19,17 @@ def get(server, path):
 def test_frozen_template_through_a_live_request(serve, upy, tmp_path):
     # Only main.py, no templates/ folder: the pages can come from the frozen modules alone.
     (tmp_path / "main.py").write_text((BLOG / "main.py").read_text())
-    frozen = upy("import kiln_templates.t_table_html as m; print(m.PARENT)")
-    assert frozen.stdout.strip() == "base.html", frozen.stdout + frozen.stderr
+    frozen = upy("import kiln_templates.t_table_html as m; print(m.PARENT, m.NAME)")
+    assert frozen.stdout.strip() == "base.html table.html", frozen.stdout + frozen.stderr
+    # names that map to the same module name do not find it
+    other = upy("from kiln import template\n"
+                "for n in ('table_html', 'table-html', 'table/html', 'table.html'):\n"
+                "    try:\n"
+                "        print(n, template.get_template(n).module.NAME)\n"
+                "    except template.TemplateNotFound:\n"
+                "        print(n, 'not found')")
+    assert other.stdout.split("\n")[:4] == ["table_html not found", "table-html not found",
+                                            "table/html not found", "table.html table.html"], other.stdout
     server = serve(tmp_path)
     res, body = get(server, "/table")
     assert res.status == 200, body

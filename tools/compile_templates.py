@@ -80,8 +80,9 @@ def compile_folder(templates_dir, out_dir, package="kiln_templates"):
     os.makedirs(pkg_dir, exist_ok=True)
     _write_if_changed(os.path.join(pkg_dir, "__init__.py"),
                       "# Templates of %s, compiled by Kiln at build time.\n" % label)
-    for module, (_name, code) in modules.items():
-        _write_if_changed(os.path.join(pkg_dir, module + ".py"), code)
+    for module, (name, code) in modules.items():
+        # NAME tells a lookup of "index_html" from one of "index.html": both map to this module
+        _write_if_changed(os.path.join(pkg_dir, module + ".py"), code + "NAME = %r\n" % name)
     for filename in os.listdir(pkg_dir):
         if filename.endswith(".py") and filename != "__init__.py" and filename[:-3] not in modules:
             os.remove(os.path.join(pkg_dir, filename))

@@ -421,9 +421,11 @@ def _find(name):
         mod = "%s.%s" % (frozen_package, module_name(name))
         try:
             __import__(mod)
-            return sys.modules[mod]
         except ImportError:
             pass
+        else:
+            if getattr(sys.modules[mod], "NAME", None) == name:  # several names share a module
+                return sys.modules[mod]
     path = "%s/%s" % (_folder().rstrip("/"), name)
     try:
         with open(path) as f:
