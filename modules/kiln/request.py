@@ -56,6 +56,13 @@ class MultiDict(dict):
                 pass
         return out
 
+    def to_dict(self, flat=True):
+        """A plain dict: the first value of each key, or (``flat=False``) the list of all of
+        them. (MicroPython's ``dict(multidict)`` cannot copy a dict subclass.)"""
+        if flat:
+            return {k: super(MultiDict, self).get(k) for k in self}
+        return {k: self.getlist(k) for k in self}
+
 
 class G:
     """Per-request storage: set any attribute."""

@@ -103,3 +103,5 @@ def test_multidict():
     assert d.get("zz", "dflt") == "dflt" and d.getlist("zz") == []
     assert d.get("b", 0, type=int) == 0 and d.getlist("a", type=int) == [1, 2]
     assert sorted(d.keys()) == ["a", "b"]
+    assert d.to_dict() == {"a": "1", "b": "x"}
+    assert d.to_dict(flat=False) == {"a": ["1", "2"], "b": ["x"]}
