@@ -224,10 +224,21 @@ class Response:
 
 def slash_location(target):
     """The request target (raw, as sent) with '/' added to its path, query kept: the Location
-    of a trailing-slash redirect. Leading slashes and backslashes fold into one '/', so it
-    cannot become a scheme-relative '//host' or '/\\host'."""
+    of a trailing-slash redirect. An absolute-form target (``http://host/path``) gives its path.
+    Leading slashes and backslashes fold into one '/', so it cannot become a scheme-relative
+    '//host' or '/\\host'."""
+    if target[:1] != "/":
+        start = target.find("://")
+        start = start + 3 if start >= 0 else 0
+        cut = len(target)
+        for c in "/?":
+            i = target.find(c, start)
+            if 0 <= i < cut:
+                cut = i
+        target = target[cut:]
     path, sep, query = target.partition("?")
-    return "/" + path.lstrip("/\\") + "/" + sep + query
+    path = path.lstrip("/\\")
+    return "/" + (path + "/" if path else "") + sep + query
 
 
 def redirect(location, status_code=302):

@@ -380,6 +380,8 @@ def test_trailing_slash_redirects_stay_on_this_site():
     res = c.get("/f/x%0d%0aSet-Cookie:a=b")
     assert res.status_code == 308 and res.headers["Location"] == "/f/x%0d%0aSet-Cookie:a=b/"
     assert "Set-Cookie" not in res.headers
+    assert c.get("http://example.com/en?x=1").headers["Location"] == "/en/?x=1"  # absolute form
+    assert c.get("http://example.com/f/a").headers["Location"] == "/f/a/"
 
 
 def test_a_custom_405_handler_keeps_allow():
