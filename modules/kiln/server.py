@@ -10,12 +10,14 @@ import socket
 from asyncio import core
 
 import _kiln
+from micropython import const
 
-# What Conn.run() and friends ask the connection task to do (kiln_server.h, KILN_RUN_*).
-_READ = 1
-_WRITE = 2
-_AWAIT = 3
-_ANEXT = 4
+# What Conn.run() and friends ask the connection task to do (kiln_server.h, KILN_RUN_*);
+# const() makes them literals in the bytecode, not global lookups.
+_READ = const(1)
+_WRITE = const(2)
+_AWAIT = const(3)
+_ANEXT = const(4)
 
 # Responses go out as written: the head and a large body are two writes, and Nagle's algorithm
 # would hold the second until the client's delayed ACK of the first (about 40 ms).
