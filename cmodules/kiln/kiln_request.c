@@ -1,9 +1,13 @@
 // _kiln.Request, _kiln.Headers, _kiln.Parser, _kiln.url_decode and _kiln.parse_qs.
 //
 // A Request copies the parsed head (offsets only) into itself and keeps the receive buffer
-// object alive; strings are made from the buffer when Python asks for them.
+// object alive; strings are made from the buffer when Python asks for them. It is also the
+// request object handlers get: a Python class set as its `_class` gives it methods, class
+// attributes and `__getattr__`, and it keeps the attributes Python stores on it, so that the
+// framework needs no wrapper object per request.
 #include <string.h>
 
+#include "py/objtype.h"
 #include "py/runtime.h"
 #include "py/objstr.h"
 #include "py/unicode.h"
@@ -18,6 +22,8 @@ typedef struct _kiln_request_obj_t {
     mp_obj_t body;
     mp_obj_t stream;
     mp_obj_t client_addr;
+    mp_obj_t cls;           // the Python class extending it (`_class`), or MP_OBJ_NULL
+    mp_map_t attrs;         // what Python stored on it
     size_t offset;          // where the head starts in buf
     kiln_http_request_t head;
     kiln_http_header_t headers[];
@@ -127,6 +133,8 @@ mp_obj_t kiln_request_new(mp_obj_t buf_obj, size_t base, const kiln_http_request
     self->body = mp_const_empty_bytes;
     self->stream = mp_const_none;
     self->client_addr = mp_const_none;
+    self->cls = MP_OBJ_NULL;
+    mp_map_init(&self->attrs, 0);
     self->offset = base;
     self->head = *head;
     memcpy(self->headers, headers, head->num_headers * sizeof(kiln_http_header_t));
@@ -175,20 +183,10 @@ static void request_print(const mp_print_t *print, mp_obj_t self_in, mp_print_ki
     mp_printf(print, "<Request %s%s>", method ? method : "(custom)", self->buf == MP_OBJ_NULL ? " finished" : "");
 }
 
-static void request_attr(mp_obj_t self_in, qstr attr, mp_obj_t *dest) {
+// The fields the C side provides: fills dest and returns true, or returns false.
+static bool request_field(mp_obj_t self_in, qstr attr, mp_obj_t *dest) {
     kiln_request_obj_t *self = MP_OBJ_TO_PTR(self_in);
     const kiln_http_request_t *h = &self->head;
-    if (dest[0] != MP_OBJ_NULL) {
-        // Store: only the two slots the loop and the framework fill in.
-        if (dest[1] != MP_OBJ_NULL && attr == MP_QSTR_stream) {
-            self->stream = dest[1];
-            dest[0] = MP_OBJ_NULL;
-        } else if (dest[1] != MP_OBJ_NULL && attr == MP_QSTR_client_addr) {
-            self->client_addr = dest[1];
-            dest[0] = MP_OBJ_NULL;
-        }
-        return;
-    }
     switch (attr) {
         case MP_QSTR_method:
             if (h->method != KILN_HTTP_OTHER) {
@@ -196,19 +194,19 @@ static void request_attr(mp_obj_t self_in, qstr attr, mp_obj_t *dest) {
             } else {
                 dest[0] = request_str(self, h->method_off, h->method_len);
             }
-            break;
+            return true;
         case MP_QSTR_path:
             dest[0] = request_path(self);
-            break;
+            return true;
         case MP_QSTR_target:
             dest[0] = request_str(self, h->target_off, h->target_len);
-            break;
+            return true;
         case MP_QSTR_query_string:
             dest[0] = request_str(self, h->query_off, h->query_len);
-            break;
+            return true;
         case MP_QSTR_http_version:
             dest[0] = MP_OBJ_FROM_PTR(h->minor_version ? &kiln_version_11_obj : &kiln_version_10_obj);
-            break;
+            return true;
         case MP_QSTR_headers:
             if (self->headers_obj == MP_OBJ_NULL) {
                 kiln_headers_obj_t *o = mp_obj_malloc(kiln_headers_obj_t, &kiln_type_headers);
@@ -216,37 +214,130 @@ static void request_attr(mp_obj_t self_in, qstr attr, mp_obj_t *dest) {
                 self->headers_obj = MP_OBJ_FROM_PTR(o);
             }
             dest[0] = self->headers_obj;
-            break;
+            return true;
         case MP_QSTR_content_length:
             dest[0] = (h->flags & KILN_HTTP_F_CONTENT_LENGTH)
                 ? mp_obj_new_int_from_uint(h->content_length) : mp_const_none;
-            break;
+            return true;
         case MP_QSTR_chunked:
             dest[0] = mp_obj_new_bool(h->flags & KILN_HTTP_F_CHUNKED);
-            break;
+            return true;
         case MP_QSTR_keep_alive:
             dest[0] = mp_obj_new_bool(h->flags & KILN_HTTP_F_KEEP_ALIVE);
-            break;
+            return true;
         case MP_QSTR_expect_continue:
             dest[0] = mp_obj_new_bool(h->flags & KILN_HTTP_F_EXPECT_CONTINUE);
-            break;
+            return true;
         case MP_QSTR_upgrade:
             dest[0] = (h->flags & KILN_HTTP_F_UPGRADE)
                 ? request_str(self, h->upgrade_off, h->upgrade_len) : mp_const_none;
-            break;
+            return true;
         case MP_QSTR_body:
             dest[0] = self->body;
-            break;
+            return true;
         case MP_QSTR_stream:
             dest[0] = self->stream;
-            break;
+            return true;
         case MP_QSTR_client_addr:
             dest[0] = self->client_addr;
-            break;
+            return true;
         case MP_QSTR_finish:
             dest[0] = MP_OBJ_FROM_PTR(&request_finish_obj);
             dest[1] = self_in;
-            break;
+            return true;
+    }
+    return false;
+}
+
+// attr in a Python class or its bases (depth first), or MP_OBJ_NULL.
+static mp_obj_t class_lookup(const mp_obj_type_t *t, qstr attr) {
+    while (t != NULL && mp_obj_is_instance_type(t)) {
+        const mp_obj_dict_t *locals = MP_OBJ_TYPE_GET_SLOT_OR_NULL(t, locals_dict);
+        if (locals != NULL) {
+            mp_map_elem_t *elem = mp_map_lookup((mp_map_t *)&locals->map, MP_OBJ_NEW_QSTR(attr), MP_MAP_LOOKUP);
+            if (elem != NULL) {
+                return elem->value;
+            }
+        }
+        const void *parent = MP_OBJ_TYPE_GET_SLOT_OR_NULL(t, parent);
+        if (parent != NULL && ((const mp_obj_base_t *)parent)->type == &mp_type_tuple) {
+            const mp_obj_tuple_t *bases = parent;
+            for (size_t i = 0; i < bases->len; i++) {
+                mp_obj_t found = class_lookup(MP_OBJ_TO_PTR(bases->items[i]), attr);
+                if (found != MP_OBJ_NULL) {
+                    return found;
+                }
+            }
+            return MP_OBJ_NULL;
+        }
+        t = parent;
+    }
+    return MP_OBJ_NULL;
+}
+
+// A name neither C nor the stored attributes know: the class's attribute (functions bound to
+// the request), else the class's __getattr__(request, name).
+static void request_class_attr(mp_obj_t self_in, const mp_obj_type_t *cls, qstr attr, mp_obj_t *dest) {
+    mp_obj_t member = class_lookup(cls, attr);
+    if (member != MP_OBJ_NULL) {
+        #if MICROPY_PY_BUILTINS_PROPERTY
+        if (mp_obj_is_type(member, &mp_type_property)) {
+            mp_obj_t getter = mp_obj_property_get(member)[0];
+            if (getter != mp_const_none) {
+                dest[0] = mp_call_function_1(getter, self_in);
+            }
+            return;
+        }
+        #endif
+        mp_convert_member_lookup(self_in, cls, member, dest);
+        return;
+    }
+    member = class_lookup(cls, MP_QSTR___getattr__);
+    if (member != MP_OBJ_NULL) {
+        dest[0] = mp_call_function_2(member, self_in, MP_OBJ_NEW_QSTR(attr));
+    }
+}
+
+static void request_store(kiln_request_obj_t *self, qstr attr, mp_obj_t *dest) {
+    mp_obj_t key = MP_OBJ_NEW_QSTR(attr);
+    if (dest[1] == MP_OBJ_NULL) {
+        if (mp_map_lookup(&self->attrs, key, MP_MAP_LOOKUP_REMOVE_IF_FOUND) != NULL) {
+            dest[0] = MP_OBJ_NULL;
+        }
+    } else if (attr == MP_QSTR_stream) {
+        self->stream = dest[1];
+        dest[0] = MP_OBJ_NULL;
+    } else if (attr == MP_QSTR_client_addr) {
+        self->client_addr = dest[1];
+        dest[0] = MP_OBJ_NULL;
+    } else if (attr == MP_QSTR__class) {
+        if (dest[1] != mp_const_none && !mp_obj_is_type(dest[1], &mp_type_type)) {
+            mp_raise_TypeError(MP_ERROR_TEXT("_class must be a class"));
+        }
+        self->cls = dest[1] == mp_const_none ? MP_OBJ_NULL : dest[1];
+        dest[0] = MP_OBJ_NULL;
+    } else {
+        mp_obj_t tmp[2] = {MP_OBJ_NULL, MP_OBJ_NULL};
+        if (!request_field(MP_OBJ_FROM_PTR(self), attr, tmp)) {  // the C fields are read-only
+            mp_map_lookup(&self->attrs, key, MP_MAP_LOOKUP_ADD_IF_NOT_FOUND)->value = dest[1];
+            dest[0] = MP_OBJ_NULL;
+        }
+    }
+}
+
+static void request_attr(mp_obj_t self_in, qstr attr, mp_obj_t *dest) {
+    kiln_request_obj_t *self = MP_OBJ_TO_PTR(self_in);
+    if (dest[0] != MP_OBJ_NULL) {
+        request_store(self, attr, dest);
+    } else if (!request_field(self_in, attr, dest)) {
+        mp_map_elem_t *elem = mp_map_lookup(&self->attrs, MP_OBJ_NEW_QSTR(attr), MP_MAP_LOOKUP);
+        if (elem != NULL) {
+            dest[0] = elem->value;
+        } else if (attr == MP_QSTR__class) {
+            dest[0] = self->cls == MP_OBJ_NULL ? mp_const_none : self->cls;
+        } else if (self->cls != MP_OBJ_NULL) {
+            request_class_attr(self_in, MP_OBJ_TO_PTR(self->cls), attr, dest);
+        }
     }
 }
 

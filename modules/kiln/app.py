@@ -186,20 +186,19 @@ class App:
         ep = ep.get(creq.method)
         if ep is None or not ep.sync or creq.content_length is not None:
             return self._general(creq)
-        req = _bare(self._request)
-        req._r = creq
+        creq._class = self._request
         if self._hooked is not None:
-            ep = self._hooked(req, ep)
+            ep = self._hooked(creq, ep)
             if _type(ep) is _tuple or not _isinstance(ep, _Exception):
                 return ep
-            return self._exception(req, ep)
-        r = _call(ep.func, req)
-        if _type(r) is _str and req._after is None:
+            return self._exception(creq, ep)
+        r = _call(ep.func, creq)
+        if _type(r) is _str and creq._after is None:
             # a view that returns the same str object (a constant) gets the same tuple back
             if ep.last is None or ep.last[2] is not r:
                 ep.last = (200, TEXT_HEADERS, r)
             return ep.last
-        return self._end(req, r)
+        return self._end(creq, r)
 
     def _dynamic(self, creq):
         m = self.router.find_dynamic(creq.path)
@@ -208,12 +207,11 @@ class App:
         ep = m[0].get(creq.method)
         if ep is None or not ep.sync or creq.content_length is not None:
             return self._general(creq)
-        req = _bare(self._request)
-        req._r = creq
-        req.url_args = m[1]
+        creq._class = self._request
+        creq.url_args = m[1]
         if self._hooked is not None:
-            return self._run(req, ep, self._hooked)
-        return self._end(req, _call_args(ep, req))
+            return self._run(creq, ep, self._hooked)
+        return self._end(creq, _call_args(ep, creq))
 
     def _general(self, creq):
         methods, args = self.router.find(creq.path)
@@ -249,7 +247,7 @@ class App:
         return self._exception(req, r)
 
     def _slow(self, req, ep):
-        length = req._r.content_length
+        length = req.content_length
         if length is not None and length > req.max_content_length:
             return self._error(req, 413, None, "body of %d bytes is over the limit" % length)
         if ep.sync:
@@ -559,11 +557,10 @@ else:
 
 
 def _new(cls, creq, args):
-    req = _bare(cls)
-    req._r = creq
+    creq._class = cls
     if args is not None:
-        req.url_args = args
-    return req
+        creq.url_args = args
+    return creq
 
 
 def _call_dispatch(req, ep):

@@ -1,5 +1,7 @@
-# The Python Request: a thin wrapper over the C request; everything beyond method and path is
-# computed on first access (__getattr__) and cached on the instance.
+# The request handlers get is the C request (`_kiln.Request`: method, path, headers, body...
+# read straight from the parsed head). This class extends it: an App sets a subclass of it as
+# the request's `_class`, which gives the request these methods and class attributes, and the
+# attributes below that are computed on first access (__getattr__) and then kept on it.
 import json
 
 from _kiln import parse_qs
@@ -92,7 +94,7 @@ def parse_cookies(header):
 
 
 def _args(req):
-    qs = req._r.query_string
+    qs = req.query_string
     return MultiDict(parse_qs(qs) if qs else None)
 
 
@@ -107,20 +109,14 @@ def _files(req):
 
 
 _bare = object.__new__
-_getattr = getattr
 _setattr = setattr
-_FORWARD = {
-    "method": "method", "path": "path", "url": "target", "target": "target",
-    "query_string": "query_string", "http_version": "http_version", "headers": "headers",
-    "content_length": "content_length", "body": "body", "stream": "stream",
-    "client_addr": "client_addr", "keep_alive": "keep_alive",
-}
 
 _LAZY = {
+    "url": lambda req: req.target,
     "args": _args,
-    "cookies": lambda req: parse_cookies(req._r.headers.get("Cookie", "")),
+    "cookies": lambda req: parse_cookies(req.headers.get("Cookie", "")),
     "subapp": lambda req: None,
-    "content_type": lambda req: req._r.headers.get("Content-Type"),
+    "content_type": lambda req: req.headers.get("Content-Type"),
     "json": lambda req: req._json(),
     "form": _form,
     "files": _files,
@@ -135,7 +131,10 @@ class Request:
     ``url`` (raw target), ``http_version``, ``cookies`` (dict), ``content_type``,
     ``content_length``, ``body`` (bytes), ``stream`` (when the body was left unread), ``json``,
     ``form`` (MultiDict, urlencoded or multipart; None for other bodies), ``files`` (MultiDict of
-    ``FileUpload``), ``client_addr``, ``g`` (per-request storage)."""
+    ``FileUpload``), ``client_addr``, ``g`` (per-request storage).
+
+    The object a handler gets is a ``_kiln.Request`` extended by (a subclass of) this class,
+    so ``isinstance(request, Request)`` is False; class attributes set here apply to it."""
 
     #: Largest body accepted (bytes); a larger one is answered with 413. ``App.run`` passes it
     #: to the C loop (``max_body``).
@@ -154,20 +153,14 @@ class Request:
     url_args = None
     _after = None
     _owned = None
-    # An App makes its requests from a subclass whose class attribute ``app`` is the app, and
-    # sets ``_r`` (the C request) and ``url_args`` after creating it with no arguments: an
-    # instance then holds two attributes and costs one allocation.
+    # An App extends its requests with a subclass whose class attribute ``app`` is the app.
     app = None
 
     def __getattr__(self, name):
-        # Attributes of the C request are read through on each use; the others are computed
-        # once and cached. (Properties would make every attribute store look up the class.)
+        # Computed once, then kept on the request.
         if name == "g":
             g = self.g = _bare(G)
             return g
-        fwd = _FORWARD.get(name)
-        if fwd is not None:
-            return _getattr(self._r, fwd)
         make = _LAZY.get(name)
         if make is None:
             raise AttributeError(name)
