@@ -236,3 +236,43 @@ def test_parse_qs():
         ("a", "2"),
     ]
     assert _kiln.parse_qs(b"k=%E2%9C%93") == [("k", "\u2713")]
+
+
+class Base:
+    limit = 10
+
+    def describe(self, extra):
+        return "%s %s %s" % (self.method, self.path, extra)
+
+    def __getattr__(self, name):
+        if name == "lazy":
+            self.lazy = [self.path]
+            return self.lazy
+        raise AttributeError(name)
+
+
+class Extended(Base):
+    app = "the app"
+
+
+def test_a_class_extends_the_request():
+    r = _kiln.Parser().feed(BROWSER)
+    assert r._class is None
+    raises(AttributeError, lambda: r.app)
+    r._class = Extended
+    assert r._class is Extended
+    assert r.app == "the app" and r.limit == 10  # class attributes, from the class and its bases
+    assert r.describe(1) == "GET /index.html 1"  # methods get the request as self
+    first = r.lazy  # __getattr__, which stores its result on the request
+    assert first == ["/index.html"] and r.lazy is first
+    raises(AttributeError, lambda: r.missing)
+    assert getattr(r, "missing", "default") == "default" and not hasattr(r, "missing")
+    r.user = "ann"  # what Python stores, it reads back, before and after the class's names
+    r.limit = 3
+    assert r.user == "ann" and r.limit == 3 and Extended.limit == 10
+    del r.user
+    raises(AttributeError, lambda: r.user)
+    raises(AttributeError, setattr, r, "path", "/other")  # the parsed fields are read-only
+    raises(TypeError, setattr, r, "_class", "not a class")
+    r.finish()
+    assert r.limit == 3 and r.lazy is first and r.method == "GET"
