@@ -249,6 +249,41 @@ static bool request_field(mp_obj_t self_in, qstr attr, mp_obj_t *dest) {
     return false;
 }
 
+// The C fields' names: read-only to Python (stream and client_addr aside).
+static bool is_field(qstr attr) {
+    switch (attr) {
+        case MP_QSTR_method: case MP_QSTR_path: case MP_QSTR_target: case MP_QSTR_query_string:
+        case MP_QSTR_http_version: case MP_QSTR_headers: case MP_QSTR_content_length:
+        case MP_QSTR_chunked: case MP_QSTR_keep_alive: case MP_QSTR_expect_continue:
+        case MP_QSTR_upgrade: case MP_QSTR_body: case MP_QSTR_finish:
+            return true;
+        default:
+            return false;
+    }
+}
+
+// Whether a class may extend a request: it and its bases are Python classes (object aside). A
+// built-in base's methods (list, dict...) would take the request for one of their own objects.
+static bool can_extend(const mp_obj_type_t *t) {
+    while (t != NULL && t != &mp_type_object) {
+        if (!mp_obj_is_instance_type(t)) {
+            return false;
+        }
+        const void *parent = MP_OBJ_TYPE_GET_SLOT_OR_NULL(t, parent);
+        if (parent != NULL && ((const mp_obj_base_t *)parent)->type == &mp_type_tuple) {
+            const mp_obj_tuple_t *bases = parent;
+            for (size_t i = 0; i < bases->len; i++) {
+                if (!can_extend(MP_OBJ_TO_PTR(bases->items[i]))) {
+                    return false;
+                }
+            }
+            return true;
+        }
+        t = parent;
+    }
+    return true;
+}
+
 // attr in a Python class or its bases (depth first), or MP_OBJ_NULL.
 static mp_obj_t class_lookup(const mp_obj_type_t *t, qstr attr) {
     while (t != NULL && mp_obj_is_instance_type(t)) {
@@ -289,6 +324,11 @@ static void request_class_attr(mp_obj_t self_in, const mp_obj_type_t *cls, qstr 
             return;
         }
         #endif
+        if (mp_obj_is_type(member, &mp_type_classmethod)) {
+            dest[0] = ((mp_obj_static_class_method_t *)MP_OBJ_TO_PTR(member))->fun;
+            dest[1] = MP_OBJ_FROM_PTR(cls);
+            return;
+        }
         mp_convert_member_lookup(self_in, cls, member, dest);
         return;
     }
@@ -298,9 +338,39 @@ static void request_class_attr(mp_obj_t self_in, const mp_obj_type_t *cls, qstr 
     }
 }
 
+// A store to a name the class makes a property: its setter runs (true), or there is none and
+// the store is refused (true, dest untouched); false for any other name.
+static bool store_property(kiln_request_obj_t *self, qstr attr, mp_obj_t *dest) {
+    #if MICROPY_PY_BUILTINS_PROPERTY
+    const mp_obj_type_t *cls = MP_OBJ_TO_PTR(self->cls);
+    if (self->cls == MP_OBJ_NULL || !(cls->flags & MP_TYPE_FLAG_HAS_SPECIAL_ACCESSORS)) {
+        return false;
+    }
+    mp_obj_t member = class_lookup(cls, attr);
+    if (member == MP_OBJ_NULL || !mp_obj_is_type(member, &mp_type_property)) {
+        return false;
+    }
+    mp_obj_t setter = mp_obj_property_get(member)[1];
+    if (setter != mp_const_none) {
+        mp_call_function_2(setter, MP_OBJ_FROM_PTR(self), dest[1]);
+        dest[0] = MP_OBJ_NULL;
+    }
+    return true;
+    #else
+    return false;
+    #endif
+}
+
 static void request_store(kiln_request_obj_t *self, qstr attr, mp_obj_t *dest) {
     mp_obj_t key = MP_OBJ_NEW_QSTR(attr);
-    if (dest[1] == MP_OBJ_NULL) {
+    if (attr == MP_QSTR__class) {
+        mp_obj_t cls = dest[1] == MP_OBJ_NULL ? mp_const_none : dest[1];  // del: none
+        if (cls != mp_const_none && !(mp_obj_is_type(cls, &mp_type_type) && can_extend(MP_OBJ_TO_PTR(cls)))) {
+            mp_raise_TypeError(MP_ERROR_TEXT("_class must be a Python class"));
+        }
+        self->cls = cls == mp_const_none ? MP_OBJ_NULL : cls;
+        dest[0] = MP_OBJ_NULL;
+    } else if (dest[1] == MP_OBJ_NULL) {
         if (mp_map_lookup(&self->attrs, key, MP_MAP_LOOKUP_REMOVE_IF_FOUND) != NULL) {
             dest[0] = MP_OBJ_NULL;
         }
@@ -310,18 +380,9 @@ static void request_store(kiln_request_obj_t *self, qstr attr, mp_obj_t *dest) {
     } else if (attr == MP_QSTR_client_addr) {
         self->client_addr = dest[1];
         dest[0] = MP_OBJ_NULL;
-    } else if (attr == MP_QSTR__class) {
-        if (dest[1] != mp_const_none && !mp_obj_is_type(dest[1], &mp_type_type)) {
-            mp_raise_TypeError(MP_ERROR_TEXT("_class must be a class"));
-        }
-        self->cls = dest[1] == mp_const_none ? MP_OBJ_NULL : dest[1];
+    } else if (!is_field(attr) && !store_property(self, attr, dest)) {
+        mp_map_lookup(&self->attrs, key, MP_MAP_LOOKUP_ADD_IF_NOT_FOUND)->value = dest[1];
         dest[0] = MP_OBJ_NULL;
-    } else {
-        mp_obj_t tmp[2] = {MP_OBJ_NULL, MP_OBJ_NULL};
-        if (!request_field(MP_OBJ_FROM_PTR(self), attr, tmp)) {  // the C fields are read-only
-            mp_map_lookup(&self->attrs, key, MP_MAP_LOOKUP_ADD_IF_NOT_FOUND)->value = dest[1];
-            dest[0] = MP_OBJ_NULL;
-        }
     }
 }
 

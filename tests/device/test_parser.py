@@ -276,3 +276,40 @@ def test_a_class_extends_the_request():
     raises(TypeError, setattr, r, "_class", "not a class")
     r.finish()
     assert r.limit == 3 and r.lazy is first and r.method == "GET"
+
+
+class WithProperties:
+    limit = 7
+    log = []
+
+    @classmethod
+    def kind(cls):
+        return (cls.__name__, cls.limit)
+
+    def _get_user(self):
+        return "got " + self.stored_user
+
+    def _set_user(self, value):
+        self.stored_user = value
+
+    user = property(_get_user, _set_user)
+    read_only = property(lambda self: "fixed")
+
+
+def test_classmethods_properties_and_what_cannot_extend_a_request():
+    r = _kiln.Parser().feed(BROWSER)
+    r._class = WithProperties
+    assert r.kind() == ("WithProperties", 7)  # bound to the class, not to _kiln.Request
+    r.user = "bob"  # the setter runs; the getter reads
+    assert r.stored_user == "bob" and r.user == "got bob"
+    raises(AttributeError, setattr, r, "read_only", 1)
+    assert r.read_only == "fixed"
+
+    class ListBased(list):
+        pass
+
+    raises(TypeError, setattr, r, "_class", ListBased)  # its methods would take r for a list
+    del r._class
+    assert r._class is None
+    r.finish()
+    raises(AttributeError, setattr, r, "target", "/x")  # refused by name, nothing computed

@@ -1,4 +1,4 @@
-# The Request wrapper: query args, headers, cookies, JSON, forms, g, limits.
+# Requests as handlers see them: query args, headers, cookies, JSON, forms, g, limits.
 from kiln import App, Request
 from kiln.request import MultiDict
 from kiln.testing import TestClient
