@@ -42,7 +42,7 @@ class CSRF:
     def token(self, request):
         """The token to put in forms (saved in the session, or a cookie, when new)."""
         session = _session(request)
-        token = session.get("_csrf") if session is not None else request.cookies.get(self.cookie_name)
+        token = self._stored(request, session)
         if token and len(token) == 32:
             return token
         token = getattr(request.g, "_csrf", None)
@@ -58,6 +58,9 @@ class CSRF:
                 request.after_request(set_cookie)
         return token
 
+    def _stored(self, request, session):
+        return session.get("_csrf") if session is not None else request.cookies.get(self.cookie_name)
+
     def check(self, request):
         """Refuse an unsafe request without a valid token (403)."""
         if request.method not in _UNSAFE:
@@ -69,8 +72,7 @@ class CSRF:
                 return None
         if request.headers.get("Sec-Fetch-Site") == "cross-site":
             refuse(403, "CSRF: cross-site request refused", request)
-        session = _session(request)
-        expected = session.get("_csrf") if session is not None else request.cookies.get(self.cookie_name)
+        expected = self._stored(request, _session(request))
         sent = request.headers.get(self.header_name)
         if sent is None:
             ct = request.content_type or ""
