@@ -202,6 +202,40 @@ def test_async_and_streamed_bodies(server):
     assert request(server, "GET", "/raw-file")[2] == (APP / "static" / "data.raw").read_bytes()
 
 
+def test_server_sent_events_arrive_one_by_one(server):
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as s:
+        s.sendall(b"GET /events HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n")
+        first = b""
+        while b"tick 1" not in first:
+            first += s.recv(65536)
+        head = first.split(b"\r\n\r\n")[0].lower()
+        assert b"content-type: text/event-stream" in head and b"transfer-encoding: chunked" in head
+        assert b"tick 2" not in first  # the first event is sent before the next one exists
+        rest = b""
+        while not rest.endswith(b"0\r\n\r\n"):
+            rest += s.recv(65536)
+    stream = first + rest
+    assert stream.count(b"data: tick") == 3 and b"id: 3\ndata: tick 3\n\n" in stream
+
+
+def test_a_client_that_leaves_an_event_stream_cancels_its_view(server):
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as s:
+        s.sendall(b"GET /endless-events HTTP/1.1\r\nHost: x\r\n\r\n")
+        got = b""
+        while got.count(b"event: count") < 3:
+            got += s.recv(65536)
+        assert b'data: {"n": 1}' in got
+        assert json.loads(request(server, "GET", "/endless-events/state")[2]) == {"running": 1, "cancelled": 0}
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        state = json.loads(request(server, "GET", "/endless-events/state")[2])
+        if state["running"] == 0:
+            break
+        time.sleep(0.05)
+    assert state == {"running": 0, "cancelled": 1}
+    assert request(server, "GET", "/")[0] == 200
+
+
 def test_cookies_and_redirects(server):
     status, headers, _ = request(server, "GET", "/cookie")
     cookies = headers["set-cookie"].split("\n")

@@ -278,3 +278,53 @@ def test_session_tokens_without_expiry_and_empty_keys_are_refused():
         pass
     else:
         raise AssertionError("an empty secret_key was accepted")
+
+
+def test_server_sent_events_format():
+    from kiln.sse import with_sse
+
+    app = App()
+
+    @app.get("/events")
+    @with_sse
+    async def events(request, sse):
+        await sse.send("hello")
+        await sse.send({"a": 1}, event="update", event_id=7)
+        await sse.send(b"two\nlines\r\nthree")
+        await sse.send("never", event="bad\nname")  # refused: the view fails, the stream ends
+
+    res = TestClient(app).get("/events")
+    assert res.status_code == 200 and res.headers["Content-Type"] == "text/event-stream"
+    assert res.headers["Cache-Control"] == "no-cache"
+    assert res.text == ('data: hello\n\n'
+                        'id: 7\nevent: update\ndata: {"a": 1}\n\n'
+                        'data: two\ndata: lines\ndata: three\n\n'), res.text
+
+
+def test_server_sent_events_wait_for_a_slow_client():
+    import asyncio
+
+    from kiln.sse import SSE
+
+    sent = []
+
+    async def view(request, sse):
+        for n in range(20):
+            await sse.send(n)
+            sent.append(n)
+
+    async def main():
+        stream = SSE(view, None, (), {})
+        first = await stream.__anext__()  # starts the view
+        await asyncio.sleep_ms(50)  # the client reads nothing for a while
+        held = len(sent)
+        rest = []
+        while True:
+            try:
+                rest.append(await stream.__anext__())
+            except StopAsyncIteration:
+                return first, held, rest
+
+    first, held, rest = asyncio.run(main())
+    assert first == "data: 0\n\n" and held <= SSE.max_queued + 1, held
+    assert len(rest) == 19 and rest[-1] == "data: 19\n\n" and sent == list(range(20))

@@ -7,6 +7,7 @@ from kiln.cors import CORS
 from kiln.csrf import CSRF
 from kiln.multipart import with_form_data
 from kiln.session import Session, with_session
+from kiln.sse import with_sse
 
 Request.max_content_length = 4096
 Request.max_file_memory = 256
@@ -134,6 +135,40 @@ class Countdown:
 @app.get("/astream")
 async def astream(request):
     return Countdown()
+
+
+@app.get("/events")
+@with_sse
+async def events(request, sse):
+    for n in range(1, 4):
+        if n > 1:
+            await asyncio.sleep(0.3)
+        await sse.send("tick %d" % n, event_id=n)
+
+
+ENDLESS = {"running": 0, "cancelled": 0}
+
+
+@app.get("/endless-events")
+@with_sse
+async def endless_events(request, sse):
+    ENDLESS["running"] += 1
+    try:
+        n = 0
+        while True:
+            n += 1
+            await sse.send({"n": n}, event="count")
+            await asyncio.sleep(0.05)
+    except asyncio.CancelledError:
+        ENDLESS["cancelled"] += 1
+        raise
+    finally:
+        ENDLESS["running"] -= 1
+
+
+@app.get("/endless-events/state")
+def endless_state(request):
+    return ENDLESS
 
 
 @app.get("/file")

@@ -1,0 +1,98 @@
+# Server-sent events (text/event-stream). A `@with_sse` view runs as its own task once the
+# response starts and sends events with `await sse.send(...)`; the response streams each event
+# as it is sent and ends when the view returns. A client that leaves cancels the view.
+import asyncio
+import json
+import sys
+
+from kiln.response import Response
+from kiln.routing import Wrapped
+
+
+def _field(name, value):
+    value = str(value)
+    if "\r" in value or "\n" in value:
+        raise ValueError("SSE %s may not contain CR or LF" % name)
+    return "%s: %s\n" % (name, value)
+
+
+class SSE:
+    """The event sender a ``@with_sse`` view gets; also the response body that streams the
+    events."""
+
+    #: Events sent but not yet written; ``send`` waits while this many are queued.
+    max_queued = 8
+
+    def __init__(self, view, request, args, kwargs):
+        self._view = (view, request, args, kwargs)
+        self._queue = []
+        self._changed = asyncio.Event()
+        self._task = None
+        self.closed = False
+
+    async def send(self, data, event=None, event_id=None):
+        """Send one event. ``data`` is a str, bytes, or a dict/list sent as JSON; ``event``
+        names its type, ``event_id`` sets the id a reconnecting client sends back."""
+        t = type(data)
+        if t is dict or t is list:
+            data = json.dumps(data)
+        elif t is bytes:
+            data = data.decode()
+        out = _field("id", event_id) if event_id is not None else ""
+        if event:
+            out += _field("event", event)
+        lines = str(data).replace("\r\n", "\n").replace("\r", "\n").split("\n")
+        out += "".join("data: %s\n" % line for line in lines) + "\n"
+        while len(self._queue) >= self.max_queued and not self.closed:
+            await self._wait()
+        if not self.closed:
+            self._queue.append(out)
+            self._changed.set()
+
+    async def _wait(self):
+        self._changed.clear()
+        await self._changed.wait()
+
+    async def _run(self):
+        view, request, args, kwargs = self._view
+        try:
+            await view(request, self, *args, **kwargs)
+        except asyncio.CancelledError:
+            pass
+        except Exception as e:  # noqa: BLE001 - the response has begun: log it, end the stream
+            print("Kiln: the event stream of %s %s failed" % (request.method, request.path))
+            sys.print_exception(e)
+        self.closed = True
+        self._changed.set()
+
+    def __aiter__(self):
+        return self
+
+    async def __anext__(self):
+        if self._task is None:
+            self._task = asyncio.create_task(self._run())
+        while not self._queue:
+            if self.closed:
+                raise StopAsyncIteration
+            await self._wait()
+        self._changed.set()  # room for a sender that waits
+        return self._queue.pop(0)
+
+    def close(self):
+        """Stop the view (the server calls this when the client leaves)."""
+        if not self.closed:
+            self.closed = True
+            if self._task is not None:
+                self._task.cancel()
+            self._changed.set()
+
+
+def with_sse(f):
+    """Decorator: ``async def view(request, sse, ...)`` answers with an event stream of what it
+    sends with ``await sse.send(data, event=None, event_id=None)``."""
+
+    def view(request, *args, **kwargs):
+        return Response(SSE(f, request, args, kwargs),
+                        headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
+
+    return Wrapped(view, f, False)
