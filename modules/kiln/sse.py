@@ -30,19 +30,26 @@ class SSE:
         self._task = None
         self.closed = False
 
-    async def send(self, data, event=None, event_id=None):
+    async def send(self, data, event=None, event_id=None, retry=None, comment=False):
         """Send one event. ``data`` is a str, bytes, or a dict/list sent as JSON; ``event``
-        names its type, ``event_id`` sets the id a reconnecting client sends back."""
+        names its type, ``event_id`` sets the id a reconnecting client sends back, ``retry``
+        (seconds) its reconnection delay. ``comment=True`` sends ``data`` as a comment (a
+        heartbeat clients ignore)."""
         t = type(data)
         if t is dict or t is list:
             data = json.dumps(data)
         elif t is bytes:
             data = data.decode()
-        out = _field("id", event_id) if event_id is not None else ""
-        if event:
-            out += _field("event", event)
         lines = str(data).replace("\r\n", "\n").replace("\r", "\n").split("\n")
-        out += "".join("data: %s\n" % line for line in lines) + "\n"
+        if comment:
+            out = "".join(": %s\n" % line for line in lines) + "\n"
+        else:
+            out = _field("id", event_id) if event_id is not None else ""
+            if event:
+                out += _field("event", event)
+            if retry is not None:
+                out += "retry: %d\n" % int(retry * 1000)
+            out += "".join("data: %s\n" % line for line in lines) + "\n"
         while len(self._queue) >= self.max_queued and not self.closed:
             await self._wait()
         if not self.closed:
@@ -87,12 +94,18 @@ class SSE:
             self._changed.set()
 
 
+def sse_response(request, event_function, *args, **kwargs):
+    """A Response streaming the events ``await event_function(request, sse, *args, **kwargs)``
+    sends."""
+    return Response(SSE(event_function, request, args, kwargs),
+                    headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
+
+
 def with_sse(f):
     """Decorator: ``async def view(request, sse, ...)`` answers with an event stream of what it
-    sends with ``await sse.send(data, event=None, event_id=None)``."""
+    sends with ``await sse.send(data, event=None, event_id=None, retry=None, comment=False)``."""
 
     def view(request, *args, **kwargs):
-        return Response(SSE(f, request, args, kwargs),
-                        headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
+        return sse_response(request, f, *args, **kwargs)
 
     return Wrapped(view, f, False)

@@ -291,6 +291,8 @@ def test_server_sent_events_format():
         await sse.send("hello")
         await sse.send({"a": 1}, event="update", event_id=7)
         await sse.send(b"two\nlines\r\nthree")
+        await sse.send("still here", comment=True)
+        await sse.send(3, retry=2.5)
         await sse.send("never", event="bad\nname")  # refused: the view fails, the stream ends
 
     res = TestClient(app).get("/events")
@@ -298,7 +300,9 @@ def test_server_sent_events_format():
     assert res.headers["Cache-Control"] == "no-cache"
     assert res.text == ('data: hello\n\n'
                         'id: 7\nevent: update\ndata: {"a": 1}\n\n'
-                        'data: two\ndata: lines\ndata: three\n\n'), res.text
+                        'data: two\ndata: lines\ndata: three\n\n'
+                        ': still here\n\n'
+                        'retry: 2500\ndata: 3\n\n'), res.text
 
 
 def test_server_sent_events_wait_for_a_slow_client():
