@@ -119,7 +119,8 @@ class App:
 
     def after_request(self, f):
         """Register ``f(request, response)``, run after each handled request; it may return a
-        new response (anything a handler may return), or None to keep this one."""
+        new response (anything a handler may return), or None (or another falsy value) to keep
+        this one."""
         return self._hook(self.after_request_handlers, f)
 
     def after_error_request(self, f):
@@ -283,15 +284,15 @@ class App:
                 x = f(req, res)
                 if is_async:
                     x = await x
-                if x is not None and x is not res:
-                    res = make_response(x)
+                if x is not None and x is not res and x:
+                    res = _replaced(req, x)
             if req._after is not None:
                 for f in req._after:
                     x = f(req, res)
                     if endpoint_info(f)[1]:
                         x = await x
-                    if x is not None and x is not res:
-                        res = make_response(x)
+                    if x is not None and x is not res and x:
+                        res = _replaced(req, x)
             t = res.to_tuple()
             if req._owned is not None:
                 _release(req)
@@ -329,8 +330,8 @@ class App:
                 x = f(req, res)
                 if is_async:
                     x = await x
-                if x is not None and x is not res:
-                    res = make_response(x)
+                if x is not None and x is not res and x:
+                    res = _replaced(req, x)
             return res.to_tuple()
         except Exception as e:  # noqa: BLE001
             return await self._exception(req, e)
@@ -372,8 +373,8 @@ class App:
                 x = f(req, res)
                 if is_async:
                     x = await x
-                if x is not None and x is not res:
-                    res = make_response(x)
+                if x is not None and x is not res and x:
+                    res = _replaced(req, x)
             except Exception as e:  # noqa: BLE001
                 sys.print_exception(e)
         try:
@@ -608,12 +609,13 @@ def _respond(app, req, r):
         i = 0
         while i < _len(hooks):
             r = hooks[i](req, res)
-            if r is not None and r is not res:
-                res = make_response(r)
+            if r is not None and r is not res and r:
+                res = _replaced(req, r)
             i += 1
     if req._after is not None:
         res = _after(req._after, req, res)
-    if res._headers is None and res.cookies is None and res.default_content_type is TEXT:
+    if _type(res) is Response and res._headers is None and res.cookies is None \
+            and res.default_content_type is TEXT:
         res = (res.status_code, TEXT_HEADERS, res.body)
     else:
         res = res.to_tuple()
@@ -630,13 +632,22 @@ def _release(req):
         obj.discard()
 
 
+def _replaced(req, x):
+    # what an after hook returned instead of the response (a falsy value keeps it, as in
+    # Microdot): made into a Response and prepared (a send_file answers Range and If-None-Match)
+    res = make_response(x)
+    if res.prepare is not None:
+        res.prepare(req)
+    return res
+
+
 def _after(hooks, req, res):
-    # each hook may return a new response (None keeps it)
+    # each hook may return a new response
     i = 0
     while i < _len(hooks):
         r = hooks[i](req, res)
-        if r is not None and r is not res:
-            res = make_response(r)
+        if r is not None and r is not res and r:
+            res = _replaced(req, r)
         i += 1
     return res
 

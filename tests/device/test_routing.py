@@ -464,3 +464,32 @@ def test_sync_hooks_answer_without_awaiting_in_order():
     assert released == [True]
     check(TestClient(app).get("/replace"), 201, b"replaced")
     check(TestClient(app).get("/after-fails"), 500)
+
+
+def test_after_hooks_falsy_returns_and_response_subclasses():
+    from kiln import Response
+
+    class Shouting(Response):
+        def to_tuple(self):
+            status, headers, body = Response.to_tuple(self)
+            return status, headers, body.upper()
+
+    app = App()
+
+    @app.after_request
+    def falsy(request, response):
+        return {"empty": "", "false": False}.get(request.args.get("kind"))
+
+    @app.after_request
+    def shout(request, response):
+        if request.args.get("kind") == "shout":
+            return Shouting("loud")
+
+    @app.get("/")
+    def index(request):
+        return "kept"
+
+    c = TestClient(app)
+    check(c.get("/?kind=empty"), 200, b"kept")  # a falsy return keeps the response (Microdot does)
+    check(c.get("/?kind=false"), 200, b"kept")
+    check(c.get("/?kind=shout"), 200, b"LOUD")  # a subclass's own to_tuple runs

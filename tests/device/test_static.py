@@ -138,3 +138,19 @@ def test_a_file_response_whose_hook_fails_leaves_no_file_open():
     for _ in range(20):
         assert c.get("/dl").status_code == 500
     assert open_fds() == before
+
+
+def test_a_file_an_after_hook_returns_is_prepared():
+    setup()
+    app = App()
+
+    @app.get("/swap")
+    def swap(request):
+        return "replaced by the hook"
+
+    @app.after_request
+    def to_file(request, response):
+        return send_file(ROOT + "/data.txt")
+
+    res = TestClient(app).get("/swap", headers={"Range": "bytes=10-19"})
+    assert res.status_code == 206 and res.body == DATA[10:20], (res.status_code, res.body)
