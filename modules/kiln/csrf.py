@@ -43,19 +43,18 @@ class CSRF:
         """The token to put in forms (saved in the session, or a cookie, when new)."""
         session = _session(request)
         token = self._stored(request, session)
-        if token and len(token) == 32:
-            return token
-        token = getattr(request.g, "_csrf", None)
-        if token is None:
-            token = binascii.hexlify(os.urandom(16)).decode()
-            request.g._csrf = token
-            if session is not None:
-                session["_csrf"] = token
-            else:
-                def set_cookie(req, response):
-                    response.set_cookie(self.cookie_name, token, path="/", same_site="Strict")
+        if not token or len(token) != 32:
+            token = getattr(request.g, "_csrf", None)
+            if token is None:
+                token = binascii.hexlify(os.urandom(16)).decode()
+                request.g._csrf = token
+                if session is None:
+                    def set_cookie(req, response):
+                        response.set_cookie(self.cookie_name, token, path="/", same_site="Strict")
 
-                request.after_request(set_cookie)
+                    request.after_request(set_cookie)
+        if session is not None:
+            session.keep("_csrf", token)  # even if the view then clears the session
         return token
 
     def _stored(self, request, session):

@@ -52,9 +52,11 @@ class SessionDict(dict):
         self.request = request
         self.modified = False
         self.deleted = False
+        self.kept = None
 
     def __setitem__(self, key, value):
         self.modified = True
+        self.deleted = False  # a value set after delete() starts a new session
         super().__setitem__(key, value)
 
     def __delitem__(self, key):
@@ -71,6 +73,7 @@ class SessionDict(dict):
 
     def update(self, other):
         self.modified = True
+        self.deleted = False
         super().update(other)
 
     def setdefault(self, key, default=None):
@@ -86,6 +89,13 @@ class SessionDict(dict):
         """Clear the session and ask the client to drop its cookie."""
         super().clear()
         self.deleted = True
+
+    def keep(self, key, value):
+        """Save ``key: value`` with this response even if the session is cleared or deleted
+        after this call (kiln.csrf keeps its token so)."""
+        if self.kept is None:
+            self.kept = {}
+        self.kept[key] = value
 
 
 class Session:
@@ -170,6 +180,10 @@ class Session:
 
     def _save(self, request, response):
         s = request.g._session
+        if s.kept is not None:
+            for key, value in s.kept.items():
+                if s.get(key) != value:
+                    s[key] = value
         if s.deleted:
             response.delete_cookie(self.cookie_name, path=self.cookie_options.get("path"),
                                    domain=self.cookie_options.get("domain"))

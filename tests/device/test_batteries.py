@@ -6,7 +6,7 @@ from kiln import App
 from kiln.auth import BasicAuth, TokenAuth
 from kiln.cors import CORS
 from kiln.csrf import CSRF
-from kiln.session import Session, hmac_sha256, with_session
+from kiln.session import Session, get_session, hmac_sha256, with_session
 from kiln.testing import TestClient
 
 
@@ -332,3 +332,29 @@ def test_server_sent_events_wait_for_a_slow_client():
     first, held, rest = asyncio.run(main())
     assert first == "data: 0\n\n" and held <= SSE.max_queued + 1, held
     assert len(rest) == 19 and rest[-1] == "data: 19\n\n" and sent == list(range(20))
+
+
+def test_a_csrf_token_outlives_a_session_cleared_or_deleted_after_it_was_made():
+    app = App()
+    Session(app, secret_key="csrf-keep")
+    csrf = CSRF(app)
+
+    @app.get("/form-then-clear")
+    def form_then_clear(request):
+        token = csrf.token(request)
+        get_session(request).clear()  # e.g. a fresh session at login
+        return token
+
+    @app.get("/logout-then-form")
+    def logout_then_form(request):
+        get_session(request).delete()
+        return csrf.token(request)
+
+    @app.post("/submit")
+    def submit(request):
+        return "accepted"
+
+    for path in ("/form-then-clear", "/logout-then-form"):
+        c = TestClient(app)
+        token = c.get(path).text
+        assert c.post("/submit", form={"csrf_token": token}).text == "accepted", path
