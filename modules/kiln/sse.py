@@ -1,6 +1,7 @@
 # Server-sent events (text/event-stream). A `@with_sse` view runs as its own task once the
 # response starts and sends events with `await sse.send(...)`; the response streams each event
-# as it is sent and ends when the view returns. A client that leaves cancels the view.
+# as it is sent and ends when the view returns. A client that leaves cancels the view: the
+# server learns it when a write fails, so a quiet stream sends a comment now and then.
 import asyncio
 import json
 import sys
@@ -22,11 +23,16 @@ class SSE:
 
     #: Events sent but not yet written; ``send`` waits while this many are queued.
     max_queued = 8
+    #: Seconds without an event after which a comment line goes out: it keeps proxies from
+    #: closing the stream and shows the server a client that has left.
+    heartbeat = 15
 
     def __init__(self, view, request, args, kwargs):
         self._view = (view, request, args, kwargs)
         self._queue = []
-        self._changed = asyncio.Event()
+        # each event is cleared only by the one side that waits on it, just before it waits
+        self._has_event = asyncio.Event()
+        self._has_room = asyncio.Event()
         self._task = None
         self.closed = False
 
@@ -51,14 +57,11 @@ class SSE:
                 out += "retry: %d\n" % int(retry * 1000)
             out += "".join("data: %s\n" % line for line in lines) + "\n"
         while len(self._queue) >= self.max_queued and not self.closed:
-            await self._wait()
+            self._has_room.clear()
+            await self._has_room.wait()
         if not self.closed:
             self._queue.append(out)
-            self._changed.set()
-
-    async def _wait(self):
-        self._changed.clear()
-        await self._changed.wait()
+            self._has_event.set()
 
     async def _run(self):
         view, request, args, kwargs = self._view
@@ -70,7 +73,7 @@ class SSE:
             print("Kiln: the event stream of %s %s failed" % (request.method, request.path))
             sys.print_exception(e)
         self.closed = True
-        self._changed.set()
+        self._has_event.set()
 
     def __aiter__(self):
         return self
@@ -81,8 +84,12 @@ class SSE:
         while not self._queue:
             if self.closed:
                 raise StopAsyncIteration
-            await self._wait()
-        self._changed.set()  # room for a sender that waits
+            self._has_event.clear()
+            try:
+                await asyncio.wait_for(self._has_event.wait(), self.heartbeat)
+            except asyncio.TimeoutError:
+                return ":\n\n"
+        self._has_room.set()
         return self._queue.pop(0)
 
     def close(self):
@@ -91,7 +98,8 @@ class SSE:
             self.closed = True
             if self._task is not None:
                 self._task.cancel()
-            self._changed.set()
+            self._has_event.set()
+            self._has_room.set()
 
 
 def sse_response(request, event_function, *args, **kwargs):

@@ -7,7 +7,7 @@ from kiln.cors import CORS
 from kiln.csrf import CSRF
 from kiln.multipart import with_form_data
 from kiln.session import Session, with_session
-from kiln.sse import with_sse
+from kiln.sse import SSE, with_sse
 
 Request.max_content_length = 4096
 Request.max_file_memory = 256
@@ -147,6 +147,7 @@ async def events(request, sse):
 
 
 ENDLESS = {"running": 0, "cancelled": 0}
+SSE.heartbeat = 0.5  # quiet streams find out soon that their client has left
 
 
 @app.get("/endless-events")
@@ -159,6 +160,19 @@ async def endless_events(request, sse):
             n += 1
             await sse.send({"n": n}, event="count")
             await asyncio.sleep(0.05)
+    except asyncio.CancelledError:
+        ENDLESS["cancelled"] += 1
+        raise
+    finally:
+        ENDLESS["running"] -= 1
+
+
+@app.get("/quiet-events")
+@with_sse
+async def quiet_events(request, sse):
+    ENDLESS["running"] += 1
+    try:
+        await asyncio.sleep(3600)
     except asyncio.CancelledError:
         ENDLESS["cancelled"] += 1
         raise
