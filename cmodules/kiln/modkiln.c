@@ -9,9 +9,32 @@ static mp_obj_t kiln_version(void) {
 }
 static MP_DEFINE_CONST_FUN_OBJ_0(kiln_version_obj, kiln_version);
 
+// _kiln.is_coroutine_function(f): whether calling f gives a coroutine. MicroPython gives an
+// async def function a type of its own only when it is neither a closure (it uses a variable of
+// the function it is defined in) nor a bound method; both hold the function as their first field.
+static mp_obj_t kiln_is_coroutine_function(mp_obj_t f) {
+    for (;;) {
+        const mp_obj_type_t *t = mp_obj_get_type(f);
+        if (t == &mp_type_gen_wrap) {
+            return mp_const_true;
+        }
+        #if MICROPY_EMIT_NATIVE
+        if (t == &mp_type_native_gen_wrap) {
+            return mp_const_true;
+        }
+        #endif
+        if (t != &mp_type_bound_meth && t->name != MP_QSTR_closure) {
+            return mp_const_false;
+        }
+        f = ((const struct { mp_obj_base_t base; mp_obj_t fun; } *)MP_OBJ_TO_PTR(f))->fun;
+    }
+}
+static MP_DEFINE_CONST_FUN_OBJ_1(kiln_is_coroutine_function_obj, kiln_is_coroutine_function);
+
 static const mp_rom_map_elem_t kiln_module_globals_table[] = {
     { MP_ROM_QSTR(MP_QSTR___name__), MP_ROM_QSTR(MP_QSTR__kiln) },
     { MP_ROM_QSTR(MP_QSTR_version), MP_ROM_PTR(&kiln_version_obj) },
+    { MP_ROM_QSTR(MP_QSTR_is_coroutine_function), MP_ROM_PTR(&kiln_is_coroutine_function_obj) },
     { MP_ROM_QSTR(MP_QSTR_MAX_CONNECTIONS), MP_ROM_INT(KILN_MAX_CONNECTIONS) },
     { MP_ROM_QSTR(MP_QSTR_Request), MP_ROM_PTR(&kiln_type_request) },
     { MP_ROM_QSTR(MP_QSTR_Headers), MP_ROM_PTR(&kiln_type_headers) },

@@ -2,6 +2,8 @@
 # by their first path segment and segment count so a request runs few regexes.
 import re
 
+from _kiln import is_coroutine_function
+
 _len = len  # a module global is found faster than a builtin
 _SEGMENT = "[^/]+"
 _INT = "-?[0-9]+"
@@ -11,13 +13,6 @@ _converters = {
     "int": (_INT, int, str, True),
     "path": (".+", None, str, False),
 }
-
-async def _async_sample():
-    pass
-
-
-GEN_FUNC = type(_async_sample)
-
 
 def register_converter(name, pattern="[^/]+", to_python=None, to_url=str):
     """Register a path converter usable as ``<name:arg>`` in every app's routes.
@@ -53,7 +48,7 @@ def endpoint_info(f):
     name = getattr(f, "__name__", None) or type(f).__name__
     is_async = getattr(f, "is_async", None)
     if is_async is None:
-        is_async = type(f) is GEN_FUNC
+        is_async = is_coroutine_function(f)
     return name, is_async
 
 

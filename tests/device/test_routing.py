@@ -493,3 +493,30 @@ def test_after_hooks_falsy_returns_and_response_subclasses():
     check(c.get("/?kind=empty"), 200, b"kept")  # a falsy return keeps the response (Microdot does)
     check(c.get("/?kind=false"), 200, b"kept")
     check(c.get("/?kind=shout"), 200, b"LOUD")  # a subclass's own to_tuple runs
+
+
+def test_async_views_and_hooks_made_in_a_factory_or_bound_are_awaited():
+    import _kiln
+
+    def create_app(name):
+        app = App()
+
+        @app.before_request
+        async def before(request):
+            request.g.name = name  # uses a variable of create_app: a closure
+
+        @app.get("/")
+        async def index(request):
+            return "hello " + request.g.name
+
+        class Api:
+            async def item(self, request, id):
+                return {"id": id, "by": name}
+
+        app.get("/items/<int:id>")(Api().item)
+        return app
+
+    c = TestClient(create_app("factory"))
+    check(c.get("/"), 200, b"hello factory")
+    assert c.get("/items/3").json == {"id": 3, "by": "factory"}
+    assert _kiln.is_coroutine_function(create_app) is False
