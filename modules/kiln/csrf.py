@@ -67,8 +67,11 @@ class CSRF:
         if self.exempt_views:
             methods = request.app.router.find(request.path)[0]
             ep = methods.get(request.method) if methods else None
-            if ep is not None and ep.func in self.exempt_views:
-                return None
+            f = ep.func if ep is not None else None
+            while f is not None:  # the view, or a decorator's Wrapped around it
+                if f in self.exempt_views:
+                    return None
+                f = getattr(f, "__wrapped__", None)
         if request.headers.get("Sec-Fetch-Site") == "cross-site":
             refuse(403, "CSRF: cross-site request refused", request)
         expected = self._stored(request, _session(request))

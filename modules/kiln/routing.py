@@ -60,6 +60,7 @@ class Wrapped:
         self.call = call
         self.is_async = is_async
         self.__name__ = endpoint_info(f)[0]
+        self.__wrapped__ = f
 
     def __call__(self, *args, **kwargs):
         return self.call(*args, **kwargs)

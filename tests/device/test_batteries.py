@@ -202,6 +202,12 @@ def csrf_app():
     def hook(request):
         return "exempt"
 
+    @app.post("/hook-with-session")
+    @with_session
+    @csrf.exempt
+    def hook_with_session(request, session):
+        return "exempt too"
+
     return app
 
 
@@ -229,6 +235,7 @@ def test_csrf_token_lives_in_the_session_when_the_app_has_one():
     assert c.post("/submit", form={"csrf_token": token}).text == "accepted"
     planted = TestClient(app, cookies={"csrf_token": "1" * 32})
     assert planted.post("/submit", form={"csrf_token": "1" * 32}).status_code == 403
+    assert TestClient(app).post("/hook-with-session").text == "exempt too"  # exempt, then wrapped
 
 
 def test_a_verifier_returning_false_refuses():
