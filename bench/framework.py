@@ -72,17 +72,10 @@ if case in ("after", "both"):
         return response
 
 if case == "full":
-    from kiln.session import Session
+    sys.path.insert(0, sys.argv[3])
+    from full_hooks import add_hooks_and_sessions
 
-    Session(app, secret_key="bench-secret")
-
-    @app.before_request
-    def before_g(request):
-        request.g.seen = True
-
-    @app.after_request
-    def after_full(request, response):
-        return response
+    add_hooks_and_sessions(app)
 
 handle = app.handle
 parser = _kiln.Parser()
@@ -94,8 +87,8 @@ for _ in range(n):
 
 def instructions(script, case, n):
     out = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", str(FIRMWARE),
-                          "-X", "heapsize=" + HEAP, script, case, str(n)], capture_output=True, text=True,
-                         check=True).stderr
+                          "-X", "heapsize=" + HEAP, script, case, str(n), str(run.BENCH / "apps")],
+                         capture_output=True, text=True, check=True).stderr
     return int(next(line for line in out.splitlines() if "Collected" in line).split()[-1])
 
 

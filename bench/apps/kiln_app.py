@@ -1,6 +1,5 @@
 # The same hello page through the framework, plus a JSON route with an <int:id> converter.
-# With "full" as the second argument, a before_request hook, an after_request hook and signed
-# cookie sessions are in place too.
+# With "full" as the second argument, hooks and sessions are in place too (full_hooks.py).
 import gc
 import sys
 
@@ -32,17 +31,9 @@ def gc_off(request):
 
 
 if len(sys.argv) > 2 and sys.argv[2] == "full":
-    from kiln.session import Session
+    from full_hooks import add_hooks_and_sessions
 
-    Session(app, secret_key="bench-secret")
-
-    @app.before_request
-    def before(request):
-        request.g.seen = True
-
-    @app.after_request
-    def after(request, response):
-        return response
+    add_hooks_and_sessions(app)
 
 
 app.run(host="127.0.0.1", port=int(sys.argv[1]))

@@ -150,34 +150,36 @@ ENDLESS = {"running": 0, "cancelled": 0}
 SSE.heartbeat = 0.5  # quiet streams find out soon that their client has left
 
 
-@app.get("/endless-events")
-@with_sse
-async def endless_events(request, sse):
+async def watched(work):
+    # run an event stream's work, counting the running views and the cancelled ones
     ENDLESS["running"] += 1
     try:
-        n = 0
-        while True:
-            n += 1
-            await sse.send({"n": n}, event="count")
-            await asyncio.sleep(0.05)
+        await work
     except asyncio.CancelledError:
         ENDLESS["cancelled"] += 1
         raise
     finally:
         ENDLESS["running"] -= 1
+
+
+async def count_forever(sse):
+    n = 0
+    while True:
+        n += 1
+        await sse.send({"n": n}, event="count")
+        await asyncio.sleep(0.05)
+
+
+@app.get("/endless-events")
+@with_sse
+async def endless_events(request, sse):
+    await watched(count_forever(sse))
 
 
 @app.get("/quiet-events")
 @with_sse
 async def quiet_events(request, sse):
-    ENDLESS["running"] += 1
-    try:
-        await asyncio.sleep(3600)
-    except asyncio.CancelledError:
-        ENDLESS["cancelled"] += 1
-        raise
-    finally:
-        ENDLESS["running"] -= 1
+    await watched(asyncio.sleep(3600))
 
 
 @app.get("/endless-events/state")
