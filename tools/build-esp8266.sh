@@ -1,22 +1,60 @@
 #!/usr/bin/env bash
-# Build the ESP8266 firmware with Kiln and place it in firmware/ESP8266_GENERIC/ with its flash
-# offsets, sizes and sha256. Needs the esp-open-sdk toolchain: xtensa-lx106-elf-gcc with
-# Espressif's NONOS SDK (headers such as user_interface.h, closed libraries such as libphy.a) in
-# its sysroot or in ESP_SDK, and a GitHub clone of MicroPython v1.25.0 with its submodules.
+# Build the ESP8266_GENERIC firmware with Kiln and place it in firmware/ESP8266_GENERIC/ with its
+# flash offset, size and sha256. What it needs, checked first, each named when missing:
+#   - Debian's gcc-xtensa-lx106, binutils-xtensa-lx106 and picolibc-xtensa-lx106-elf (headers:
+#     the port links no C library);
+#   - the NONOS SDK, esp-open-lwip, micropython-lib and axtls at MicroPython v1.25.0's pins
+#     (tools/get-vendor.sh: GitHub, else the vendored tarball), the SDK prepared by
+#     tools/esp8266/prepare-sdk.sh; or ESP_SDK=/path to an SDK prepared the same way;
+#   - esptool in the project's .venv (make venv).
+# The port itself uses no lwIP submodule (it links the SDK's liblwip_open.a) but forces axtls
+# (TLS, hashlib.sha1), so lib/axtls of the MicroPython tree is filled from the pin when empty,
+# as `git submodule update` would.
 # Usage: build-esp8266.sh <micropython tree> <board dir> <build dir> <output dir>
 set -euo pipefail
 mp=$1 board_dir=$2 build=$3 out=$4
 here=$(cd "$(dirname "$0")" && pwd)
+top=$(dirname "$here")
+vendor=$top/build/vendor
 fail() { echo "make esp8266: $*" >&2; exit 1; }
 
-command -v xtensa-lx106-elf-gcc >/dev/null 2>&1 || fail "xtensa-lx106-elf-gcc not found: install the esp-open-sdk toolchain"
-sdk=${ESP_SDK:-$(xtensa-lx106-elf-gcc -print-sysroot)/usr}
-[ -f "$sdk/include/user_interface.h" ] && [ -f "$sdk/lib/libphy.a" ] \
-    || fail "Espressif's NONOS SDK not found in $sdk (no package registry reachable here has it): install esp-open-sdk or set ESP_SDK; 'make check-xtensa' compiles the C core without it"
-[ -f "$mp/lib/lwip/src/include/lwip/tcp.h" ] \
-    || fail "the MicroPython tree has no lwIP submodule; use a GitHub clone (MICROPYTHON_DIR=...) and run 'make submodules'"
+command -v xtensa-lx106-elf-gcc >/dev/null 2>&1 && command -v xtensa-lx106-elf-ld >/dev/null 2>&1 \
+    || fail "xtensa-lx106-elf-gcc not found: apt-get install gcc-xtensa-lx106 binutils-xtensa-lx106 picolibc-xtensa-lx106-elf"
+libc_include=/usr/lib/xtensa-lx106-elf/include
+[ -f "$libc_include/stdio.h" ] || fail "picolibc headers not found in $libc_include: apt-get install picolibc-xtensa-lx106-elf"
+esptool=$top/.venv/bin/esptool
+[ -x "$esptool" ] || fail "esptool not found in .venv: run make venv"
 
-make -C "$mp/ports/esp8266" BOARD_DIR="$board_dir" BUILD="$build" ESP_SDK="$sdk" \
-    USER_C_MODULES="$(dirname "$here")/cmodules" \
-    MICROPY_MPYCROSS="$(dirname "$mp")/mpy-cross/mpy-cross"
-"$here/package-firmware.py" --chip esp8266 --out "$out" --image 0x0 "$build/firmware.bin"
+[ -d "$vendor/ESP8266_NONOS_SDK" ] && [ -d "$vendor/axtls" ] || "$here/get-vendor.sh" "$vendor" \
+    || fail "Espressif's NONOS SDK not found: no GitHub and no vendored tarball (see the README, 'Building your own board')"
+sdk=${ESP_SDK:-$top/build/esp8266-sdk}
+if [ -z "${ESP_SDK:-}" ] && [ ! -f "$sdk/lib/liblwip_open.a" ]; then
+    echo "make esp8266: preparing the NONOS SDK in $sdk"
+    "$here/esp8266/prepare-sdk.sh" "$vendor" "$sdk"
+fi
+[ -f "$sdk/include/user_interface.h" ] && [ -f "$sdk/lib/libphy.a" ] && [ -f "$sdk/vectors/user-vector.o" ] \
+    || fail "ESP_SDK=$sdk is not a NONOS SDK prepared by tools/esp8266/prepare-sdk.sh"
+if [ ! -f "$mp/lib/axtls/ssl/ssl.h" ]; then
+    echo "make esp8266: filling $mp/lib/axtls from the v1.25.0 pin"
+    rm -rf "$mp/lib/axtls" && cp -a "$vendor/axtls" "$mp/lib/axtls"
+fi
+
+python3 "$here/esp8266/kiln_ld.py" "$mp/ports/esp8266" boards/esp8266_2MiB.ld "$build/ld"
+# Reproducible: the build date MicroPython records is the date of Kiln's last commit.
+SOURCE_DATE_EPOCH=$(git -C "$top" log -1 --format=%ct 2>/dev/null || echo 0)
+export SOURCE_DATE_EPOCH
+
+log=$build/build.log
+mkdir -p "$build"
+echo "make esp8266: building (log: $log)"
+make -C "$mp/ports/esp8266" -j"${JOBS:-2}" BOARD_DIR="$board_dir" BUILD="$build" ESP_SDK="$sdk" \
+    LD_FILES="$build/ld/esp8266_2MiB.ld" KILN_LINK_OBJECTS="$(echo "$sdk"/vectors/*.o)" \
+    ESPTOOL="$esptool --chip esp8266" USER_C_MODULES="$top/cmodules" MPY_LIB_DIR="$vendor/micropython-lib" \
+    MICROPY_MPYCROSS="$(dirname "$mp")/mpy-cross/mpy-cross" \
+    CFLAGS_EXTRA="-Wno-array-bounds -fcommon -D__PICOLIBC_ERRNO_FUNCTION=__errno -I$here/esp8266/compat -isystem $libc_include" \
+    >"$log" 2>&1 || { tail -30 "$log"; fail "the firmware build failed (full log: $log)"; }
+grep -A3 -E '^\s+text\s+data' "$log" || true
+# The image header names the board's smallest flash (2 MB); `make flash` writes the real size.
+"$top/.venv/bin/python" "$here/package-firmware.py" --chip esp8266 --flash-size 2MB --out "$out" \
+    --image 0x0 "$build/firmware.bin"
+cp "$build/firmware.elf" "$out/firmware.elf"

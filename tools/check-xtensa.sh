@@ -20,7 +20,7 @@ log="$build/check-xtensa.log"
 mkdir -p "$build"
 status=0
 make -s -C "$mp/ports/esp8266" BUILD="$build" BOARD_DIR="$(dirname "$here")/boards/ESP8266_GENERIC" \
-    ESP_SDK="$here/esp8266-sdk-stub" MICROPY_PY_SSL=0 MICROPY_PY_BTREE=0 FROZEN_MANIFEST= \
+    ESP_SDK="$here/esp8266/sdk-stub" MICROPY_PY_SSL=0 MICROPY_PY_BTREE=0 FROZEN_MANIFEST= \
     USER_C_MODULES="$cmodules" MICROPY_MPYCROSS="$(dirname "$mp")/mpy-cross/mpy-cross" \
     CFLAGS_EXTRA="-isystem $libc_include" "${objs[@]}" >"$log" 2>&1 || status=$?
 grep -vE '^(Use make V=1|Including User C Module|GEN |QSTR|Module registrations|Root pointer|Compressed data|mkdir |makeversionhdr)' "$log" || true

@@ -27,6 +27,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--chip", required=True)
     parser.add_argument("--out", required=True)
+    parser.add_argument("--flash-size", help="flash size to write into the image header (e.g. 2MB)")
     parser.add_argument("--image", nargs=2, action="append", metavar=("OFFSET", "FILE"), required=True)
     args = parser.parse_args()
 
@@ -34,7 +35,12 @@ def main():
     images = []
     for offset, path in args.image:
         name = os.path.basename(path)
-        shutil.copyfile(path, os.path.join(args.out, name))
+        if args.flash_size and offset in ("0x0", "0"):
+            # merge-bin rewrites the header's flash size of an image written at 0x0.
+            esptool("--chip", args.chip, "merge-bin", "--flash-size", args.flash_size,
+                    "-o", os.path.join(args.out, name), offset, path)
+        else:
+            shutil.copyfile(path, os.path.join(args.out, name))
         images.append({"offset": offset, "file": name})
 
     # Bootloaders and apps carry esptool's image header and checksum; partition tables do not.

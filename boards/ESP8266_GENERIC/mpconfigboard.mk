@@ -10,3 +10,8 @@ FROZEN_MANIFEST ?= $(BOARD_DIR)/manifest.py
 
 # Selects the 2 MiB feature set in mpconfigboard.h.
 CFLAGS += -DMICROPY_ESP8266_2M
+
+# libmain's exception-vector objects, which tools/build-esp8266.sh names on the link line (with
+# binutils 2.40 the port's EXTERN() lines do not pull them from the archive). It also passes
+# LD_FILES: a copy of the port's script that places _kiln in flash (tools/esp8266/kiln_ld.py).
+LIBS += $(KILN_LINK_OBJECTS)
