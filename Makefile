@@ -30,16 +30,19 @@ KILN_C := $(wildcard cmodules/kiln/*.c cmodules/kiln/*.h)
 KILN_PY := $(shell find modules boards -name '*.py' 2>/dev/null)
 
 .PHONY: help micropython submodules mpy-cross unix run test test-c test-py fuzz check-xtensa \
-        esp32 esp8266 flash deploy bench lint deps venv clean distclean
+        esp32 esp8266 emulate size flash deploy repl bench lint deps venv clean distclean
 
 help:
 	@echo "make run            build the unix firmware and serve $(APP) on http://$(HOST):$(HTTP_PORT)"
 	@echo "make test           build everything the tests need and run every test"
 	@echo "make unix           build firmware/UNIX/kiln"
 	@echo "make esp32 BOARD=…  build firmware/<BOARD>/ (needs ESP-IDF v5.2-v5.4)"
-	@echo "make esp8266        build firmware/ESP8266_GENERIC/ (needs the esp-open-sdk toolchain)"
+	@echo "make esp8266        build firmware/ESP8266_GENERIC/ (Debian's xtensa-lx106 toolchain, vendored SDK)"
+	@echo "make emulate        boot firmware/ESP8266_GENERIC/ in the emulated ESP8266 (QEMU) to its REPL"
+	@echo "make size           the device budgets: IRAM, irom0, _kiln per object, frozen kiln, heap"
 	@echo "make flash BOARD=… PORT=…   write firmware/<BOARD>/ to a device with esptool"
-	@echo "make deploy APP=… PORT=…    copy an app's files to a device with mpremote"
+	@echo "make deploy APP=… PORT=…    copy an app's files (modules, templates/, static/) to a device"
+	@echo "make repl PORT=…    open the device's REPL with mpremote"
 	@echo "make check-xtensa   cross-compile the C core for the ESP8266 and print its sizes"
 	@echo "make bench          run the benchmarks, write bench/RESULTS.md"
 	@echo "make fuzz FUZZ_SECONDS=…    fuzz the HTTP parser"
@@ -51,7 +54,11 @@ help:
 # --- set-up -------------------------------------------------------------------------------
 
 deps:
-	@tools/ensure-debs.sh
+	@tools/ensure-debs.sh bench
+deps-run:
+	@tools/ensure-debs.sh run
+deps-test:
+	@tools/ensure-debs.sh test
 
 venv: $(VENV)/.installed
 $(VENV)/.installed: requirements-dev.txt
@@ -95,22 +102,17 @@ $(UNIX_FW): $(MPY_CROSS) $(MPY_LIB_DIR)/README.md $(KILN_C) $(KILN_PY) $(wildcar
 
 FORCE:
 
-run: deps $(UNIX_FW)
+run: deps-run $(UNIX_FW)
 	@echo "Kiln: serving $(APP) on http://$(HOST):$(HTTP_PORT)/ (Ctrl-C stops)"
 	@cd $(APP) && $(UNIX_FW) -c "import sys; sys.path.insert(0, '.'); import main; main.app.run(host='$(HOST)', port=$(HTTP_PORT))"
 
 # --- tests --------------------------------------------------------------------------------
 
-test: deps venv $(UNIX_FW) check-xtensa-if-available test-c lint
+test: deps-test venv $(UNIX_FW) check-xtensa esp8266-image qemu test-c lint
 	$(PY) -m pytest -q tests
 
 lint: venv
 	$(VENV)/bin/ruff check .
-
-.PHONY: check-xtensa-if-available
-check-xtensa-if-available:
-	@if command -v xtensa-lx106-elf-gcc >/dev/null; then $(MAKE) -s check-xtensa; \
-	 else echo "check-xtensa: skipped, xtensa-lx106-elf-gcc is not installed (apt-get install gcc-xtensa-lx106 binutils-xtensa-lx106)"; fi
 
 # --- ESP8266 cross-compile check ------------------------------------------------------------
 
@@ -119,17 +121,50 @@ check-xtensa: $(MPY_CROSS) $(MPY_LIB_DIR)/README.md
 
 # --- device builds ------------------------------------------------------------------------
 
-esp32: $(MPY_CROSS) $(MPY_LIB_DIR)/README.md
+BOARDS := $(notdir $(patsubst %/,%,$(dir $(wildcard boards/*/manifest.py))))
+check-board:
+	@test -d boards/$(BOARD) -a -n "$(BOARD)" || { echo "no board folder boards/$(BOARD); the boards are: $(BOARDS)" >&2; exit 1; }
+
+esp32: check-board $(MPY_CROSS) $(MPY_LIB_DIR)/README.md
 	@tools/build-esp32.sh $(MP_DIR) $(TOP)/boards/$(BOARD) $(BUILD_ROOT)/$(BOARD) $(TOP)/firmware/$(BOARD)
 
-esp8266: $(MPY_CROSS) $(MPY_LIB_DIR)/README.md
-	@tools/build-esp8266.sh $(MP_DIR) $(TOP)/boards/ESP8266_GENERIC $(BUILD_ROOT)/ESP8266_GENERIC $(TOP)/firmware/ESP8266_GENERIC
+# The ESP8266 image is built here from Debian's toolchain and the vendored inputs
+# (tools/build-esp8266.sh says what it needs); `make test` builds it once and checks it.
+ESP8266_FW := $(TOP)/firmware/ESP8266_GENERIC
+esp8266: venv $(MPY_CROSS) $(MPY_LIB_DIR)/README.md
+	@tools/build-esp8266.sh $(MP_DIR) $(TOP)/boards/ESP8266_GENERIC $(BUILD_ROOT)/ESP8266_GENERIC $(ESP8266_FW)
 
-flash: venv
+# Rebuilt only when a source that goes into it changed.
+.PHONY: esp8266-image
+esp8266-image: $(ESP8266_FW)/firmware.bin
+$(ESP8266_FW)/firmware.bin: $(KILN_C) $(KILN_PY) $(wildcard boards/ESP8266_GENERIC/* tools/build-esp8266.sh tools/esp8266/* $(UNIX_TEMPLATES)/*) | venv $(MPY_CROSS) $(MPY_LIB_DIR)/README.md
+	@tools/build-esp8266.sh $(MP_DIR) $(TOP)/boards/ESP8266_GENERIC $(BUILD_ROOT)/ESP8266_GENERIC $(ESP8266_FW)
+
+# The emulated ESP8266: QEMU with an esp8266 machine and the boot ROM, from ../shared/vendor
+# (KILN_VENDOR); nothing of it is committed or put in an image.
+KILN_VENDOR ?= $(abspath $(TOP)/../shared/vendor)
+QEMU := $(BUILD_ROOT)/qemu/qemu-system-xtensa
+export KILN_VENDOR
+qemu: $(QEMU)
+$(QEMU):
+	@test -f $(KILN_VENDOR)/esp8266-qemu/qemu-system-xtensa.xz || { echo "qemu: $(KILN_VENDOR)/esp8266-qemu/ not found (set KILN_VENDOR)"; exit 1; }
+	@mkdir -p $(dir $@) && xz -dc $(KILN_VENDOR)/esp8266-qemu/qemu-system-xtensa.xz > $@.tmp && chmod +x $@.tmp && mv $@.tmp $@
+
+emulate: $(QEMU) esp8266-image
+	$(PY) tools/emulate.py --interactive $(ESP8266_FW)/firmware.bin
+
+size: venv $(UNIX_FW) esp8266-image
+	$(PY) bench/device_budgets.py
+
+flash: venv check-board
 	@tools/flash.sh $(TOP)/firmware/$(BOARD) $(PORT)
 
 deploy: venv
 	@tools/deploy.sh $(APP) $(PORT)
+
+repl: venv
+	@test -e $(PORT) || { echo "make repl: no device at $(PORT) (set PORT=...)"; exit 1; }
+	$(VENV)/bin/mpremote connect $(PORT) repl
 
 # --- benchmarks ---------------------------------------------------------------------------
 
@@ -150,7 +185,14 @@ distclean:
 # tests and the benchmark render; device builds freeze the templates of APP when it has some.
 UNIX_TEMPLATES ?= $(TOP)/examples/blog/templates
 $(UNIX_FW): export KILN_TEMPLATES = $(UNIX_TEMPLATES)
+# The ESP8266 image that `make test` checks freezes the same templates as the unix firmware;
+# `make esp8266 APP=path/to/app` or `make esp32 ... APP=...` freezes that app's.
+ifeq ($(origin APP),command line)
 esp32 esp8266: export KILN_TEMPLATES = $(wildcard $(abspath $(APP))/templates)
+else
+esp32: export KILN_TEMPLATES =
+esp8266 $(ESP8266_FW)/firmware.bin: export KILN_TEMPLATES = $(UNIX_TEMPLATES)
+endif
 
 .PHONY: templates
 templates: venv

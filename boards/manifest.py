@@ -1,12 +1,36 @@
 # Kiln, frozen into every board: each board's manifest.py includes this file.
 metadata(description="Kiln: a small, fast web framework for MicroPython", version="0.1.0")
 
-package("kiln", base_path="../modules")
+# Every module of the package but kiln.testing, which only host-side tests use (the unix
+# firmware's manifest adds it); tests/test_esp8266_image.py checks that none is missing.
+package(
+    "kiln",
+    files=[
+        "__init__.py",
+        "app.py",
+        "auth.py",
+        "cors.py",
+        "csrf.py",
+        "multipart.py",
+        "request.py",
+        "response.py",
+        "routing.py",
+        "server.py",
+        "session.py",
+        "sse.py",
+        "static.py",
+        "template.py",
+        "template_compiler.py",
+        "template_filters.py",
+        "text.py",
+    ],
+    base_path="../modules",
+)
+
+import os  # noqa: E402
 
 # Templates compiled at build time and frozen as kiln_templates: the folder named by the
 # environment variable KILN_TEMPLATES (the Makefile's templates section sets it), see
 # tools/templates_manifest.py, which a board's own manifest can include instead.
-import os  # noqa: E402
-
 if os.environ.get("KILN_TEMPLATES"):
     include("../tools/templates_manifest.py", folder=os.environ["KILN_TEMPLATES"])

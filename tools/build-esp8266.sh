@@ -12,7 +12,8 @@
 # as `git submodule update` would.
 # Usage: build-esp8266.sh <micropython tree> <board dir> <build dir> <output dir>
 set -euo pipefail
-mp=$1 board_dir=$2 build=$3 out=$4
+mkdir -p "$3" "$4"
+mp=$(cd "$1" && pwd) board_dir=$(cd "$2" && pwd) build=$(cd "$3" && pwd) out=$(cd "$4" && pwd)
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(dirname "$here")
 vendor=$top/build/vendor
@@ -40,9 +41,12 @@ if [ ! -f "$mp/lib/axtls/ssl/ssl.h" ]; then
 fi
 
 python3 "$here/esp8266/kiln_ld.py" "$mp/ports/esp8266" boards/esp8266_2MiB.ld "$build/ld"
-# Reproducible: the build date MicroPython records is the date of Kiln's last commit.
+# Reproducible: the build date MicroPython records is the date of Kiln's last commit, and its
+# version string is the tree's own (not Kiln's git hash: git stops above the tree).
 SOURCE_DATE_EPOCH=$(git -C "$top" log -1 --format=%ct 2>/dev/null || echo 0)
-export SOURCE_DATE_EPOCH
+GIT_CEILING_DIRECTORIES=$(dirname "$mp")
+PYTHONDONTWRITEBYTECODE=1
+export SOURCE_DATE_EPOCH GIT_CEILING_DIRECTORIES PYTHONDONTWRITEBYTECODE
 
 log=$build/build.log
 mkdir -p "$build"

@@ -1,9 +1,16 @@
 #!/usr/bin/env bash
-# Install the Debian packages in tools/debian-packages.txt that are missing: as root with apt-get,
-# otherwise print the one command to run.
+# Install the Debian packages of tools/debian-packages.txt that a make target needs and are
+# missing: as root with apt-get, otherwise print the one command to run.
+# Usage: ensure-debs.sh [run|test|bench]   (default: bench, which is everything)
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
-wanted=$(grep -vE '^\s*(#|$)' "$here/debian-packages.txt")
+case "${1:-bench}" in
+    run) groups="run" ;;
+    test) groups="run test" ;;
+    bench) groups="run test bench" ;;
+    *) echo "ensure-debs: unknown target '$1' (run, test or bench)" >&2; exit 2 ;;
+esac
+wanted=$(awk -v groups=" $groups " '!/^[[:space:]]*(#|$)/ && index(groups, " " $2 " ") { print $1 }' "$here/debian-packages.txt")
 missing=()
 for pkg in $wanted; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

@@ -15,4 +15,8 @@ m = json.load(open(sys.argv[1]))
 print(m["chip"], " ".join("%s %s" % (i["offset"], i["file"]) for i in m["images"]))' "$dir/flash.json")
 cd "$dir"
 "$esptool" --chip "$chip" --port "$port" erase-flash
-"$esptool" --chip "$chip" --port "$port" --baud 460800 write-flash $args
+# The ESP8266 image's header names 2 MB; the SDK must learn the board's real flash size, or it
+# looks for its RF calibration data in the wrong sector and reboots for ever.
+size_args=()
+[ "$chip" = esp8266 ] && size_args=(--flash-size detect)
+"$esptool" --chip "$chip" --port "$port" --baud 460800 write-flash "${size_args[@]}" $args

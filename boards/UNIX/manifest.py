@@ -1,3 +1,4 @@
-# Unix firmware: asyncio from MicroPython's tree, plus Kiln.
+# Unix firmware: asyncio from MicroPython's tree, Kiln, and kiln.testing for apps' tests.
 include("$(MPY_DIR)/extmod/asyncio")
 include("../manifest.py")
+module("kiln/testing.py", base_path="../../modules")

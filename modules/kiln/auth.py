@@ -3,6 +3,7 @@ import binascii
 
 from kiln.response import Response
 from kiln.routing import Wrapped, endpoint_info
+from kiln.text import partition
 
 
 class BaseAuth:
@@ -79,14 +80,14 @@ class BasicAuth(BaseAuth):
         value = request.headers.get("Authorization")
         if not value:
             return None
-        scheme, _, data = value.partition(" ")
+        scheme, _, data = partition(value, " ")
         if scheme.lower() != self.scheme.lower():
             return None
         try:
             text = binascii.a2b_base64(data.strip()).decode()
         except (ValueError, UnicodeError):
             return None
-        user, colon, password = text.partition(":")
+        user, colon, password = partition(text, ":")
         return (user, password) if colon else None
 
     def refusal(self, request):
@@ -108,7 +109,7 @@ class TokenAuth(BaseAuth):
         if not value:
             return None
         if self.scheme:
-            scheme, _, token = value.partition(" ")
+            scheme, _, token = partition(value, " ")
             if scheme.lower() != self.scheme.lower():
                 return None
             value = token.strip()

@@ -5,6 +5,7 @@ import os
 
 from kiln.request import MultiDict, refuse
 from kiln.routing import Wrapped, endpoint_info
+from kiln.text import partition
 
 _PREAMBLE, _DELIM, _HEADERS, _BODY, _DONE = 0, 1, 2, 3, 4
 _MAX_HEAD = 1024
@@ -21,11 +22,11 @@ def _new_spool_path(folder):
 
 def parse_options(value):
     """Split ``form-data; name="a"; filename="b"`` into ('form-data', {'name': 'a', ...})."""
-    main, _, rest = value.partition(";")
+    main, _, rest = partition(value, ";")
     options = {}
     while rest:
         rest = rest.lstrip(" ;\t")
-        key, eq, rest = rest.partition("=")
+        key, eq, rest = partition(rest, "=")
         if not eq:
             break
         rest = rest.lstrip()
@@ -39,7 +40,7 @@ def parse_options(value):
                 end += 1
             rest = rest[end + 1 :]
         else:
-            val, _, rest = rest.partition(";")
+            val, _, rest = partition(rest, ";")
             val = val.strip()
         options[key.strip().lower()] = val
     return main.strip().lower(), options
@@ -190,7 +191,7 @@ class FormParser:
             raise OverflowError("too many form parts")
         headers = {}
         for line in head.decode().split("\r\n"):
-            name, colon, value = line.partition(":")
+            name, colon, value = partition(line, ":")
             if not colon:
                 raise ValueError("bad part header")
             headers[name.strip().lower()] = value.strip()

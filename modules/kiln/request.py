@@ -7,6 +7,7 @@ import json
 from _kiln import parse_qs
 
 from kiln.response import HTTPException
+from kiln.text import partition
 
 
 class MultiDict(dict):
@@ -83,7 +84,7 @@ def refuse(status, reason, req=None):
 def parse_cookies(header):
     cookies = {}
     for item in header.split(";"):
-        name, sep, value = item.partition("=")
+        name, sep, value = partition(item, "=")
         name = name.strip()
         if sep and name and name not in cookies:
             value = value.strip()

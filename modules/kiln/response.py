@@ -1,6 +1,8 @@
 # Responses: what a handler returns becomes the (status, headers, body) tuple the C loop writes.
 import json
 
+from kiln.text import partition
+
 TEXT = "text/plain; charset=UTF-8"
 HTML = "text/html; charset=UTF-8"
 JSON = "application/json"
@@ -236,7 +238,7 @@ def slash_location(target):
             if 0 <= i < cut:
                 cut = i
         target = target[cut:]
-    path, sep, query = target.partition("?")
+    path, sep, query = partition(target, "?")
     path = path.lstrip("/\\")
     return "/" + (path + "/" if path else "") + sep + query
 

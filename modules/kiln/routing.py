@@ -4,6 +4,8 @@ import re
 
 from _kiln import is_coroutine_function
 
+from kiln.text import rpartition
+
 _len = len  # a module global is found faster than a builtin
 _SEGMENT = "[^/]+"
 _INT = "-?[0-9]+"
@@ -99,7 +101,7 @@ class Rule:
                 regex, name = spec[3:].rsplit(":", 1)
                 to_python, to_url, single = None, str, False
             else:
-                kind, _, name = spec.rpartition(":")
+                kind, _, name = rpartition(spec, ":")
                 kind = kind or "string"
                 conv = _converters.get(kind)
                 if conv is None:

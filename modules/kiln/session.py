@@ -6,6 +6,7 @@ import json
 import time
 
 from kiln.routing import Wrapped, endpoint_info
+from kiln.text import rpartition
 
 
 def hmac_sha256(key, msg):
@@ -143,7 +144,7 @@ class Session:
 
     def decode(self, token):
         """The data of a valid, unexpired token, or None."""
-        body, dot, sig = token.rpartition(".")
+        body, dot, sig = rpartition(token, ".")
         if not dot:
             return None
         try:

@@ -4,6 +4,7 @@ import os
 
 from kiln.request import refuse
 from kiln.response import NoCaseDict, Response, http_date, slash_location
+from kiln.text import partition
 
 MIME_TYPES = {
     "html": "text/html; charset=UTF-8", "htm": "text/html; charset=UTF-8",
@@ -68,7 +69,7 @@ def _parse_range(spec, size):
     """(start, end) inclusive for a single 'bytes=' range; None to ignore; -1 if unsatisfiable."""
     if not spec.startswith("bytes=") or "," in spec:
         return None
-    first, dash, last = spec[6:].strip().partition("-")
+    first, dash, last = partition(spec[6:].strip(), "-")
     if not dash:
         return None
     try:

@@ -1,0 +1,126 @@
+"""The ESP8266 image booted in the emulated ESP8266 (tools/emulate.py: QEMU's esp8266 machine with
+Espressif's boot ROM from ../shared/vendor/esp8266-qemu): it reaches the REPL, imports Kiln, and
+an App answers requests parsed by _kiln.Parser, with the device's real 32-bit heap.
+
+The emulator has no network model: the socket loop on the device is not exercised here (the
+unix firmware's socket tests and the 32-bit device profile cover it), so a pass says the image
+boots and Kiln runs on the chip's CPU and heap, not that a board serves over Wi-Fi."""
+
+import binascii
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from conftest import ROOT
+
+sys.path.insert(0, str(ROOT / "tools"))
+import emulate  # noqa: E402
+
+IMAGE = ROOT / "firmware" / "ESP8266_GENERIC" / "firmware.bin"
+MPY_CROSS = ROOT / "build" / "mpy-cross" / "mpy-cross"
+BOOT_SECONDS = 10
+
+pytestmark = pytest.mark.skipif(
+    not (IMAGE.exists() and os.path.exists(emulate.QEMU)),
+    reason="needs firmware/ESP8266_GENERIC (make esp8266) and the emulator (make qemu)",
+)
+
+# Runs on the device: one request through the C parser and the App, its body drained.
+SERVE = """
+import _kiln, asyncio
+def serve(app, raw):
+    res = app.handle(_kiln.Parser().feed(raw))
+    if type(res) is not tuple:
+        async def wait(x):
+            return await x
+        res = asyncio.run(wait(res))
+    status, headers, body = res
+    if type(body) is str:
+        body = body.encode()
+    elif type(body) is not bytes:
+        body = b''.join(c.encode() if type(c) is str else bytes(c) for c in body)
+    return status, body
+"""
+
+
+@pytest.fixture
+def device():
+    """A freshly booted emulated ESP8266 (about 1.5 s)."""
+    with emulate.Emulator(str(IMAGE), boot_timeout=30) as emu:
+        yield emu
+
+
+def upload(device, name, data):
+    """Write bytes to a file on the device's filesystem, through the raw REPL."""
+    device.run("f = open(%r, 'wb')" % name)
+    for i in range(0, len(data), 256):
+        device.run("f.write(__import__('binascii').unhexlify(%r))" % binascii.hexlify(data[i:i + 256]).decode())
+    device.run("f.close()")
+
+
+def test_the_image_boots_to_the_repl_within_seconds(device):
+    assert device.boot_seconds < BOOT_SECONDS
+    assert b"MicroPython v1.25.0" in device.boot_log
+
+
+def test_the_firmware_is_the_kiln_esp8266_build(device):
+    out = device.run("import sys; print(sys.implementation._build, sys.platform)")
+    assert out.split() == ["ESP8266_GENERIC", "esp8266"]
+
+
+def test_every_frozen_kiln_module_imports(device):
+    names = sorted(n[:-3] for n in os.listdir(ROOT / "modules" / "kiln") if n.endswith(".py") and n != "testing.py")
+    out = device.run("for n in %r:\n    __import__('kiln.' + n)\nprint('ok')\n" % names)
+    assert out.strip() == "ok"
+
+
+def test_kiln_testing_is_left_out_of_the_device_image(device):
+    assert device.run("try:\n    import kiln.testing\nexcept ImportError:\n    print('absent')\n").strip() == "absent"
+
+
+def test_an_app_answers_json_template_and_error_requests(device, capsys):
+    free = "import gc\ngc.collect()\nprint(gc.mem_free())"
+    heap = {"boot": int(device.run(free))}
+    heap["import"] = int(device.run("from kiln import App, abort, render_template\n" + free))
+    script = SERVE + """
+import json
+app = App()
+@app.get('/items/<int:item_id>')
+def item(request, item_id):
+    if item_id != 42:
+        abort(404)
+    return {'id': item_id, 'name': 'lamp'}
+@app.get('/post')
+def post(request):
+    return render_template('post.html', post={'id': 1, 'title': 'On <ESP8266>', 'author': 'ann',
+                                              'tags': ['kiln'], 'body': 'b'})
+out = []
+for path in ('/items/42', '/items/7', '/post', '/nope'):
+    status, body = serve(app, b'GET ' + path.encode() + b' HTTP/1.1\\r\\nHost: esp\\r\\n\\r\\n')
+    out.append([status, body.decode()])
+print(json.dumps(out))
+"""
+    item, missing, page, unknown = json.loads(device.run(script))
+    heap["requests"] = int(device.run(free))
+    with capsys.disabled():
+        print("\nemulated ESP8266, gc.mem_free(): after boot %(boot)d B, after importing kiln's App %(import)d B, "
+              "after four requests %(requests)d B" % heap)
+    assert item == [200, '{"id": 42, "name": "lamp"}']
+    assert missing[0] == 404
+    assert page[0] == 200 and "<h1>On &lt;ESP8266&gt;</h1>" in page[1]
+    assert unknown[0] == 404
+    assert heap["boot"] > heap["import"] > 25_000
+    assert heap["requests"] > 17_000
+
+
+def test_the_in_firmware_parser_tests_pass_on_the_chip(device, tmp_path):
+    for name in ("runner", "test_parser"):
+        mpy = tmp_path / (name + ".mpy")
+        subprocess.run([MPY_CROSS, "-o", mpy, ROOT / "tests" / "device" / (name + ".py")], check=True)
+        upload(device, name + ".mpy", mpy.read_bytes())
+    out = device.run("import runner\nrunner.main('test_parser')", timeout=120)
+    summary = out.strip().splitlines()[-1]
+    passed, failed = (int(part.split()[0]) for part in summary.split(","))
+    assert failed == 0 and passed > 10, out
