@@ -63,23 +63,52 @@ class Emulator:
         head, _, self._buf = self._buf.partition(token)
         return head + token
 
-    def _write(self, data):
-        # The emulated UART has a 128-byte FIFO and no flow control: feed it in small pieces.
-        for i in range(0, len(data), 64):
-            self.proc.stdin.write(data[i:i + 64])
-            self.proc.stdin.flush()
-            time.sleep(0.01)
+    def _read_exact(self, n, timeout=10):
+        deadline = time.monotonic() + timeout
+        while len(self._buf) < n:
+            if time.monotonic() > deadline or self.proc.poll() is not None:
+                raise EmulatorError("the emulated UART went quiet: %r" % self._buf)
+            ready, _, _ = select.select([self.proc.stdout], [], [], 0.2)
+            if ready:
+                self._buf += os.read(self.proc.stdout.fileno(), 4096)
+        data, self._buf = self._buf[:n], self._buf[n:]
+        return data
+
+    def _send(self, data):
+        self.proc.stdin.write(data)
+        self.proc.stdin.flush()
+
+    def _paste(self, code):
+        # Raw-paste mode: the device grants windows of bytes (its UART has a 128-byte FIFO and
+        # no flow control of its own), as mpremote does.
+        self._send(b"\x05A\x01")
+        if self._read_exact(2) != b"R\x01":
+            raise EmulatorError("the firmware has no raw-paste mode")
+        window = remaining = int.from_bytes(self._read_exact(2), "little")
+        i = 0
+        while i < len(code):
+            while remaining == 0:
+                flag = self._read_exact(1)
+                if flag == b"\x01":
+                    remaining += window
+                elif flag == b"\x04":
+                    raise EmulatorError("the device ended the paste early")
+            piece = code[i:i + remaining]
+            self._send(piece)
+            i += len(piece)
+            remaining -= len(piece)
+        self._send(b"\x04")
+        self._read_until(b"\x04", 10)
 
     def run(self, code, timeout=30):
         """Execute `code` in the raw REPL; return its output, raise EmulatorError on an exception."""
-        self._write(b"\r\x01")
+        self._send(b"\r\x01")
         self._read_until(b"raw REPL; CTRL-B to exit\r\n>", 5)
-        self._write(code.encode() + b"\x04")
-        self._read_until(b"OK", timeout)
+        self._paste(code.encode())
         out = self._read_until(b"\x04", timeout)[:-1]
         err = self._read_until(b"\x04", timeout)[:-1]
         self._read_until(b">", 5)
-        self._write(b"\x02")
+        self._send(b"\x02")
         self._read_until(b"\n>>> ", 5)
         if err:
             raise EmulatorError(err.decode(errors="replace").replace("\r", ""))

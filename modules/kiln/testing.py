@@ -5,6 +5,7 @@ import _kiln
 
 from kiln.response import NoCaseDict
 from kiln.routing import urlencode
+from kiln.text import partition
 
 
 async def _await(x):
@@ -143,8 +144,8 @@ class TestClient:
 
     def _update_cookies(self, res):
         for value in res.getall("Set-Cookie"):
-            pair, _, attrs = value.partition(";")
-            name, _, val = pair.partition("=")
+            pair, _, attrs = partition(value, ";")
+            name, _, val = partition(pair, "=")
             name = name.strip()
             attrs = attrs.lower().replace(" ", "")
             if "max-age=0" in attrs or "expires=thu,01jan1970" in attrs:

@@ -1,6 +1,11 @@
 # What a handler may return, cookies, redirects and refused headers, through TestClient.
+import time
+
 from kiln import App, Response, redirect
 from kiln.testing import TestClient
+
+# 2024-03-01 12:00:00 UTC as a timestamp of the port's own epoch (1970 on unix, 2000 on the ESPs)
+MARCH_2024 = 1709294400 - (946684800 if time.gmtime(0)[0] == 2000 else 0)
 
 
 def make_app():
@@ -38,7 +43,7 @@ def make_app():
     def response(request):
         res = Response("made", 200, {"X-Made": "yes"})
         res.set_cookie("a", "1", max_age=60, path="/", http_only=True, secure=True, same_site="Strict")
-        res.set_cookie("b", "2", expires=0, domain="example.com")
+        res.set_cookie("b", "2", expires=MARCH_2024, domain="example.com")
         res.delete_cookie("old")
         return res
 
@@ -111,7 +116,7 @@ def test_cookies_all_attributes():
     res = TestClient(make_app()).get("/response")
     cookies = res.getall("Set-Cookie")
     assert cookies[0] == "a=1; Path=/; Max-Age=60; Secure; HttpOnly; SameSite=Strict", cookies
-    assert cookies[1] == "b=2; Domain=example.com; Expires=Thu, 01 Jan 1970 00:00:00 GMT", cookies
+    assert cookies[1] == "b=2; Domain=example.com; Expires=Fri, 01 Mar 2024 12:00:00 GMT", cookies
     assert cookies[2].startswith("old=; Expires=Thu, 01 Jan 1970") and "Max-Age=0" in cookies[2]
     assert res.headers["X-Made"] == "yes"
 
