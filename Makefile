@@ -153,7 +153,7 @@ $(QEMU):
 emulate: $(QEMU) esp8266-image
 	$(PY) tools/emulate.py --interactive $(ESP8266_FW)/firmware.bin
 
-size: venv $(UNIX_FW) esp8266-image
+size: venv $(UNIX_FW) esp8266-image $(QEMU)
 	$(PY) bench/device_budgets.py
 
 flash: venv check-board
@@ -168,7 +168,7 @@ repl: venv
 
 # --- benchmarks ---------------------------------------------------------------------------
 
-bench: deps venv $(UNIX_FW)
+bench: deps venv $(UNIX_FW) esp8266-image $(QEMU)
 	$(PY) bench/run.py
 
 # --- housekeeping -------------------------------------------------------------------------
