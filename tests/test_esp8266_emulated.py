@@ -134,3 +134,33 @@ def test_in_firmware_tests_pass_on_the_chip(device, tmp_path, module):
     summary = out.strip().splitlines()[-1]
     passed, failed = (int(part.split()[0]) for part in summary.split(","))
     assert failed == 0 and passed > 1, out
+
+
+# The ESP8266's C stack is 8 KB (mp_stack_set_limit(8192) in the port), and littlefs calls need
+# much of it: what Kiln's dispatch takes between app.handle and a view or hook is a budget
+# (today's figure, an after hook's 1,776 B, plus a small margin).
+DISPATCH_STACK_BUDGET = 1900
+
+
+def test_the_c_stack_kiln_takes_to_reach_a_view_stays_within_budget(device):
+    script = SERVE + """
+import micropython
+from kiln import App
+app = App()
+seen = {}
+@app.get('/')
+def view(request):
+    request.args
+    seen['view'] = micropython.stack_use()
+    return 'x'
+@app.after_request
+def after(request, response):
+    seen['after'] = micropython.stack_use()
+def measure():
+    seen['base'] = micropython.stack_use()
+    serve(app, b'GET / HTTP/1.1\\r\\nHost: e\\r\\n\\r\\n')
+measure()
+print(seen['view'] - seen['base'], seen['after'] - seen['base'])
+"""
+    view, after = (int(n) for n in device.run(script).split())
+    assert 0 < view <= DISPATCH_STACK_BUDGET and 0 < after <= DISPATCH_STACK_BUDGET, (view, after)
