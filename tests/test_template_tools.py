@@ -229,7 +229,7 @@ def makemanifest(tmp_path, templates):
     env = dict(os.environ, KILN_TEMPLATES=str(templates), MICROPY_MPYCROSS=str(mpy_cross), PYTHONDONTWRITEBYTECODE="1")
     return subprocess.run(
         [sys.executable, str(mp / "tools" / "makemanifest.py"), "-o", str(tmp_path / "frozen_content.c"),
-         "-v", "MPY_DIR=%s" % mp, "-v", "MPY_LIB_DIR=%s" % (ROOT / "build" / "micropython-lib-empty"),
+         "-v", "MPY_DIR=%s" % mp, "-v", "MPY_LIB_DIR=%s" % (ROOT / "build" / "vendor" / "micropython-lib"),
          "-v", "PORT_DIR=%s" % (mp / "ports" / "unix"), "-v", "BOARD_DIR=%s" % (ROOT / "boards" / "UNIX"),
          "-b", str(tmp_path / "build"), str(ROOT / "boards" / "UNIX" / "manifest.py")],
         cwd=mp / "ports" / "unix", env=env, capture_output=True, text=True)
