@@ -1,5 +1,6 @@
 # Templates on CPython: errors with name:line, strict mode, the build-time compile tool, and the
 # firmware freezing of the blog example's templates.
+import hashlib
 import os
 import shutil
 import subprocess
@@ -82,6 +83,17 @@ def test_tool_compiles_the_blog(tmp_path):
     subprocess.run([sys.executable, str(TOOL), str(BLOG), str(tmp_path)], check=True, capture_output=True)
     assert (tmp_path / "kiln_templates" / "t_table_html.py").stat().st_mtime_ns == before
     assert not (tmp_path / "kiln_templates" / "t_gone_html.py").exists()
+
+
+def test_tool_records_the_folder_and_the_digest_of_the_sources_of_each_template(tmp_path):
+    subprocess.run([sys.executable, str(TOOL), str(BLOG), str(tmp_path)], check=True, capture_output=True)
+    package, index = {}, {}
+    exec((tmp_path / "kiln_templates" / "__init__.py").read_text(), package)
+    exec((tmp_path / "kiln_templates" / "t_index_html.py").read_text(), index)
+    assert package["FOLDER"] == "examples/blog/templates"
+    assert index["SOURCES"] == ("index.html", "base.html")
+    assert index["DIGEST"] == hashlib.sha256((BLOG / "index.html").read_bytes()
+                                             + (BLOG / "base.html").read_bytes()).digest()
 
 
 def test_tool_reports_errors_with_path_and_line(tmp_path):
