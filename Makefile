@@ -85,14 +85,14 @@ $(MPY_LIB_DIR)/README.md:
 	@mkdir -p $(MPY_LIB_DIR)
 	@echo "Kiln builds without micropython-lib." > $@
 
-# micropython-lib and axtls at MicroPython v1.25.0's pins, with the ESP8266 SDK (tools/get-vendor.sh).
+# build/vendor: micropython-lib, axtls and the ESP8266 SDK at v1.25.0's pins (tools/get-vendor.sh).
 VENDOR := $(BUILD_ROOT)/vendor
 vendor: $(VENDOR)/micropython-lib/README.md
 $(VENDOR)/micropython-lib/README.md:
 	@tools/get-vendor.sh $(VENDOR)
 
 # Arguments every port build shares.
-PORT_ARGS = USER_C_MODULES=$(TOP)/cmodules MICROPY_MPYCROSS=$(MPY_CROSS) MPY_LIB_DIR=$(MPY_LIB_DIR)
+PORT_ARGS = USER_C_MODULES=$(TOP)/cmodules MICROPY_MPYCROSS=$(MPY_CROSS) MPY_LIB_DIR=$(VENDOR)/micropython-lib
 
 # --- unix ---------------------------------------------------------------------------------
 
@@ -107,7 +107,7 @@ $(UNIX_FW): $(MPY_CROSS) $(VENDOR)/micropython-lib/README.md $(KILN_C) $(KILN_PY
 	@cat boards/UNIX/mpconfigvariant.* | cmp -s - $(UNIX_BUILD)/kiln-variant || rm -rf $(UNIX_BUILD)
 	@mkdir -p $(UNIX_BUILD) && cat boards/UNIX/mpconfigvariant.* > $(UNIX_BUILD)/kiln-variant
 	$(MAKE) -s -C $(MP_DIR)/ports/unix -j$(JOBS) BUILD=$(UNIX_BUILD) VARIANT_DIR=$(TOP)/boards/UNIX \
-		USER_C_MODULES=$(TOP)/cmodules MICROPY_MPYCROSS=$(MPY_CROSS) MPY_LIB_DIR=$(VENDOR)/micropython-lib
+		$(PORT_ARGS)
 	@mkdir -p $(dir $@)
 	@cmp -s $(UNIX_BUILD)/micropython $@ || { cp $(UNIX_BUILD)/micropython $@.tmp && mv -f $@.tmp $@; }
 
