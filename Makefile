@@ -29,7 +29,7 @@ UNIX_FW := $(TOP)/firmware/UNIX/kiln
 KILN_C := $(wildcard cmodules/kiln/*.c cmodules/kiln/*.h)
 KILN_PY := $(shell find modules boards -name '*.py' 2>/dev/null)
 
-.PHONY: help micropython submodules mpy-cross unix run test test-c test-py fuzz check-xtensa \
+.PHONY: help micropython submodules mpy-cross vendor unix run test test-c test-py fuzz check-xtensa \
         esp32 esp8266 emulate size flash deploy repl bench lint deps venv clean distclean
 
 help:
@@ -85,18 +85,29 @@ $(MPY_LIB_DIR)/README.md:
 	@mkdir -p $(MPY_LIB_DIR)
 	@echo "Kiln builds without micropython-lib." > $@
 
+# build/vendor: micropython-lib, axtls and the ESP8266 SDK at v1.25.0's pins (tools/get-vendor.sh).
+VENDOR := $(BUILD_ROOT)/vendor
+vendor: $(VENDOR)/micropython-lib/README.md
+$(VENDOR)/micropython-lib/README.md:
+	@tools/get-vendor.sh $(VENDOR)
+
 # Arguments every port build shares.
-PORT_ARGS = USER_C_MODULES=$(TOP)/cmodules MICROPY_MPYCROSS=$(MPY_CROSS) MPY_LIB_DIR=$(MPY_LIB_DIR)
+PORT_ARGS = USER_C_MODULES=$(TOP)/cmodules MICROPY_MPYCROSS=$(MPY_CROSS) MPY_LIB_DIR=$(VENDOR)/micropython-lib
 
 # --- unix ---------------------------------------------------------------------------------
 
+# Like the ESP boards: requests, umqtt, mip, logging and aiohttp frozen from the vendored
+# micropython-lib (boards/UNIX/manifest.py), ssl and hashlib.sha1 from axtls, whose pin fills
+# lib/axtls of the MicroPython tree when that is empty (as `git submodule update` would).
 unix: $(UNIX_FW)
-$(UNIX_FW): $(MPY_CROSS) $(MPY_LIB_DIR)/README.md $(KILN_C) $(KILN_PY) $(wildcard boards/UNIX/*) FORCE
+$(UNIX_FW): $(MPY_CROSS) $(VENDOR)/micropython-lib/README.md $(KILN_C) $(KILN_PY) $(wildcard boards/UNIX/*) FORCE
+	@test -f $(MP_DIR)/lib/axtls/ssl/ssl.h || { echo "make unix: filling $(MP_DIR)/lib/axtls from the v1.25.0 pin"; \
+	  rm -rf $(MP_DIR)/lib/axtls && cp -a $(VENDOR)/axtls $(MP_DIR)/lib/axtls; }
 	@# the port rebuilds nothing when only the variant's settings change: start over then
 	@cat boards/UNIX/mpconfigvariant.* | cmp -s - $(UNIX_BUILD)/kiln-variant || rm -rf $(UNIX_BUILD)
 	@mkdir -p $(UNIX_BUILD) && cat boards/UNIX/mpconfigvariant.* > $(UNIX_BUILD)/kiln-variant
 	$(MAKE) -s -C $(MP_DIR)/ports/unix -j$(JOBS) BUILD=$(UNIX_BUILD) VARIANT_DIR=$(TOP)/boards/UNIX \
-		$(PORT_ARGS) MICROPY_PY_BTREE=0 MICROPY_PY_SSL=0 MICROPY_PY_FFI=0
+		$(PORT_ARGS)
 	@mkdir -p $(dir $@)
 	@cmp -s $(UNIX_BUILD)/micropython $@ || { cp $(UNIX_BUILD)/micropython $@.tmp && mv -f $@.tmp $@; }
 
