@@ -45,7 +45,6 @@ _MUL = ("*", "/", "//", "%")
 _COMPARE = ("==", "!=", "<", "<=", ">", ">=", "in")
 # Operators written with spaces around them in error messages.
 _SPACED = ("**", "//", "==", "!=", "<=", ">=", "+", "-", "*", "/", "%", "~", "<", ">", "=")
-_ESCAPES = {"n": "\n", "t": "\t", "r": "\r"}
 # Filters compiled to a helper instead of a filter lookup.
 _INLINE_FILTERS = {"e": "E", "escape": "E", "safe": "S"}
 # loop.<attr> inside its own for, computed in place (L is the loop object's variable); `loop`
@@ -99,50 +98,46 @@ def _unquote(tok):
         c = tok[i]
         if c == "\\":
             i += 1
-            c = _ESCAPES.get(tok[i], tok[i])
+            c = tok[i]
+            k = "ntr".find(c)
+            if k >= 0:
+                c = "\n\t\r"[k]
         out.append(c)
         i += 1
     return "".join(out)
 
 
-def _digits_end(src, j):
-    while j < len(src) and (src[j].isdigit() or src[j] == "_"):
-        j += 1
-    return j
-
-
-def _number_end(src, i):
-    j = _digits_end(src, i)
-    if src[j:j + 1] == "." and src[j + 1:j + 2].isdigit():
-        j = _digits_end(src, j + 1)
-    if src[j:j + 1] in ("e", "E"):
-        k = j + 2 if src[j + 1:j + 2] in ("+", "-") else j + 1
-        if src[k:k + 1].isdigit():
-            j = _digits_end(src, k)
-    return j
-
-
-def _string_end(src, i):
-    j = i + 1
-    while j < len(src) and src[j] != src[i]:
-        j += 2 if src[j] == "\\" else 1
-    return j + 1 if j < len(src) else -1
-
-
 def _token_end(src, i):
     """Index just past the name, number, string literal or operator that starts at src[i];
     -1 for a string literal that is not closed."""
+    n = len(src)
     c = src[i]
+    j = i + 1
+    if c == "'" or c == '"':
+        while j < n and src[j] != c:
+            j += 2 if src[j] == "\\" else 1
+        return j + 1 if j < n else -1
     if _is_name_start(c):
-        j = i + 1
-        while j < len(src) and _is_name_char(src[j]):
+        while j < n and _is_name_char(src[j]):
             j += 1
         return j
-    if c.isdigit():
-        return _number_end(src, i)
-    if c == "'" or c == '"':
-        return _string_end(src, i)
-    return i + 2 if src[i:i + 2] in _OPS2 else i + 1
+    if not c.isdigit():
+        return j + 1 if src[i:i + 2] in _OPS2 else j
+    # A number: digits (and _), then maybe a fraction, then maybe an exponent.
+    digits = "0123456789_"
+    while j < n and src[j] in digits:
+        j += 1
+    if src[j:j + 1] == "." and src[j + 1:j + 2].isdigit():
+        j += 1
+        while j < n and src[j] in digits:
+            j += 1
+    if src[j:j + 1] in ("e", "E"):
+        k = j + 2 if src[j + 1:j + 2] in ("+", "-") else j + 1
+        if src[k:k + 1].isdigit():
+            j = k
+            while j < n and src[j] in digits:
+                j += 1
+    return j
 
 
 def _tag_tokens(src, i, close, fail):
@@ -191,12 +186,6 @@ def _endraw(src, pos):
     return None
 
 
-def _trim(text, left, right):
-    if left:
-        text = text.lstrip()
-    return text.rstrip() if right else text
-
-
 def _lex(src, name):
     """Split template source into text, {{ }} and {% %} items (comments and raw resolved)."""
     if src.endswith("\n"):
@@ -212,7 +201,11 @@ def _lex(src, name):
 
     while True:
         i = _next_tag(src, pos)
-        text = _trim(src[pos:i], trim, src[i + 2:i + 3] == "-")
+        text = src[pos:i]
+        if trim:
+            text = text.lstrip()
+        if src[i + 2:i + 3] == "-":
+            text = text.rstrip()
         if text:
             items.append(("text", line, text))
         line += src.count("\n", pos, i)
@@ -239,7 +232,11 @@ def _lex(src, name):
                 end = _endraw(src, pos)
                 if end is None:
                     fail("unclosed {% raw %}")
-                text = _trim(src[pos:end[0]], trim, src[end[0] + 2] == "-")
+                text = src[pos:end[0]]
+                if trim:
+                    text = text.lstrip()
+                if src[end[0] + 2] == "-":
+                    text = text.rstrip()
                 if text:
                     items.append(("text", line + src.count("\n", i, pos), text))
                 pos, trim = end[1], src[end[1] - 3] == "-"
@@ -335,6 +332,8 @@ class _Parser:
             word = toks[0]
             if word in ends:
                 return nodes, (toks, line)
+            if word == "extends":
+                self.error(line, "{% extends %} must be the first tag of the template")
             parse = getattr(self, "tag_" + word, None)
             if parse is None:
                 if word.startswith("end") or word in ("else", "elif"):
@@ -421,9 +420,6 @@ class _Parser:
             names.append((part[0], part[-1]))
         return ("from", line, toks[:k], names)
 
-    def tag_extends(self, toks, line):
-        self.error(line, "{% extends %} must be the first tag of the template")
-
     def tag_block(self, toks, line):
         name = "".join(toks)
         if not _is_name(name) or name in self.blocks:
@@ -463,7 +459,6 @@ def _untokenize(toks):
     return "".join(out)[1:]
 
 
-
 class _Expr:
     """Recursive-descent translation of one expression's tokens into a Python expression."""
 
@@ -477,29 +472,18 @@ class _Expr:
         src = _untokenize(self.toks)
         self.fn.c.error("%s in %r" % (msg, src if len(src) < 60 else src[:56] + "..."))
 
-    def peek(self, value):
-        return self.pos < len(self.toks) and self.toks[self.pos] == value
+    def peek(self, value=None, kind=None, ahead=0):
+        """Whether the token `ahead` places on is `value` (or of `kind`)."""
+        if self.pos + ahead >= len(self.toks):
+            return False
+        tok = self.toks[self.pos + ahead]
+        return tok == value if kind is None else _kind(tok) == kind
 
-    def peek_kind(self, kind):
-        return self.pos < len(self.toks) and _kind(self.toks[self.pos]) == kind
-
-    def next_is(self, offset, value):
-        return self.pos + offset < len(self.toks) and self.toks[self.pos + offset] == value
-
-    def expected(self, what):
-        if self.at_end():
-            self.err("expected %s at the end" % what)
-        self.err("expected %s before %r" % (what, self.toks[self.pos]))
-
-    def take(self, value):
-        if not self.peek(value):
-            self.expected(value)
-        self.pos += 1
-        return value
-
-    def take_kind(self, kind):
-        if not self.peek_kind(kind):
-            self.expected(kind)
+    def take(self, value=None, kind=None):
+        if not self.peek(value, kind):
+            if self.at_end():
+                self.err("expected %s at the end" % (value or kind))
+            self.err("expected %s before %r" % (value or kind, self.toks[self.pos]))
         self.pos += 1
         return self.toks[self.pos - 1]
 
@@ -558,7 +542,7 @@ class _Expr:
         parts = []
         while True:
             op = self.accept_any(_COMPARE)
-            if op is None and self.peek("not") and self.next_is(1, "in"):
+            if op is None and self.peek("not") and self.peek("in", ahead=1):
                 self.pos += 2
                 op = "not in"
             if op is None:
@@ -609,8 +593,8 @@ class _Expr:
         """Call arguments up to `close`, as Python source; keyword names get `suffix`."""
         out = []
         while not self.peek(close):
-            if self.peek_kind("name") and self.next_is(1, "="):
-                name = self.take_kind("name")
+            if self.peek(kind="name") and self.peek("=", ahead=1):
+                name = self.take(kind="name")
                 self.pos += 1
                 out.append("%s%s=%s" % (name, suffix, self.expr()))
             else:
@@ -619,21 +603,6 @@ class _Expr:
                 self.take(",")
         self.take(close)
         return ", ".join(out)
-
-    def items(self, close, item):
-        """Comma-separated item() up to `close`."""
-        out = []
-        while not self.peek(close):
-            out.append(item())
-            if not self.peek(close):
-                self.take(",")
-        self.pos += 1
-        return ", ".join(out)
-
-    def pair(self):
-        key = self.expr()
-        self.take(":")
-        return "%s: %s" % (key, self.expr())
 
     def primary(self):
         if self.at_end():
@@ -645,17 +614,25 @@ class _Expr:
             return tok
         if kind == "str":
             value = _unquote(tok)
-            while self.peek_kind("str"):
-                value += _unquote(self.take_kind("str"))
+            while self.peek(kind="str"):
+                value += _unquote(self.take(kind="str"))
             return _lit(value)
         if kind == "name":
             return self.name(tok)
         if tok == "(":
             return self.parenthesised()
-        if tok == "[":
-            return "[%s]" % self.items("]", self.expr)
-        if tok == "{":
-            return "{%s}" % self.items("}", self.pair)
+        if tok == "[" or tok == "{":
+            close = "]" if tok == "[" else "}"
+            items = []
+            while not self.accept(close):
+                item = self.expr()
+                if close == "}":
+                    self.take(":")
+                    item += ": " + self.expr()
+                items.append(item)
+                if not self.peek(close):
+                    self.take(",")
+            return tok + ", ".join(items) + close
         self.err("unexpected %r" % tok)
 
     def name(self, name):
@@ -687,23 +664,21 @@ class _Expr:
     def postfix(self, code):
         while True:
             if self.accept("."):
-                code = self.attribute(code)
+                if self.peek(kind="num"):
+                    code = "%s(%s, %s)" % (self.fn.use("i"), code, self.take(kind="num"))
+                elif self.fn.loops and code in [loop[0] for loop in self.fn.loops]:
+                    attr = self.take(kind="name")
+                    if attr not in _LOOP_ATTRS:
+                        self.err("loop has no attribute %r" % attr)
+                    code = _LOOP_ATTRS[attr].replace("L", code)
+                else:
+                    code = "%s(%s, %r)" % (self.fn.use("g"), code, self.take(kind="name"))
             elif self.accept("["):
                 code = self.subscript(code)
             elif self.accept("("):
                 code = "%s(%s)" % (code, self.args(")"))
             else:
                 return code
-
-    def attribute(self, code):
-        if self.peek_kind("num"):
-            return "%s(%s, %s)" % (self.fn.use("i"), code, self.take_kind("num"))
-        if self.fn.loops and code in [loop[0] for loop in self.fn.loops]:
-            attr = self.take_kind("name")
-            if attr not in _LOOP_ATTRS:
-                self.err("loop has no attribute %r" % attr)
-            return _LOOP_ATTRS[attr].replace("L", code)
-        return "%s(%s, %r)" % (self.fn.use("g"), code, self.take_kind("name"))
 
     def subscript(self, code):
         parts = [""]
@@ -719,32 +694,28 @@ class _Expr:
         return "%s[%s]" % (code, ":".join(parts))
 
     def filters(self, code):
+        """`|filter(args)` and `is [not] test args` after an operand."""
         while True:
             if self.accept("|"):
-                code = self.filter(code)
+                name = self.take(kind="name")
+                args = self.args(")") if self.accept("(") else ""
+                if name in _INLINE_FILTERS and not args:
+                    code = "%s(%s)" % (self.fn.use(_INLINE_FILTERS[name]), code)
+                else:
+                    code = "%s(%s%s)" % (self.fn.filter(name), code, ", " + args if args else "")
             elif self.accept("is"):
-                code = self.test(code)
+                negate = self.accept("not")
+                name = self.take(kind="name")
+                if name in _CONST:
+                    name = _CONST[name].lower()
+                args = ""
+                if self.accept("("):
+                    args = ", " + self.args(")")
+                elif self.peek(kind="num") or self.peek(kind="str"):
+                    args = ", " + self.primary()
+                code = "(%s%s(%s%s))" % ("not " if negate else "", self.fn.test(name), code, args)
             else:
                 return code
-
-    def filter(self, code):
-        name = self.take_kind("name")
-        args = self.args(")") if self.accept("(") else ""
-        if name in _INLINE_FILTERS and not args:
-            return "%s(%s)" % (self.fn.use(_INLINE_FILTERS[name]), code)
-        return "%s(%s%s)" % (self.fn.filter(name), code, ", " + args if args else "")
-
-    def test(self, code):
-        negate = self.accept("not")
-        name = self.take_kind("name")
-        if name in _CONST:
-            name = _CONST[name].lower()
-        args = ""
-        if self.accept("("):
-            args = ", " + self.args(")")
-        elif self.peek_kind("num") or self.peek_kind("str"):
-            args = ", " + self.primary()
-        return "(%s%s(%s%s))" % ("not " if negate else "", self.fn.test(name), code, args)
 
 
 class _Func:
@@ -862,7 +833,8 @@ class _Func:
         self.scopes[-1][name] = py
         return py
 
-    def source(self):
+    def source(self, out):
+        """Append the function's lines, a blank line after them, to out."""
         self.flush()
         if not self.yields and not self.c.child_render(self):
             self.lines.append("    return")
@@ -873,15 +845,17 @@ class _Func:
             self.use("tst")
         if self.free:
             self.use("v")
-        pro = ["    _%s = _x.%s" % (h, h) for h in self.helpers if self.uses[h]]
+        out.append(self.header)
+        out.extend(["    _%s = _x.%s" % (h, h) for h in self.helpers if self.uses[h]])
         # In order of first use (MicroPython's dicts do not keep insertion order).
         for name, (py, where) in sorted(self.filters.items(), key=lambda kv: int(kv[1][0][3:])):
-            pro.append("    %s = _flt(%r, %s)" % (py, name, _lit(where)))
+            out.append("    %s = _flt(%r, %s)" % (py, name, _lit(where)))
         for name, (py, where) in sorted(self.tests.items(), key=lambda kv: int(kv[1][0][3:])):
-            pro.append("    %s = _tst(%r, %s)" % (py, name, _lit(where)))
+            out.append("    %s = _tst(%r, %s)" % (py, name, _lit(where)))
         for name, (_n, where) in sorted(self.free.items(), key=lambda kv: kv[1][0]):
-            pro.append("    %s_ = _v(_c, %r, %s)" % (name, name, _lit(where)))
-        return "\n".join([self.header] + pro + self.lines) + "\n"
+            out.append("    %s_ = _v(_c, %r, %s)" % (name, name, _lit(where)))
+        out.extend(self.lines)
+        out.append("")
 
 
 class _Generator:
@@ -942,16 +916,18 @@ class _Generator:
         if self.macros:
             out.append("MACROS = %r" % (tuple(self.macros),))
         for fn in self.funcs:
-            out.append(fn.source())
+            fn.source(out)
+            fn.lines = None
+        # One join for the whole module: no copy of it per function.
         return "\n".join(out)
 
     def body(self, fn, nodes):
         for node in nodes:
             self.line = node[1]
-            getattr(self, "gen_" + node[0])(fn, node)
-
-    def gen_text(self, fn, node):
-        fn.text(node[2])
+            if node[0] == "text":
+                fn.text(node[2])
+            else:
+                getattr(self, "gen_" + node[0])(fn, node)
 
     def gen_var(self, fn, node):
         toks = node[2]
