@@ -911,6 +911,9 @@ class _Generator:
                 root.lines[0:0] = ["    if _b is None:", "        return _flat(_c, _x)"]
                 self.funcs.append(flat)
         out = ["# Compiled by Kiln from %s: do not edit." % self.tree.name]
+        # The tree's many small objects go before the output's large ones are made: room to
+        # join them in on a fragmented device heap.
+        self.tree = self.chain = None
         if self.parent is not None:
             out.append("PARENT = " + _lit(self.parent))
         if self.macros:
