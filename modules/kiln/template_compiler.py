@@ -470,7 +470,9 @@ class _Expr:
 
     def err(self, msg):
         src = _untokenize(self.toks)
-        self.fn.c.error("%s in %r" % (msg, src if len(src) < 60 else src[:56] + "..."))
+        if src:
+            msg += " in %r" % (src if len(src) < 60 else src[:56] + "...")
+        self.fn.c.error(msg)
 
     def peek(self, value=None, kind=None, ahead=0):
         """Whether the token `ahead` places on is `value` (or of `kind`)."""
