@@ -118,7 +118,11 @@ def _token_end(src, i):
             j += 2 if src[j] == "\\" else 1
         return j + 1 if j < n else -1
     if _is_name_start(c):
-        while j < n and _is_name_char(src[j]):
+        # _is_name_char inlined: names are most of a tag's characters (callgrind: -1.5%, as above).
+        while j < n:
+            c = src[j]
+            if not (c.isalpha() or c.isdigit() or c == "_"):
+                break
             j += 1
         return j
     if not c.isdigit():
@@ -491,7 +495,9 @@ class _Expr:
 
     def accept(self, value):
         """Take the next token if it is `value`; return whether it was."""
-        if self.peek(value):
+        # Not self.peek(value): one call less on every operand's path (callgrind: -1.8% of the
+        # instructions to compile the blog's templates in the firmware).
+        if self.pos < len(self.toks) and self.toks[self.pos] == value:
             self.pos += 1
             return True
         return False
