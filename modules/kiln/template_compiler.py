@@ -428,7 +428,7 @@ class _Parser:
         name = "".join(toks)
         if not _is_name(name) or name in self.blocks:
             self.error(line, "bad or repeated block name %r" % name)
-        self.blocks[name] = None
+        self.blocks[name] = None  # taken: a block of the same name inside it is a repeat
         body, end = self.block_body("block", ("endblock",), line)
         if end[0][1:] not in ([], [name]):
             self.error(end[1], "{%% endblock %%} closes block %r" % name)
@@ -926,10 +926,11 @@ class _Generator:
             out.append("PARENT = " + _lit(self.parent))
         if self.macros:
             out.append("MACROS = %r" % (tuple(self.macros),))
+        # One join for the whole module, no copy of it per function; each function's line list
+        # goes as soon as out holds its lines.
         for fn in self.funcs:
             fn.source(out)
             fn.lines = None
-        # One join for the whole module: no copy of it per function.
         return "\n".join(out)
 
     def body(self, fn, nodes):
