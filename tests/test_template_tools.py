@@ -31,6 +31,7 @@ SYNTAX_ERRORS = [
     ("x\n{% with a = \"x\\\", b = 1 %}", "t.html:2: unclosed {%"),
     ("{{ a ! b }}", "t.html:1: unexpected character '!'"),
     ("{% for x in %}{% endfor %}", "t.html:1: expected an expression"),
+    ("{% set = 1 %}", "t.html:1: expected {% set name = expression %}"),
 ]
 
 

@@ -386,7 +386,9 @@ class _Parser:
 
     def tag_set(self, toks, line):
         k = _find_top(toks, "=")
-        if k >= 0:
+        if k == 0:
+            self.error(line, "expected {% set name = expression %}")
+        if k > 0:
             return ("set", line, ["".join(part) for part in _split_top(toks[:k])], toks[k + 1:])
         body, end = self.block_body("set", ("endset",), line)
         return ("setblock", line, "".join(toks), body, end[1])
