@@ -29,6 +29,10 @@ SYNTAX_ERRORS = [
     ("{% macro m(a=x) %}{% endmacro %}", "t.html:1: macro parameter defaults must be literals"),
     ("{% set 1x = 2 %}", "t.html:1: '1x' is not a valid variable name"),
     ("{{ x|upper(}}", "t.html:1: expected an expression"),
+    ("x\n{% with a = \"x\\\", b = 1 %}", "t.html:2: unclosed {%"),
+    ("{{ a ! b }}", "t.html:1: unexpected character '!'"),
+    ("{% for x in %}{% endfor %}", "t.html:1: expected an expression"),
+    ("{% set = 1 %}", "t.html:1: expected {% set name = expression %}"),
 ]
 
 
