@@ -22,7 +22,6 @@ typedef unsigned int mp_uint_t;
 #define MICROPY_PY_BUILTINS_COMPLEX (0)
 #define MICROPY_PY_DELATTR_SETATTR (0)
 #define MICROPY_PY_BUILTINS_STR_CENTER (0)
-#define MICROPY_PY_BUILTINS_STR_PARTITION (0)
 #define MICROPY_PY_BUILTINS_STR_SPLITLINES (0)
 #define MICROPY_PY_BUILTINS_SLICE_INDICES (0)
 #define MICROPY_PY_BUILTINS_COMPILE (0)
@@ -36,6 +35,10 @@ typedef unsigned int mp_uint_t;
 #define MICROPY_PY_MATH_ISCLOSE (0)
 #define MICROPY_PY_BINASCII_CRC32 (0)
 #define MICROPY_PY_RANDOM_EXTRA_FUNCS (0)
+
+// One difference: the ESP8266 port turns str.partition/rpartition off, and Kiln's Python uses
+// them (routing, sessions, requests, auth, static, multipart), so dynamic routes fail on the
+// device until Kiln stops using them. This profile keeps them on to measure the heap.
 
 // The Kiln ESP8266 board's connection limit (boards/ESP8266_GENERIC/mpconfigboard.h).
 #ifndef KILN_MAX_CONNECTIONS
