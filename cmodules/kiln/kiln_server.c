@@ -41,8 +41,11 @@ void kiln_server_release(kiln_server_obj_t *srv, kiln_conn_obj_t *c) {
     }
 }
 
-void kiln_slot_buffers(kiln_server_obj_t *srv, size_t i) {
+void kiln_slot_reserve(kiln_server_obj_t *srv, size_t i) {
     kiln_slot_t *slot = &srv->slots[i];
+    if (slot->obj == MP_OBJ_NULL) {
+        slot->obj = MP_OBJ_FROM_PTR(mp_obj_malloc(kiln_conn_obj_t, &kiln_conn_type));
+    }
     if (slot->rbuf == MP_OBJ_NULL) {
         slot->rbuf = mp_obj_new_bytearray_by_ref(srv->recv_buffer, m_new(byte, srv->recv_buffer));
     }
@@ -65,6 +68,25 @@ static uint32_t timeout_of(kiln_server_obj_t *srv, uint8_t tphase) {
             return KILN_DRAIN_MS;
         default:
             return 0;
+    }
+}
+
+// Reserves every slot; when the heap runs out, the server keeps the slots it could reserve
+// (a slot made later could fail for ever on a fragmented heap), and fails without one.
+static void reserve_slots(kiln_server_obj_t *srv) {
+    for (size_t i = 0; i < srv->max_conns; i++) {
+        nlr_buf_t nlr;
+        if (nlr_push(&nlr) == 0) {
+            kiln_slot_reserve(srv, i);
+            nlr_pop();
+        } else {
+            if (i == 0) {
+                nlr_jump(nlr.ret_val);
+            }
+            srv->max_conns = i;
+            mp_printf(&mp_plat_print, "Kiln: heap for %u connections only\n", (unsigned)i);
+            return;
+        }
     }
 }
 
@@ -128,15 +150,8 @@ static mp_obj_t server_make_new(const mp_obj_type_t *type, size_t n_args, size_t
         srv->limits.max_header_line = max_head;
     }
     srv->limits.max_body = a[ARG_max_body].u_int;
-    if ((size_t)max_conns * (recv_buffer + send_buffer) <= KILN_PREALLOCATE) {
-        // Best effort: slots left without buffers get them when first used.
-        nlr_buf_t nlr;
-        if (nlr_push(&nlr) == 0) {
-            for (mp_int_t i = 0; i < max_conns; i++) {
-                kiln_slot_buffers(srv, i);
-            }
-            nlr_pop();
-        }
+    if ((size_t)max_conns * (recv_buffer + send_buffer + sizeof(kiln_conn_obj_t)) <= KILN_PREALLOCATE) {
+        reserve_slots(srv);
     }
     return MP_OBJ_FROM_PTR(srv);
 }

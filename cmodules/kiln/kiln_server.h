@@ -27,7 +27,8 @@ mp_uint_t mp_hal_ticks_ms(void);
 #ifndef KILN_BODY_IN_MEMORY
 #define KILN_BODY_IN_MEMORY (16 * 1024)
 #endif
-// Slot buffers are allocated when the server starts if they need at most this many bytes.
+// Slots (their Conn object and buffers) are reserved when the server starts if they need at most
+// this many bytes together; larger configurations reserve each slot when it is first used.
 #ifndef KILN_PREALLOCATE
 #define KILN_PREALLOCATE (16 * 1024)
 #endif
@@ -87,10 +88,12 @@ enum {
     KILN_SRC_AITER,     // async iterator (driven by Python)
 };
 
-// A connection slot. Its buffers outlive the connections that use them: allocated once (up
-// front on small heaps, before the heap fragments), reused by the next connection.
+// A connection slot. Its Conn object and buffers outlive the connections that use them:
+// allocated once (up front on small heaps, before the heap fragments), reused by the next
+// connection, so that serving a new client needs no large block however fragmented the heap.
 typedef struct _kiln_slot_t {
-    mp_obj_t conn;          // MP_OBJ_NULL when free
+    mp_obj_t conn;          // the connection using the slot until Python closes it, or MP_OBJ_NULL
+    mp_obj_t obj;           // the slot's Conn object, MP_OBJ_NULL until first needed
     mp_obj_t rbuf;          // bytearray of recv_buffer bytes, MP_OBJ_NULL until first needed
     byte *wbuf;             // send_buffer bytes, NULL until first needed
 } kiln_slot_t;
@@ -170,7 +173,7 @@ extern const mp_obj_type_t kiln_conn_type;
 
 // kiln_server.c
 void kiln_server_release(kiln_server_obj_t *srv, kiln_conn_obj_t *c);
-void kiln_slot_buffers(kiln_server_obj_t *srv, size_t i);
+void kiln_slot_reserve(kiln_server_obj_t *srv, size_t i);
 void kiln_print_peer(const kiln_conn_obj_t *c);
 void kiln_log(const kiln_conn_obj_t *c, unsigned status, const char *what);
 

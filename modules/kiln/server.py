@@ -93,7 +93,8 @@ async def _serve(c, ioq):
         _unqueue(ioq, s)
         print("Kiln: out of memory, closed a connection")
     finally:
-        c.close()
+        # c serves the next client once closed: after a timeout, it may already serve another
+        c.close(s)
 
 
 async def _accept(srv, ioq):
