@@ -3,6 +3,7 @@ the examples and a dashboard-class app under keep-alive load, and a small heap n
 server. ESP8266: -X heapsize=38k (the port's whole GC heap); ESP32 without SPIRAM: 110k."""
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -152,3 +153,49 @@ def test_a_dashboard_app_serves_1000_keep_alive_requests_in_the_esp32_profile(se
                      requests, 8)
     # each connection sends its session cookie back: 1,000 requests on 8, every third a visit
     assert max(visits) >= 40
+
+
+# --- a small heap never wedges the server ---------------------------------------------------------
+
+OOM_APP = ROOT / "tests" / "apps" / "device_oom"
+
+
+def answer(port, path):
+    """The status of one request on a new connection, or the name of the error that ended it."""
+    try:
+        c = Conn(port)
+        c.request(path)
+        status = c.response()[0]
+        c.close()
+        return status
+    except OSError as e:
+        return type(e).__name__
+    except EOFError:
+        return "closed without an answer"
+
+
+@pytest.mark.parametrize("heapsize", [ESP8266_HEAP, "30k"])
+def test_after_a_burst_that_exhausts_the_heap_every_client_is_answered_and_then_served(serve, heapsize):
+    # more connections than the heap holds: the burst's views run out of memory mid-flight
+    srv = serve(OOM_APP, heapsize=heapsize, firmware=DEVICE_FIRMWARE, run_args=", max_connections=16")
+    paths = ["/oom" if i % 3 == 0 else "/hold" for i in range(60)]
+    with ThreadPoolExecutor(60) as pool:
+        burst = list(pool.map(lambda p: answer(srv.port, p), paths))
+    assert set(burst) <= {200, 500, 503}, burst
+    assert burst.count(500) > 0
+    after = [answer(srv.port, "/") for _ in range(100)]
+    assert after == [200] * 100, after
+    assert srv.alive()
+
+
+def test_a_view_out_of_memory_gets_a_500_with_a_body_and_one_console_line(serve):
+    srv = serve(OOM_APP, heapsize=ESP8266_HEAP, firmware=DEVICE_FIRMWARE)
+    c = Conn(srv.port)
+    c.request("/oom")
+    status, headers, body, _ = c.response()
+    assert (status, body) == (500, b"Internal Server Error")
+    assert int(headers["content-length"]) == len(body)
+    c.close()
+    assert answer(srv.port, "/") == 200
+    lines = [x for x in srv.console().splitlines() if not x.startswith("Kiln: serving")]
+    assert len(lines) == 1 and "MemoryError" in lines[0], lines
