@@ -86,7 +86,6 @@ mp_obj_t kiln_conn_new(kiln_server_obj_t *srv, mp_obj_t sock, mp_obj_t addr, siz
     dest[2] = mp_const_false;
     mp_call_method_n_kw(1, 0, dest);
 
-    kiln_slot_reserve(srv, slot);
     mp_obj_t peer = peer_from_addr(addr);
     // The slot's Conn, reused (see conn.close()).
     kiln_conn_obj_t *c = MP_OBJ_TO_PTR(srv->slots[slot].obj);
@@ -1015,6 +1014,8 @@ static void conn_attr(mp_obj_t self_in, qstr attr, mp_obj_t *dest) {
             dest[0] = c->task;
         } else if (attr == MP_QSTR_peer) {
             dest[0] = c->peer;
+        } else if (attr == MP_QSTR_slot) {
+            dest[0] = MP_OBJ_NEW_SMALL_INT(c->slot);
         } else {
             dest[1] = MP_OBJ_SENTINEL;
         }
