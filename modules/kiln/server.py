@@ -235,7 +235,8 @@ async def start_server(handler, host="0.0.0.0", port=80, **config):
     giving it. headers: None, a dict, or a list of (name, value) pairs. body: None, bytes, str,
     a file-like object with `readinto`, a sync iterator or an async iterator of chunks.
 
-    Config (all optional): `max_connections` (default from the heap size),
+    Config (all optional): `max_connections` (default from the heap size; lowered to what half
+    of the free heap holds),
     `head_timeout=10`, `body_timeout=30`, `idle_timeout=15`, `send_timeout=30` (seconds),
     `max_body=65536`, `max_head=4096`, `recv_buffer=512` (bytes), `send_buffer=1024` (512
     below 64 KB of heap), `backlog` (default max_connections, at most 128),
