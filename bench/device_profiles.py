@@ -84,7 +84,8 @@ class Server:
 
 
 class Client:
-    """One keep-alive connection; get() returns (status, body), raises OSError when closed."""
+    """One keep-alive connection; get() returns (status, body) (Content-Length or chunked
+    framing), raises OSError when closed."""
 
     def __init__(self, port):
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
@@ -95,15 +96,32 @@ class Client:
         while b"\r\n\r\n" not in self.buf:
             self._fill()
         head, self.buf = self.buf.split(b"\r\n\r\n", 1)
-        length = 0
+        headers = {}
         for line in head.split(b"\r\n")[1:]:
             name, _, value = line.partition(b":")
-            if name.strip().lower() == b"content-length":
-                length = int(value)
-        while len(self.buf) < length:
-            self._fill()
-        body, self.buf = self.buf[:length], self.buf[length:]
+            headers[name.strip().lower()] = value.strip()
+        if headers.get(b"transfer-encoding") == b"chunked":
+            body = b""
+            while True:
+                size = int(self._line().split(b";")[0], 16)
+                body += self._exactly(size + 2)[:size]
+                if size == 0:
+                    break
+        else:
+            body = self._exactly(int(headers.get(b"content-length", 0)))
         return int(head.split()[1]), body
+
+    def _line(self):
+        while b"\r\n" not in self.buf:
+            self._fill()
+        line, self.buf = self.buf.split(b"\r\n", 1)
+        return line
+
+    def _exactly(self, n):
+        while len(self.buf) < n:
+            self._fill()
+        data, self.buf = self.buf[:n], self.buf[n:]
+        return data
 
     def _fill(self):
         data = self.sock.recv(65536)
@@ -177,15 +195,30 @@ def budget(app_dir, path, expect, heap_kb, connections):
                 if st != 200 or expect not in body:
                     raise RuntimeError("wrong answer")
             after = heap(probe)
-            # the other connections idle and kept alive; the probe's own is counted in `up`
-            per_conn = (up - after) / (connections - 1) if connections > 1 else 0
-            for c in clients:
+            # what the other connections hold while idle: the heap once they are closed, less
+            # the heap while they were open (first-use imports and caches count in neither)
+            for c in clients[:-1]:
                 c.close()
+            time.sleep(0.3)
+            per_conn = (heap(probe) - after) / (connections - 1)
+            probe.close()
             out = s.stop()
     except (OSError, RuntimeError):
         return None
     imported = int(next(x for x in out.splitlines() if x.startswith("heap after import")).split()[-1])
     return imported, up, after, per_conn
+
+
+def slot_heap(heap_kb, connections):
+    """Bytes the server reserves per connection slot when it starts: hello's heap with the
+    server up, with two slots and with `connections`."""
+    up = []
+    for n in (2, connections):
+        with Server("examples/hello", heap_kb, n) as s:
+            probe = Client(s.port)
+            up.append(heap(probe))
+            probe.close()
+    return (up[0] - up[1]) / (connections - 2)
 
 
 def fmt(n):
@@ -202,13 +235,17 @@ def main():
         "`bench/device_profiles.py`). Free heap (`gc.mem_free()` after `gc.collect()`, bytes): "
         "after importing the app; with the server up and one connection open; after 1,000 "
         "keep-alive requests spread over the profile's connections (all left open). Per "
-        "connection: what each idle keep-alive connection holds beyond its slot's reserved "
-        "buffers. Smallest heap: the smallest `-X heapsize` (KB) at which the app answers a burst "
-        "of %d clients (the page or a 503 each), then 100 requests one after the other, twice "
-        "in a row; a real ESP8266 image has about 1 KB less free after boot than this profile "
-        "at 38k." % BURST, ""]
+        "connection: what each idle keep-alive connection holds beyond its slot, which the "
+        "server reserved when it started (buffers, connection object, worker task), from the "
+        "heap before and after closing all but one. Smallest heap: the smallest `-X heapsize` "
+        "(KB) at which the app answers a burst of %d clients (the page or a 503 each), then "
+        "100 requests one after the other, twice in a row; that small a heap holds fewer "
+        "connections than the profile's (slots take at most half of the free heap). A real "
+        "ESP8266 image has about 1 KB less free after boot than this profile at 38k." % BURST, ""]
     for name, heap_kb, connections in PROFILES:
         out += ["### %s: `-X heapsize=%dk`, %d connections" % (name, heap_kb, connections), "",
+                "Reserved per connection slot when the server starts: %s bytes (hello)." % fmt(
+                    slot_heap(heap_kb, connections)), "",
                 "| app | free after import | server up | after 1,000 requests | per idle connection "
                 "| smallest heap |", "|---|---|---|---|---|---|"]
         for app, app_dir, path, expect in APPS:
