@@ -112,6 +112,8 @@ async def _worker(srv, ioq, w):
         finally:
             # c serves the slot's next client once closed: after a timeout it may already
             c.close(s)
+            # a parked worker keeps no response or socket alive
+            s = res = chunk = None
 
 
 def _new_worker(srv, ioq):
