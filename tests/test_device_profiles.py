@@ -57,8 +57,8 @@ def exchange(conn, cookie, method, path, body):
 def load(port, requests, connections, total=1000, first=()):
     """Sends `total` requests over `connections` keep-alive connections, one in flight on each,
     cycling through `requests` ((method, path, body, check) tuples) after the `first` ones,
-    sent on the first connection alone; each connection keeps its
-    session cookie. Returns the responses that failed their check and the open connections.
+    sent on the first connection alone; each connection keeps its session cookie. Returns the
+    responses that failed their check and the open connections.
 
     The connections open one after the other, each answered once before the next opens: a
     client the server has not yet seen closing (the readiness probe) still holds its slot."""
@@ -104,7 +104,6 @@ def serve_under_load(serve, record_property, app_dir, heapsize, requests, connec
     record_property("heap_free_after_import", after_import)
     record_property("heap_free_after_1000_requests", after_load)
     assert srv.alive()
-    return after_load
 
 
 def test_hello_serves_1000_keep_alive_requests_in_the_esp8266_profile(serve, record_property):
