@@ -64,6 +64,7 @@ class Server:
         deadline = time.monotonic() + 10
         while True:
             if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()
                 raise RuntimeError("did not start")
             if one(self.port, "/__heap")[0] == 200:
                 return
