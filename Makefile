@@ -36,6 +36,7 @@ help:
 	@echo "make run            build the unix firmware and serve $(APP) on http://$(HOST):$(HTTP_PORT)"
 	@echo "make test           build everything the tests need and run every test"
 	@echo "make unix           build firmware/UNIX/kiln"
+	@echo "make unix-device    build firmware/UNIX_DEVICE/kiln (32-bit, ESP8266 feature level)"
 	@echo "make esp32 BOARD=…  build firmware/<BOARD>/ (needs ESP-IDF v5.2-v5.4)"
 	@echo "make esp8266        build firmware/ESP8266_GENERIC/ (Debian's xtensa-lx106 toolchain, vendored SDK)"
 	@echo "make emulate        boot firmware/ESP8266_GENERIC/ in the emulated ESP8266 (QEMU) to its REPL"
@@ -119,7 +120,7 @@ run: deps-run $(UNIX_FW)
 
 # --- tests --------------------------------------------------------------------------------
 
-test: deps-test venv $(UNIX_FW) check-xtensa esp8266-image qemu test-c lint
+test: deps-test venv $(UNIX_FW) unix-device check-xtensa esp8266-image qemu test-c lint
 	$(PY) -m pytest -q tests
 
 lint: venv
@@ -179,7 +180,7 @@ repl: venv
 
 # --- benchmarks ---------------------------------------------------------------------------
 
-bench: deps venv $(UNIX_FW) esp8266-image $(QEMU)
+bench: deps venv $(UNIX_FW) unix-device esp8266-image $(QEMU)
 	$(PY) bench/run.py
 
 # --- housekeeping -------------------------------------------------------------------------
@@ -274,3 +275,26 @@ bench-loop: $(UNIX_FW)
 	  echo "keep-alive:"; wrk -t2 -c16 -d5s --latency http://127.0.0.1:$(LOOP_PORT)/ | grep -E 'Requests/sec|99%'; \
 	  echo "Connection: close:"; wrk -t2 -c16 -d5s --latency -H 'Connection: close' \
 	    http://127.0.0.1:$(LOOP_PORT)/ | grep -E 'Requests/sec|99%'; }
+
+# --- device profiles ----------------------------------------------------------------------
+# A 32-bit unix firmware at the ESP8266 port's feature level (boards/UNIX_DEVICE: built with
+# MICROPY_FORCE_32BIT=1, needs gcc-multilib), run with a device's heap to see its budget:
+#   make unix-device     build firmware/UNIX_DEVICE/kiln
+#   firmware/UNIX_DEVICE/kiln -X heapsize=38k …    the ESP8266 profile (its whole GC heap)
+#   firmware/UNIX_DEVICE/kiln -X heapsize=110k …   the ESP32 profile (no SPIRAM)
+# tests/test_device_profiles.py serves examples in both; bench/device_profiles.py measures
+# each example's smallest heap.
+UNIX_DEVICE_BUILD := $(BUILD_ROOT)/unix-device
+UNIX_DEVICE_FW := $(TOP)/firmware/UNIX_DEVICE/kiln
+
+.PHONY: unix-device
+unix-device: $(UNIX_DEVICE_FW)
+$(UNIX_DEVICE_FW): export KILN_TEMPLATES = $(UNIX_TEMPLATES)
+$(UNIX_DEVICE_FW): $(MPY_CROSS) $(VENDOR)/micropython-lib/README.md $(KILN_C) $(KILN_PY) $(wildcard boards/UNIX_DEVICE/*) FORCE
+	@# the port rebuilds nothing when only the variant's settings change: start over then
+	@cat boards/UNIX_DEVICE/mpconfigvariant.* | cmp -s - $(UNIX_DEVICE_BUILD)/kiln-variant || rm -rf $(UNIX_DEVICE_BUILD)
+	@mkdir -p $(UNIX_DEVICE_BUILD) && cat boards/UNIX_DEVICE/mpconfigvariant.* > $(UNIX_DEVICE_BUILD)/kiln-variant
+	$(MAKE) -s -C $(MP_DIR)/ports/unix -j$(JOBS) BUILD=$(UNIX_DEVICE_BUILD) VARIANT_DIR=$(TOP)/boards/UNIX_DEVICE \
+		$(PORT_ARGS) MICROPY_FORCE_32BIT=1 MICROPY_PY_BTREE=0 MICROPY_PY_SSL=0 MICROPY_PY_FFI=0
+	@mkdir -p $(dir $@)
+	@cmp -s $(UNIX_DEVICE_BUILD)/micropython $@ || { cp $(UNIX_DEVICE_BUILD)/micropython $@.tmp && mv -f $@.tmp $@; }
