@@ -20,11 +20,20 @@ _WHERE = {
     "render_template": "template",
 }
 
+# The package's modules: `kiln.server` before any import of it works too.
+_MODULES = (
+    "app", "auth", "cors", "csrf", "multipart", "request", "response", "routing", "server",
+    "session", "sse", "static", "template", "template_compiler", "template_filters", "testing",
+    "text",
+)
+
 
 def __getattr__(name):
+    # AttributeError for a name that is neither: hasattr(kiln, name) and dir(kiln) ask for many.
     module = _WHERE.get(name)
     if module is None:
-        # A submodule not imported yet (`from kiln import server`): ImportError if none.
+        if name not in _MODULES:
+            raise AttributeError(name)
         __import__("kiln." + name)
         return globals()[name]
     value = getattr(__import__("kiln." + module, None, None, (name,)), name)
