@@ -10,6 +10,10 @@ from kiln.request import G, Request
 from kiln.response import JSON_HEADERS, TEXT, TEXT_HEADERS, HTTPException, Response, slash_location
 from kiln.routing import Router, endpoint_info, urlencode
 
+# Speed: MicroPython grows a dict only when it is full, and global lookups probe this module's
+# dict on every request. With 50 names in its 59 slots a served hello costs 28.7k instructions;
+# with 54 it cost 30.5k (bench/framework.py). Add module-level names sparingly.
+
 _REASONS = {
     400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
     405: "Method Not Allowed", 408: "Request Timeout", 413: "Payload Too Large",
@@ -26,11 +30,6 @@ _ANSWERED = const(1)
 _AFTER = const(2)
 
 
-# What App._exception answers for a client that left during the body: nothing is sent (the
-# connection is closed), and the access log leaves it out.
-_CLIENT_LEFT = (400, TEXT_HEADERS, "")
-
-
 class Unanswerable(TypeError):
     """A view (or hook) returned a value Kiln cannot send; args[0] names its type."""
 
@@ -45,41 +44,43 @@ def make_response(r):
     if t is _tuple:
         return _from_tuple(r)
     if t is _int:
-        return Response("", _status(r))
+        return Response("", _sendable(r, True))
     if _isinstance(r, Response):
         return r
-    return Response(_body(r))
+    return Response(_sendable(r))
 
 
 def _from_tuple(r):
     if len(r) == 1:
-        return Response("", _status(r[0])) if type(r[0]) is int else Response(_body(r[0]))
+        return Response("", _sendable(r[0], True)) if type(r[0]) is int else Response(_sendable(r[0]))
     if type(r[1]) is int:
-        return Response(_body(r[0]), _status(r[1]), r[2] if len(r) > 2 else None)
-    return Response(_body(r[0]), 200, r[1])
+        return Response(_sendable(r[0]), _sendable(r[1], True), r[2] if len(r) > 2 else None)
+    return Response(_sendable(r[0]), 200, r[1])
 
 
-def _status(code):
-    # the C loop sends 200-599 (1xx are its own interim answers)
-    if 200 <= code <= 599:
-        return code
-    raise Unanswerable("int %d" % code)
-
-
-def _body(body):
-    # what the C loop can send (kiln.server.start_server), or a dict or list (JSON)
-    t = _type(body)
-    if t is _str or t is _bytes or t is _dict or t is _list or body is None or t is bytearray \
+def _sendable(value, status=False):
+    # A status the C loop sends (200-599: 1xx are its own interim answers), or a body it sends
+    # (kiln.server.start_server) or a dict or list (JSON); else Unanswerable.
+    t = _type(value)
+    if status:
+        if 200 <= value <= 599:
+            return value
+        raise Unanswerable("int %d" % value)
+    if t is _str or t is _bytes or t is _dict or t is _list or value is None or t is bytearray \
             or t is memoryview:
-        return body
+        return value
     for name in ("readinto", "__next__", "__iter__", "__aiter__", "__anext__"):
-        if hasattr(body, name):
-            return body
+        if hasattr(value, name):
+            return value
     raise Unanswerable(t.__name__)
 
 
 class App:
     """A web application: routes, hooks, error handlers; ``run()`` serves it."""
+
+    # What _exception answers for a client that left during the body: nothing is sent (the
+    # connection is closed), and the access log leaves it out.
+    _client_left = (400, TEXT_HEADERS, "")
 
     def __init__(self, name=None, debug=False, access_log=False):
         global current_app
@@ -223,7 +224,7 @@ class App:
             return self._general(creq)
         creq._class = self._request
         if not ep.sync or not self._plain:
-            return _live(creq, ep, _BEFORE, 0, None, None)
+            return _live(self, creq, ep, _BEFORE, 0, None, None)
         # No hook applies and the view is sync: the life starts at the view's answer.
         r = _call(ep.func, creq)
         if _type(r) is _str and creq._after is None:
@@ -231,7 +232,7 @@ class App:
             if ep.last is None or ep.last[2] is not r:
                 ep.last = (200, TEXT_HEADERS, r)
             return ep.last
-        return _answered(creq, ep, r)
+        return _answered(self, creq, ep, r)
 
     def _dynamic(self, creq):
         m = self.router.find_dynamic(creq.path)
@@ -243,8 +244,8 @@ class App:
         creq._class = self._request
         creq.url_args = m[1]
         if not ep.sync or not self._plain:
-            return _live(creq, ep, _BEFORE, 0, None, None)
-        return _answered(creq, ep, _call_args(ep, creq))
+            return _live(self, creq, ep, _BEFORE, 0, None, None)
+        return _answered(self, creq, ep, _call_args(ep, creq))
 
     def _general(self, creq):
         # HEAD served by GET, 405, 404, the trailing-slash redirect, a body over the limit
@@ -256,11 +257,14 @@ class App:
             ep = methods.get("GET")
         if ep is None:
             return self._no_route(creq, methods)
-        req = _new(self._request, creq, args)
+        req = creq
+        req._class = self._request
+        if args is not None:
+            req.url_args = args
         length = req.content_length
         if length is not None and length > req.max_content_length:
             return self._error(req, 413, None, "body of %d bytes is over the limit" % length)
-        return _live(req, ep, _BEFORE, 0, None, None)
+        return _live(self, req, ep, _BEFORE, 0, None, None)
 
     def _hooks(self, req, attr):
         hooks = getattr(self, attr)
@@ -271,13 +275,14 @@ class App:
         return hooks
 
     def _no_route(self, creq, methods):
-        req = _new(self._request, creq, None)
+        req = creq
+        req._class = self._request
         method = creq.method
         if methods is not None:
             allow = self._allow(methods)
             if method == "OPTIONS":
                 # answered as a view would be: the after_request hooks run
-                return _live(req, _NO_ENDPOINT, _AFTER, 0, None, Response("", 204, {"Allow": allow}))
+                return _live(self, req, _NO_ENDPOINT, _AFTER, 0, None, Response("", 204, {"Allow": allow}))
             return self._error(req, 405, {"Allow": allow})
         path = creq.path
         if not path.endswith("/"):
@@ -350,7 +355,7 @@ class App:
             if req._owned is not None:
                 _release(req)
             req.stream.close()
-            return _CLIENT_LEFT
+            return self._client_left
         if type(exc) is Unanswerable:
             print("Kiln: %s %s returned %s" % (req.method, req.path, exc.args[0]))
             return await self._error_response(req, 500, None)
@@ -394,7 +399,7 @@ class App:
 
     async def _log_async(self, method, target, r):
         r = await r
-        if r is not _CLIENT_LEFT:
+        if r is not self._client_left:
             print("%s %s %d" % (method, target, r[0]))
         return r
 
@@ -524,22 +529,11 @@ else:
         return _caught()
 
 
-def _new(cls, creq, args):
-    creq._class = cls
-    if args is not None:
-        creq.url_args = args
-    return creq
+# what _live reads of the endpoint of a request no route answers (OPTIONS)
+_NO_ENDPOINT = type("NoEndpoint", (), {"local": None})()
 
 
-class _NoEndpoint:
-    # what _live reads of the endpoint of a request no route answers (OPTIONS)
-    local = None
-
-
-_NO_ENDPOINT = _NoEndpoint()
-
-
-def _answered(req, ep, r):
+def _answered(app, req, ep, r):
     # the life of a request no hook applies to, from its sync view's answer
     if req._after is None and req._owned is None:
         t = _type(r)
@@ -548,22 +542,22 @@ def _answered(req, ep, r):
         if t is _dict or t is _list:
             return (200, JSON_HEADERS, _dumps(r))  # MicroPython's dumps raises no TypeError
     if _isinstance(r, _Exception):
-        return req.app._exception(req, r)
-    return _live(req, ep, _ANSWERED, 0, r, None)
+        return app._exception(req, r)
+    return _live(app, req, ep, _ANSWERED, 0, r, None)
 
 
-async def _resume(req, ep, stage, i, pending, res):
+async def _resume(app, req, ep, stage, i, pending, res):
     # What _live hands to asyncio: awaits the hook's or view's coroutine, then the same life
     # goes on from where it stopped (and may come back here at the next coroutine).
     try:
         value = await pending
     except Exception as e:  # noqa: BLE001 - every failure becomes an error response
-        return await req.app._exception(req, e)
-    r = _live(req, ep, stage, i, value, res)
+        return await app._exception(req, e)
+    r = _live(app, req, ep, stage, i, value, res)
     return r if _type(r) is _tuple else await r
 
 
-def _live(req, ep, stage, i, value, res):
+def _live(app, req, ep, stage, i, value, res):
     # The request's life, written once for sync and async hooks and views, from `stage`:
     # before_request hooks (the app's, then a local sub-app's) until one answers, else the view;
     # the answer made a Response and prepared; after_request hooks (the sub-app's, the app's,
@@ -572,7 +566,6 @@ def _live(req, ep, stage, i, value, res):
     # again from where it stopped. What is raised goes to App._exception. Returns the tuple, or
     # an awaitable of it.
     try:
-        app = req.app
         if stage == _BEFORE:
             if ep.local is not None:
                 req.subapp = ep.local
@@ -584,19 +577,20 @@ def _live(req, ep, stage, i, value, res):
                 # costs more
                 req.g = _bare(G)
             if hooks is not None:
-                while value is None and i < _len(hooks):
+                n = _len(hooks)
+                while value is None and i < n:
                     f = hooks[i]
                     i += 1
                     value = f[0](req)
                     if f[1]:
-                        return _resume(req, ep, _BEFORE, i, value, None)
+                        return _resume(app, req, ep, _BEFORE, i, value, None)
             if value is None:
                 if req.url_args is None:
                     value = ep.func(req)
                 else:
                     value = ep.rule.caller(ep.func, req, req.url_args)
                 if ep.is_async:
-                    return _resume(req, ep, _ANSWERED, 0, value, None)
+                    return _resume(app, req, ep, _ANSWERED, 0, value, None)
             stage = _ANSWERED
         if stage == _ANSWERED:
             if app._after is None and ep.local is None and req._after is None \
@@ -618,24 +612,27 @@ def _live(req, ep, stage, i, value, res):
             value = None
             i = 0
         hooks = app._after if ep.local is None else app._hooks(req, "after_request_handlers")
+        n = 0 if hooks is None else _len(hooks)
         while True:
             if value is not None and value is not res:
                 # most hooks return None or the response: the call is saved for them
                 res = _kept_or_replaced(req, res, value)
-            if hooks is not None and i < _len(hooks):
+            if i < n:
                 f = hooks[i]
+                i += 1
                 value = f[0](req, res)
-                f = f[1]
-            else:
-                f = req._after
-                if f is None or i - (0 if hooks is None else _len(hooks)) >= _len(f):
-                    break
-                f = f[i - (0 if hooks is None else _len(hooks))]
-                value = f(req, res)
-                f = endpoint_info(f)[1]
+                if f[1]:
+                    return _resume(app, req, ep, _AFTER, i, value, res)
+                continue
+            # the request's own hooks (Request.after_request), read after the app's ran
+            f = req._after
+            if f is None or i - n >= _len(f):
+                break
+            f = f[i - n]
             i += 1
-            if f:
-                return _resume(req, ep, _AFTER, i, value, res)
+            value = f(req, res)
+            if endpoint_info(f)[1]:
+                return _resume(app, req, ep, _AFTER, i, value, res)
         # to_tuple, written out for the common case: a plain Response with no header set
         if _type(res) is Response and res._headers is None and res.cookies is None \
                 and res.default_content_type is TEXT:
@@ -646,7 +643,7 @@ def _live(req, ep, stage, i, value, res):
             _release(req)
         return res
     except Exception as e:  # noqa: BLE001 - every failure becomes an error response
-        return req.app._exception(req, e)
+        return app._exception(req, e)
 
 
 def _kept_or_replaced(req, res, x):
