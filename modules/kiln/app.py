@@ -557,7 +557,8 @@ async def _resume(app, req, ep, stage, i, pending, res):
     return r if _type(r) is _tuple else await r
 
 
-def _live(app, req, ep, stage, i, value, res):
+def _live(app, req, ep, stage, i, value, res, _type=_type, _str=_str, _len=_len, _bare=_bare, G=G,
+          Response=Response, _store=_store, TEXT=TEXT, TEXT_HEADERS=TEXT_HEADERS):
     # The request's life, written once for sync and async hooks and views, from `stage`:
     # before_request hooks (the app's, then a local sub-app's) until one answers, else the view;
     # the answer made a Response and prepared; after_request hooks (the sub-app's, the app's,
@@ -565,6 +566,8 @@ def _live(app, req, ep, stage, i, value, res):
     # view that is a coroutine function returns a coroutine: _resume awaits it and calls _live
     # again from where it stopped. What is raised goes to App._exception. Returns the tuple, or
     # an awaitable of it.
+    # The module globals it reads are defaults (locals): a global lookup costs ~130 instructions
+    # here, and a request with hooks made 11 (-1.1k of 43k, bench/framework.py served full).
     try:
         if stage == _BEFORE:
             if ep.local is not None:
