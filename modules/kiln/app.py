@@ -210,9 +210,11 @@ class App:
 
     # --- serving -----------------------------------------------------------------------------
 
-    # handle() runs for every request. Each function on its way keeps few locals: the
-    # MicroPython VM puts a frame of more than 11 words on the heap, which costs far more than
-    # the code itself once garbage has piled up between collections.
+    # handle() runs for every request. Each function on its way keeps few locals and a shallow
+    # stack: the MicroPython VM puts a frame of more than 11 words (locals and stack) on the
+    # heap, which costs far more than the code itself once garbage has piled up between
+    # collections (handle calling _live with 7 arguments cost 5.4k instructions per in-process
+    # hello, bench/framework.py). _live's defaults keep its callers' calls short.
 
     def handle(self, creq):
         """Answer one C request: returns (status, headers, body) or an awaitable of it."""
@@ -224,7 +226,7 @@ class App:
             return self._general(creq)
         creq._class = self._request
         if not ep.sync or not self._plain:
-            return _live(self, creq, ep, _BEFORE, 0, None, None)
+            return _live(self, creq, ep)
         # No hook applies and the view is sync: the life starts at the view's answer.
         r = _call(ep.func, creq)
         if _type(r) is _str and creq._after is None:
@@ -232,7 +234,7 @@ class App:
             if ep.last is None or ep.last[2] is not r:
                 ep.last = (200, TEXT_HEADERS, r)
             return ep.last
-        return _answered(self, creq, ep, r)
+        return _answered(self, creq, r)
 
     def _dynamic(self, creq):
         m = self.router.find_dynamic(creq.path)
@@ -244,8 +246,8 @@ class App:
         creq._class = self._request
         creq.url_args = m[1]
         if not ep.sync or not self._plain:
-            return _live(self, creq, ep, _BEFORE, 0, None, None)
-        return _answered(self, creq, ep, _call_args(ep, creq))
+            return _live(self, creq, ep)
+        return _answered(self, creq, _call_args(ep, creq))
 
     def _general(self, creq):
         # HEAD served by GET, 405, 404, the trailing-slash redirect, a body over the limit
@@ -264,7 +266,7 @@ class App:
         length = req.content_length
         if length is not None and length > req.max_content_length:
             return self._error(req, 413, None, "body of %d bytes is over the limit" % length)
-        return _live(self, req, ep, _BEFORE, 0, None, None)
+        return _live(self, req, ep)
 
     def _hooks(self, req, attr):
         hooks = getattr(self, attr)
@@ -533,8 +535,9 @@ else:
 _NO_ENDPOINT = type("NoEndpoint", (), {"local": None})()
 
 
-def _answered(app, req, ep, r):
-    # the life of a request no hook applies to, from its sync view's answer
+def _answered(app, req, r):
+    # the life of a request no hook applies to (nor a local sub-app's), from its sync view's
+    # answer
     if req._after is None and req._owned is None:
         t = _type(r)
         if t is _str or t is _bytes:
@@ -543,7 +546,7 @@ def _answered(app, req, ep, r):
             return (200, JSON_HEADERS, _dumps(r))  # MicroPython's dumps raises no TypeError
     if _isinstance(r, _Exception):
         return app._exception(req, r)
-    return _live(app, req, ep, _ANSWERED, 0, r, None)
+    return _live(app, req, _NO_ENDPOINT, _ANSWERED, 0, r)
 
 
 async def _resume(app, req, ep, stage, i, pending, res):
@@ -557,8 +560,9 @@ async def _resume(app, req, ep, stage, i, pending, res):
     return r if _type(r) is _tuple else await r
 
 
-def _live(app, req, ep, stage, i, value, res, _type=_type, _str=_str, _len=_len, _bare=_bare, G=G,
-          Response=Response, _store=_store, TEXT=TEXT, TEXT_HEADERS=TEXT_HEADERS):
+def _live(app, req, ep, stage=_BEFORE, i=0, value=None, res=None, _type=_type, _str=_str,
+          _len=_len, _bare=_bare, G=G, Response=Response, _store=_store, TEXT=TEXT,
+          TEXT_HEADERS=TEXT_HEADERS):
     # The request's life, written once for sync and async hooks and views, from `stage`:
     # before_request hooks (the app's, then a local sub-app's) until one answers, else the view;
     # the answer made a Response and prepared; after_request hooks (the sub-app's, the app's,
