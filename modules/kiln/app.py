@@ -10,9 +10,11 @@ from kiln.request import G, Request
 from kiln.response import JSON_HEADERS, TEXT, TEXT_HEADERS, HTTPException, Response, slash_location
 from kiln.routing import Router, endpoint_info, urlencode
 
-# Speed: MicroPython grows a dict only when it is full, and global lookups probe this module's
-# dict on every request. With 50 names in its 59 slots a served hello costs 28.7k instructions;
-# with 54 it cost 30.5k (bench/framework.py). Add module-level names sparingly.
+# Speed: every request looks names up in this module's dict, and MicroPython grows a dict only
+# when it is full: with 54 names in its 59 slots a served hello measured 30.5k instructions, with
+# 50 28.7k (bench/framework.py). A change of qstr numbering alone (a new name anywhere in the
+# frozen modules) can move the figure about as much, so add module-level names sparingly and
+# measure.
 
 _REASONS = {
     400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
