@@ -520,3 +520,39 @@ def test_async_views_and_hooks_made_in_a_factory_or_bound_are_awaited():
     check(c.get("/"), 200, b"hello factory")
     assert c.get("/items/3").json == {"id": 3, "by": "factory"}
     assert _kiln.is_coroutine_function(create_app) is False
+
+
+def test_a_requests_async_after_hook_is_awaited_from_a_sync_or_an_async_view():
+    # issue 11: from a sync view the hook's coroutine was taken for the response (200, empty)
+    import asyncio
+
+    app = App()
+
+    async def header(request, response):
+        await asyncio.sleep_ms(0)  # really waits: asyncio runs the rest of the request
+        response.headers["X-Hook"] = "awaited"
+
+    async def replace(request, response):
+        return "replaced after " + response.body
+
+    @app.get("/sync")
+    def sync_view(request):
+        request.after_request(header)
+        return "sync"
+
+    @app.get("/async")
+    async def async_view(request):
+        request.after_request(header)
+        return "async"
+
+    @app.get("/sync-replaced")
+    def sync_replaced(request):
+        request.after_request(replace)
+        return "sync"
+
+    c = TestClient(app)
+    for path, body in (("/sync", b"sync"), ("/async", b"async")):
+        res = c.get(path)
+        check(res, 200, body)
+        assert res.headers.get("X-Hook") == "awaited", (path, res.header_list)
+    check(c.get("/sync-replaced"), 200, b"replaced after sync")
