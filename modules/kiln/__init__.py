@@ -23,8 +23,9 @@ def __getattr__(name):
                                   " session sse static template template_compiler"
                                   " template_filters testing text "):
             raise AttributeError(name)
-        __import__("kiln." + name)
-        return globals()[name]
+        module = __import__("kiln." + name, None, None, (name,))
+        globals()[name] = module
+        return module
     at += len(name) + 2
     module = _WHERE[at:_WHERE.find(" ", at)]
     value = getattr(__import__("kiln." + module, None, None, (name,)), name)
