@@ -1,6 +1,7 @@
 # URL rules compiled at registration: a static path is one dict lookup, a dynamic one a lookup by
 # its first path segment and slash count, then the few rules found there (see Router.index);
 # a rule with one string, int or single-segment converter between literal text needs no regex.
+import gc
 import re
 
 from _kiln import METHODS as _METHODS
@@ -71,14 +72,24 @@ class Wrapped:
 
 
 class Rule:
-    """One URL pattern with the handlers of each of its methods. A rule holds only its pattern
-    and its methods (what it takes to match it lives in its router's index): routes are counted
-    in thousands on boards with tens of KB of heap."""
+    """One URL pattern with the handlers of each of its methods. A dynamic rule is also what its
+    router's index holds: what it takes to match it is in class attributes shared by the rules
+    with the same argument names and converter, and in instance attributes only where they
+    differ from the default. Routes are counted in thousands on boards with tens of KB of heap
+    (bench/routing.py)."""
 
     # calls view(request, name=value, ...) with keywords, which allocates nothing, where
     # view(request, **args) would build and free an argument array on the heap; one function per
-    # set of argument names, on a subclass shared by every rule with those names (_rule_class)
+    # set of argument names, on the subclass made by _rule_class
     caller = staticmethod(lambda f, r, a: f(r, **a))
+    # one argument between literal text, matched without a regex:
+    conv = None  # str, int, or (compiled "^(?:regex)$", to_python) of a converter
+    argname = None
+    extra = None  # literal text after "/first/" (or after "/" when the first segment is not literal)
+    suffix = ""  # literal text after the argument
+    # any other dynamic rule:
+    regex = None
+    names = None  # ((name, to_python), ...) of the regex's groups
 
     def __init__(self, pattern):
         self.pattern = pattern
@@ -100,15 +111,16 @@ class Rule:
         return out
 
 
-_rule_classes = {}  # "name,name" -> Rule subclass with that caller
+_rule_classes = {}  # ("name,name", conv) -> Rule subclass
 
 
-def _rule_class(names):
-    key = ",".join(names)
+def _rule_class(names, conv):
+    key = (",".join(names), conv)
     cls = _rule_classes.get(key)
     if cls is None:
         caller = eval("lambda f, r, a: f(r, %s)" % ", ".join("%s=a[%r]" % (n, n) for n in names))
-        cls = _rule_classes[key] = type("Rule", (Rule,), {"caller": staticmethod(caller)})
+        cls = _rule_classes[key] = type("Rule", (Rule,), {
+            "caller": staticmethod(caller), "conv": conv, "argname": names[0] if conv else None})
     return cls
 
 
@@ -136,42 +148,38 @@ class Endpoint:
         return self._name or endpoint_info(self.func)[0]
 
 
-# A dynamic rule is indexed by the hash of its literal first path segment (-1 when that segment
-# holds a converter) and its slash count: key hash * 256 + slashes, in Router.index[hash & 63].
-# A bucket is a flat tuple or list of 5-item entries, in registration order:
-#   (rule, extra, suffix, name, conv)  one argument between literal text, matched without a regex:
-#                                      extra: literal text after "/first/" (or after "/"), or None;
-#                                      conv: str, int, or (compiled regex, to_python) of a converter
-#   (rule, regex, names, min_slashes, None)  any other rule: its regex, ((name, to_python), ...)
-# Rules whose arguments may span segments (path, re:, ...) have no fixed slash count: they are
-# kept per first segment in Router.loose and added to every bucket of that segment that they
-# could match, so each bucket holds every candidate for its paths in registration order.
-# No table grows with the number of routes beyond a few hundred entries: a large table is one
-# block of heap that a fragmented heap no longer has (1,000 routes in 256 KB, bench/routing.py).
-_STRIDE = 5
+# A dynamic rule is indexed by the hash h of its literal first path segment (-1 when that segment
+# holds a converter) and its slash count n: Router.index[_part(h)][h * 256 + n] is a bucket, a
+# Rule or a list of them in registration order. Rules whose arguments may span segments (path,
+# re:, ...) have no slash count: they are kept per first segment in Router.loose[h] and also
+# added to every bucket of that segment that they could match, so a bucket holds every
+# candidate for its paths in registration order.
+# No dict or list grows with the number of routes beyond a few dozen entries (index and
+# endpoints are split in 64, rules in lists of 64): a large table is one block of heap, which
+# a heap fragmented by thousands of small objects no longer has.
 _SPLIT = 64
 
 
+def _part(h):
+    # spreads the low bits of MicroPython's string hash, which similar names share
+    return (h ^ (h >> 6) ^ (h >> 12)) & (_SPLIT - 1)
+
+
 class Table:
-    """A mapping split into small dicts (see above); ``items()`` in insertion order."""
+    """A dict split into small dicts, for names that grow with the number of routes."""
 
     def __init__(self):
-        self.parts = {}  # hash & 63 -> dict
-        self.order = [[]]  # keys in insertion order, 64 a list
+        self.parts = {}  # _part(hash(key)) -> dict
 
     def get(self, key, default=None):
-        part = self.parts.get(_hash(key) & (_SPLIT - 1))
+        part = self.parts.get(_part(_hash(key)))
         return default if part is None else part.get(key, default)
 
     def __setitem__(self, key, value):
-        h = _hash(key) & (_SPLIT - 1)
+        h = _part(_hash(key))
         part = self.parts.get(h)
         if part is None:
             part = self.parts[h] = {}
-        if key not in part:
-            if _len(self.order[-1]) == _SPLIT:
-                self.order.append([])
-            self.order[-1].append(key)
         part[key] = value
 
     def __getitem__(self, key):
@@ -184,19 +192,60 @@ class Table:
         return self.get(key, self) is not self
 
     def __len__(self):
-        return sum(_len(keys) for keys in self.order)
+        return sum(_len(part) for part in self.parts.values())
 
     def __iter__(self):
-        for keys in self.order:
-            for key in keys:
+        for part in self.parts.values():
+            for key in part:
                 yield key
 
-    def keys(self):
-        return iter(self)
+    def items(self):
+        for part in self.parts.values():
+            for item in part.items():
+                yield item
+
+
+class Rules:
+    """Every rule of a router by pattern, in registration order (what App.mount replays)."""
+
+    def __init__(self):
+        self.chunks = [[]]
+
+    def append(self, rule):
+        if _len(self.chunks[-1]) == _SPLIT:
+            self.chunks.append([])
+        self.chunks[-1].append(rule)
+
+    def values(self):
+        for chunk in self.chunks:
+            for rule in chunk:
+                yield rule
 
     def items(self):
-        for key in self:
-            yield key, self.get(key)
+        for rule in self.values():
+            yield rule.pattern, rule
+
+    def __iter__(self):
+        for rule in self.values():
+            yield rule.pattern
+
+    def __len__(self):
+        return sum(_len(chunk) for chunk in self.chunks)
+
+    def get(self, pattern, default=None):
+        for rule in self.values():
+            if rule.pattern == pattern:
+                return rule
+        return default
+
+    def __contains__(self, pattern):
+        return self.get(pattern) is not None
+
+    def __getitem__(self, pattern):
+        rule = self.get(pattern)
+        if rule is None:
+            raise KeyError(pattern)
+        return rule
 
 
 class Router:
@@ -204,12 +253,13 @@ class Router:
 
     def __init__(self):
         self.static = {}  # path -> {method: Endpoint}
-        self.index = {}  # first-segment hash & 63 -> {hash * 256 + slash count: bucket}
-        self.loose = {}  # first-segment hash (or -1) -> bucket of rules without a slash count
+        self.index = {}  # _part(h) -> {h * 256 + n: bucket} (see above)
+        self.loose = {}  # h -> bucket of the rules without a slash count
         self.literal = False  # a dynamic rule with a literal first segment exists
         self.wild = False  # a dynamic rule whose first segment holds a converter exists
-        self.rules = Table()  # pattern -> Rule, in registration order
+        self.rules = Rules()  # pattern -> Rule, in registration order
         self.endpoints = Table()  # name -> Endpoint
+        self.added = 0  # dynamic rules, for the collections that keep the heap packed
 
     def add(self, pattern, methods, func, endpoint=None):
         if type(methods) is str:
@@ -250,32 +300,22 @@ class Router:
                 return next(iter(methods.values())).rule
             rule = Rule(pattern)
             self.static[pattern] = rule.methods
-            self.rules[pattern] = rule
+            self.rules.append(rule)
             return rule
         args = parts[1::2]
         head = parts[0]
         slash = head.find("/", 1)
         h = _hash(head[1:slash]) if slash > 0 else -1
-        slashes = 0
-        for i in range(0, _len(parts), 2):
-            slashes += parts[i].count("/")
+        slashes = _slashes(parts)
         fixed = slashes < 256
         for a in args:
             fixed = fixed and a[4]
         key = h * 256 + slashes
-        part = self.index.get(h & (_SPLIT - 1))
+        part = self.index.get(_part(h))
         bucket = (part.get(key) if part is not None else None) if fixed else self.loose.get(h)
-        i = 0
-        while bucket is not None and i < _len(bucket):
-            if bucket[i].pattern == pattern:
-                return bucket[i]
-            i += _STRIDE
-        rule = _rule_class([a[0] for a in args])(pattern)
-        self.rules[pattern] = rule
-        if slash > 0:
-            self.literal = True
-        else:
-            self.wild = True
+        for rule in _rules_of(bucket):
+            if rule.pattern == pattern:
+                return rule
         conv = None
         if fixed and _len(args) == 1:
             _, regex, to_python, _, _ = args[0]
@@ -285,29 +325,41 @@ class Router:
                 conv = int
             else:
                 conv = _simple_converter(regex, to_python)
+        rule = _rule_class([a[0] for a in args], conv)(pattern)
         if conv is None:
-            entry = (rule, _regex(parts), tuple((a[0], a[2]) for a in args), slashes, None)
+            rule.regex = _regex(parts)
+            rule.names = tuple((a[0], a[2]) for a in args)
         else:
-            entry = (rule, head[slash + 1 :] if slash > 0 else head[1:], parts[2], args[0][0], conv)
-            if not entry[1]:
-                entry = (rule, None) + entry[2:]
+            extra = head[slash + 1 :] if slash > 0 else head[1:]
+            if extra:
+                rule.extra = extra
+            if parts[2]:
+                rule.suffix = parts[2]
+        self.rules.append(rule)
+        if slash > 0:
+            self.literal = True
+        else:
+            self.wild = True
+        self.added += 1
+        if self.added & 63 == 0:
+            # garbage made while registering lies between the rules; collected now and then, the
+            # rules stay packed and the heap keeps large free blocks (bench/routing.py: without
+            # it 1,000 routes fail in a heap with most of its space free, in holes)
+            _gc_collect()
         if not fixed:
-            self.loose[h] = _append(self.loose.get(h), entry)
+            self.loose[h] = _append(self.loose.get(h), rule)
             for part in self.index.values():
                 for key in part:
                     if key >> 8 == h and key & 255 >= slashes:
-                        part[key] = _append(part[key], entry)
+                        part[key] = _append(part[key], rule)
             return rule
         if bucket is None:
-            loose = self.loose.get(h) or ()
-            i = 0
-            while i < _len(loose):
-                if loose[i + 3] <= slashes:
-                    bucket = _append(bucket, loose[i : i + _STRIDE])
-                i += _STRIDE
+            for other in _rules_of(self.loose.get(h)):
+                if _slashes(_split(other.pattern)) <= slashes:
+                    bucket = _append(bucket, other)
         if part is None:
-            part = self.index[h & (_SPLIT - 1)] = {}
-        part[key] = _append(bucket, entry)
+            part = self.index[_part(h)] = {}
+        part[key] = _append(bucket, rule)
         return rule
 
     def find(self, path):
@@ -328,19 +380,22 @@ class Router:
                 h = _hash(first)
                 bucket = None
                 if n < 256:
-                    bucket = self.index.get(h & (_SPLIT - 1))
+                    bucket = self.index.get((h ^ (h >> 6) ^ (h >> 12)) & 63)  # _part(h), inlined
                     if bucket is not None:
                         bucket = bucket.get(h * 256 + n)
                 if bucket is None:
                     bucket = self.loose.get(h)
                 if bucket is not None:
-                    found = _scan(bucket, path, first, slash + 1)
-                    if found is not None:
-                        return found
+                    if type(bucket) is list:
+                        bucket = _scan(bucket, path, first, slash + 1)
+                    else:
+                        bucket = _match(bucket, path, first, slash + 1)
+                    if bucket is not None:
+                        return bucket
         if self.wild:
             bucket = None
             if n < 256:
-                bucket = self.index.get(_SPLIT - 1)
+                bucket = self.index.get(_part(-1))
                 if bucket is not None:
                     bucket = bucket.get(n - 256)
             if bucket is None:
@@ -351,64 +406,86 @@ class Router:
 
 
 _hash = hash
+_gc_collect = gc.collect
 
 
-def _append(bucket, entry):
-    # a bucket of one entry is that entry (a tuple): no list for the routes alone in theirs
+def _slashes(parts):
+    # the slashes of a pattern's literal text: its slash count, or the least for a loose rule
+    n = 0
+    i = 0
+    while i < _len(parts):
+        n += parts[i].count("/")
+        i += 2
+    return n
+
+
+def _rules_of(bucket):
     if bucket is None:
-        return entry
-    if type(bucket) is tuple:
-        bucket = list(bucket)
-    bucket.extend(entry)
+        return ()
+    return bucket if type(bucket) is list else (bucket,)
+
+
+def _append(bucket, rule):
+    # a bucket of one rule is that rule: no list for the routes alone in theirs
+    if bucket is None:
+        return rule
+    if type(bucket) is not list:
+        return [bucket, rule]
+    bucket.append(rule)
     return bucket
 
 
 def _scan(bucket, path, first, start):
-    # first: the path's first segment when the bucket was found by its hash, which others share
+    if type(bucket) is not list:
+        return _match(bucket, path, first, start)
     i = 0
-    while i < _len(bucket):
-        conv = bucket[i + 4]
-        if conv is None:
-            m = bucket[i + 1].match(path)
-            if m is not None:
-                args = _groups(m, bucket[i + 2])
-                if args is not None:
-                    return bucket[i].methods, args
-        else:
-            rule = bucket[i]
-            if first is None or (rule.pattern.startswith(first, 1)
-                                 and rule.pattern.startswith("/", start - 1)):
-                args = _segment(path, start, bucket[i + 1], bucket[i + 2], bucket[i + 3], conv)
-                if args is not None:
-                    return rule.methods, args
-        i += _STRIDE
+    while i < _len(bucket):  # no iterator object per request
+        found = _match(bucket[i], path, first, start)
+        if found is not None:
+            return found
+        i += 1
     return None
 
 
-def _segment(path, start, extra, suffix, name, conv):
-    # the bucket's slash count equals the path's: between prefix and suffix is one segment
-    if extra is not None:
-        if not path.startswith(extra, start):
+def _match(rule, path, first, start):
+    # first: the path's first segment when the bucket was found by its hash, which other
+    # segments may share. Few locals, reused: a frame of more than 11 words goes on the heap.
+    conv = rule.conv
+    if conv is None:
+        m = rule.regex.match(path)
+        if m is None:
             return None
-        start += _len(extra)
-    end = _len(path) - _len(suffix)
-    if end <= start or not path.endswith(suffix):
+        m = _groups(m, rule.names)
+        return None if m is None else (rule.methods, m)
+    if first is not None:
+        m = rule.pattern
+        if not m.startswith(first, 1) or not m.startswith("/", start - 1):
+            return None
+    # the bucket's slash count is the path's: between prefix and suffix is one segment
+    m = rule.extra
+    if m is not None:
+        if not path.startswith(m, start):
+            return None
+        start += _len(m)
+    m = rule.suffix
+    first = _len(path) - _len(m)  # the end of the argument
+    if first <= start or not path.endswith(m):
         return None
-    value = path[start:end]
+    m = path[start:first]
     if conv is str:
-        return {name: value}
+        return rule.methods, {rule.argname: m}
     if conv is int:
-        if (value[1:] if value[0] == "-" else value).isdigit():
-            return {name: int(value)}
+        if (m[1:] if m[0] == "-" else m).isdigit():
+            return rule.methods, {rule.argname: int(m)}
         return None
-    if conv[0].match(value) is None:
+    if conv[0].match(m) is None:
         return None
-    if conv[1] is None:
-        return {name: value}
-    try:
-        return {name: conv[1](value)}
-    except ValueError:
-        return None
+    if conv[1] is not None:
+        try:
+            m = conv[1](m)
+        except ValueError:
+            return None
+    return rule.methods, {rule.argname: m}
 
 
 def _groups(m, names):
