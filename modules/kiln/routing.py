@@ -182,12 +182,6 @@ class Table:
             part = self.parts[h] = {}
         part[key] = value
 
-    def __getitem__(self, key):
-        value = self.get(key, self)
-        if value is self:
-            raise KeyError(key)
-        return value
-
     def __contains__(self, key):
         return self.get(key, self) is not self
 
@@ -237,15 +231,6 @@ class Rules:
             if rule.pattern == pattern:
                 return rule
         return default
-
-    def __contains__(self, pattern):
-        return self.get(pattern) is not None
-
-    def __getitem__(self, pattern):
-        rule = self.get(pattern)
-        if rule is None:
-            raise KeyError(pattern)
-        return rule
 
 
 class Router:
