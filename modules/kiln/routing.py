@@ -72,34 +72,35 @@ class Wrapped:
 
 
 class Rule:
-    """One URL pattern with the handlers of each of its methods. A dynamic rule is also what its
-    router's index holds: what it takes to match it is in class attributes shared by the rules
-    with the same argument names and converter, and in instance attributes only where they
-    differ from the default. Routes are counted in thousands on boards with tens of KB of heap
-    (bench/routing.py)."""
+    """One URL pattern with the handlers of each of its methods. Its router's index holds its
+    entry, a tuple (see Router.index); a rule adds the function that calls its views. Routes
+    are counted in thousands on boards with tens of KB of heap (bench/routing.py): no per-rule
+    regex unless the rule needs one, no per-rule function, few instance attributes."""
 
     # calls view(request, name=value, ...) with keywords, which allocates nothing, where
-    # view(request, **args) would build and free an argument array on the heap; one function per
-    # set of argument names, on the subclass made by _rule_class
+    # view(request, **args) would build and free an argument array on the heap; one function
+    # per set of argument names (_caller), an instance attribute: read on every request, where a
+    # class attribute costs ~600 instructions more (bench/routing.py)
     caller = staticmethod(lambda f, r, a: f(r, **a))
-    # one argument between literal text, matched without a regex:
-    conv = None  # str, int, or (compiled "^(?:regex)$", to_python) of a converter
-    argname = None
-    extra = None  # literal text after "/first/" (or after "/" when the first segment is not literal)
-    suffix = ""  # literal text after the argument
-    # any other dynamic rule:
-    regex = None
-    names = None  # ((name, to_python), ...) of the regex's groups
 
-    def __init__(self, pattern):
-        self.pattern = pattern
-        self.methods = {}  # method -> Endpoint
+    def __init__(self, entry, caller=None):
+        self.entry = entry
+        if caller is not None:
+            self.caller = caller
+
+    @property
+    def methods(self):  # method -> Endpoint
+        return self.entry[0]
+
+    @property
+    def pattern(self):
+        return self.entry[5]
 
     def build(self, params):
         """The path of this rule with ``params``' values (popped from it)."""
         parts = _split(self.pattern)
         if _len(parts) == 1:
-            return self.pattern
+            return parts[0]
         out = parts[0]
         i = 1
         while i < _len(parts):
@@ -111,25 +112,22 @@ class Rule:
         return out
 
 
-_rule_classes = {}  # ("name,name", conv) -> Rule subclass
+_callers = {}  # "name,name" -> caller
 
 
-def _rule_class(names, conv):
-    key = (",".join(names), conv)
-    cls = _rule_classes.get(key)
-    if cls is None:
-        caller = eval("lambda f, r, a: f(r, %s)" % ", ".join("%s=a[%r]" % (n, n) for n in names))
-        cls = _rule_classes[key] = type("Rule", (Rule,), {
-            "caller": staticmethod(caller), "conv": conv, "argname": names[0] if conv else None})
-    return cls
+def _caller(names):
+    key = ",".join(names)
+    caller = _callers.get(key)
+    if caller is None:
+        caller = _callers[key] = eval("lambda f, r, a: f(r, %s)" % ", ".join("%s=a[%r]" % (n, n) for n in names))
+    return caller
 
 
 class Endpoint:
     """A view registered for one method of one rule. What most endpoints share is a class
-    attribute, so an instance holds two attributes: func and rule."""
+    attribute; an instance holds func, rule and sync (read on every request)."""
 
     is_async = False
-    sync = True
     local = None  # the sub-app whose hooks apply only here (App.mount(local=True))
     last = None  # the last (status, headers, body) of a str result, reused when equal
     _name = None  # the endpoint name when it is not the function's
@@ -137,9 +135,9 @@ class Endpoint:
     def __init__(self, name, func, is_async, rule):
         self.func = func
         self.rule = rule
+        self.sync = not is_async
         if is_async:
             self.is_async = True
-            self.sync = False
         if name != endpoint_info(func)[0]:
             self._name = name
 
@@ -148,21 +146,32 @@ class Endpoint:
         return self._name or endpoint_info(self.func)[0]
 
 
-# A dynamic rule is indexed by the hash h of its literal first path segment (-1 when that segment
-# holds a converter) and its slash count n: Router.index[_part(h)][h * 256 + n] is a bucket, a
-# Rule or a list of them in registration order. Rules whose arguments may span segments (path,
-# re:, ...) have no slash count: they are kept per first segment in Router.loose[h] and also
-# added to every bucket of that segment that they could match, so a bucket holds every
-# candidate for its paths in registration order.
+# A dynamic rule is indexed by the hash h of its literal first path segment with the slash after
+# it ("first/"; -1 when that segment holds a converter) and its slash count n:
+# Router.index[_part(h)][h * 256 + n] is a bucket, an entry or a list of entries in registration
+# order. An entry is a tuple, read by index (an instance attribute would cost a dict per rule,
+# a class attribute ~600 instructions a read):
+#   (methods, conv, argname, extra, suffix, pattern)  one argument between literal text, matched
+#       without a regex: conv is str, int, or (compiled "^(?:regex)$", to_python) of a
+#       converter; extra: the literal text after "/first/" (after "/" when the first segment is
+#       not literal) or None; suffix: the literal text after the argument
+#   (methods, None, ((name, to_python), ...), regex, None, pattern)  any other rule
+# Rules whose arguments may span segments (path, re:, ...) have no slash count: they are kept
+# per first segment in Router.loose[h] and also added to every bucket of that segment that they
+# could match, so a bucket holds every candidate for its paths in registration order.
 # No dict or list grows with the number of routes beyond a few dozen entries (index and
 # endpoints are split in 64, rules in lists of 64): a large table is one block of heap, which
 # a heap fragmented by thousands of small objects no longer has.
 _SPLIT = 64
+_FEW = 8  # first segments found by startswith (Router.groups)
 
 
 def _part(h):
     # spreads the low bits of MicroPython's string hash, which similar names share
     return (h ^ (h >> 6) ^ (h >> 12)) & (_SPLIT - 1)
+
+
+_WILD = _part(-1)
 
 
 class Table:
@@ -228,7 +237,7 @@ class Rules:
 
     def get(self, pattern, default=None):
         for rule in self.values():
-            if rule.pattern == pattern:
+            if rule.entry[5] == pattern:
                 return rule
         return default
 
@@ -241,6 +250,10 @@ class Router:
         self.index = {}  # _part(h) -> {h * 256 + n: bucket} (see above)
         self.loose = {}  # h -> bucket of the rules without a slash count
         self.literal = False  # a dynamic rule with a literal first segment exists
+        # "/first/", hash of "first/", its index part, ... while there are few: found with
+        # startswith, which allocates nothing, where the index needs a slice of the path; None
+        # once there are more
+        self.groups = []
         self.wild = False  # a dynamic rule whose first segment holds a converter exists
         self.rules = Rules()  # pattern -> Rule, in registration order
         self.endpoints = Table()  # name -> Endpoint
@@ -266,12 +279,13 @@ class Router:
             raise ValueError("endpoint %r is already used by route %r; give this route another "
                              "function name or endpoint=" % (name, known.rule.pattern))
         rule = self._rule(pattern)
+        known_methods = rule.entry[0]
         for m in methods:
-            if m in rule.methods:
+            if m in known_methods:
                 raise ValueError("route %s %s is defined twice" % (m, pattern))
         ep = Endpoint(name, func, is_async, rule)
         for m in methods:
-            rule.methods[m] = ep
+            known_methods[m] = ep
         if known is None:
             self.endpoints[name] = ep
         return ep
@@ -283,24 +297,24 @@ class Router:
             methods = self.static.get(pattern)
             if methods is not None:
                 return next(iter(methods.values())).rule
-            rule = Rule(pattern)
+            rule = Rule(({}, None, None, None, None, pattern))
             self.static[pattern] = rule.methods
             self.rules.append(rule)
             return rule
         args = parts[1::2]
         head = parts[0]
         slash = head.find("/", 1)
-        h = _hash(head[1:slash]) if slash > 0 else -1
+        h = _hash(head[1 : slash + 1]) if slash > 0 else -1  # of "first/"
         slashes = _slashes(parts)
-        fixed = slashes < 256
+        fixed = slashes < 255  # find_dynamic counts 255 for more
         for a in args:
             fixed = fixed and a[4]
         key = h * 256 + slashes
         part = self.index.get(_part(h))
         bucket = (part.get(key) if part is not None else None) if fixed else self.loose.get(h)
-        for rule in _rules_of(bucket):
-            if rule.pattern == pattern:
-                return rule
+        for entry in _entries(bucket):
+            if entry[5] == pattern:
+                return next(iter(entry[0].values())).rule
         conv = None
         if fixed and _len(args) == 1:
             _, regex, to_python, _, _ = args[0]
@@ -310,19 +324,28 @@ class Router:
                 conv = int
             else:
                 conv = _simple_converter(regex, to_python)
-        rule = _rule_class([a[0] for a in args], conv)(pattern)
         if conv is None:
-            rule.regex = _regex(parts)
-            rule.names = tuple((a[0], a[2]) for a in args)
+            entry = ({}, None, tuple((a[0], a[2]) for a in args), _regex(parts), None, pattern)
         else:
             extra = head[slash + 1 :] if slash > 0 else head[1:]
-            if extra:
-                rule.extra = extra
-            if parts[2]:
-                rule.suffix = parts[2]
+            entry = ({}, conv, args[0][0], extra or None, parts[2], pattern)
+        rule = Rule(entry, _caller([a[0] for a in args]))
         self.rules.append(rule)
         if slash > 0:
             self.literal = True
+            groups = self.groups
+            if groups is not None and head[: slash + 1] not in groups:
+                # found by startswith, a group's entries are not checked against the path's
+                # first segment: the groups' hashes must differ
+                if _len(groups) < 3 * _FEW and h not in groups[1::3]:
+                    part = self.index.get(_part(h))
+                    if part is None:
+                        part = self.index[_part(h)] = {}
+                    groups.append(head[: slash + 1])
+                    groups.append(h)
+                    groups.append(part)
+                else:
+                    self.groups = None
         else:
             self.wild = True
         self.added += 1
@@ -332,19 +355,20 @@ class Router:
             # it 1,000 routes fail in a heap with most of its space free, in holes)
             _gc_collect()
         if not fixed:
-            self.loose[h] = _append(self.loose.get(h), rule)
+            self.loose[h] = _append(self.loose.get(h), entry)
             for part in self.index.values():
                 for key in part:
                     if key >> 8 == h and key & 255 >= slashes:
-                        part[key] = _append(part[key], rule)
+                        part[key] = _append(part[key], entry)
             return rule
         if bucket is None:
-            for other in _rules_of(self.loose.get(h)):
-                if _slashes(_split(other.pattern)) <= slashes:
+            for other in _entries(self.loose.get(h)):
+                if _slashes(_split(other[5])) <= slashes:
                     bucket = _append(bucket, other)
+        part = self.index.get(_part(h))  # made above for a new first segment in self.groups
         if part is None:
             part = self.index[_part(h)] = {}
-        part[key] = _append(bucket, rule)
+        part[key] = _append(bucket, entry)
         return rule
 
     def find(self, path):
@@ -354,40 +378,49 @@ class Router:
             return methods, None
         return self.find_dynamic(path) or (None, None)
 
+    # The lookup is split in small functions with few locals, reused: a function whose frame
+    # has more than 11 words gets it from the heap, ~2,000 instructions (bench/routing.py).
+
     def find_dynamic(self, path):
         """(methods, args) of the first dynamic rule matching path, or None: the rules whose
         first segment is literal come first, in registration order, then the others."""
         n = path.count("/")
-        if self.literal:
-            slash = path.find("/", 1)
-            if slash > 0:
-                first = path[1:slash]
-                h = _hash(first)
-                bucket = None
-                if n < 256:
-                    bucket = self.index.get((h ^ (h >> 6) ^ (h >> 12)) & 63)  # _part(h), inlined
-                    if bucket is not None:
-                        bucket = bucket.get(h * 256 + n)
-                if bucket is None:
-                    bucket = self.loose.get(h)
-                if bucket is not None:
-                    if type(bucket) is list:
-                        bucket = _scan(bucket, path, first, slash + 1)
-                    else:
-                        bucket = _match(bucket, path, first, slash + 1)
-                    if bucket is not None:
-                        return bucket
-        if self.wild:
-            bucket = None
-            if n < 256:
-                bucket = self.index.get(_part(-1))
-                if bucket is not None:
-                    bucket = bucket.get(n - 256)
-            if bucket is None:
-                bucket = self.loose.get(-1)
-            if bucket is not None:
-                return _scan(bucket, path, None, 1)
-        return None
+        if n > 255:
+            n = 255  # no bucket has as many: a rule with a slash count has fewer
+        found = self._literal(path, n) if self.literal else None
+        if found is None and self.wild:
+            n = _lookup(self.index, self.loose, n - 256)  # the key of first segment -1
+            if type(n) is tuple:
+                return _match(n, path, None, 1)
+            if n is not None:
+                return _scan(n, path, None, 1)
+        return found
+
+    def _literal(self, path, n):
+        key = self.groups
+        if key is not None:
+            i = 0
+            while i < _len(key):  # no iterator object per request
+                if path.startswith(key[i]):
+                    break
+                i += 3
+            else:
+                return None
+            # the bucket (key[i + 2] is the index part of hash key[i + 1]), else the loose rules
+            n = key[i + 2].get(key[i + 1] * 256 + n) or self.loose.get(key[i + 1])
+            i = _len(key[i])  # where the text after "/first/" begins
+            key = None  # the path's first segment is checked
+        else:
+            i = path.find("/", 1) + 1
+            if i <= 0:
+                return None
+            key = path[1:i]  # "first/": checked against the entries found by its hash
+            n = _lookup(self.index, self.loose, n + _hash(key) * 256)
+        if n is None:
+            return None
+        if type(n) is tuple:  # a bucket of one entry: one call fewer
+            return _match(n, path, key, i)
+        return _scan(n, path, key, i)
 
 
 _hash = hash
@@ -404,20 +437,29 @@ def _slashes(parts):
     return n
 
 
-def _rules_of(bucket):
+def _entries(bucket):
     if bucket is None:
         return ()
     return bucket if type(bucket) is list else (bucket,)
 
 
-def _append(bucket, rule):
-    # a bucket of one rule is that rule: no list for the routes alone in theirs
+def _append(bucket, entry):
+    # a bucket of one entry is that entry: no list for the routes alone in theirs
     if bucket is None:
-        return rule
+        return entry
     if type(bucket) is not list:
-        return [bucket, rule]
-    bucket.append(rule)
+        return [bucket, entry]
+    bucket.append(entry)
     return bucket
+
+
+def _lookup(index, loose, key):
+    # the bucket of key (hash * 256 + slash count), else the rules without a slash count
+    h = key >> 8
+    bucket = index.get((h ^ (h >> 6) ^ (h >> 12)) & 63)  # _part(h), inlined
+    if bucket is not None:
+        bucket = bucket.get(key)
+    return loose.get(h) if bucket is None else bucket
 
 
 def _scan(bucket, path, first, start):
@@ -432,45 +474,56 @@ def _scan(bucket, path, first, start):
     return None
 
 
-def _match(rule, path, first, start):
-    # first: the path's first segment when the bucket was found by its hash, which other
-    # segments may share. Few locals, reused: a frame of more than 11 words goes on the heap.
-    conv = rule.conv
-    if conv is None:
-        m = rule.regex.match(path)
-        if m is None:
+def _match(e, path, first, start):
+    # e: an entry; first: the path's "first/" when the bucket was found by its hash, which other
+    # segments may share; start: where the text after "/first/" (or "/") begins
+    if e[1] is None:
+        first = e[3].match(path)
+        if first is None:
             return None
-        m = _groups(m, rule.names)
-        return None if m is None else (rule.methods, m)
-    if first is not None:
-        m = rule.pattern
-        if not m.startswith(first, 1) or not m.startswith("/", start - 1):
-            return None
+        first = _groups(first, e[2])
+        return None if first is None else (e[0], first)
+    if first is not None and not e[5].startswith(first, 1):
+        return None
     # the bucket's slash count is the path's: between prefix and suffix is one segment
-    m = rule.extra
-    if m is not None:
-        if not path.startswith(m, start):
+    first = e[3]
+    if first is not None:
+        if not path.startswith(first, start):
             return None
-        start += _len(m)
-    m = rule.suffix
-    first = _len(path) - _len(m)  # the end of the argument
-    if first <= start or not path.endswith(m):
+        start += _len(first)
+    first = e[4]
+    if first and not path.endswith(first):
         return None
-    m = path[start:first]
-    if conv is str:
-        return rule.methods, {rule.argname: m}
-    if conv is int:
-        if (m[1:] if m[0] == "-" else m).isdigit():
-            return rule.methods, {rule.argname: int(m)}
+    first = _len(path) - _len(first)  # the end of the argument
+    if first <= start:
         return None
-    if conv[0].match(m) is None:
+    if e[1] is int:
+        return _int(e, path, start, first)
+    first = path[start:first]
+    if e[1] is str:
+        return e[0], {e[2]: first}
+    return _convert(e, first)
+
+
+def _int(e, path, start, end):
+    # bytes: a str slice looks for an equal interned string, and so does text[0]
+    raw = path.encode()
+    raw = raw[start:end] if _len(raw) == _len(path) else path[start:end].encode()
+    if (raw[1:] if raw[0] == 45 else raw).isdigit():  # 45: "-"
+        return e[0], {e[2]: int(raw)}
+    return None
+
+
+def _convert(e, text):
+    conv = e[1]
+    if conv[0].match(text) is None:
         return None
     if conv[1] is not None:
         try:
-            m = conv[1](m)
+            text = conv[1](text)
         except ValueError:
             return None
-    return rule.methods, {rule.argname: m}
+    return e[0], {e[2]: text}
 
 
 def _groups(m, names):

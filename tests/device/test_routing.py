@@ -525,7 +525,7 @@ def test_async_views_and_hooks_made_in_a_factory_or_bound_are_awaited():
 def test_thousands_of_routes_keep_their_precedence():
     app = App()
     view = lambda kind: lambda request, **args: "%s %s" % (kind, sorted(args.items()))  # noqa: E731
-    count = 1500
+    count = 1000
     for i in range(count):
         # per first segment, in this order: an int rule, a rest-matching rule between two fixed
         # rules of the same slash count, a string rule that only wins where the others refuse
