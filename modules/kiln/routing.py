@@ -254,7 +254,8 @@ class Router:
         # startswith, which allocates nothing, where the index needs a slice of the path; None
         # once there are more
         self.groups = []
-        self.wild = False  # a dynamic rule whose first segment holds a converter exists
+        # index[_part(-1)] once a dynamic rule whose first segment holds a converter exists
+        self.wild = None
         self.rules = Rules()  # pattern -> Rule, in registration order
         self.endpoints = Table()  # name -> Endpoint
         self.added = 0  # dynamic rules, for the collections that keep the heap packed
@@ -346,8 +347,10 @@ class Router:
                     groups.append(part)
                 else:
                     self.groups = None
-        else:
-            self.wild = True
+        elif self.wild is None:
+            self.wild = self.index.get(_WILD)
+            if self.wild is None:
+                self.wild = self.index[_WILD] = {}
         self.added += 1
         if self.added & 63 == 0:
             # garbage made while registering lies between the rules; collected now and then, the
@@ -388,8 +391,8 @@ class Router:
         if n > 255:
             n = 255  # no bucket has as many: a rule with a slash count has fewer
         found = self._literal(path, n) if self.literal else None
-        if found is None and self.wild:
-            n = _lookup(self.index, self.loose, n - 256)  # the key of first segment -1
+        if found is None and self.wild is not None:
+            n = self.wild.get(n - 256) or self.loose.get(-1)  # the key of first segment -1
             if type(n) is tuple:
                 return _match(n, path, None, 1)
             if n is not None:
