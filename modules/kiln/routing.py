@@ -82,6 +82,7 @@ class Rule:
     # per set of argument names (_caller), an instance attribute: read on every request, where a
     # class attribute costs ~600 instructions more (bench/routing.py)
     caller = staticmethod(lambda f, r, a: f(r, **a))
+    parts = None  # _split(pattern), kept by the first url_for: only rules that links name
 
     def __init__(self, entry, caller=None):
         self.entry = entry
@@ -98,7 +99,9 @@ class Rule:
 
     def build(self, params):
         """The path of this rule with ``params``' values (popped from it)."""
-        parts = _split(self.pattern)
+        parts = self.parts
+        if parts is None:
+            parts = self.parts = _split(self.pattern)
         if _len(parts) == 1:
             return parts[0]
         out = parts[0]
@@ -181,8 +184,9 @@ class Table:
         self.parts = {}  # _part(hash(key)) -> dict
 
     def get(self, key, default=None):
-        part = self.parts.get(_part(_hash(key)))
-        return default if part is None else part.get(key, default)
+        h = _hash(key)
+        h = self.parts.get((h ^ (h >> 6) ^ (h >> 12)) & 63)  # _part(h), inlined: url_for reads
+        return default if h is None else h.get(key, default)
 
     def __setitem__(self, key, value):
         h = _part(_hash(key))
@@ -257,7 +261,7 @@ class Router:
         # index[_part(-1)] once a dynamic rule whose first segment holds a converter exists
         self.wild = None
         self.rules = Rules()  # pattern -> Rule, in registration order
-        self.endpoints = Table()  # name -> Endpoint
+        self.endpoints = {}  # name -> Endpoint; a Table once there are many
         self.added = 0  # dynamic rules, for the collections that keep the heap packed
 
     def add(self, pattern, methods, func, endpoint=None):
@@ -288,6 +292,11 @@ class Router:
         for m in methods:
             known_methods[m] = ep
         if known is None:
+            if type(self.endpoints) is dict and _len(self.endpoints) == _SPLIT:
+                table = Table()
+                for key, value in self.endpoints.items():
+                    table[key] = value
+                self.endpoints = table
             self.endpoints[name] = ep
         return ep
 
