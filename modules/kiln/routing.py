@@ -178,7 +178,8 @@ _WILD = _part(-1)
 
 
 class Table:
-    """A dict split into small dicts, for names that grow with the number of routes."""
+    """A dict split into small dicts, for names that grow with the number of routes: get, set,
+    ``in`` and items()."""
 
     def __init__(self):
         self.parts = {}  # _part(hash(key)) -> dict
@@ -198,14 +199,6 @@ class Table:
     def __contains__(self, key):
         return self.get(key, self) is not self
 
-    def __len__(self):
-        return sum(_len(part) for part in self.parts.values())
-
-    def __iter__(self):
-        for part in self.parts.values():
-            for key in part:
-                yield key
-
     def items(self):
         for part in self.parts.values():
             for item in part.items():
@@ -213,7 +206,8 @@ class Table:
 
 
 class Rules:
-    """Every rule of a router by pattern, in registration order (what App.mount replays)."""
+    """Every rule of a router, in registration order (what App.mount replays): items() gives
+    (pattern, rule) pairs, get(pattern) a rule or None."""
 
     def __init__(self):
         self.chunks = [[]]
@@ -223,25 +217,14 @@ class Rules:
             self.chunks.append([])
         self.chunks[-1].append(rule)
 
-    def values(self):
+    def items(self):
         for chunk in self.chunks:
             for rule in chunk:
-                yield rule
-
-    def items(self):
-        for rule in self.values():
-            yield rule.pattern, rule
-
-    def __iter__(self):
-        for rule in self.values():
-            yield rule.pattern
-
-    def __len__(self):
-        return sum(_len(chunk) for chunk in self.chunks)
+                yield rule.entry[5], rule
 
     def get(self, pattern, default=None):
-        for rule in self.values():
-            if rule.entry[5] == pattern:
+        for key, rule in self.items():
+            if key == pattern:
                 return rule
         return default
 
