@@ -226,7 +226,7 @@ def test_with_a_saved_network_the_board_joins_it_without_an_access_point_on_the_
     assert SECRET not in b.console()
 
 
-def test_a_saved_network_that_fails_is_retried_with_back_off_then_the_portal_opens_on_the_unix_stand_in(board, tmp_path):
+def test_a_failing_saved_network_is_retried_with_back_off_then_the_portal_opens_on_the_unix_stand_in(board, tmp_path):
     (tmp_path / "wifi.json").write_text(json.dumps({"ssid": "Home <5G>", "password": "changed since"}))
     b = board()
     start = time.monotonic()

@@ -30,7 +30,8 @@ PROBES = ("/generate_204", "/gen_204", "/hotspot-detect.html", "/library/test/su
 
 _PAGE = """<!doctype html><html><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width,initial-scale=1"><title>%s set-up</title>
-<style>body{font:16px sans-serif;margin:1em auto;max-width:24em;padding:0 1em}input,select,button{display:block;width:100%%;margin:.3em 0 1em;padding:.5em;box-sizing:border-box}.e{color:#b00}</style>
+<style>body{font:16px sans-serif;margin:1em auto;max-width:24em;padding:0 1em}
+input,button{display:block;width:100%%;margin:.3em 0 1em;padding:.5em;box-sizing:border-box}.e{color:#b00}</style>
 </head><body><h1>%s</h1>%s</body></html>"""
 
 _FORM = """%s<form method="post" action="/save">
@@ -77,7 +78,7 @@ class Portal:
         self.done = None
         self.port = 80
         app = self.app = App()
-        csrf = self.csrf = CSRF(app)
+        self.csrf = CSRF(app)
         home = "http://%s/" % ip
 
         @app.before_request
