@@ -263,3 +263,16 @@ bench-loop: $(UNIX_FW)
 	  echo "keep-alive:"; wrk -t2 -c16 -d5s --latency http://127.0.0.1:$(LOOP_PORT)/ | grep -E 'Requests/sec|99%'; \
 	  echo "Connection: close:"; wrk -t2 -c16 -d5s --latency -H 'Connection: close' \
 	    http://127.0.0.1:$(LOOP_PORT)/ | grep -E 'Requests/sec|99%'; }
+
+# --- over the air ---------------------------------------------------------------------------
+# make ota APP=path/to/app HOST=192.168.1.23 (KILN_OTA_KEY in the environment: the key the
+# board's firmware was built with) sends the app to the board's /ota/app and waits until it runs
+# (tools/ota.py); make ota-firmware BOARD=ESP32_GENERIC HOST=… sends firmware/<BOARD>/'s app
+# image to /ota/firmware.
+OTA_PORT ?= 80
+OTA_WAIT ?= 60
+.PHONY: ota ota-firmware
+ota: venv
+	$(PY) tools/ota.py $(APP) $(HOST) --port $(OTA_PORT) --wait $(OTA_WAIT)
+ota-firmware: venv check-board
+	$(PY) tools/ota.py $(TOP)/firmware/$(BOARD)/micropython.bin $(HOST) --port $(OTA_PORT) --firmware --wait $(OTA_WAIT)
