@@ -156,3 +156,54 @@ print(seen['view'] - seen['base'], seen['after'] - seen['base'])
 """
     view, after = (int(n) for n in device.run(script).split())
     assert 0 < view <= DISPATCH_STACK_BUDGET and 0 < after <= DISPATCH_STACK_BUDGET, (view, after)
+
+
+# Life in the field (kiln.dns, kiln.net, kiln.portal, kiln.slots, kiln.ota) on the chip: each
+# module imports on a freshly booted ESP8266, and what it costs the heap is a budget (today's
+# figures plus a small margin; kiln.portal and kiln.ota import kiln.App, whose cost is counted
+# in theirs). No network in the emulator: the DNS answer and an app bundle's unpacking to
+# littlefs run without sockets.
+FIELD_HEAP_BUDGET = {"kiln.dns": 700, "kiln.net": 800, "kiln.slots": 1_300, "kiln.portal": 10_000,
+                     "kiln.ota": 4_200}
+
+
+@pytest.mark.parametrize("module", sorted(FIELD_HEAP_BUDGET))
+def test_field_modules_import_on_the_chip_within_their_heap_budget(device, module, capsys):
+    out = device.run("import gc\ngc.collect()\nb = gc.mem_free()\nimport %s\ngc.collect()\nprint(b - gc.mem_free())"
+                     % module)
+    cost = int(out.strip().splitlines()[-1])
+    with capsys.disabled():
+        print("\nemulated ESP8266: import %s costs %d B of heap" % (module, cost))
+    assert 0 < cost <= FIELD_HEAP_BUDGET[module], cost
+
+
+def test_the_dns_responder_answers_a_query_on_the_chip(device):
+    query = "abcd01000001000000000000076578616d706c6503636f6d0000010001"
+    out = device.run("import binascii, kiln.dns\n"
+                     "r = kiln.dns.answer(binascii.unhexlify(%r), bytes((192, 168, 4, 1)))\n"
+                     "print(binascii.hexlify(r).decode())" % query)
+    reply = bytes.fromhex(out.strip())
+    assert reply[:2] == b"\xab\xcd" and reply[2] & 0x80 and reply[7] == 1 and reply.endswith(b"\xc0\xa8\x04\x01")
+
+
+def test_an_app_bundle_streams_into_a_slot_on_the_chips_littlefs(device):
+    sys.path.insert(0, str(ROOT / "tools"))
+    import ota as client
+    app = ROOT / "examples" / "hello"
+    bundle = client.bundle(str(app))
+    script = """
+import asyncio, binascii, os, kiln.ota as ota
+class Req:
+    body = binascii.a2b_base64(%r)
+b = ota.Body(Req(), len(Req.body))
+ota.rmtree('app_b')
+paths = asyncio.run(ota.unpack(b, 'app_b'))
+print(paths, binascii.hexlify(b.sha.digest()).decode(), os.stat('app_b/main.py')[6])
+ota.rmtree('app_b')
+print('gone' if 'app_b' not in os.listdir() else 'left')
+""" % __import__("base64").b64encode(bundle).decode()
+    out = device.run(script, timeout=60).strip().splitlines()
+    assert out[-1] == "gone"
+    assert out[-2].endswith("%s %d" % (__import__("hashlib").sha256(bundle).hexdigest(),
+                                       (app / "main.py").stat().st_size))
+    assert "main.py" in out[-2]

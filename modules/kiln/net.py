@@ -120,6 +120,9 @@ def up(port=80, portal=True, ap_password=None):
         from kiln import portal as setup
 
         sta = setup.run(port=port, password=ap_password)
+        # set-up is over: let the portal's modules go, their heap is the app's now
+        sys.modules.pop("kiln.portal", None)
+        sys.modules.pop("kiln.dns", None)
         cfg = load()
     urls[:] = addresses(sta.ifconfig()[0], cfg.get("hostname"), port)
     for url in urls:
