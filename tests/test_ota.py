@@ -331,6 +331,15 @@ def test_power_loss_in_the_middle_of_writing_the_bundle_leaves_the_running_app(b
     assert board.state()["current"] == "a" and board.state()["trial"] is False
 
 
+def test_a_power_cut_inside_a_fat_rename_boots_what_the_complete_temporary_file_says(board):
+    # FAT renames over a file by removing it first: between the two, only ota.json.tmp is left.
+    make_app(board.flash / "app_b", "v2")
+    (board.flash / "ota.json.tmp").write_text(json.dumps({"current": "b", "previous": "a", "trial": False,
+                                                          "booted": 0, "reason": "switched"}))
+    board.up()
+    assert board.get() == (200, "v2")
+
+
 def test_a_new_app_that_raises_at_import_is_rolled_back(board, tmp_path):
     board.up()
     assert board.upload(bundle_of(tmp_path, "v2", extra="raise ValueError('boom')\n"))[0] == 200

@@ -21,20 +21,32 @@ urls = []
 
 
 def write_atomic(path, data):
-    """Write ``data`` to ``path`` through ``path + ".tmp"`` and a rename."""
+    """Write ``data`` to ``path`` through ``path + ".tmp"`` and a rename (``read_json`` reads
+    it back, also after a power cut in the middle of a rename on FAT)."""
     tmp = path + ".tmp"
     with open(tmp, "w") as f:
         f.write(data)
     os.rename(tmp, path)
 
 
+def read_json(path):
+    """What ``write_atomic`` last wrote to ``path`` (parsed JSON), or None. FAT (the ESP32
+    boards' filesystem) renames over a file by removing it first: found without ``path``, the
+    temporary file is complete and is the one to read."""
+    for name in (path, path + ".tmp"):
+        try:
+            with open(name) as f:
+                return json.load(f)
+        except OSError:
+            continue
+        except ValueError:
+            return None
+    return None
+
+
 def load():
     """The saved network (a dict with "ssid"), or None."""
-    try:
-        with open(config_path) as f:
-            cfg = json.load(f)
-    except (OSError, ValueError):
-        return None
+    cfg = read_json(config_path)
     if type(cfg) is not dict or not cfg.get("ssid"):
         return None
     return cfg
@@ -68,14 +80,14 @@ def connect(cfg, tries=None, timeout=None):
     address, or None after ``tries`` attempts of ``timeout`` seconds."""
     import network
 
-    sta = network.WLAN(network.STA_IF)
-    sta.active(True)
     host = cfg.get("hostname")
-    if host:
+    if host:  # before the interface comes up, so DHCP (and mDNS on esp32) use it
         try:
             network.hostname(host)
         except (AttributeError, OSError, ValueError):
             pass
+    sta = network.WLAN(network.STA_IF)
+    sta.active(True)
     tries = tries or attempts
     limit = (timeout or connect_timeout) * 1000
     pause = 1

@@ -18,7 +18,7 @@ import json
 import os
 import sys
 
-from kiln.net import write_atomic
+from kiln.net import read_json, write_atomic
 
 #: The file naming the current and previous slots.
 state_path = "ota.json"
@@ -34,13 +34,9 @@ def folder(slot):
 
 def load():
     """The state in ota.json; without one, slot "a" is current."""
-    try:
-        with open(state_path) as f:
-            st = json.load(f)
-        if st.get("current") in SLOTS:
-            return st
-    except (OSError, ValueError, AttributeError):
-        pass
+    st = read_json(state_path)
+    if type(st) is dict and st.get("current") in SLOTS:
+        return st
     return {"current": "a", "previous": None, "trial": False, "booted": 0, "reason": None}
 
 
