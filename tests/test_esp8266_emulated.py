@@ -207,3 +207,36 @@ print('gone' if 'app_b' not in os.listdir() else 'left')
     assert out[-2].endswith("%s %d" % (__import__("hashlib").sha256(bundle).hexdigest(),
                                        (app / "main.py").stat().st_size))
     assert "main.py" in out[-2]
+
+
+def test_an_authenticated_upload_is_written_and_switched_through_kilns_dispatch_on_the_chip(device):
+    # The whole path of POST /ota/app (the C parser, App dispatch, the view's awaits, littlefs
+    # writes, sha256 and the state's rename) within the chip's 8 KB C stack and 36 KB heap.
+    sys.path.insert(0, str(ROOT / "tools"))
+    import hashlib
+
+    import ota as client
+    bundle = client.bundle(str(ROOT / "examples" / "hello"))
+    digest = hashlib.sha256(bundle).hexdigest()
+    auth = client.mac(b"k" * 32, "app", "n" * 32, digest, len(bundle))
+    raw = (b"POST /ota/app HTTP/1.1\r\nHost: esp\r\nContent-Length: %d\r\nX-Kiln-SHA256: %s\r\n"
+           b"Authorization: Kiln-HMAC-SHA256 %s\r\n\r\n" % (len(bundle), digest.encode(), auth.encode())) + bundle
+    script = SERVE + """
+import binascii, gc, json, os, kiln.ota as ota, kiln.slots as slots
+ota.key = b'k' * 32
+ota.reset_delay = 3600
+ota._nonce[0] = 'n' * 32
+st = slots.load()
+handle, config = ota.handler(None, st, {})
+class Shim:
+    handle = staticmethod(handle)
+status, body = serve(Shim, binascii.a2b_base64(%r))
+gc.collect()
+print(json.dumps([status, body.decode(), slots.load()['current'], os.stat('app_b/main.py')[6], gc.mem_free()]))
+ota.rmtree('app_b')
+os.remove('ota.json')
+""" % __import__("base64").b64encode(raw).decode()
+    status, body, current, size, free = json.loads(device.run(script, timeout=60).strip().splitlines()[-1])
+    assert status == 200 and json.loads(body)["sha256"] == digest, body
+    assert current == "b" and size == (ROOT / "examples" / "hello" / "main.py").stat().st_size
+    assert free > 10_000
