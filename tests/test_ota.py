@@ -429,6 +429,7 @@ def test_a_firmware_image_is_written_in_blocks_verified_then_set_to_boot_on_the_
     # the new firmware boots pending verification and confirms itself once Kiln serves
     assert bootloader(board.flash)["pending_verify"] is True
     board.up()
+    assert board.get() == (200, "v1")  # served: confirmed before the first request is answered
     assert board.events("esp32_log.jsonl")[-1] == ["mark_app_valid_cancel_rollback", "ota_1"]
     assert bootloader(board.flash) == {"boot": "ota_1", "running": "ota_1", "pending_verify": False,
                                        "size": SLOT, "previous": "ota_0"}
