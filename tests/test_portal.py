@@ -247,3 +247,42 @@ def test_the_credentials_file_is_replaced_atomically():
     with tempfile.TemporaryDirectory() as d:
         out = subprocess.run([str(FIRMWARE), "-c", code % d], capture_output=True, text=True, timeout=10).stdout
     assert out.strip() == "['w.json'] {'ssid': 'b', 'password': 'p2', 'hostname': 'h'}"
+
+
+def test_a_new_board_is_set_up_from_a_phone_then_serves_its_app_on_the_unix_stand_in(tmp_path):
+    # The whole boot of a device's main.py (kiln.slots.run): no saved network, so the portal;
+    # once joined, the app of slot a on the same port.
+    (tmp_path / "network_standin.json").write_text(json.dumps(WORLD))
+    (tmp_path / "app_a").mkdir()
+    (tmp_path / "app_a" / "main.py").write_text(
+        "from kiln import App\napp = App()\n@app.get('/')\ndef index(request):\n    return 'the app'\n")
+    port, dns_port = free_port(), free_port()
+    code = ("import sys\nsys.path.insert(0, %r)\nimport kiln.portal, kiln.slots\n"
+            "kiln.portal.host = '127.0.0.1'\nkiln.portal.dns_port = %d\nkiln.portal.linger = 0.5\n"
+            "kiln.slots.run(port=%d, host='127.0.0.1')\n" % (str(STANDINS), dns_port, port))
+    log = open(tmp_path / "console.log", "w")
+    proc = subprocess.Popen([str(FIRMWARE), "-c", code], cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT)
+    b = Board.__new__(Board)
+    b.port, b.proc, b.folder = port, proc, tmp_path
+    b.log = log
+    try:
+        b.wait_http()
+        res, page = b.request("GET", "/")
+        assert "Kiln-123456 set-up" in page
+        cookie, token = form_token(res, page)
+        res, page = b.request("POST", "/save", body={"ssid": "Home <5G>", "password": SECRET, "csrf_token": token},
+                              headers={"Cookie": cookie})
+        assert res.status == 200 and "Joined Home &lt;5G&gt;" in page
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                if b.request("GET", "/", host="192.168.1.23")[1] == "the app":
+                    break
+            except OSError:
+                pass
+            assert time.monotonic() < deadline and proc.poll() is None, b.console()
+            time.sleep(0.1)
+        assert "Kiln: serving on http://192.168.1.23:%d/" % port in b.console()
+        assert ["ap", "active", False] in b.events()
+    finally:
+        b.stop()
