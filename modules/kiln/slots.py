@@ -136,15 +136,16 @@ def confirm(st, timer):
     Partition.mark_app_valid_cancel_rollback()
 
 
-def run(port=80, host="0.0.0.0", network=True, **config):
-    """Boot: bring the network up (kiln.net: the saved network or the set-up portal), then serve
-    the current slot's app under the health check, with kiln.ota's endpoints under /ota/."""
+def run(port=80, host="0.0.0.0", network=True, ap_password=None, **config):
+    """Boot: bring the network up (kiln.net: the saved network or the set-up portal, a WPA2
+    one with ``ap_password``), then serve the current slot's app under the health check, with
+    kiln.ota's endpoints under /ota/; ``config`` goes to the server (``kiln.server``)."""
     import asyncio
 
     if network:
         from kiln import net
 
-        net.up(port)
+        net.up(port, ap_password=ap_password)
     st = choose()
     timer = arm(health_seconds) if st.get("trial") else None
     app = load_app(st)
