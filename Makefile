@@ -298,3 +298,16 @@ $(UNIX_DEVICE_FW): $(MPY_CROSS) $(VENDOR)/micropython-lib/README.md $(KILN_C) $(
 		$(PORT_ARGS) MICROPY_FORCE_32BIT=1 MICROPY_PY_BTREE=0 MICROPY_PY_SSL=0 MICROPY_PY_FFI=0
 	@mkdir -p $(dir $@)
 	@cmp -s $(UNIX_DEVICE_BUILD)/micropython $@ || { cp $(UNIX_DEVICE_BUILD)/micropython $@.tmp && mv -f $@.tmp $@; }
+
+# --- over the air ---------------------------------------------------------------------------
+# make ota APP=path/to/app HOST=192.168.1.23 (KILN_OTA_KEY in the environment: the key the
+# board's firmware was built with) sends the app to the board's /ota/app and waits until it runs
+# (tools/ota.py); make ota-firmware BOARD=ESP32_GENERIC HOST=… sends firmware/<BOARD>/'s app
+# image to /ota/firmware.
+OTA_PORT ?= 80
+OTA_WAIT ?= 60
+.PHONY: ota ota-firmware
+ota: venv
+	$(PY) tools/ota.py $(APP) $(HOST) --port $(OTA_PORT) --wait $(OTA_WAIT)
+ota-firmware: venv check-board
+	$(PY) tools/ota.py $(TOP)/firmware/$(BOARD)/micropython.bin $(HOST) --port $(OTA_PORT) --firmware --wait $(OTA_WAIT)
