@@ -23,12 +23,13 @@ ESPTOOL = ROOT / ".venv" / "bin" / "esptool"
 
 IRAM_MIN_FREE = 1536
 BUDGETS = {  # bytes, upper bounds
-    "firmware.bin": 708_000,
-    "irom0": 671_000,
+    "firmware.bin": 714_000,
+    "irom0": 677_000,
     "kiln_code": 24_500,
     # 63,017 before network bring-up, set-up and app OTA (kiln.dns 1,217, kiln.net 1,611,
-    # kiln.portal 4,162, kiln.slots 2,038, kiln.ota 4,817: 76,862)
-    "frozen_kiln": 79_000,
+    # kiln.portal 4,162, kiln.slots 2,038, kiln.ota 4,817) and the indexed router (kiln.routing
+    # 3,992 -> 6,912): 81,225
+    "frozen_kiln": 83_000,
 }
 
 pytestmark = pytest.mark.skipif(not IMAGE.exists(), reason="no ESP8266 image: make esp8266 (make test builds it)")

@@ -19,11 +19,14 @@ def __getattr__(name):
     if at < 0:
         # A module of the package not imported yet (`kiln.server`), else AttributeError:
         # hasattr(kiln, x) and dir(kiln) ask for many names.
-        if " %s " % name not in (" app auth cors csrf multipart request response routing server"
-                                  " session sse static template template_compiler"
-                                  " template_filters testing text "):
+        if " %s " % name not in (" app auth cors csrf dns fwota multipart net ota portal request"
+                                  " response routing server session slots sse static template"
+                                  " template_compiler template_filters testing text "):
             raise AttributeError(name)
-        module = __import__("kiln." + name, None, None, (name,))
+        try:
+            module = __import__("kiln." + name, None, None, (name,))
+        except ImportError:  # not on this board (kiln.fwota needs esp32), or its own import fails
+            raise AttributeError(name)
         globals()[name] = module
         return module
     at += len(name) + 2

@@ -39,3 +39,4 @@ def test_the_package_answers_hasattr_and_dir():
     from kiln import static  # a submodule not imported yet still comes on first use
 
     assert static.send_file is kiln.send_file
+
