@@ -22,11 +22,11 @@ def __getattr__(name):
         if " %s " % name not in (" app auth cors csrf dns fwota multipart net ota portal request"
                                   " response routing server session slots sse static template"
                                   " template_compiler template_filters testing text "):
-            raise AttributeError(name)
+            raise AttributeError(name) from None
         try:
             module = __import__("kiln." + name, None, None, (name,))
         except ImportError:  # not on this board (kiln.fwota needs esp32), or its own import fails
-            raise AttributeError(name)
+            raise AttributeError(name) from None
         globals()[name] = module
         return module
     at += len(name) + 2
