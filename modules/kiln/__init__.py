@@ -22,7 +22,7 @@ def __getattr__(name):
         if " %s " % name not in (" app auth cors csrf dns fwota multipart net ota portal request"
                                   " response routing server session slots sse static template"
                                   " template_compiler template_filters testing text "):
-            raise AttributeError(name) from None
+            raise AttributeError(name)
         try:
             module = __import__("kiln." + name, None, None, (name,))
         except ImportError:  # not on this board (kiln.fwota needs esp32), or its own import fails
