@@ -285,8 +285,8 @@ def handler(app, st, config):
     @ota.post("/ota/firmware")
     async def post_firmware(request):
         try:
-            from kiln import fwota
-        except ImportError:
+            import kiln.fwota as fwota
+        except ImportError:  # no kiln.fwota on this board, or no esp32 module
             return answer(501, {"error": "firmware OTA needs an ESP32 board (esp32.Partition)"})
         return await upload(request, fwota.receive)
 
