@@ -108,7 +108,7 @@ run: deps-run $(UNIX_FW)
 
 # --- tests --------------------------------------------------------------------------------
 
-test: deps-test venv $(UNIX_FW) check-xtensa esp8266-image qemu test-c lint
+test: deps-test venv $(UNIX_FW) check-xtensa esp8266-image qemu test-c lint typecheck
 	$(PY) -m pytest -q tests
 
 lint: venv
@@ -263,3 +263,18 @@ bench-loop: $(UNIX_FW)
 	  echo "keep-alive:"; wrk -t2 -c16 -d5s --latency http://127.0.0.1:$(LOOP_PORT)/ | grep -E 'Requests/sec|99%'; \
 	  echo "Connection: close:"; wrk -t2 -c16 -d5s --latency -H 'Connection: close' \
 	    http://127.0.0.1:$(LOOP_PORT)/ | grep -E 'Requests/sec|99%'; }
+
+# --- docs ---------------------------------------------------------------------------------
+# Editor support and reference docs:
+#   make typecheck   mypy (pinned in requirements-dev.txt) checks every example and the typed
+#                    stubs/check_api.py against Kiln's stubs (stubs/kiln/*.pyi, stubs/_kiln.pyi)
+#   make docs        MkDocs + mkdocstrings build docs/ into build/site, warnings as errors,
+#                    offline (no theme CDN); tests/test_docs.py runs every runnable sample
+DOCS_SITE := $(BUILD_ROOT)/site
+
+.PHONY: typecheck docs
+
+typecheck: venv
+	@for f in examples/*/main.py stubs/check_api.py; do \
+	  out=$$($(VENV)/bin/mypy --config-file stubs/mypy.ini $$f) || { echo "$$out"; exit 1; }; done; \
+	  echo "typecheck: examples and stubs/check_api.py clean"
