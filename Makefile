@@ -108,7 +108,7 @@ run: deps-run $(UNIX_FW)
 
 # --- tests --------------------------------------------------------------------------------
 
-test: deps-test venv $(UNIX_FW) check-xtensa esp8266-image qemu test-c lint typecheck
+test: deps-test venv $(UNIX_FW) check-xtensa esp8266-image qemu test-c lint typecheck docs
 	$(PY) -m pytest -q tests
 
 lint: venv
@@ -267,7 +267,7 @@ bench-loop: $(UNIX_FW)
 # --- docs ---------------------------------------------------------------------------------
 # Editor support and reference docs:
 #   make typecheck   mypy (pinned in requirements-dev.txt) checks every example and the typed
-#                    stubs/check_api.py against Kiln's stubs (stubs/kiln/*.pyi, stubs/_kiln.pyi)
+#                    stubs/check_api.py against Kiln's stubs (stubs/kiln/*.pyi, stubs/_kiln/__init__.pyi)
 #   make docs        MkDocs + mkdocstrings build docs/ into build/site, warnings as errors,
 #                    offline (no theme CDN); tests/test_docs.py runs every runnable sample
 DOCS_SITE := $(BUILD_ROOT)/site
@@ -278,3 +278,6 @@ typecheck: venv
 	@for f in examples/*/main.py stubs/check_api.py; do \
 	  out=$$($(VENV)/bin/mypy --config-file stubs/mypy.ini $$f) || { echo "$$out"; exit 1; }; done; \
 	  echo "typecheck: examples and stubs/check_api.py clean"
+
+docs: venv
+	$(VENV)/bin/mkdocs build --strict --quiet --config-file mkdocs.yml --site-dir $(DOCS_SITE)

@@ -74,7 +74,7 @@ def test_kiln_c_stub_covers_module():
     r = run_upy(code)
     assert r.returncode == 0, r.stderr + r.stdout
     lines = r.stdout.splitlines()
-    stub_names, stub_methods = public_names(ast.parse((STUBS / "_kiln.pyi").read_text()))
+    stub_names, stub_methods = public_names(ast.parse((STUBS / "_kiln" / "__init__.pyi").read_text()))
     assert set(ast.literal_eval(lines[0])) - stub_names == set()
     for line in lines[1:]:
         cls, names = line.split(" ", 1)
