@@ -1,0 +1,232 @@
+"""The pure-Python `_kiln` (modules/_kiln.py) against the C module: one parametrised suite, each
+case run through both inside the unix firmware (the C module built in, the fallback loaded
+beside it under another name), and the results must be equal. Cases: the differential corpus of
+tests/test_parser_diff.py fed whole, byte by byte and pipelined; limits; the module functions;
+the request's class extension. tests/test_mip.py runs the fallback alone on stock MicroPython."""
+
+import ast
+
+import pytest
+from conftest import ROOT
+from test_parser_diff import CASES
+
+FALLBACK = ROOT / "modules" / "_kiln.py"
+
+# Runs in the firmware: IMPLS maps a name to an implementation of _kiln.
+HARNESS = r"""
+import _kiln as C
+ns = {"__name__": "_kiln_fallback"}
+exec(open(%r).read(), ns)
+
+
+class Py:
+    pass
+
+
+for k, v in ns.items():
+    setattr(Py, k, v)
+IMPLS = (("c", C), ("py", Py))
+
+
+def req_fields(r):
+    return ("accept", r.method, r.target, r.path, r.query_string, r.http_version, r.headers.items(),
+            r.body, r.chunked, r.keep_alive, r.content_length, r.expect_continue, r.upgrade,
+            len(r.headers), [n for n in r.headers])
+
+
+def feed_all(k, chunks, **limits):
+    p = k.Parser(**limits)
+    out = []
+    try:
+        for chunk in chunks:
+            r = p.feed(chunk)
+            while r is not None:
+                out.append(req_fields(r))
+                r = p.feed(b"")
+    except ValueError as e:
+        out.append(("reject",) + tuple(e.args))
+    return out
+""" % str(FALLBACK)
+
+LIMIT_CASES = [
+    ("line-414", dict(max_request_line=20), b"GET /aaaaaaaaaaaaaaaaaaaaaaaa HTTP/1.1\r\nHost: a\r\n\r\n"),
+    ("header-line-431", dict(max_header_line=16), b"GET / HTTP/1.1\r\nHost: a\r\nX-Long: 0123456789\r\n\r\n"),
+    ("head-431", dict(max_head=40), b"GET / HTTP/1.1\r\nHost: a\r\nX: 1\r\nY: 2\r\nZ: 3\r\n\r\n"),
+    ("headers-431", dict(max_headers=2), b"GET / HTTP/1.1\r\nHost: a\r\nX: 1\r\nY: 2\r\n\r\n"),
+    ("body-413", dict(max_body=4), b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello"),
+    ("chunked-413", dict(max_body=4),
+     b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n"),
+    ("custom-allowed", dict(custom_methods=True), b"BREW /pot HTTP/1.1\r\nHost: a\r\n\r\n"),
+    ("long-incomplete-414", dict(max_request_line=10, max_head=64), b"GET /" + b"a" * 80),
+]
+
+PIPELINED = [
+    ("two-gets", b"GET /a HTTP/1.1\r\nHost: a\r\n\r\nGET /b?c=d HTTP/1.1\r\nHost: a\r\n\r\n"),
+    ("post-then-get", b"POST /p HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nabcGET / HTTP/1.1\r\nHost: b\r\n\r\n"),
+    ("chunked-then-get",
+     b"POST /c HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\n\r\n"
+     b"GET /n HTTP/1.1\r\nHost: a\r\n\r\n"),
+    ("good-then-bad", b"GET / HTTP/1.1\r\nHost: a\r\n\r\nGET  / HTTP/1.1\r\n\r\n"),
+    ("utf8-and-invalid", b"GET /caf%C3%A9/%ff?q=%e2%82%ac HTTP/1.1\r\nHost: a\r\nX: \xff\xfe ok\r\n\r\n"),
+]
+
+FUNCTION_CASES = [
+    ("url_decode", "k.url_decode('a%20b+c')"),
+    ("url_decode-plus", "k.url_decode('a%20b+c', True)"),
+    ("url_decode-bytes", "k.url_decode(b'%41%4a%zz%4')"),
+    ("url_decode-utf8", "k.url_decode('%e2%82%ac%ff')"),
+    ("parse_qs", "k.parse_qs('a=1&b=%41+c&&d&=e&f=')"),
+    ("parse_qs-bytes", "k.parse_qs(b'x=%2B&y=a+b')"),
+    ("version", "k.version()"),
+    ("coroutine-plain", "k.is_coroutine_function(lambda r: r)"),
+    ("coroutine-async", "k.is_coroutine_function(AsyncHolder.f)"),
+    ("coroutine-bound", "k.is_coroutine_function(AsyncHolder().f)"),
+    ("coroutine-closure", "k.is_coroutine_function(make_closure())"),
+    ("coroutine-plain-closure", "k.is_coroutine_function(make_closure(False))"),
+    ("extend", "extended(k)"),
+    ("headers", "headers(k)"),
+    ("limits-checked", "bad_limit(k)"),
+]
+
+FUNCTION_HELPERS = r"""
+class AsyncHolder:
+    async def f(self):
+        pass
+
+
+def make_closure(is_async=True):
+    x = 1
+    async def a():
+        return x
+    def s():
+        return x
+    return a if is_async else s
+
+
+class Base:
+    limit = 7
+
+    def who(self):
+        return "base:" + self.path
+
+    def __getattr__(self, name):
+        if name == "lazy":
+            self.lazy = "made once"
+            return self.lazy
+        raise AttributeError(name)
+
+
+class Ext(Base):
+    @staticmethod
+    def static():
+        return "static"
+
+    @classmethod
+    def klass(cls):
+        return cls.__name__
+
+    async def later(self):
+        return 1
+
+
+def extended(k):
+    r = k.Parser().feed(b"GET /p HTTP/1.1\r\nHost: a\r\n\r\n")
+    out = [getattr(r, "_class", None)]
+    try:
+        r.limit
+    except AttributeError:
+        out.append("no class: AttributeError")
+    r._class = Ext
+    r.url_args = {"a": 1}
+    out += [r.limit, r.who(), r.lazy, r.lazy, r.static(), r.klass(), r.url_args, r.path]
+    out.append(k.is_coroutine_function(r.later))
+    try:
+        r.missing
+    except AttributeError:
+        out.append("missing: AttributeError")
+    return out
+
+
+def headers(k):
+    r = k.Parser().feed(b"GET / HTTP/1.1\r\nHost: a\r\nX-A: 1\r\nx-a: 2\r\nEmpty:\r\n\r\n")
+    h = r.headers
+    out = [h["x-A"], h.get("X-a"), h.get("nope"), h.get("nope", 5), h.getall("X-A"), "host" in h,
+           "nope" in h, len(h), bool(h), h["empty"]]
+    try:
+        h["nope"]
+    except KeyError:
+        out.append("KeyError")
+    try:
+        h["a"] = "b"
+    except TypeError:
+        out.append("read-only: TypeError")
+    return out
+
+
+def bad_limit(k):
+    out = []
+    for kw in ({"max_head": 0}, {"max_body": 0}, {"max_headers": 70000}):
+        try:
+            k.Parser(**kw)
+            out.append("accepted")
+        except ValueError:
+            out.append("ValueError")
+    return out
+"""
+
+
+def run_cases(upy, tmp_path, body):
+    script = tmp_path / "fallback_cases.py"
+    script.write_text(HARNESS + body)
+    proc = upy("import fallback_cases", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr + proc.stdout
+    results = {}
+    for line in proc.stdout.splitlines():
+        name, impl, result = ast.literal_eval(line)
+        results.setdefault(name, {})[impl] = result
+    return results
+
+
+_results = {}
+
+
+@pytest.fixture
+def results(upy, tmp_path):
+    if not _results:
+        body = "CASES = %r\nLIMIT_CASES = %r\nPIPELINED = %r\nFUNCTION_CASES = %r\n" % (
+            CASES, LIMIT_CASES, PIPELINED, FUNCTION_CASES)
+        body += FUNCTION_HELPERS + r"""
+for impl, k in IMPLS:
+    for name, raw in CASES:
+        print(repr(("whole:" + name, impl, feed_all(k, [raw]))))
+        print(repr(("bytes:" + name, impl, feed_all(k, [raw[i:i + 1] for i in range(len(raw))]))))
+    for name, limits, raw in LIMIT_CASES:
+        print(repr(("limit:" + name, impl, feed_all(k, [raw], **limits))))
+        print(repr(("limit-bytes:" + name, impl, feed_all(k, [raw[i:i + 1] for i in range(len(raw))], **limits))))
+    for name, raw in PIPELINED:
+        print(repr(("pipelined:" + name, impl, feed_all(k, [raw]))))
+        print(repr(("pipelined-split:" + name, impl, feed_all(k, [raw[:7], raw[7:40], raw[40:]]))))
+    for name, expr in FUNCTION_CASES:
+        try:
+            value = eval(expr, {"k": k, "AsyncHolder": AsyncHolder, "make_closure": make_closure,
+                                "extended": extended, "headers": headers, "bad_limit": bad_limit})
+        except Exception as e:
+            value = ("raised", type(e).__name__)
+        print(repr(("function:" + name, impl, repr(value))))
+"""
+        _results.update(run_cases(upy, tmp_path, body))
+    return _results
+
+
+NAMES = (
+    ["whole:" + n for n, _ in CASES] + ["bytes:" + n for n, _ in CASES]
+    + ["limit:" + n for n, _, _ in LIMIT_CASES] + ["limit-bytes:" + n for n, _, _ in LIMIT_CASES]
+    + ["pipelined:" + n for n, _ in PIPELINED] + ["pipelined-split:" + n for n, _ in PIPELINED]
+    + ["function:" + n for n, _ in FUNCTION_CASES]
+)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_fallback_matches_c_module(results, name):
+    got = results[name]
+    assert got["py"] == got["c"]
