@@ -108,7 +108,7 @@ run: deps-run $(UNIX_FW)
 
 # --- tests --------------------------------------------------------------------------------
 
-test: deps-test venv $(UNIX_FW) check-xtensa esp8266-image qemu test-c lint typecheck docs
+test: deps-test venv $(UNIX_FW) check-xtensa esp8266-image qemu test-c lint typecheck docs unix-stock
 	$(PY) -m pytest -q tests
 
 lint: venv
@@ -281,3 +281,19 @@ typecheck: venv
 
 docs: venv
 	$(VENV)/bin/mkdocs build --strict --quiet --config-file mkdocs.yml --site-dir $(DOCS_SITE)
+
+# Stock MicroPython for `mip install` and the pure-Python _kiln (modules/_kiln.py): the unix
+# port's standard variant from the same pinned tree, without Kiln, with its own frozen mip
+# (micropython-lib at v1.25.0's pin, from tools/get-vendor.sh). tests/test_mip.py installs Kiln
+# into it from package.json over 127.0.0.1 and serves an example.
+UNIX_STOCK_BUILD := $(BUILD_ROOT)/unix-stock
+UNIX_STOCK := $(UNIX_STOCK_BUILD)/micropython
+VENDOR_LIB := $(BUILD_ROOT)/vendor/micropython-lib
+
+.PHONY: unix-stock
+unix-stock: $(UNIX_STOCK)
+$(UNIX_STOCK): $(MPY_CROSS) | $(VENDOR_LIB)/README.md
+	$(MAKE) -s -C $(MP_DIR)/ports/unix -j$(JOBS) BUILD=$(UNIX_STOCK_BUILD) VARIANT=standard \
+		MICROPY_MPYCROSS=$(MPY_CROSS) MPY_LIB_DIR=$(VENDOR_LIB) MICROPY_PY_BTREE=0 MICROPY_PY_SSL=0 MICROPY_PY_FFI=0
+$(VENDOR_LIB)/README.md:
+	@tools/get-vendor.sh $(BUILD_ROOT)/vendor
