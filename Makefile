@@ -108,7 +108,7 @@ run: deps-run $(UNIX_FW)
 
 # --- tests --------------------------------------------------------------------------------
 
-test: deps-test venv $(UNIX_FW) check-xtensa esp8266-image qemu test-c lint typecheck docs unix-stock
+test: deps-test venv $(UNIX_FW) check-xtensa esp8266-image qemu test-c lint typecheck docs unix-stock test-fallback
 	$(PY) -m pytest -q tests
 
 lint: venv
@@ -297,3 +297,15 @@ $(UNIX_STOCK): $(MPY_CROSS) | $(VENDOR_LIB)/README.md
 		MICROPY_MPYCROSS=$(MPY_CROSS) MPY_LIB_DIR=$(VENDOR_LIB) MICROPY_PY_BTREE=0 MICROPY_PY_SSL=0 MICROPY_PY_FFI=0
 $(VENDOR_LIB)/README.md:
 	@tools/get-vendor.sh $(BUILD_ROOT)/vendor
+
+# The same suites on stock MicroPython with the pure-Python _kiln instead of the C module
+# (tools/stock-kiln.sh stands in for firmware/UNIX/kiln); tests/fallback_differences.txt lists
+# the tests that do not apply there, and why.
+FALLBACK_SUITES := tests/test_server_loop.py tests/test_app_framework.py tests/test_app_start_server.py \
+	tests/test_app_microdot_port.py tests/test_examples_hello.py tests/test_examples_rest_api.py \
+	tests/test_examples_static_site.py tests/test_examples_upload.py tests/test_parser_binding.py \
+	tests/test_docs.py tests/device
+.PHONY: test-fallback
+test-fallback: venv unix-stock
+	KILN_FIRMWARE=$(TOP)/tools/stock-kiln.sh $(PY) -m pytest -q $(FALLBACK_SUITES) \
+		$(addprefix --deselect ,$(shell grep -v '^\#' tests/fallback_differences.txt))

@@ -1,5 +1,5 @@
-"""The pure-Python `_kiln` (modules/_kiln.py) against the C module: one parametrised suite, each
-case run through both inside the unix firmware (the C module built in, the fallback loaded
+"""The pure-Python `_kiln` (modules/_kiln.py, _kiln_http.py, _kiln_loop.py) against the C module:
+one parametrised suite, each case run through both inside the unix firmware (the C module built in, the fallback loaded
 beside it under another name), and the results must be equal. Cases: the differential corpus of
 tests/test_parser_diff.py fed whole, byte by byte and pipelined; limits; the module functions;
 the request's class extension. tests/test_mip.py runs the fallback alone on stock MicroPython."""
@@ -14,7 +14,9 @@ FALLBACK = ROOT / "modules" / "_kiln.py"
 
 # Runs in the firmware: IMPLS maps a name to an implementation of _kiln.
 HARNESS = r"""
+import sys
 import _kiln as C
+sys.path.append(%r)  # _kiln_http and _kiln_loop; the built-in _kiln still comes first
 ns = {"__name__": "_kiln_fallback"}
 exec(open(%r).read(), ns)
 
@@ -46,7 +48,7 @@ def feed_all(k, chunks, **limits):
     except ValueError as e:
         out.append(("reject",) + tuple(e.args))
     return out
-""" % str(FALLBACK)
+""" % (str(FALLBACK.parent), str(FALLBACK))
 
 LIMIT_CASES = [
     ("line-414", dict(max_request_line=20), b"GET /aaaaaaaaaaaaaaaaaaaaaaaa HTTP/1.1\r\nHost: a\r\n\r\n"),
