@@ -3,14 +3,15 @@ in them. Each ```python block runs in the unix firmware, in a folder of its own,
 blocks marked `<!-- file: NAME -->` (an app a later sample imports, such as main.py) were
 written there; a sample's `test_*` functions are then called, and its asserts are the check.
 A block marked `<!-- host -->` is host-side pytest code and runs in CPython. `App.run` returns
-at once, so a sample may end with the usual `app.run(...)`."""
+at once, so a sample may end with the usual `app.run(...)`; a sample that serves on port 8080
+gets a free port instead."""
 
 import json
 import re
 import urllib.request
 
 import pytest
-from conftest import FIRMWARE, ROOT, run_upy
+from conftest import FIRMWARE, ROOT, free_port, run_upy
 
 DOCS = ROOT / "docs"
 FENCE = re.compile(r"(?:<!-- (file: [\w.]+|host) -->\n)?```python\n(.*?)```", re.S)
@@ -52,6 +53,7 @@ def test_sample_runs(mark, code, tmp_path):
     if mark == "host":
         run_host_sample(code, tmp_path)
         return
+    code = code.replace("port = 8080", "port = %d" % free_port())
     r = run_upy("import sys\nsys.path.insert(0, '.')\n" + PRELUDE + code + EPILOGUE, cwd=str(tmp_path))
     assert r.returncode == 0 and r.stdout.rstrip().endswith("docs sample: ok"), r.stdout + r.stderr
 
