@@ -17,7 +17,6 @@ from _kiln_http import (  # noqa: F401 - the module's names
     Request,
     is_coroutine_function,
     parse_qs,
-    reason,
     url_decode,
     version,
 )

@@ -88,6 +88,8 @@ FUNCTION_CASES = [
     ("extend", "extended(k)"),
     ("headers", "headers(k)"),
     ("limits-checked", "bad_limit(k)"),
+    # The same public names (Conn is the fallback's own: the C type is not in the module table).
+    ("names", "sorted(n for n in dir(k) if not n.startswith('_') and n != 'Conn')"),
 ]
 
 FUNCTION_HELPERS = r"""
