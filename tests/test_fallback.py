@@ -1,8 +1,11 @@
 """The pure-Python `_kiln` (modules/_kiln.py, _kiln_http.py, _kiln_loop.py) against the C module:
-one parametrised suite, each case run through both inside the unix firmware (the C module built in, the fallback loaded
-beside it under another name), and the results must be equal. Cases: the differential corpus of
-tests/test_parser_diff.py fed whole, byte by byte and pipelined; limits; the module functions;
-the request's class extension. tests/test_mip.py runs the fallback alone on stock MicroPython."""
+one parametrised suite, each case run through both inside the unix firmware (the C module built
+in, the fallback loaded beside it under another name), and the results must be equal. Cases: the
+differential corpus of tests/test_parser_diff.py and the inputs of the C parser's own table tests
+(tests/c/test_http.c: valid, header, bad and chunked cases, read from that file), each fed whole
+and byte by byte; pipelined requests; limits; the module functions; the request's class
+extension. tests/test_mip.py and `make test-fallback` run the fallback alone on stock
+MicroPython."""
 
 import ast
 
@@ -11,6 +14,73 @@ from conftest import ROOT
 from test_parser_diff import CASES
 
 FALLBACK = ROOT / "modules" / "_kiln.py"
+C_TESTS = ROOT / "tests" / "c" / "test_http.c"
+CHUNKED_HEAD = b"POST /c HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+
+
+def c_string(text, i):
+    """The bytes of the C string literal starting at text[i] (a quote) and the index after it."""
+    out = bytearray()
+    i += 1
+    while text[i] != '"':
+        c = text[i]
+        if c != "\\":
+            out += c.encode()
+            i += 1
+            continue
+        e = text[i + 1]
+        i += 2
+        if e == "x":  # as C: every hex digit that follows belongs to the escape
+            j = i
+            while j < len(text) and text[j] in "0123456789abcdefABCDEF":
+                j += 1
+            out.append(int(text[i:j], 16))
+            i = j
+        elif e in "01234567":
+            j = i - 1
+            while j < i + 2 and text[j] in "01234567":
+                j += 1
+            out.append(int(text[i - 1:j], 8))
+            i = j
+        else:
+            out += {"r": b"\r", "n": b"\n", "t": b"\t", "\\": b"\\", '"': b'"', "'": b"'", "0": b"\0"}[e]
+    return bytes(out), i + 1
+
+
+def c_table(name):
+    """The first field (a string) of each entry of the C array `name` in tests/c/test_http.c."""
+    text = C_TESTS.read_text()
+    start = text.index("%s[] = {" % name) + len(name) + 6
+    entries, depth, field, current, i = [], 1, 0, None, start
+    while depth:
+        c = text[i]
+        if text.startswith("//", i):
+            i = text.index("\n", i)
+            continue
+        if c == '"':
+            data, i = c_string(text, i)
+            if depth == 2 and field == 0:
+                current = (current or b"") + data
+            continue
+        if c == "{":
+            depth += 1
+            field, current = 0, None
+        elif c == "}":
+            depth -= 1
+            if depth == 1 and current is not None:
+                entries.append(current)
+        elif c == "," and depth == 2:
+            field += 1
+        i += 1
+    return entries
+
+
+C_CASES = (
+    [("valid%d" % n, raw) for n, raw in enumerate(c_table("valid_cases"))]
+    + [("header%d" % n, raw) for n, raw in enumerate(c_table("header_cases"))]
+    + [("bad%d" % n, raw) for n, raw in enumerate(c_table("bad_cases"))]
+    + [("chunk%d" % n, CHUNKED_HEAD + raw) for n, raw in enumerate(c_table("chunk_cases"))]
+)
 
 # Runs in the firmware: IMPLS maps a name to an implementation of _kiln.
 HARNESS = r"""
@@ -198,7 +268,7 @@ _results = {}
 def results(upy, tmp_path):
     if not _results:
         body = "CASES = %r\nLIMIT_CASES = %r\nPIPELINED = %r\nFUNCTION_CASES = %r\n" % (
-            CASES, LIMIT_CASES, PIPELINED, FUNCTION_CASES)
+            CASES + C_CASES, LIMIT_CASES, PIPELINED, FUNCTION_CASES)
         body += FUNCTION_HELPERS + r"""
 for impl, k in IMPLS:
     for name, raw in CASES:
@@ -223,7 +293,7 @@ for impl, k in IMPLS:
 
 
 NAMES = (
-    ["whole:" + n for n, _ in CASES] + ["bytes:" + n for n, _ in CASES]
+    ["whole:" + n for n, _ in CASES + C_CASES] + ["bytes:" + n for n, _ in CASES + C_CASES]
     + ["limit:" + n for n, _, _ in LIMIT_CASES] + ["limit-bytes:" + n for n, _, _ in LIMIT_CASES]
     + ["pipelined:" + n for n, _ in PIPELINED] + ["pipelined-split:" + n for n, _ in PIPELINED]
     + ["function:" + n for n, _ in FUNCTION_CASES]
