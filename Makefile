@@ -168,7 +168,7 @@ repl: venv
 
 # --- benchmarks ---------------------------------------------------------------------------
 
-bench: deps venv $(UNIX_FW) esp8266-image $(QEMU)
+bench: deps venv $(UNIX_FW) esp8266-image $(QEMU) unix-stock
 	$(PY) bench/run.py
 
 # --- housekeeping -------------------------------------------------------------------------
