@@ -245,6 +245,7 @@ class Conn:
         self._eof = False
         self._req = None
         self._drain = 0
+        self._yield = False
         self._reset()
 
     def _reset(self):
@@ -434,8 +435,17 @@ class Conn:
                 return _RUN_CLOSE
             phase = self._phase
             if phase == _PH_HEAD:
-                # Responses written so far go out before the next request is read.
-                r = self._flush() or self._head()
+                # Responses written so far go out before the next request is read; after a
+                # response, the next request waits its turn in asyncio's poll, so that a fast
+                # client on one connection does not starve the others (Python takes long
+                # enough per request that the next one is often there already).
+                r = self._flush()
+                if not r:
+                    if self._yield:
+                        self._yield = False
+                        r = _RUN_READ
+                    else:
+                        r = self._head()
             elif phase == _PH_SEND:
                 r = self._flush()
                 if r == 0:
@@ -777,6 +787,7 @@ class Conn:
                 self._drain = 1
             return None
         self._reset()
+        self._yield = not self._in
         self._phase = _PH_HEAD
         self._tphase = _T_IDLE
         self._tstart = ticks_ms()
