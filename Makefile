@@ -50,6 +50,10 @@ help:
 	@echo "make test-server    the socket loop's tests (real sockets)"
 	@echo "make bench-parser   the parser benchmark alone (host C core; _kiln.Parser vs pure Python)"
 	@echo "make templates APP=…        check that an app's templates compile"
+	@echo "make docs           build the guide and API reference into build/site (MkDocs, strict, offline)"
+	@echo "make typecheck      mypy over the examples against the stubs in stubs/"
+	@echo "make unix-stock     build a stock unix MicroPython (no Kiln) for mip and the pure-Python _kiln"
+	@echo "make test-fallback  the socket-loop, framework and example suites on stock MicroPython + _kiln.py"
 
 # --- set-up -------------------------------------------------------------------------------
 
