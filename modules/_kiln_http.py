@@ -678,18 +678,23 @@ async def _async_probe():
     pass
 
 
+def _plain_probe():
+    pass
+
+
 _GEN_FUNCTION = type(_async_probe)
+_FUNCTION = type(_plain_probe)
 
 
 def is_coroutine_function(f):
     # MicroPython gives an async def function a type of its own only when it is neither a
     # closure nor a bound method; the C module looks inside those, Python can only read repr().
+    flags = getattr(getattr(f, "__code__", None), "co_flags", None)
+    if flags is not None:  # CPython: CO_COROUTINE
+        return bool(flags & 0x80)
     t = type(f)
-    if t is _GEN_FUNCTION:
+    if t is _GEN_FUNCTION and t is not _FUNCTION:
         return True
-    code = getattr(f, "__code__", None)
-    if code is not None:  # CPython
-        return bool(code.co_flags & 0x80)
     func = getattr(f, "__func__", None)
     if func is not None:
         return is_coroutine_function(func)

@@ -304,3 +304,43 @@ NAMES = (
 def test_fallback_matches_c_module(results, name):
     got = results[name]
     assert got["py"] == got["c"]
+
+
+# The same parser cases through the fallback on CPython (host tests, tools), against the C
+# module's results from the firmware.
+def cpython_fallback():
+    import importlib
+    import sys
+
+    sys.path.insert(0, str(FALLBACK.parent))
+    try:
+        return importlib.import_module("_kiln_http")
+    finally:
+        sys.path.remove(str(FALLBACK.parent))
+
+
+def cpython_feed_all(k, chunks, **limits):
+    p = k.Parser(**limits)
+    out = []
+    try:
+        for chunk in chunks:
+            r = p.feed(chunk)
+            while r is not None:
+                out.append(("accept", r.method, r.target, r.path, r.query_string, r.http_version, r.headers.items(),
+                            r.body, r.chunked, r.keep_alive, r.content_length, r.expect_continue, r.upgrade,
+                            len(r.headers), [n for n in r.headers]))
+                r = p.feed(b"")
+    except ValueError as e:
+        out.append(("reject",) + tuple(e.args))
+    return ast.literal_eval(repr(out))
+
+
+CPYTHON_NAMES = ["whole:" + n for n, _ in CASES + C_CASES] + ["pipelined:" + n for n, _ in PIPELINED]
+
+
+@pytest.mark.parametrize("name", CPYTHON_NAMES)
+def test_fallback_on_cpython_matches_c_module(results, name):
+    k = cpython_fallback()
+    kind, case = name.split(":", 1)
+    raw = dict(CASES + C_CASES + PIPELINED)[case]
+    assert cpython_feed_all(k, [raw]) == results[name]["c"]
