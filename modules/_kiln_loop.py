@@ -21,11 +21,12 @@ from _kiln_http import (
     reason,
 )
 
-# kiln/server.py drives it: one task per connection calls conn.run(), which reads, parses,
-# calls the handler and writes as much as it can without waiting, then returns what to wait for.
-# Differences from the C loop: chunked request bodies are always read into memory (up to
-# max_body); only Content-Length bodies over body_in_memory stream through req.stream; receive
-# buffers are allocated per read, not per slot.
+# kiln/server.py drives it: one worker task per connection slot calls conn.run(), which reads,
+# parses, calls the handler and writes as much as it can without waiting, then returns what to
+# wait for. As in the C loop, each slot's Conn is made when the server starts and reused by the
+# slot's clients. Differences from the C loop: chunked request bodies are always read into
+# memory (up to max_body); only Content-Length bodies over body_in_memory stream through
+# req.stream; receive and send buffers are allocated per read and per response, not per slot.
 
 try:
     from time import ticks_diff, ticks_ms
@@ -37,6 +38,11 @@ except ImportError:  # CPython
 
     def ticks_diff(a, b):
         return a - b
+
+try:
+    from gc import mem_free as _mem_free
+except ImportError:  # CPython: no cap from the heap
+    _mem_free = None
 
 try:
     import sys as _sys
@@ -75,9 +81,17 @@ _FRAME_CHUNKED = 1
 _FRAME_CLOSE = 2
 _FRAME_NONE = 3
 
+# The slots take at most this share of the free heap (kiln_server.h KILN_SLOTS_HEAP_PERCENT);
+# a slot counts its buffers and its Conn object (measured on the 64-bit unix port).
+_SLOTS_HEAP_PERCENT = 50
+_CONN_BYTES = 1024
+
 _EAGAIN = (11, 35, 115)  # EAGAIN/EWOULDBLOCK (Linux, BSD), EINPROGRESS
 _DRAIN_MS = 1000
 
+# The answer to a MemoryError (kiln_conn.c's oom_500).
+_OOM_500 = (b"HTTP/1.1 500 Internal Server Error\r\nContent-Type: text/plain\r\nContent-Length: 21\r\n"
+            b"Connection: close\r\n\r\nInternal Server Error")
 _TIMEOUT_408 = b"HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
 _BUSY_503 = (b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nContent-Type: text/plain\r\n"
              b"Content-Length: 19\r\nConnection: close\r\n\r\nService Unavailable")
@@ -129,15 +143,34 @@ class Server:
         self.debug = debug
         self.body_in_memory = body_in_memory
         self.body_stream = body_stream
-        self.conns = []
+        self.connections = 0
         self.closed = False
         self._refusing = False
         self._accept_failing = False
+        self._reserve_slots()
         sock.setblocking(False)
 
-    @property
-    def connections(self):
-        return len(self.conns)
+    def _reserve_slots(self):
+        # As kiln_server.c: a Conn per slot, made now and reused by each client of the slot, as
+        # many as fit in _SLOTS_HEAP_PERCENT of the free heap but two at least, or as many as
+        # the heap holds (one at least, or MemoryError). The fallback's buffers are allocated
+        # per read rather than per slot; they count here as in the C loop.
+        n = self.max_connections
+        if _mem_free is not None:
+            per_slot = self.recv_buffer + self.send_buffer + _CONN_BYTES
+            n = min(n, max(_mem_free() // 100 * _SLOTS_HEAP_PERCENT // per_slot, 2))
+        slots = self._slots = []
+        for i in range(n):
+            try:
+                slots.append(Conn(self, i))
+            except MemoryError:
+                if i == 0:
+                    raise
+                n = i
+                break
+        if n < self.max_connections:
+            print("Kiln: heap for %d of %d connections" % (n, self.max_connections))
+            self.max_connections = n
 
     def accept(self):
         while True:
@@ -156,21 +189,35 @@ class Server:
                 return False
             self._accept_failing = False
             sock = res[0]
-            if len(self.conns) >= self.max_connections and not self._evict_idle():
+            if self.connections >= self.max_connections and not self._evict_idle():
                 _answer_busy(sock)
                 if not self._refusing:
                     self._refusing = True
                     print("Kiln: 503 connection limit (%d) reached, refusing clients" % self.max_connections)
                 continue
-            c = Conn(self, sock, _peer(res[1]) if len(res) > 1 else None)
-            self.conns.append(c)
+            c = None
+            for c in self._slots:
+                if not c._in_use:
+                    break
+            try:
+                c._open(sock, _peer(res[1]) if len(res) > 1 else None)
+            except Exception as e:  # noqa: BLE001 - as the C loop: 503, then the caller pauses
+                _answer_busy(sock)
+                if not self._accept_failing:
+                    self._accept_failing = True
+                    print("Kiln: 503 for a new client: " + _exc_text(e))
+                return False
+            c._in_use = True
+            self.connections += 1
             return c
 
     def _evict_idle(self):
         now = ticks_ms()
         oldest = None
         age = 0
-        for c in self.conns:
+        for c in self._slots:
+            if not c._in_use:
+                continue
             a = ticks_diff(now, c._tstart)
             if c._tphase == _T_IDLE and (c._served or a >= 1000) and (oldest is None or a > age):
                 oldest = c
@@ -181,15 +228,18 @@ class Server:
         oldest._timeout()
         return True
 
-    def release(self, c):
-        if c in self.conns:
-            self.conns.remove(c)
+    def _release(self, c):
+        if c._in_use:
+            c._in_use = False
+            self.connections -= 1
             self._refusing = False
 
     def sweep(self):
         now = ticks_ms()
         nxt = 1000
-        for c in list(self.conns):
+        for c in self._slots:
+            if not c._in_use:
+                continue
             limit = self._timeouts[c._tphase]
             if not limit:
                 continue
@@ -204,9 +254,10 @@ class Server:
         if self.closed:
             return
         self.closed = True
-        for c in list(self.conns):
-            c._tphase = _T_NONE
-            c._timeout()
+        for c in self._slots:
+            if c._in_use:
+                c._tphase = _T_NONE
+                c._timeout()
         self.sock.close()
 
 
@@ -226,15 +277,29 @@ def _answer_busy(sock):
 
 
 class Conn:
-    """One client connection of a Server (made by Server.accept)."""
+    """One connection slot of a Server: made when the server starts, it serves each client
+    Server.accept gives it (kiln_conn.c)."""
 
-    def __init__(self, server, sock, peer):
+    def __init__(self, server, slot):
         self.server = server
+        self.slot = slot
+        self.sock = None
+        self.peer = None
+        self.task = None
+        self.pending = None
+        self._in_use = False
+        self._closed = True
+        self._phase = _PH_CLOSED
+        self._tphase = _T_NONE
+        self._in = self._out = b""
+        self._req = self._src = None
+
+    def _open(self, sock, peer):
+        sock.setblocking(False)
         self.sock = sock
         self.peer = peer
         self.task = None
         self.pending = None
-        sock.setblocking(False)
         self._in = b""
         self._out = b""
         self._phase = _PH_HEAD
@@ -350,7 +415,12 @@ class Conn:
             self.close()
             return _RUN_CLOSE
         self._keep_alive = self._keep_alive and in_handler and not oom
-        self._simple(500, not self._keep_alive)
+        if oom:
+            # the answer to a MemoryError is a constant: it formats nothing
+            self._emit(_OOM_500)
+            self._status = 500
+        else:
+            self._simple(500, not self._keep_alive)
         try:
             return self._done() or self._step()
         except Exception:  # noqa: BLE001
@@ -368,17 +438,26 @@ class Conn:
         self._src = self.pending = None
         _close_source(src)
 
-    def close(self):
-        if not self._closed:
-            self._closed = True
-            self._drop_request()
+    def close(self, sock=None):
+        # The slot's Conn serves the next client once closed, so a task that may have been
+        # cancelled (timeout, eviction) names the socket it served: once this Conn serves
+        # another socket, the call does nothing.
+        if sock is not None and sock is not self.sock:
+            return
+        if self._closed:
             self._phase = _PH_CLOSED
-            self._tphase = _T_NONE
-            try:
-                self.sock.close()
-            except OSError:
-                pass
-            self.server.release(self)
+            return
+        self._closed = True
+        self._drop_request()
+        self._phase = _PH_CLOSED
+        self._tphase = _T_NONE
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+        # a parked slot keeps no request bytes or response alive
+        self._in = self._out = b""
+        self.server._release(self)
 
     def body_read(self, n):
         # A streamed Content-Length body: up to n bytes, b"" at its end, None to wait.

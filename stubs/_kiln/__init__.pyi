@@ -66,17 +66,21 @@ class Parser:
     def feed(self, data: bytes | bytearray | memoryview) -> Request | None: ...
 
 class Conn:
-    """One client connection of a `Server` (not constructed from Python)."""
+    """One connection slot of a `Server`, reused by each client of the slot (not constructed
+    from Python)."""
 
     sock: Any
     task: Any
     pending: Any
+    peer: Any
+    slot: int
     # Each step returns what the connection task waits for next (0: done; kiln_server.h KILN_RUN_*).
     def run(self) -> int: ...
     def respond(self, result: Any) -> int: ...
     def feed(self, chunk: bytes | str | None) -> int: ...
     def fail(self, exc: BaseException) -> int: ...
-    def close(self) -> None: ...
+    # close(sock): only while the Conn still serves that socket.
+    def close(self, sock: Any = None) -> None: ...
     def body_read(self, n: int) -> bytes | None: ...
 
 class Server:
@@ -85,6 +89,7 @@ class Server:
     sock: Any
     connections: int
     max_connections: int
+    closed: bool
     def __init__(
         self,
         sock: Any,
