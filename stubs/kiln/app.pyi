@@ -9,6 +9,9 @@ _F = TypeVar("_F", bound=Callable[..., Any])
 
 current_app: App | None
 
+class Unanswerable(TypeError):
+    """A view (or hook) returned a value Kiln cannot send; args[0] names its type."""
+
 def make_response(r: Any) -> Response:
     """Turn what a handler returned into a Response."""
 
