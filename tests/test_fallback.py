@@ -10,7 +10,7 @@ MicroPython."""
 import ast
 
 import pytest
-from conftest import ROOT
+from conftest import ROOT, free_port
 from test_parser_diff import CASES
 
 FALLBACK = ROOT / "modules" / "_kiln.py"
@@ -158,6 +158,7 @@ FUNCTION_CASES = [
     ("extend", "extended(k)"),
     ("headers", "headers(k)"),
     ("limits-checked", "bad_limit(k)"),
+    ("loop-slots", "slots(k)"),
     # The same public names (Conn is the fallback's own: the C type is not in the module table).
     ("names", "sorted(n for n in dir(k) if not n.startswith('_') and n != 'Conn')"),
 ]
@@ -237,6 +238,51 @@ def headers(k):
     return out
 
 
+def slots(k):
+    # The loop's slot protocol as kiln/server.py drives it, over real sockets on 127.0.0.1:
+    # a Conn per slot, reused; close(sock) only while it serves that socket; Server.closed.
+    import socket
+    import time
+
+    addr = socket.getaddrinfo("127.0.0.1", PORT)[0][-1]
+    ls = socket.socket()
+    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    ls.bind(addr)
+    ls.listen(4)
+    srv = k.Server(ls, lambda r: (200, None, b"ok"), max_connections=2)
+    out = [srv.max_connections, srv.closed, srv.connections]
+    clients = []
+
+    def connect():
+        cl = socket.socket()
+        cl.connect(addr)
+        clients.append(cl)
+        for _ in range(100):
+            c = srv.accept()
+            if c:
+                return c
+            time.sleep_ms(10)
+
+    c = connect()
+    s = c.sock
+    out += [c.slot, srv.connections, c.task, c.pending]
+    c.close(clients[0])  # a socket it does not serve: nothing
+    out.append(srv.connections)
+    c2 = connect()
+    out += [c2.slot, c2 is c, srv.connections]
+    c.close(s)
+    out.append(srv.connections)
+    c3 = connect()
+    out += [c3.slot, c3 is c, srv.connections]
+    c3.close(s)  # the socket of its previous client: nothing
+    out.append(srv.connections)
+    srv.close()
+    out += [srv.closed, srv.connections, srv.accept()]
+    for cl in clients:
+        cl.close()
+    return out
+
+
 def bad_limit(k):
     out = []
     for kw in ({"max_head": 0}, {"max_body": 0}, {"max_headers": 70000}):
@@ -267,8 +313,8 @@ _results = {}
 @pytest.fixture
 def results(upy, tmp_path):
     if not _results:
-        body = "CASES = %r\nLIMIT_CASES = %r\nPIPELINED = %r\nFUNCTION_CASES = %r\n" % (
-            CASES + C_CASES, LIMIT_CASES, PIPELINED, FUNCTION_CASES)
+        body = "CASES = %r\nLIMIT_CASES = %r\nPIPELINED = %r\nFUNCTION_CASES = %r\nPORT = %d\n" % (
+            CASES + C_CASES, LIMIT_CASES, PIPELINED, FUNCTION_CASES, free_port())
         body += FUNCTION_HELPERS + r"""
 for impl, k in IMPLS:
     for name, raw in CASES:
@@ -283,7 +329,8 @@ for impl, k in IMPLS:
     for name, expr in FUNCTION_CASES:
         try:
             value = eval(expr, {"k": k, "AsyncHolder": AsyncHolder, "make_closure": make_closure,
-                                "extended": extended, "headers": headers, "bad_limit": bad_limit})
+                                "extended": extended, "headers": headers, "bad_limit": bad_limit,
+                                "slots": slots})
         except Exception as e:
             value = ("raised", type(e).__name__)
         print(repr(("function:" + name, impl, repr(value))))
