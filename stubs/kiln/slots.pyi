@@ -10,14 +10,21 @@ from typing import Any
 from kiln.app import App
 
 state_path: str
-"""The file naming the current and previous slots (`"ota.json"`)."""
+"""The file naming the current and previous slots (`"ota.json"`, in `root`)."""
+root: str
+"""The folder holding `state_path` and the slots, with a trailing slash: `""` until `run()`
+makes it the absolute folder the board booted in (`"/"` on a board), since the app then runs
+with its own slot as the current folder."""
 health_seconds: int
 """Seconds a new app has to import and start serving (30)."""
 SLOTS: tuple[str, str]
 """The slot names, `("a", "b")`."""
 
+def name(slot: str) -> str:
+    """The folder name of `slot`: `"app_a"` or `"app_b"`."""
+
 def folder(slot: str) -> str:
-    """The folder of `slot`: `"app_a"` or `"app_b"`."""
+    """The path of `slot`'s folder: `root` + `name(slot)`."""
 
 def load() -> dict[str, Any]:
     """The state in ota.json; without one, slot "a" is current."""
