@@ -272,6 +272,60 @@ def test_chunked_request_body(features):
     assert c.response()[2] == b"GET /echo 1.1 0|"
 
 
+def refused(port, raw, status=400):
+    """Sends raw on a new connection: the answer is `status`, then the server closes."""
+    c = Conn(port)
+    try:
+        c.send(raw)
+        got, h, _, _ = c.response()
+        assert (got, h.get("connection")) == (status, "close"), raw[:60]
+        assert c.closed_by_server()
+    finally:
+        c.close()
+
+
+# A proxy that splits lines only on CRLF sees one field "Dummy: x\nContent-Length: 23" and a
+# second request in the body; a parser that also splits on LF would see a 23-byte body.
+SMUGGLE_MIXED_LF = (b"POST /echo HTTP/1.1\r\nHost: t\r\nDummy: x\nContent-Length: 23\r\n\r\n"
+                    b"GET /admin HTTP/1.1\r\n\r\n")
+
+
+def test_bare_lf_line_ends_are_400_by_default(features):
+    srv = features()
+    refused(srv.port, SMUGGLE_MIXED_LF)
+    refused(srv.port, b"GET /echo HTTP/1.1\nHost: t\n\n")
+    refused(srv.port, b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n2\nhi\r\n0\r\n\r\n")
+    assert get(srv.port)[0] == 200
+
+
+def test_bare_lf_only_messages_are_an_opt_in(features):
+    srv = features(lenient_lf=True)
+    c = Conn(srv.port)
+    c.send(b"GET /echo?a HTTP/1.1\nHost: t\n\n"
+           b"POST /echo HTTP/1.1\nHost: t\nTransfer-Encoding: chunked\n\n2;x=\"y\"\nhi\n0\n\n"
+           b"GET /echo?b HTTP/1.1\r\nHost: t\r\n\r\n")
+    assert c.response()[2] == b"GET /echo?a 1.1 0|"
+    assert c.response()[2] == b"POST /echo 1.1 2|hi"
+    assert c.response()[2] == b"GET /echo?b 1.1 0|"
+    c.close()
+    # mixing the two is refused all the same
+    refused(srv.port, SMUGGLE_MIXED_LF)
+    refused(srv.port, b"POST /echo HTTP/1.1\nHost: t\nTransfer-Encoding: chunked\n\n2\r\nhi\n0\n\n")
+
+
+def test_chunk_extensions_are_checked(features):
+    srv = features()
+    c = Conn(srv.port)
+    c.send(b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+           b"2 ; a = b ; c=\"q;\\\"\"\r\nhi\r\n0;z\r\n\r\n")
+    assert c.response()[2] == b"POST /echo 1.1 2|hi"
+    c.close()
+    for ext in (b";", b"; ", b";=b", b";a=", b";a=\"b", b";a=b c", b";a==b", b";\xff"):
+        refused(srv.port, b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+                b"2" + ext + b"\r\nhi\r\n0\r\n\r\n")
+    assert get(srv.port)[0] == 200
+
+
 def test_large_bodies_both_ways(features):
     srv = features(body_in_memory=65536)
     c = Conn(srv.port)

@@ -68,6 +68,8 @@ enum {
 #define CONN_KEEP_ALIVE (64)
 #define CONN_UPGRADE (128)
 #define EXPECT_100 (256)
+#define SEEN_CRLF (512)
+#define SEEN_BARE_LF (1024)
 
 static const char *const method_names[] = {
     NULL, "GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "CONNECT", "TRACE",
@@ -223,6 +225,17 @@ static int header_semantics(kiln_http_request_t *req, const uint8_t *name, size_
     return 0;
 }
 
+// Takes note of a line end (bare: LF without CR); returns 0, or 400 for a bare LF that the
+// limits do not allow or a head that mixes both kinds.
+static int line_end(kiln_http_request_t *req, int bare, const kiln_http_limits_t *lim) {
+    if (bare && !(lim->allow & KILN_HTTP_ALLOW_BARE_LF)) {
+        return 400;
+    }
+    uint16_t seen = req->s_seen | (bare ? SEEN_BARE_LF : SEEN_CRLF);
+    req->s_seen = seen;
+    return (seen & SEEN_CRLF) && (seen & SEEN_BARE_LF) ? 400 : 0;
+}
+
 // Splits the request-target into path and query; returns 0 or 400.
 static int classify_target(kiln_http_request_t *req, const uint8_t *buf) {
     size_t off = req->target_off, n = req->target_len, path = 0;
@@ -347,6 +360,9 @@ int kiln_http_parse_request(kiln_http_request_t *req, const char *buf_in, size_t
         switch (state) {
             case S_START:
                 while (p < end && buf[p] == '\n') {
+                    if ((status = line_end(req, 1, lim)) != 0) {
+                        goto fail;
+                    }
                     p++;
                 }
                 if (p == end) {
@@ -412,6 +428,9 @@ int kiln_http_parse_request(kiln_http_request_t *req, const char *buf_in, size_t
                     state = S_RL_CR;
                     break;
                 }
+                if ((status = line_end(req, 1, lim)) != 0) {
+                    goto fail;
+                }
                 goto request_line_end;
             case S_RL_CR:
                 if (p == end) {
@@ -419,6 +438,9 @@ int kiln_http_parse_request(kiln_http_request_t *req, const char *buf_in, size_t
                 }
                 if (buf[p++] != '\n') {
                     goto bad;
+                }
+                if ((status = line_end(req, 0, lim)) != 0) {
+                    goto fail;
                 }
             request_line_end:
                 if ((status = request_line_done(req, buf, lim)) != 0) {
@@ -439,6 +461,9 @@ int kiln_http_parse_request(kiln_http_request_t *req, const char *buf_in, size_t
                 }
                 if (c == '\n') {
                     p++;
+                    if ((status = line_end(req, 1, lim)) != 0) {
+                        goto fail;
+                    }
                     goto head_end;
                 }
                 if (!IS(c, C_TOK)) {
@@ -510,6 +535,9 @@ int kiln_http_parse_request(kiln_http_request_t *req, const char *buf_in, size_t
                     state = S_VALUE_CR;
                     break;
                 }
+                if ((status = line_end(req, 1, lim)) != 0) {
+                    goto fail;
+                }
                 line = p;
                 state = S_LINE;
                 break;
@@ -519,6 +547,9 @@ int kiln_http_parse_request(kiln_http_request_t *req, const char *buf_in, size_t
                 }
                 if (buf[p++] != '\n') {
                     goto bad;
+                }
+                if ((status = line_end(req, 0, lim)) != 0) {
+                    goto fail;
                 }
                 line = p;
                 state = S_LINE;
@@ -530,6 +561,9 @@ int kiln_http_parse_request(kiln_http_request_t *req, const char *buf_in, size_t
                 if (buf[p++] != '\n') {
                     goto bad;
                 }
+                if ((status = line_end(req, 0, lim)) != 0) {
+                    goto fail;
+                }
                 goto head_end;
             case S_START_CR:
                 if (p == end) {
@@ -537,6 +571,9 @@ int kiln_http_parse_request(kiln_http_request_t *req, const char *buf_in, size_t
                 }
                 if (buf[p++] != '\n') {
                     goto bad;
+                }
+                if ((status = line_end(req, 0, lim)) != 0) {
+                    goto fail;
                 }
                 state = S_START;
                 break;
@@ -584,7 +621,14 @@ fail:
 enum {
     CH_SIZE = 0,    // hex digits of a chunk size
     CH_SIZE_WS,     // whitespace after the size, before ';'
-    CH_EXT,         // a chunk extension, skipped
+    CH_EXT_NAME0,   // after ';': whitespace, then the extension's name (a token)
+    CH_EXT_NAME,    // in the name
+    CH_EXT_NAME_WS, // whitespace after a name: more, '=', ';', line end
+    CH_EXT_AFTER,   // after a value: whitespace, ';', line end
+    CH_EXT_VALUE0,  // after '=': whitespace, then a token or a quoted string
+    CH_EXT_TOKEN,   // in a token value
+    CH_EXT_QUOTED,  // in a quoted string
+    CH_EXT_ESCAPE,  // after a backslash in a quoted string
     CH_SIZE_LF,
     CH_DATA,
     CH_DATA_END,    // CR or LF after the data
@@ -600,6 +644,19 @@ enum {
 
 static int hex_value(uint8_t c) {
     return c <= '9' ? c - '0' : lower(c) - 'a' + 10;
+}
+
+// dec->line_ends bits.
+#define LE_CRLF (1)
+#define LE_BARE_LF (2)
+
+// As line_end for the head: 0, or 400 for a bare LF not allowed or a body mixing both kinds.
+static int chunk_line_end(kiln_http_chunked_t *dec, int bare, const kiln_http_limits_t *lim) {
+    if (bare && !(lim->allow & KILN_HTTP_ALLOW_BARE_LF)) {
+        return 400;
+    }
+    dec->line_ends |= bare ? LE_BARE_LF : LE_CRLF;
+    return dec->line_ends == (LE_CRLF | LE_BARE_LF) ? 400 : 0;
 }
 
 int kiln_http_decode_chunked(kiln_http_chunked_t *dec, char *buf_in, size_t *len,
@@ -655,36 +712,85 @@ int kiln_http_decode_chunked(kiln_http_chunked_t *dec, char *buf_in, size_t *len
                 } else if (line_len == 1) {
                     goto bad; // no digit
                 } else if (c == ';') {
-                    state = CH_EXT;
+                    state = CH_EXT_NAME0;
                 } else if (is_ows(c)) {
                     state = CH_SIZE_WS;
                 } else if (c == '\r') {
                     state = CH_SIZE_LF;
                 } else if (c == '\n') {
-                    goto size_line_end;
+                    goto size_line_bare_lf;
                 } else {
                     goto bad;
                 }
                 break;
             case CH_SIZE_WS:
                 if (c == ';') {
-                    state = CH_EXT;
+                    state = CH_EXT_NAME0;
                 } else if (!is_ows(c)) {
                     goto bad;
                 }
                 break;
-            case CH_EXT:
-                if (c == '\r') {
-                    state = CH_SIZE_LF;
-                } else if (c == '\n') {
-                    goto size_line_end;
-                } else if (!IS(c, C_VAL)) {
-                    goto bad;
+            // chunk-ext = *( BWS ";" BWS name [ BWS "=" BWS ( token / quoted-string ) ] )
+            case CH_EXT_NAME0:
+            case CH_EXT_VALUE0:
+                if (IS(c, C_TOK)) {
+                    state = state == CH_EXT_NAME0 ? CH_EXT_NAME : CH_EXT_TOKEN;
+                } else if (c == '"' && state == CH_EXT_VALUE0) {
+                    state = CH_EXT_QUOTED;
+                } else if (!is_ows(c)) {
+                    goto bad; // an empty name or value
                 }
                 break;
+            case CH_EXT_NAME:
+            case CH_EXT_TOKEN:
+                if (IS(c, C_TOK)) {
+                    break;
+                }
+                state = state == CH_EXT_NAME ? CH_EXT_NAME_WS : CH_EXT_AFTER;
+                // fall through
+            case CH_EXT_NAME_WS:
+                if (c == '=' && state == CH_EXT_NAME_WS) {
+                    state = CH_EXT_VALUE0;
+                    break;
+                }
+                // fall through
+            case CH_EXT_AFTER:
+                if (c == ';') {
+                    state = CH_EXT_NAME0;
+                } else if (c == '\r') {
+                    state = CH_SIZE_LF;
+                } else if (c == '\n') {
+                    goto size_line_bare_lf;
+                } else if (!is_ows(c)) {
+                    goto bad; // a second '=', a stray character
+                }
+                break;
+            case CH_EXT_QUOTED:
+                if (c == '"') {
+                    state = CH_EXT_AFTER;
+                } else if (c == '\\') {
+                    state = CH_EXT_ESCAPE;
+                } else if (!IS(c, C_VAL)) {
+                    goto bad; // a control character, or the line ended inside the quotes
+                }
+                break;
+            case CH_EXT_ESCAPE:
+                if (!IS(c, C_VAL)) {
+                    goto bad;
+                }
+                state = CH_EXT_QUOTED;
+                break;
+            size_line_bare_lf:
+                if ((status = chunk_line_end(dec, 1, lim)) != 0) {
+                    goto fail;
+                }
+                goto size_line_end;
             case CH_SIZE_LF:
                 if (c != '\n') {
                     goto bad;
+                }
+                if ((status = chunk_line_end(dec, 0, lim)) != 0) {
+                    goto fail;
                 }
             size_line_end:
                 if (remaining > lim->max_body - total) {
@@ -695,15 +801,16 @@ int kiln_http_decode_chunked(kiln_http_chunked_t *dec, char *buf_in, size_t *len
                 state = remaining ? CH_DATA : CH_TRAILER;
                 break;
             case CH_DATA_END:
-                if (c == '\r') {
+            case CH_DATA_LF:
+                if (c == '\r' && state == CH_DATA_END) {
                     state = CH_DATA_LF;
                     break;
                 }
-                // A bare LF ends the data too.
-                // fall through
-            case CH_DATA_LF:
                 if (c != '\n') {
                     goto bad;
+                }
+                if ((status = chunk_line_end(dec, state == CH_DATA_END, lim)) != 0) {
+                    goto fail;
                 }
                 state = CH_SIZE;
                 break;
@@ -711,6 +818,9 @@ int kiln_http_decode_chunked(kiln_http_chunked_t *dec, char *buf_in, size_t *len
                 if (c == '\r') {
                     state = CH_END_LF;
                 } else if (c == '\n') {
+                    if ((status = chunk_line_end(dec, 1, lim)) != 0) {
+                        goto fail;
+                    }
                     goto done;
                 } else if (IS(c, C_TOK)) {
                     state = CH_TRAILER_NAME;
@@ -739,12 +849,18 @@ int kiln_http_decode_chunked(kiln_http_chunked_t *dec, char *buf_in, size_t *len
                 if (c != '\n') {
                     goto bad;
                 }
+                if ((status = chunk_line_end(dec, state == CH_TRAILER_VALUE, lim)) != 0) {
+                    goto fail;
+                }
                 state = CH_TRAILER;
                 line_len = 0;
                 break;
             default: // CH_END_LF
                 if (c != '\n') {
                     goto bad;
+                }
+                if ((status = chunk_line_end(dec, 0, lim)) != 0) {
+                    goto fail;
                 }
                 goto done;
         }
