@@ -362,6 +362,49 @@ def test_response_headers_with_cr_or_lf_are_refused(features):
     assert h["set-cookie"] == ["a=1", "b=2"]
 
 
+def test_response_header_values_follow_the_parsers_rules(features):
+    srv = features()
+    c = Conn(srv.port)
+    for ctl in (0x0B, 0x0C, 0x01, 0x7F, 0x00, 0x0D, 0x0A):
+        c.request("/ctl-header?%d" % ctl)
+        status, h, body, raw = c.response()
+        assert status == 500 and "x-v" not in h, ctl
+    c.request("/ctl-header?9")  # HTAB is allowed
+    status, h, body, _ = c.response()
+    assert status == 200 and h["x-v"] == "a\tb"
+    c.request("/bad-name")
+    assert c.response()[0] == 500
+    c.close()
+    assert "Kiln: 500 invalid response header" in srv.console()
+
+
+def test_an_app_set_transfer_encoding_is_framed_by_kiln_or_refused(features):
+    srv = features()
+    c = Conn(srv.port)
+    # "chunked": the header is Kiln's to write; a known length is sent with Content-Length
+    c.request("/te?len")
+    status, h, body, raw = c.response()
+    assert (status, body, h["content-length"]) == (200, b"ok", "2") and "transfer-encoding" not in h
+    c.request("/te?gen")
+    status, h, body, raw = c.response()
+    assert (status, body, h["transfer-encoding"]) == (200, b"chunk 0;chunk 1;chunk 2;chunk 3;chunk 4;", "chunked")
+    assert raw.lower().count(b"transfer-encoding") == 1
+    c.request("/te?gen", version="1.0", headers=[("Connection", "keep-alive")])
+    status, h, body, raw = c.response()
+    assert "transfer-encoding" not in h and h["connection"] == "close"
+    assert body == b"chunk 0;chunk 1;chunk 2;chunk 3;chunk 4;"
+    c.close()
+    # another coding, or chunked with a Content-Length: refused
+    for q in ("gzip", "cl"):
+        c = Conn(srv.port)
+        c.request("/te?" + q)
+        status, h, body, raw = c.response()
+        assert status == 500 and b"gzip" not in raw.lower(), q
+        c.request("/")
+        assert c.response()[2] == b"Hello, World!"
+        c.close()
+
+
 def test_bad_requests_get_the_parser_status_and_close(features):
     srv = features()
     cases = [

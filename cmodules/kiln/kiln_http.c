@@ -931,6 +931,24 @@ int kiln_http_query_next(const char *qs, size_t len, size_t *pos,
     return 0;
 }
 
+int kiln_http_field_name_ok(const char *s, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        if (!IS(s[i], C_TOK)) {
+            return 0;
+        }
+    }
+    return n > 0;
+}
+
+int kiln_http_field_value_ok(const char *s, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        if (!IS(s[i], C_VAL)) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
 int kiln_http_find_header(const char *buf, const kiln_http_header_t *headers, size_t num_headers,
     size_t from, const char *name, size_t name_len) {
     for (size_t i = from; i < num_headers; i++) {

@@ -175,6 +175,12 @@ int kiln_http_query_next(const char *qs, size_t len, size_t *pos,
 int kiln_http_find_header(const char *buf, const kiln_http_header_t *headers, size_t num_headers,
     size_t from, const char *name, size_t name_len);
 
+// The field rules, the same for requests coming in and responses going out: a name is a token
+// (not empty); a value is VCHAR, obs-text (0x80-0xff), SP and HTAB, nothing else (no CR, LF,
+// NUL or other control character). Nonzero when s[0..n) follows the rule.
+int kiln_http_field_name_ok(const char *s, size_t n);
+int kiln_http_field_value_ok(const char *s, size_t n);
+
 // Nonzero when a[0..n) equals b[0..n) ignoring ASCII case.
 int kiln_http_casecmp(const char *a, const char *b, size_t n);
 

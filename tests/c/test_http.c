@@ -706,6 +706,27 @@ static void test_find_header(void) {
     CHECK(strcmp(kiln_http_method_name(KILN_HTTP_PATCH), "PATCH") == 0 && !kiln_http_method_name(0), "names");
 }
 
+// The field rules both directions share: every byte the parser accepts in a value (and only
+// those) passes kiln_http_field_value_ok; names are tokens.
+static void test_field_rules(void) {
+    for (int b = 0; b < 256; b++) {
+        char raw[64];
+        int n = snprintf(raw, sizeof(raw), "GET / HTTP/1.1\r\nHost: a\r\nX: a%cb\r\n\r\n", 'Z');
+        char *z = strchr(raw, 'Z');
+        *z = (char)b;
+        char v[3] = {'a', (char)b, 'b'};
+        kiln_http_request_t r = {0};
+        int parsed = kiln_http_parse_request(&r, at_guard(raw, n), n, headers, max_headers, NULL) > 0;
+        CHECK(parsed == kiln_http_field_value_ok(v, 3), "byte 0x%02x: parser %d, value rule %d", b, parsed,
+            kiln_http_field_value_ok(v, 3));
+    }
+    CHECK(!kiln_http_field_value_ok("a\x0b", 2) && !kiln_http_field_value_ok("\x0c", 1)
+        && kiln_http_field_value_ok("a\tb \x80", 5) && kiln_http_field_value_ok("", 0), "values");
+    CHECK(kiln_http_field_name_ok("X-A_b.1~", 8) && !kiln_http_field_name_ok("", 0)
+        && !kiln_http_field_name_ok("X A", 3) && !kiln_http_field_name_ok("X:", 2)
+        && !kiln_http_field_name_ok("X\xe9", 2) && !kiln_http_field_name_ok("(x)", 3), "names");
+}
+
 int main(void) {
     guard_init();
     test_valid();
@@ -719,6 +740,7 @@ int main(void) {
     test_url_decode();
     test_query();
     test_find_header();
+    test_field_rules();
     printf("%s: %d checks, %d failed\n", failures ? "FAIL" : "OK", checks, failures);
     return failures != 0;
 }
