@@ -167,7 +167,6 @@ def test_redirects_and_refused_headers():
 def test_header_rules_are_the_parsers():
     # One definition, in C: what kiln.response refuses is what _kiln.Parser refuses coming in.
     import _kiln
-
     from kiln.response import NoCaseDict, check_header
 
     for value in ("a\x0bb", "a\x0cb", "a\x7fb", "a\x01", "a\rb", "a\nb", "a\x00b"):

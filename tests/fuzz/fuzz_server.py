@@ -1,0 +1,258 @@
+"""A socket-level fuzzer for the running server (the socket loop, the binding, the parser).
+
+Coverage-blind: it mutates recorded request sessions (byte flips, dictionary insertions, numbers
+changed, CRLF/LF swapped, lines made oversized, sessions spliced into pipelines with garbage
+between them) and sends them from several clients at once, split at random points, with random
+pauses, aborting some mid-request (FIN or RST) and leaving some answers unread. Every few
+seconds, and at the end, a clean request must be answered; the server must stay up, and the
+firmware (the ASan build in `make test-asan`) must print no sanitizer report.
+
+    python tests/fuzz/fuzz_server.py --seconds 30 --firmware firmware/UNIX_ASAN/kiln
+
+Exit status 0 when all held; otherwise 1, with the console and the last sessions sent saved
+in --out (build/fuzz-server).
+"""
+
+import argparse
+import os
+import random
+import socket
+import struct
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+from conftest import sanitizer_report  # noqa: E402
+
+APP = ROOT / "tests" / "apps" / "server_features"
+
+H = b"Host: fuzz\r\n"
+SEEDS = [
+    b"GET / HTTP/1.1\r\n" + H + b"\r\n",
+    b"GET /echo?a=1&b=%20 HTTP/1.1\r\n" + H + b"X-A: 1\r\nCookie: a=b; c=d\r\n\r\n",
+    b"POST /echo HTTP/1.1\r\n" + H + b"Content-Length: 5\r\n\r\nhello",
+    b"POST /echo HTTP/1.1\r\n" + H + b"Transfer-Encoding: chunked\r\n\r\n"
+    b"5;a=b\r\nhello\r\n6 ; q=\"x;y\"\r\n world\r\n0\r\nTrailer: t\r\n\r\n",
+    b"POST /echo HTTP/1.1\r\n" + H + b"Expect: 100-continue\r\nContent-Length: 3\r\n\r\nabc",
+    b"GET /echo HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
+    b"HEAD /stream HTTP/1.1\r\n" + H + b"\r\n",
+    b"GET /stream HTTP/1.1\r\n" + H + b"\r\n",
+    b"GET /agen HTTP/1.1\r\n" + H + b"\r\n",
+    b"GET /big HTTP/1.1\r\n" + H + b"\r\n",
+    b"POST /upload HTTP/1.1\r\n" + H + b"Content-Length: 3000\r\n\r\n" + b"u" * 3000,
+    b"POST /upload-ignored HTTP/1.1\r\n" + H + b"Content-Length: 2000\r\n\r\n" + b"i" * 2000,
+    b"GET /cookies HTTP/1.1\r\n" + H + b"\r\n",
+    b"GET /close HTTP/1.1\r\n" + H + b"\r\n",
+    b"GET /nocontent HTTP/1.1\r\n" + H + b"\r\n",
+    b"GET /te?gen HTTP/1.1\r\n" + H + b"\r\n",
+    b"GET /te?gzip HTTP/1.1\r\n" + H + b"\r\n",
+    b"GET /header HTTP/1.1\r\n" + H + b"X-Obs: caf\xe9\r\n\r\n",
+    b"GET /badheader HTTP/1.1\r\n" + H + b"\r\n",
+    b"GET /ctl-header?11 HTTP/1.1\r\n" + H + b"\r\n",
+    b"GET /raise HTTP/1.1\r\n" + H + b"\r\n",
+    b"GET /async-raise HTTP/1.1\r\n" + H + b"\r\n",
+    b"GET /switching HTTP/1.1\r\n" + H + b"\r\n",
+    b"GET /ws HTTP/1.1\r\n" + H + b"Upgrade: websocket\r\nConnection: Upgrade\r\n\r\n",
+    b"OPTIONS * HTTP/1.1\r\n" + H + b"\r\n",
+    b"GET http://fuzz/echo?x HTTP/1.1\r\n" + H + b"\r\n",
+    b"GET /nothing-here HTTP/1.1\r\n" + H + b"\r\n",
+]
+
+TOKENS = [
+    b"\r\n", b"\n", b"\r", b"\x00", b" ", b"\t", b":", b";", b",", b"=", b'"', b"\\", b"%", b"%ff",
+    b"\r\n\r\n", b"0\r\n\r\n", b"Content-Length: 0\r\n", b"Content-Length: 99999999\r\n",
+    b"Content-Length: 5\r\n", b"Transfer-Encoding: chunked\r\n", b"Transfer-Encoding: gzip, chunked\r\n",
+    b"Connection: close\r\n", b"Connection: keep-alive\r\n", b"Expect: 100-continue\r\n", H,
+    b"HTTP/1.1", b"HTTP/1.0", b"HTTP/2.0", b"GET / HTTP/1.1\r\n", b"\xff\xfe", b"ffffffff\r\n",
+    b"Dummy: x\nContent-Length: 23\r\n",
+]
+
+
+def mutate(rng, data):
+    data = bytearray(data)
+    for _ in range(rng.randint(1, 4)):
+        op = rng.randrange(9)
+        at = rng.randint(0, len(data))
+        if op == 0 and data:  # flip a byte
+            data[rng.randrange(len(data))] = rng.randrange(256)
+        elif op == 1:  # insert a token
+            data[at:at] = rng.choice(TOKENS)
+        elif op == 2 and data:  # delete a range
+            data[at:at + rng.randint(1, 16)] = b""
+        elif op == 3 and data:  # duplicate a range
+            a = rng.randrange(len(data))
+            data[at:at] = data[a:a + rng.randint(1, 64)]
+        elif op == 4:  # an oversized line
+            data[at:at] = bytes([rng.choice(b"aX %/:\t")]) * rng.choice((1000, 2100, 4200, 9000))
+        elif op == 5:  # change a number
+            digits = [i for i, b in enumerate(data) if 0x30 <= b <= 0x39]
+            if digits:
+                i = rng.choice(digits)
+                data[i:i + 1] = str(rng.choice((0, 1, 7, 65535, 65536, 2 ** 31, 2 ** 32 + 1))).encode()
+        elif op == 6:  # CRLF <-> LF
+            data = bytearray(data.replace(b"\r\n", b"\n", rng.randint(1, 3)) if rng.random() < 0.5
+                             else data.replace(b"\n", b"\r\n", 1))
+        elif op == 7:  # garbage
+            data[at:at] = os.urandom(rng.randint(1, 32))
+        else:  # truncate
+            del data[at:]
+    return bytes(data)
+
+
+def session(rng):
+    """One connection's bytes: one or more (mutated) requests, maybe with garbage between."""
+    parts = []
+    for _ in range(rng.choice((1, 1, 1, 2, 3, 5))):
+        seed = rng.choice(SEEDS)
+        parts.append(mutate(rng, seed) if rng.random() < 0.5 else seed)
+        if rng.random() < 0.15:
+            parts.append(rng.choice((b"\r\n", b"\r\n\r\n", os.urandom(rng.randint(1, 20)))))
+    return b"".join(parts)
+
+
+def play(port, data, rng):
+    """Send data over one connection as a misbehaving client would; read some of the answer."""
+    s = socket.socket()
+    s.settimeout(2)
+    try:
+        s.connect(("127.0.0.1", port))
+        abort = rng.random() < 0.2
+        end = rng.randint(0, len(data)) if abort else len(data)
+        pos = 0
+        while pos < end:
+            n = rng.choice((1, 2, 7, 64, 512, 4096, len(data)))
+            s.sendall(data[pos:min(end, pos + n)])
+            pos += n
+            if rng.random() < 0.1:
+                time.sleep(rng.random() * 0.01)
+        if abort and rng.random() < 0.5:
+            # RST instead of FIN
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            return
+        if not abort and rng.random() < 0.8:
+            s.settimeout(0.3)
+            deadline = time.monotonic() + 1
+            while time.monotonic() < deadline:
+                if not s.recv(65536):
+                    break
+    except OSError:
+        pass
+    finally:
+        s.close()
+
+
+def clean_request(port):
+    """True when a plain GET / gets 200 Hello, World! within 5 s."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+            s.sendall(b"GET / HTTP/1.1\r\nHost: check\r\nConnection: close\r\n\r\n")
+            data = b""
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+        return data.startswith(b"HTTP/1.1 200 ") and data.endswith(b"Hello, World!")
+    except OSError:
+        return False
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--seconds", type=float, default=30)
+    ap.add_argument("--firmware", default=os.environ.get("KILN_FIRMWARE", str(ROOT / "firmware/UNIX_ASAN/kiln")),
+                    type=lambda p: str(Path(p).resolve()))
+    ap.add_argument("--clients", type=int, default=4)
+    ap.add_argument("--seed", type=int, default=None)
+    ap.add_argument("--out", default=str(ROOT / "build" / "fuzz-server"))
+    args = ap.parse_args()
+    seed = args.seed if args.seed is not None else random.randrange(1 << 30)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    console = out / "console.log"
+    # Short timeouts so that half-sent heads free their slot quickly.
+    code = ("import sys; sys.path.insert(0, '.'); import main; main.app.run(host='127.0.0.1', port=%d, "
+            "head_timeout=2, body_timeout=2, idle_timeout=2, send_timeout=2)" % port)
+    log = open(console, "w")
+    proc = subprocess.Popen([args.firmware, "-c", code], cwd=APP, stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 10
+    while not clean_request(port):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            print("fuzz-server: the server did not start:\n" + console.read_text(errors="replace"))
+            return 1
+        time.sleep(0.05)
+
+    stop = time.monotonic() + args.seconds
+    counts = [0] * args.clients
+    recent = [[] for _ in range(args.clients)]
+    failed = threading.Event()
+
+    def client(i):
+        rng = random.Random(seed * 1000 + i)
+        while time.monotonic() < stop and not failed.is_set():
+            data = session(rng)
+            recent[i] = (recent[i] + [data])[-20:]
+            play(port, data, rng)
+            counts[i] += 1
+            if proc.poll() is not None:
+                failed.set()
+
+    threads = [threading.Thread(target=client, args=(i,), daemon=True) for i in range(args.clients)]
+    for t in threads:
+        t.start()
+    problem = None
+    while any(t.is_alive() for t in threads):
+        time.sleep(2)
+        if proc.poll() is not None:
+            problem = "the server exited (status %s)" % proc.returncode
+            failed.set()
+        elif not failed.is_set() and not clean_request(port):
+            problem = "a clean request was not answered during the run"
+            failed.set()
+    for t in threads:
+        t.join()
+    if problem is None and proc.poll() is not None:
+        problem = "the server exited (status %s)" % proc.returncode
+    if problem is None:
+        time.sleep(2.5)  # the timeouts close what the clients left behind
+        if not clean_request(port):
+            problem = "a clean request was not answered after the run"
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    log.close()
+    text = console.read_text(errors="replace")
+    report = sanitizer_report(text)
+    if report:
+        problem = "the sanitizer reported an error:\n" + report
+    total = sum(counts)
+    if problem:
+        with open(out / "last-sessions.txt", "w") as f:
+            for i, sessions in enumerate(recent):
+                for data in sessions:
+                    f.write("client %d: %r\n" % (i, data))
+        print("fuzz-server: FAILED after %d sessions (seed %d): %s\nconsole: %s\nlast sessions: %s"
+              % (total, seed, problem, console, out / "last-sessions.txt"))
+        return 1
+    print("fuzz-server: %d sessions in %.0f s from %d clients (seed %d), server up, no sanitizer report"
+          % (total, args.seconds, args.clients, seed))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
