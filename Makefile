@@ -142,11 +142,9 @@ test: deps-test venv $(UNIX_FW) check-xtensa esp8266-image qemu test-c test-asan
 ASAN_TESTS := tests/test_server_loop.py tests/test_app_framework.py tests/test_app_microdot_port.py \
               tests/test_app_start_server.py $(wildcard tests/test_examples_*.py) tests/test_parser_binding.py \
               tests/test_parser_diff.py tests/device
-# Tests that measure time, CPU or heap against budgets set for the normal build.
-ASAN_DESELECT := not test_an_idle_server_uses_no_cpu and not test_sync_handlers_only_delay_others_by_their_run_time
 FUZZ_SERVER_SECONDS ?= 30
 test-asan: venv $(UNIX_ASAN_FW)
-	KILN_FIRMWARE=$(UNIX_ASAN_FW) $(ASAN_RUN_ENV) $(PY) -m pytest -q $(ASAN_TESTS) -k "$(ASAN_DESELECT)"
+	KILN_FIRMWARE=$(UNIX_ASAN_FW) $(ASAN_RUN_ENV) $(PY) -m pytest -q $(ASAN_TESTS)
 	$(ASAN_RUN_ENV) $(PY) tests/fuzz/fuzz_server.py --seconds $(FUZZ_SERVER_SECONDS) --firmware $(UNIX_ASAN_FW)
 
 # make fuzz-server FUZZ_SECONDS=600: the socket-level fuzzer alone, on the ASan firmware
