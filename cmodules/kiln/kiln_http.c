@@ -68,8 +68,7 @@ enum {
 #define CONN_KEEP_ALIVE (64)
 #define CONN_UPGRADE (128)
 #define EXPECT_100 (256)
-#define SEEN_CRLF (512)
-#define SEEN_BARE_LF (1024)
+#define SEEN_BARE_LF (512)
 
 static const char *const method_names[] = {
     NULL, "GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "CONNECT", "TRACE",
@@ -225,16 +224,15 @@ static int header_semantics(kiln_http_request_t *req, const uint8_t *name, size_
     return 0;
 }
 
-// Takes note of a line end (bare: LF without CR); returns 0, or 400 for a bare LF that the
-// limits do not allow or a head that mixes both kinds.
-static int line_end(kiln_http_request_t *req, int bare, const kiln_http_limits_t *lim) {
-    if (bare && !(lim->allow & KILN_HTTP_ALLOW_BARE_LF)) {
-        return 400;
-    }
-    uint16_t seen = req->s_seen | (bare ? SEEN_BARE_LF : SEEN_CRLF);
-    req->s_seen = seen;
-    return (seen & SEEN_CRLF) && (seen & SEEN_BARE_LF) ? 400 : 0;
-}
+// A bare LF (no CR before it) ends a line only when the limits allow it; the head is then
+// checked for CRs once complete (a CR in a valid head is always part of a CRLF): a head that
+// mixes both kinds is refused. CRLF heads pay nothing for it.
+#define BARE_LF() do { \
+        if (!(lim->allow & KILN_HTTP_ALLOW_BARE_LF)) { \
+            goto bad; \
+        } \
+        req->s_seen |= SEEN_BARE_LF; \
+} while (0)
 
 // Splits the request-target into path and query; returns 0 or 400.
 static int classify_target(kiln_http_request_t *req, const uint8_t *buf) {
@@ -360,9 +358,7 @@ int kiln_http_parse_request(kiln_http_request_t *req, const char *buf_in, size_t
         switch (state) {
             case S_START:
                 while (p < end && buf[p] == '\n') {
-                    if ((status = line_end(req, 1, lim)) != 0) {
-                        goto fail;
-                    }
+                    BARE_LF();
                     p++;
                 }
                 if (p == end) {
@@ -428,9 +424,7 @@ int kiln_http_parse_request(kiln_http_request_t *req, const char *buf_in, size_t
                     state = S_RL_CR;
                     break;
                 }
-                if ((status = line_end(req, 1, lim)) != 0) {
-                    goto fail;
-                }
+                BARE_LF();
                 goto request_line_end;
             case S_RL_CR:
                 if (p == end) {
@@ -438,9 +432,6 @@ int kiln_http_parse_request(kiln_http_request_t *req, const char *buf_in, size_t
                 }
                 if (buf[p++] != '\n') {
                     goto bad;
-                }
-                if ((status = line_end(req, 0, lim)) != 0) {
-                    goto fail;
                 }
             request_line_end:
                 if ((status = request_line_done(req, buf, lim)) != 0) {
@@ -461,9 +452,7 @@ int kiln_http_parse_request(kiln_http_request_t *req, const char *buf_in, size_t
                 }
                 if (c == '\n') {
                     p++;
-                    if ((status = line_end(req, 1, lim)) != 0) {
-                        goto fail;
-                    }
+                    BARE_LF();
                     goto head_end;
                 }
                 if (!IS(c, C_TOK)) {
@@ -535,9 +524,7 @@ int kiln_http_parse_request(kiln_http_request_t *req, const char *buf_in, size_t
                     state = S_VALUE_CR;
                     break;
                 }
-                if ((status = line_end(req, 1, lim)) != 0) {
-                    goto fail;
-                }
+                BARE_LF();
                 line = p;
                 state = S_LINE;
                 break;
@@ -547,9 +534,6 @@ int kiln_http_parse_request(kiln_http_request_t *req, const char *buf_in, size_t
                 }
                 if (buf[p++] != '\n') {
                     goto bad;
-                }
-                if ((status = line_end(req, 0, lim)) != 0) {
-                    goto fail;
                 }
                 line = p;
                 state = S_LINE;
@@ -561,9 +545,6 @@ int kiln_http_parse_request(kiln_http_request_t *req, const char *buf_in, size_t
                 if (buf[p++] != '\n') {
                     goto bad;
                 }
-                if ((status = line_end(req, 0, lim)) != 0) {
-                    goto fail;
-                }
                 goto head_end;
             case S_START_CR:
                 if (p == end) {
@@ -571,9 +552,6 @@ int kiln_http_parse_request(kiln_http_request_t *req, const char *buf_in, size_t
                 }
                 if (buf[p++] != '\n') {
                     goto bad;
-                }
-                if ((status = line_end(req, 0, lim)) != 0) {
-                    goto fail;
                 }
                 state = S_START;
                 break;
@@ -600,6 +578,9 @@ need_more:
     return KILN_HTTP_INCOMPLETE;
 
 head_end:
+    if ((req->s_seen & SEEN_BARE_LF) && memchr(buf, '\r', p)) {
+        goto bad;
+    }
     if ((status = head_done(req, lim)) != 0) {
         goto fail;
     }
@@ -642,21 +623,14 @@ enum {
     CH_ERROR,
 };
 
-static int hex_value(uint8_t c) {
-    return c <= '9' ? c - '0' : lower(c) - 'a' + 10;
-}
-
-// dec->line_ends bits.
+// The states that follow a CR, and dec->line_ends bits.
+#define CR_STATES ((1u << CH_SIZE_LF) | (1u << CH_DATA_LF) | (1u << CH_TRAILER_LF) | (1u << CH_END_LF))
 #define LE_CRLF (1)
 #define LE_BARE_LF (2)
+_Static_assert(CH_ERROR < 32, "CR_STATES is a 32-bit mask of states");
 
-// As line_end for the head: 0, or 400 for a bare LF not allowed or a body mixing both kinds.
-static int chunk_line_end(kiln_http_chunked_t *dec, int bare, const kiln_http_limits_t *lim) {
-    if (bare && !(lim->allow & KILN_HTTP_ALLOW_BARE_LF)) {
-        return 400;
-    }
-    dec->line_ends |= bare ? LE_BARE_LF : LE_CRLF;
-    return dec->line_ends == (LE_CRLF | LE_BARE_LF) ? 400 : 0;
+static int hex_value(uint8_t c) {
+    return c <= '9' ? c - '0' : lower(c) - 'a' + 10;
 }
 
 int kiln_http_decode_chunked(kiln_http_chunked_t *dec, char *buf_in, size_t *len,
@@ -665,6 +639,7 @@ int kiln_http_decode_chunked(kiln_http_chunked_t *dec, char *buf_in, size_t *len
     size_t n = *len, i = 0, o = 0;
     uint32_t remaining = dec->remaining, total = dec->total;
     size_t line_len = dec->line_len, trailer_len = dec->trailer_len;
+    uint16_t ends = dec->line_ends;
     uint8_t state = dec->state;
     int status;
     if (lim == NULL) {
@@ -691,6 +666,15 @@ int kiln_http_decode_chunked(kiln_http_chunked_t *dec, char *buf_in, size_t *len
             continue;
         }
         uint8_t c = buf[i++];
+        if (c == '\n') {
+            // Every LF outside the data ends a line (or is refused by the state below): bare
+            // unless the state is the one after a CR.
+            ends |= (1u << state) & CR_STATES ? LE_CRLF : LE_BARE_LF;
+            if (ends == (LE_CRLF | LE_BARE_LF)
+                || ((ends & LE_BARE_LF) && !(lim->allow & KILN_HTTP_ALLOW_BARE_LF))) {
+                goto bad;
+            }
+        }
         // Size lines and trailer lines are bounded.
         if (state < CH_DATA_END || state >= CH_TRAILER) {
             if (++line_len > lim->max_header_line) {
@@ -718,7 +702,7 @@ int kiln_http_decode_chunked(kiln_http_chunked_t *dec, char *buf_in, size_t *len
                 } else if (c == '\r') {
                     state = CH_SIZE_LF;
                 } else if (c == '\n') {
-                    goto size_line_bare_lf;
+                    goto size_line_end;
                 } else {
                     goto bad;
                 }
@@ -760,7 +744,7 @@ int kiln_http_decode_chunked(kiln_http_chunked_t *dec, char *buf_in, size_t *len
                 } else if (c == '\r') {
                     state = CH_SIZE_LF;
                 } else if (c == '\n') {
-                    goto size_line_bare_lf;
+                    goto size_line_end;
                 } else if (!is_ows(c)) {
                     goto bad; // a second '=', a stray character
                 }
@@ -780,17 +764,9 @@ int kiln_http_decode_chunked(kiln_http_chunked_t *dec, char *buf_in, size_t *len
                 }
                 state = CH_EXT_QUOTED;
                 break;
-            size_line_bare_lf:
-                if ((status = chunk_line_end(dec, 1, lim)) != 0) {
-                    goto fail;
-                }
-                goto size_line_end;
             case CH_SIZE_LF:
                 if (c != '\n') {
                     goto bad;
-                }
-                if ((status = chunk_line_end(dec, 0, lim)) != 0) {
-                    goto fail;
                 }
             size_line_end:
                 if (remaining > lim->max_body - total) {
@@ -809,18 +785,12 @@ int kiln_http_decode_chunked(kiln_http_chunked_t *dec, char *buf_in, size_t *len
                 if (c != '\n') {
                     goto bad;
                 }
-                if ((status = chunk_line_end(dec, state == CH_DATA_END, lim)) != 0) {
-                    goto fail;
-                }
                 state = CH_SIZE;
                 break;
             case CH_TRAILER:
                 if (c == '\r') {
                     state = CH_END_LF;
                 } else if (c == '\n') {
-                    if ((status = chunk_line_end(dec, 1, lim)) != 0) {
-                        goto fail;
-                    }
                     goto done;
                 } else if (IS(c, C_TOK)) {
                     state = CH_TRAILER_NAME;
@@ -849,18 +819,12 @@ int kiln_http_decode_chunked(kiln_http_chunked_t *dec, char *buf_in, size_t *len
                 if (c != '\n') {
                     goto bad;
                 }
-                if ((status = chunk_line_end(dec, state == CH_TRAILER_VALUE, lim)) != 0) {
-                    goto fail;
-                }
                 state = CH_TRAILER;
                 line_len = 0;
                 break;
             default: // CH_END_LF
                 if (c != '\n') {
                     goto bad;
-                }
-                if ((status = chunk_line_end(dec, 0, lim)) != 0) {
-                    goto fail;
                 }
                 goto done;
         }
@@ -870,6 +834,7 @@ int kiln_http_decode_chunked(kiln_http_chunked_t *dec, char *buf_in, size_t *len
         dec->total = total;
         dec->line_len = line_len;
         dec->trailer_len = trailer_len;
+        dec->line_ends = ends;
         dec->state = state;
         *len = o;
         return KILN_HTTP_INCOMPLETE;
@@ -931,22 +896,14 @@ int kiln_http_query_next(const char *qs, size_t len, size_t *pos,
     return 0;
 }
 
-int kiln_http_field_name_ok(const char *s, size_t n) {
+int kiln_http_field_ok(const char *s, size_t n, int value) {
+    uint8_t cls = value ? C_VAL : C_TOK;
     for (size_t i = 0; i < n; i++) {
-        if (!IS(s[i], C_TOK)) {
+        if (!IS(s[i], cls)) {
             return 0;
         }
     }
-    return n > 0;
-}
-
-int kiln_http_field_value_ok(const char *s, size_t n) {
-    for (size_t i = 0; i < n; i++) {
-        if (!IS(s[i], C_VAL)) {
-            return 0;
-        }
-    }
-    return 1;
+    return n > 0 || value;
 }
 
 int kiln_http_find_header(const char *buf, const kiln_http_header_t *headers, size_t num_headers,

@@ -133,7 +133,7 @@ typedef struct _kiln_http_chunked_t {
     uint16_t line_len;      // bytes of the current size or trailer line
     uint16_t trailer_len;   // trailer bytes so far (limit: max_head, 431)
     uint8_t state;
-    uint8_t line_ends;      // which line ends were seen (CRLF, bare LF): never both
+    uint16_t line_ends;     // which line ends were seen (CRLF, bare LF): never both
 } kiln_http_chunked_t;
 
 // Decodes chunked data in place. On entry buf[0..*len) holds raw bytes that follow those given
@@ -177,9 +177,9 @@ int kiln_http_find_header(const char *buf, const kiln_http_header_t *headers, si
 
 // The field rules, the same for requests coming in and responses going out: a name is a token
 // (not empty); a value is VCHAR, obs-text (0x80-0xff), SP and HTAB, nothing else (no CR, LF,
-// NUL or other control character). Nonzero when s[0..n) follows the rule.
-int kiln_http_field_name_ok(const char *s, size_t n);
-int kiln_http_field_value_ok(const char *s, size_t n);
+// NUL or other control character). Nonzero when s[0..n) follows the rule for a value (value
+// nonzero) or for a name.
+int kiln_http_field_ok(const char *s, size_t n, int value);
 
 // Nonzero when a[0..n) equals b[0..n) ignoring ASCII case.
 int kiln_http_casecmp(const char *a, const char *b, size_t n);

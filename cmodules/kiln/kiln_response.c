@@ -159,25 +159,14 @@ static bool contains_token(const char *s, size_t n, const char *lower) {
     return false;
 }
 
-// An app-set Transfer-Encoding is accepted only as "chunked" (spaces around it allowed): Kiln
-// drops the header and frames the body itself (Content-Length when the length is known, else
-// chunked, or close for HTTP/1.0). Any other coding would leave the body unframed: refused.
-static bool te_is_chunked(const char *v, size_t n) {
-    while (n > 0 && (v[n - 1] == ' ' || v[n - 1] == '\t')) {
-        n--;
-    }
-    while (n > 0 && (*v == ' ' || *v == '\t')) {
-        v++;
-        n--;
-    }
-    return name_is(v, n, "chunked");
-}
-
+// An app-set Transfer-Encoding is accepted only as "chunked" (any case): Kiln drops the header
+// and frames the body itself (Content-Length when the length is known, else chunked, or close
+// for HTTP/1.0). Any other coding would leave the body unframed: refused.
 static mp_obj_t kiln_header_ok(mp_obj_t name, mp_obj_t value) {
     size_t nlen, vlen;
     const char *n = mp_obj_str_get_data(name, &nlen);
     const char *v = mp_obj_str_get_data(value, &vlen);
-    return mp_obj_new_bool(kiln_http_field_name_ok(n, nlen) && kiln_http_field_value_ok(v, vlen));
+    return mp_obj_new_bool(kiln_http_field_ok(n, nlen, 0) && kiln_http_field_ok(v, vlen, 1));
 }
 MP_DEFINE_CONST_FUN_OBJ_2(kiln_header_ok_obj, kiln_header_ok);
 
@@ -195,12 +184,12 @@ static bool out_header(kiln_conn_obj_t *c, mp_obj_t name, mp_obj_t value, head_s
     }
     size_t nlen, vlen;
     const char *n = mp_obj_str_get_data(name, &nlen);
-    if (!kiln_http_field_name_ok(n, nlen)) {
+    if (!kiln_http_field_ok(n, nlen, 0)) {
         return false;
     }
     if (name_is(n, nlen, "transfer-encoding")) {
         const char *v;
-        if (!mp_obj_is_str_or_bytes(value) || (v = mp_obj_str_get_data(value, &vlen), !te_is_chunked(v, vlen))) {
+        if (!mp_obj_is_str_or_bytes(value) || (v = mp_obj_str_get_data(value, &vlen), !name_is(v, vlen, "chunked"))) {
             return false;
         }
         st->app_te = true;
@@ -223,7 +212,7 @@ static bool out_header(kiln_conn_obj_t *c, mp_obj_t name, mp_obj_t value, head_s
             return false;
         }
         const char *v = mp_obj_str_get_data(value, &vlen);
-        if (!kiln_http_field_value_ok(v, vlen)) {
+        if (!kiln_http_field_ok(v, vlen, 1)) {
             return false;
         }
         kiln_out_add(c, v, vlen);

@@ -16,7 +16,7 @@
 const char *kiln_reason(unsigned status);
 
 // _kiln.header_ok(name, value): whether a response header may be written as given, by the
-// parser's own field rules (kiln_http_field_name_ok/_value_ok); kiln.response uses it.
+// parser's own field rules (kiln_http_field_ok); kiln.response uses it.
 MP_DECLARE_CONST_FUN_OBJ_2(kiln_header_ok_obj);
 
 #endif

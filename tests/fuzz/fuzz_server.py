@@ -173,6 +173,7 @@ def main():
     ap.add_argument("--firmware", default=os.environ.get("KILN_FIRMWARE", str(ROOT / "firmware/UNIX_ASAN/kiln")),
                     type=lambda p: str(Path(p).resolve()))
     ap.add_argument("--clients", type=int, default=4)
+    ap.add_argument("--heapsize", default=None, help="the firmware's -X heapsize (e.g. 64k: MemoryError paths)")
     ap.add_argument("--seed", type=int, default=None)
     ap.add_argument("--out", default=str(ROOT / "build" / "fuzz-server"))
     args = ap.parse_args()
@@ -185,7 +186,8 @@ def main():
     code = ("import sys; sys.path.insert(0, '.'); import main; main.app.run(host='127.0.0.1', port=%d, "
             "head_timeout=2, body_timeout=2, idle_timeout=2, send_timeout=2)" % port)
     log = open(console, "w")
-    proc = subprocess.Popen([args.firmware, "-c", code], cwd=APP, stdout=log, stderr=subprocess.STDOUT)
+    cmd = [args.firmware] + (["-X", "heapsize=" + args.heapsize] if args.heapsize else []) + ["-c", code]
+    proc = subprocess.Popen(cmd, cwd=APP, stdout=log, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 10
     while not clean_request(port):
         if proc.poll() is not None or time.monotonic() > deadline:

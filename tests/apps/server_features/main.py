@@ -113,7 +113,7 @@ def handle(req):
         # an app-set Transfer-Encoding: ?len -> bytes body, ?gen -> a generator, ?cl -> with
         # Content-Length, ?gzip -> another coding
         q = req.query_string
-        headers = [("Transfer-Encoding", "gzip" if q == "gzip" else " Chunked ")]
+        headers = [("Transfer-Encoding", "gzip" if q == "gzip" else "Chunked")]
         if q == "cl":
             headers.append(("Content-Length", "2"))
         return 200, headers, chunks() if q == "gen" else b"ok"
