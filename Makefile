@@ -48,8 +48,8 @@ help:
 	@echo "make fuzz FUZZ_SECONDS=…    fuzz the HTTP parser"
 	@echo "make test-c         the parser's C tests (gcc and clang, ASan/UBSan) and a 30 s fuzz run"
 	@echo "make unix-asan      build firmware/UNIX_ASAN/kiln (AddressSanitizer + UBSan)"
-	@echo "make test-asan      the socket-loop, framework, example and in-firmware tests on it, and a 30 s server fuzz"
-	@echo "make fuzz-server FUZZ_SECONDS=…   fuzz the running ASan server over sockets"
+	@echo "make test-asan      the socket-loop, framework, example and in-firmware tests on it, and 2 x 20 s of server fuzzing"
+	@echo "make fuzz-server FUZZ_SECONDS=… [FUZZ_APP=framework] [FUZZ_HEAP=64k]   fuzz the running ASan server over sockets"
 	@echo "make test-server    the socket loop's tests (real sockets)"
 	@echo "make bench-parser   the parser benchmark alone (host C core; _kiln.Parser vs pure Python)"
 	@echo "make templates APP=…        check that an app's templates compile"
@@ -142,14 +142,18 @@ test: deps-test venv $(UNIX_FW) check-xtensa esp8266-image qemu test-c test-asan
 ASAN_TESTS := tests/test_server_loop.py tests/test_app_framework.py tests/test_app_microdot_port.py \
               tests/test_app_start_server.py $(wildcard tests/test_examples_*.py) tests/test_parser_binding.py \
               tests/test_parser_diff.py tests/device
-FUZZ_SERVER_SECONDS ?= 30
+FUZZ_SERVER_SECONDS ?= 20
 test-asan: venv $(UNIX_ASAN_FW)
 	KILN_FIRMWARE=$(UNIX_ASAN_FW) $(ASAN_RUN_ENV) $(PY) -m pytest -q $(ASAN_TESTS)
-	$(ASAN_RUN_ENV) $(PY) tests/fuzz/fuzz_server.py --seconds $(FUZZ_SERVER_SECONDS) --firmware $(UNIX_ASAN_FW)
+	$(ASAN_RUN_ENV) $(PY) tests/fuzz/fuzz_server.py --app loop --seconds $(FUZZ_SERVER_SECONDS) --firmware $(UNIX_ASAN_FW)
+	$(ASAN_RUN_ENV) $(PY) tests/fuzz/fuzz_server.py --app framework --seconds $(FUZZ_SERVER_SECONDS) --firmware $(UNIX_ASAN_FW)
 
-# make fuzz-server FUZZ_SECONDS=600: the socket-level fuzzer alone, on the ASan firmware
+# make fuzz-server FUZZ_SECONDS=600 [FUZZ_APP=framework] [FUZZ_HEAP=64k]: the socket-level fuzzer
+# alone, on the ASan firmware, against the bare loop's test app or the framework's.
+FUZZ_APP ?= loop
 fuzz-server: venv $(UNIX_ASAN_FW)
-	$(ASAN_RUN_ENV) $(PY) tests/fuzz/fuzz_server.py --seconds $(FUZZ_SECONDS) --firmware $(UNIX_ASAN_FW)
+	$(ASAN_RUN_ENV) $(PY) tests/fuzz/fuzz_server.py --app $(FUZZ_APP) --seconds $(FUZZ_SECONDS) \
+		--firmware $(UNIX_ASAN_FW) $(if $(FUZZ_HEAP),--heapsize $(FUZZ_HEAP))
 
 lint: venv
 	$(VENV)/bin/ruff check .

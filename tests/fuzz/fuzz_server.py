@@ -28,7 +28,10 @@ ROOT = Path(__file__).resolve().parent.parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 from conftest import sanitizer_report  # noqa: E402
 
-APP = ROOT / "tests" / "apps" / "server_features"
+APPS = {  # the app served, and what its "/" answers
+    "loop": (ROOT / "tests" / "apps" / "server_features", b"Hello, World!"),
+    "framework": (ROOT / "tests" / "apps" / "app_full", b"Hello, world!"),
+}
 
 H = b"Host: fuzz\r\n"
 SEEDS = [
@@ -60,6 +63,49 @@ SEEDS = [
     b"OPTIONS * HTTP/1.1\r\n" + H + b"\r\n",
     b"GET http://fuzz/echo?x HTTP/1.1\r\n" + H + b"\r\n",
     b"GET /nothing-here HTTP/1.1\r\n" + H + b"\r\n",
+]
+
+# Sessions for the framework app (tests/apps/app_full): routing, hooks, forms, uploads,
+# sessions, auth, CSRF, CORS, static files, server-sent events.
+FORM = b"Content-Type: application/x-www-form-urlencoded\r\n"
+MULTIPART = (b"--b7\r\nContent-Disposition: form-data; name=\"title\"\r\n\r\nT\r\n"
+             b"--b7\r\nContent-Disposition: form-data; name=\"file\"; filename=\"f.bin\"\r\n"
+             b"Content-Type: application/octet-stream\r\n\r\n" + b"\x00\x01f" * 700 + b"\r\n--b7--\r\n")
+FRAMEWORK_SEEDS = [
+    b"GET / HTTP/1.1\r\n" + H + b"\r\n",
+    b"GET /items/42?a=1&a=2 HTTP/1.1\r\n" + H + b"\r\n",
+    b"GET /users/bob/files/a/b/c.txt HTTP/1.1\r\n" + H + b"\r\n",
+    b"GET /re/abc HTTP/1.1\r\n" + H + b"\r\n",
+    b"POST /echo?a=%C3%A9 HTTP/1.1\r\n" + H + b"Content-Type: application/json\r\nContent-Length: 13\r\n"
+    b"Cookie: a=1; b=\"q\"\r\n\r\n{\"k\": [1, 2]}",
+    b"POST /form HTTP/1.1\r\n" + H + FORM + b"Content-Length: 17\r\n\r\na=1&b=x+y&a=%C3%A9",
+    b"POST /upload HTTP/1.1\r\n" + H + b"Content-Type: multipart/form-data; boundary=b7\r\n"
+    b"Content-Length: %d\r\n\r\n" % len(MULTIPART) + MULTIPART,
+    b"GET /async HTTP/1.1\r\n" + H + b"\r\n",
+    b"GET /stream HTTP/1.1\r\n" + H + b"\r\n",
+    b"GET /astream HTTP/1.1\r\n" + H + b"\r\n",
+    b"GET /events HTTP/1.1\r\n" + H + b"\r\n",
+    b"GET /file HTTP/1.1\r\n" + H + b"\r\n",
+    b"GET /static/style.css HTTP/1.1\r\n" + H + b"Accept-Encoding: gzip\r\nRange: bytes=2-9\r\n\r\n",
+    b"GET /static/data.raw HTTP/1.1\r\n" + H + b"If-None-Match: \"x\"\r\n\r\n",
+    b"GET /static/../main.py HTTP/1.1\r\n" + H + b"\r\n",
+    b"GET /redirect HTTP/1.1\r\n" + H + b"\r\n",
+    b"GET /bad-redirect?to=%0D%0Aevil HTTP/1.1\r\n" + H + b"\r\n",
+    b"GET /bad-header?v=a%0Bb HTTP/1.1\r\n" + H + b"\r\n",
+    b"GET /abort HTTP/1.1\r\n" + H + b"\r\n",
+    b"GET /boom HTTP/1.1\r\n" + H + b"\r\n",
+    b"GET /div HTTP/1.1\r\n" + H + b"\r\n",
+    b"GET /cookie HTTP/1.1\r\n" + H + b"\r\n",
+    b"GET /count HTTP/1.1\r\n" + H + b"Cookie: session=eyJkIjogeyJuIjogMX19.AAAA==\r\n\r\n",
+    b"GET /private HTTP/1.1\r\n" + H + b"Authorization: Basic dXNlcjpzZWNyZXQ=\r\n\r\n",
+    b"GET /bot HTTP/1.1\r\n" + H + b"Authorization: Bearer tok-123\r\n\r\n",
+    b"OPTIONS /echo HTTP/1.1\r\n" + H + b"Origin: http://allowed.example\r\n"
+    b"Access-Control-Request-Method: PUT\r\n\r\n",
+    b"GET /trailing HTTP/1.1\r\n" + H + b"\r\n",
+    b"GET /api/ping?short=1 HTTP/1.1\r\n" + H + b"\r\n",
+    b"GET /forms/token HTTP/1.1\r\n" + H + b"\r\n",
+    b"POST /forms/submit HTTP/1.1\r\n" + H + FORM + b"Content-Length: 13\r\n\r\nx=1&csrf_token",
+    b"DELETE /items/1 HTTP/1.1\r\n" + H + b"\r\n",
 ]
 
 TOKENS = [
@@ -103,11 +149,11 @@ def mutate(rng, data):
     return bytes(data)
 
 
-def session(rng):
+def session(rng, seeds):
     """One connection's bytes: one or more (mutated) requests, maybe with garbage between."""
     parts = []
     for _ in range(rng.choice((1, 1, 1, 2, 3, 5))):
-        seed = rng.choice(SEEDS)
+        seed = rng.choice(seeds)
         parts.append(mutate(rng, seed) if rng.random() < 0.5 else seed)
         if rng.random() < 0.15:
             parts.append(rng.choice((b"\r\n", b"\r\n\r\n", os.urandom(rng.randint(1, 20)))))
@@ -145,8 +191,8 @@ def play(port, data, rng):
         s.close()
 
 
-def clean_request(port):
-    """True when a plain GET / gets 200 Hello, World! within 5 s."""
+def clean_request(port, hello):
+    """True when a plain GET / gets 200 and `hello` within 5 s."""
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
             s.sendall(b"GET / HTTP/1.1\r\nHost: check\r\nConnection: close\r\n\r\n")
@@ -156,7 +202,7 @@ def clean_request(port):
                 if not chunk:
                     break
                 data += chunk
-        return data.startswith(b"HTTP/1.1 200 ") and data.endswith(b"Hello, World!")
+        return data.startswith(b"HTTP/1.1 200 ") and data.endswith(hello)
     except OSError:
         return False
 
@@ -173,6 +219,8 @@ def main():
     ap.add_argument("--firmware", default=os.environ.get("KILN_FIRMWARE", str(ROOT / "firmware/UNIX_ASAN/kiln")),
                     type=lambda p: str(Path(p).resolve()))
     ap.add_argument("--clients", type=int, default=4)
+    ap.add_argument("--app", choices=sorted(APPS), default="loop",
+                    help="loop: the bare C loop (tests/apps/server_features); framework: tests/apps/app_full")
     ap.add_argument("--heapsize", default=None, help="the firmware's -X heapsize (e.g. 64k: MemoryError paths)")
     ap.add_argument("--seed", type=int, default=None)
     ap.add_argument("--out", default=str(ROOT / "build" / "fuzz-server"))
@@ -180,6 +228,8 @@ def main():
     seed = args.seed if args.seed is not None else random.randrange(1 << 30)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    app_dir, hello = APPS[args.app]
+    seeds = SEEDS if args.app == "loop" else FRAMEWORK_SEEDS
     port = free_port()
     console = out / "console.log"
     # Short timeouts so that half-sent heads free their slot quickly.
@@ -187,9 +237,9 @@ def main():
             "head_timeout=2, body_timeout=2, idle_timeout=2, send_timeout=2)" % port)
     log = open(console, "w")
     cmd = [args.firmware] + (["-X", "heapsize=" + args.heapsize] if args.heapsize else []) + ["-c", code]
-    proc = subprocess.Popen(cmd, cwd=APP, stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(cmd, cwd=app_dir, stdout=log, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 10
-    while not clean_request(port):
+    while not clean_request(port, hello):
         if proc.poll() is not None or time.monotonic() > deadline:
             print("fuzz-server: the server did not start:\n" + console.read_text(errors="replace"))
             return 1
@@ -203,7 +253,7 @@ def main():
     def client(i):
         rng = random.Random(seed * 1000 + i)
         while time.monotonic() < stop and not failed.is_set():
-            data = session(rng)
+            data = session(rng, seeds)
             recent[i] = (recent[i] + [data])[-20:]
             play(port, data, rng)
             counts[i] += 1
@@ -219,7 +269,7 @@ def main():
         if proc.poll() is not None:
             problem = "the server exited (status %s)" % proc.returncode
             failed.set()
-        elif not failed.is_set() and not clean_request(port):
+        elif not failed.is_set() and not clean_request(port, hello):
             problem = "a clean request was not answered during the run"
             failed.set()
     for t in threads:
@@ -228,7 +278,7 @@ def main():
         problem = "the server exited (status %s)" % proc.returncode
     if problem is None:
         time.sleep(2.5)  # the timeouts close what the clients left behind
-        if not clean_request(port):
+        if not clean_request(port, hello):
             problem = "a clean request was not answered after the run"
     if proc.poll() is None:
         proc.terminate()
@@ -251,8 +301,8 @@ def main():
         print("fuzz-server: FAILED after %d sessions (seed %d): %s\nconsole: %s\nlast sessions: %s"
               % (total, seed, problem, console, out / "last-sessions.txt"))
         return 1
-    print("fuzz-server: %d sessions in %.0f s from %d clients (seed %d), server up, no sanitizer report"
-          % (total, args.seconds, args.clients, seed))
+    print("fuzz-server: %s app, %d sessions in %.0f s from %d clients (seed %d), server up, no sanitizer report"
+          % (args.app, total, args.seconds, args.clients, seed))
     return 0
 
 
