@@ -159,9 +159,7 @@ static bool contains_token(const char *s, size_t n, const char *lower) {
     return false;
 }
 
-// An app-set Transfer-Encoding is accepted only as "chunked" (any case): Kiln drops the header
-// and frames the body itself (Content-Length when the length is known, else chunked, or close
-// for HTTP/1.0). Any other coding would leave the body unframed: refused.
+// _kiln.header_ok(name, value): the check out_header makes, for kiln.response.
 static mp_obj_t kiln_header_ok(mp_obj_t name, mp_obj_t value) {
     size_t nlen, vlen;
     const char *n = mp_obj_str_get_data(name, &nlen);
@@ -188,8 +186,12 @@ static bool out_header(kiln_conn_obj_t *c, mp_obj_t name, mp_obj_t value, head_s
         return false;
     }
     if (name_is(n, nlen, "transfer-encoding")) {
+        // Accepted only as "chunked" (any case): Kiln drops the header and frames the body
+        // itself (Content-Length when the length is known, else chunked, or close for HTTP/1.0).
+        // Any other coding would leave the body unframed: refused.
         const char *v;
-        if (!mp_obj_is_str_or_bytes(value) || (v = mp_obj_str_get_data(value, &vlen), !name_is(v, vlen, "chunked"))) {
+        if (!mp_obj_is_str_or_bytes(value)
+            || (v = mp_obj_str_get_data(value, &vlen), !name_is(v, vlen, "chunked"))) {
             return false;
         }
         st->app_te = true;
