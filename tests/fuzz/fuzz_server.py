@@ -288,7 +288,7 @@ def main():
         problem = "the server exited (status %s)" % proc.returncode
     if problem is None:
         time.sleep(2.5)  # the timeouts close what the clients left behind
-        if not clean_request(port, hello):
+        if not answered_soon(port, hello):
             problem = "a clean request was not answered after the run"
     if proc.poll() is None:
         proc.terminate()
