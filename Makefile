@@ -29,13 +29,15 @@ UNIX_FW := $(TOP)/firmware/UNIX/kiln
 KILN_C := $(wildcard cmodules/kiln/*.c cmodules/kiln/*.h)
 KILN_PY := $(shell find modules boards -name '*.py' 2>/dev/null)
 
-.PHONY: help micropython submodules mpy-cross unix unix-asan run test test-c test-asan test-py fuzz fuzz-server check-xtensa \
+.PHONY: help micropython submodules mpy-cross vendor unix unix-asan run test test-c test-asan test-py fuzz \
+        fuzz-server check-xtensa \
         esp32 esp8266 emulate size flash deploy repl bench lint deps venv clean distclean
 
 help:
 	@echo "make run            build the unix firmware and serve $(APP) on http://$(HOST):$(HTTP_PORT)"
 	@echo "make test           build everything the tests need and run every test"
 	@echo "make unix           build firmware/UNIX/kiln"
+	@echo "make unix-device    build firmware/UNIX_DEVICE/kiln (32-bit, ESP8266 feature level)"
 	@echo "make esp32 BOARD=…  build firmware/<BOARD>/ (needs ESP-IDF v5.2-v5.4)"
 	@echo "make esp8266        build firmware/ESP8266_GENERIC/ (Debian's xtensa-lx106 toolchain, vendored SDK)"
 	@echo "make emulate        boot firmware/ESP8266_GENERIC/ in the emulated ESP8266 (QEMU) to its REPL"
@@ -88,18 +90,29 @@ $(MPY_LIB_DIR)/README.md:
 	@mkdir -p $(MPY_LIB_DIR)
 	@echo "Kiln builds without micropython-lib." > $@
 
+# build/vendor: micropython-lib, axtls and the ESP8266 SDK at v1.25.0's pins (tools/get-vendor.sh).
+VENDOR := $(BUILD_ROOT)/vendor
+vendor: $(VENDOR)/micropython-lib/README.md
+$(VENDOR)/micropython-lib/README.md:
+	@tools/get-vendor.sh $(VENDOR)
+
 # Arguments every port build shares.
-PORT_ARGS = USER_C_MODULES=$(TOP)/cmodules MICROPY_MPYCROSS=$(MPY_CROSS) MPY_LIB_DIR=$(MPY_LIB_DIR)
+PORT_ARGS = USER_C_MODULES=$(TOP)/cmodules MICROPY_MPYCROSS=$(MPY_CROSS) MPY_LIB_DIR=$(VENDOR)/micropython-lib
 
 # --- unix ---------------------------------------------------------------------------------
 
+# Like the ESP boards: requests, umqtt, mip, logging and aiohttp frozen from the vendored
+# micropython-lib (boards/UNIX/manifest.py), ssl and hashlib.sha1 from axtls, whose pin fills
+# lib/axtls of the MicroPython tree when that is empty (as `git submodule update` would).
 unix: $(UNIX_FW)
-$(UNIX_FW): $(MPY_CROSS) $(MPY_LIB_DIR)/README.md $(KILN_C) $(KILN_PY) $(wildcard boards/UNIX/*) FORCE
+$(UNIX_FW): $(MPY_CROSS) $(VENDOR)/micropython-lib/README.md $(KILN_C) $(KILN_PY) $(wildcard boards/UNIX/*) FORCE
+	@test -f $(MP_DIR)/lib/axtls/ssl/ssl.h || { echo "make unix: filling $(MP_DIR)/lib/axtls from the v1.25.0 pin"; \
+	  rm -rf $(MP_DIR)/lib/axtls && cp -a $(VENDOR)/axtls $(MP_DIR)/lib/axtls; }
 	@# the port rebuilds nothing when only the variant's settings change: start over then
 	@cat boards/UNIX/mpconfigvariant.* | cmp -s - $(UNIX_BUILD)/kiln-variant || rm -rf $(UNIX_BUILD)
 	@mkdir -p $(UNIX_BUILD) && cat boards/UNIX/mpconfigvariant.* > $(UNIX_BUILD)/kiln-variant
 	$(MAKE) -s -C $(MP_DIR)/ports/unix -j$(JOBS) BUILD=$(UNIX_BUILD) VARIANT_DIR=$(TOP)/boards/UNIX \
-		$(PORT_ARGS) MICROPY_PY_BTREE=0 MICROPY_PY_SSL=0 MICROPY_PY_FFI=0
+		$(PORT_ARGS)
 	@mkdir -p $(dir $@)
 	@cmp -s $(UNIX_BUILD)/micropython $@ || { cp $(UNIX_BUILD)/micropython $@.tmp && mv -f $@.tmp $@; }
 
@@ -116,15 +129,14 @@ ASAN_CFLAGS := -fsanitize=address,undefined -fno-sanitize=nonnull-attribute -fno
 ASAN_LDFLAGS := -fsanitize=address,undefined -fno-sanitize=nonnull-attribute --param asan-use-after-return=0
 # halt_on_error: the first report ends the process, so a test sees the server die.
 ASAN_RUN_ENV := ASAN_OPTIONS=detect_leaks=0:detect_stack_use_after_return=0:halt_on_error=1:abort_on_error=0 \
-                       UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+                UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
 unix-asan: $(UNIX_ASAN_FW)
-$(UNIX_ASAN_FW): $(MPY_CROSS) $(MPY_LIB_DIR)/README.md $(KILN_C) $(KILN_PY) $(wildcard boards/UNIX/*) FORCE
+$(UNIX_ASAN_FW): $(UNIX_FW) $(KILN_C) $(KILN_PY) $(wildcard boards/UNIX/*) FORCE
 	@cat boards/UNIX/mpconfigvariant.* | cmp -s - $(UNIX_ASAN_BUILD)/kiln-variant || rm -rf $(UNIX_ASAN_BUILD)
 	@mkdir -p $(UNIX_ASAN_BUILD) && cat boards/UNIX/mpconfigvariant.* > $(UNIX_ASAN_BUILD)/kiln-variant
 	$(MAKE) -s -C $(MP_DIR)/ports/unix -j$(JOBS) BUILD=$(UNIX_ASAN_BUILD) VARIANT_DIR=$(TOP)/boards/UNIX \
-		$(PORT_ARGS) MICROPY_PY_BTREE=0 MICROPY_PY_SSL=0 MICROPY_PY_FFI=0 STRIP= \
-		CFLAGS_EXTRA="$(ASAN_CFLAGS)" LDFLAGS_EXTRA="$(ASAN_LDFLAGS)"
+		$(PORT_ARGS) STRIP= CFLAGS_EXTRA="$(ASAN_CFLAGS)" LDFLAGS_EXTRA="$(ASAN_LDFLAGS)"
 	@mkdir -p $(dir $@)
 	@cmp -s $(UNIX_ASAN_BUILD)/micropython $@ || { cp $(UNIX_ASAN_BUILD)/micropython $@.tmp && mv -f $@.tmp $@; }
 
@@ -134,7 +146,7 @@ run: deps-run $(UNIX_FW)
 
 # --- tests --------------------------------------------------------------------------------
 
-test: deps-test venv $(UNIX_FW) check-xtensa esp8266-image qemu test-c test-asan lint
+test: deps-test venv $(UNIX_FW) unix-device check-xtensa esp8266-image qemu test-c test-asan lint
 	$(PY) -m pytest -q tests
 
 # The loop, framework, example and in-firmware tests on the ASan firmware, then the socket-level
@@ -197,7 +209,7 @@ $(QEMU):
 emulate: $(QEMU) esp8266-image
 	$(PY) tools/emulate.py --interactive $(ESP8266_FW)/firmware.bin
 
-size: venv $(UNIX_FW) esp8266-image
+size: venv $(UNIX_FW) esp8266-image $(QEMU)
 	$(PY) bench/device_budgets.py
 
 flash: venv check-board
@@ -212,7 +224,7 @@ repl: venv
 
 # --- benchmarks ---------------------------------------------------------------------------
 
-bench: deps venv $(UNIX_FW)
+bench: deps venv $(UNIX_FW) unix-device esp8266-image $(QEMU)
 	$(PY) bench/run.py
 
 # --- housekeeping -------------------------------------------------------------------------
@@ -308,3 +320,26 @@ bench-loop: $(UNIX_FW)
 	  echo "keep-alive:"; wrk -t2 -c16 -d5s --latency http://127.0.0.1:$(LOOP_PORT)/ | grep -E 'Requests/sec|99%'; \
 	  echo "Connection: close:"; wrk -t2 -c16 -d5s --latency -H 'Connection: close' \
 	    http://127.0.0.1:$(LOOP_PORT)/ | grep -E 'Requests/sec|99%'; }
+
+# --- device profiles ----------------------------------------------------------------------
+# A 32-bit unix firmware at the ESP8266 port's feature level (boards/UNIX_DEVICE: built with
+# MICROPY_FORCE_32BIT=1, needs gcc-multilib), run with a device's heap to see its budget:
+#   make unix-device     build firmware/UNIX_DEVICE/kiln
+#   firmware/UNIX_DEVICE/kiln -X heapsize=38k …    the ESP8266 profile (its whole GC heap)
+#   firmware/UNIX_DEVICE/kiln -X heapsize=110k …   the ESP32 profile (no SPIRAM)
+# tests/test_device_profiles.py serves examples in both; bench/device_profiles.py measures
+# each example's smallest heap.
+UNIX_DEVICE_BUILD := $(BUILD_ROOT)/unix-device
+UNIX_DEVICE_FW := $(TOP)/firmware/UNIX_DEVICE/kiln
+
+.PHONY: unix-device
+unix-device: $(UNIX_DEVICE_FW)
+$(UNIX_DEVICE_FW): export KILN_TEMPLATES = $(UNIX_TEMPLATES)
+$(UNIX_DEVICE_FW): $(MPY_CROSS) $(VENDOR)/micropython-lib/README.md $(KILN_C) $(KILN_PY) $(wildcard boards/UNIX_DEVICE/*) FORCE
+	@# the port rebuilds nothing when only the variant's settings change: start over then
+	@cat boards/UNIX_DEVICE/mpconfigvariant.* | cmp -s - $(UNIX_DEVICE_BUILD)/kiln-variant || rm -rf $(UNIX_DEVICE_BUILD)
+	@mkdir -p $(UNIX_DEVICE_BUILD) && cat boards/UNIX_DEVICE/mpconfigvariant.* > $(UNIX_DEVICE_BUILD)/kiln-variant
+	$(MAKE) -s -C $(MP_DIR)/ports/unix -j$(JOBS) BUILD=$(UNIX_DEVICE_BUILD) VARIANT_DIR=$(TOP)/boards/UNIX_DEVICE \
+		$(PORT_ARGS) MICROPY_FORCE_32BIT=1 MICROPY_PY_BTREE=0 MICROPY_PY_SSL=0 MICROPY_PY_FFI=0
+	@mkdir -p $(dir $@)
+	@cmp -s $(UNIX_DEVICE_BUILD)/micropython $@ || { cp $(UNIX_DEVICE_BUILD)/micropython $@.tmp && mv -f $@.tmp $@; }

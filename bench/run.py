@@ -3,11 +3,14 @@
 
     make bench                      # everything
     .venv/bin/python bench/run.py hello memory     # some sections, printed, RESULTS.md untouched
+    .venv/bin/python bench/run.py --update device_budgets   # re-measure sections in RESULTS.md
 
 Sections: hello (Kiln's loop, Kiln's App, Microdot 2.7.0 and nginx with wrk), memory (heap per
 request, per idle connection, smallest heap), routes (framework overhead and a JSON route), and
-every bench/<name>.py script that prints a Markdown section of its own (parser, templates).
-Every server runs on the same firmware build (firmware/UNIX/kiln) and listens on 127.0.0.1.
+every bench/<name>.py script that prints a Markdown section of its own (parser, templates,
+device_profiles: the heap budgets on the 32-bit device firmware, firmware/UNIX_DEVICE/kiln).
+Every server runs on the same firmware build (firmware/UNIX/kiln; device_profiles on the 32-bit
+firmware/UNIX_DEVICE/kiln) and listens on 127.0.0.1.
 """
 
 import json
@@ -353,25 +356,47 @@ def external_sections():
     return sorted(p.stem for p in BENCH.glob("*.py") if p.name != "run.py")
 
 
-def main():
-    wanted = sys.argv[1:] or list(SECTIONS) + external_sections()
-    parts = ["# Kiln benchmark results", "",
-             "Written by `make bench` (`bench/run.py`) on %s; machine: %d cores, %s." % (
-                 time.strftime("%Y-%m-%d"), os.cpu_count(), " ".join(os.uname()[2:3])),
-             "Firmware: `firmware/UNIX/kiln` (MicroPython 1.25.0 unix port with Kiln). Numbers from "
-             "one run on a shared machine: compare rows within a table, not across runs.", ""]
-    for name in wanted:
-        print("bench: %s" % name, file=sys.stderr)
-        if name in SECTIONS:
-            parts.append(SECTIONS[name]())
+def run_section(name):
+    print("bench: %s" % name, file=sys.stderr)
+    if name in SECTIONS:
+        return SECTIONS[name]()
+    out = subprocess.run([sys.executable, str(BENCH / (name + ".py"))], check=True,
+                         capture_output=True, text=True).stdout
+    return out.strip() + "\n"
+
+
+def update_results(parts):
+    """Replace each part's `## ` section in RESULTS.md (or append it), keeping the others."""
+    path = BENCH / "RESULTS.md"
+    blocks = re.split(r"(?m)^(?=## )", path.read_text())
+    for part in parts:
+        heading = part.splitlines()[0]
+        for i, block in enumerate(blocks):
+            if block.splitlines()[0] == heading:
+                blocks[i] = part.rstrip() + "\n\n"
+                break
         else:
-            out = subprocess.run([sys.executable, str(BENCH / (name + ".py"))], check=True,
-                                 capture_output=True, text=True).stdout
-            parts.append(out.strip() + "\n")
-    if sys.argv[1:]:
+            blocks.append(part.rstrip() + "\n\n")
+    path.write_text("".join(blocks).rstrip() + "\n")
+
+
+def main():
+    args = sys.argv[1:]
+    update = args[:1] == ["--update"]
+    wanted = args[update:] or list(SECTIONS) + external_sections()
+    parts = [run_section(name) for name in wanted]
+    if update:
+        update_results(parts)
+        print("bench: updated %s in bench/RESULTS.md" % ", ".join(wanted), file=sys.stderr)
+    elif args:
         print("\n".join(parts))
     else:
-        (BENCH / "RESULTS.md").write_text("\n".join(parts))
+        header = ["# Kiln benchmark results", "",
+                  "Written by `make bench` (`bench/run.py`) on %s; machine: %d cores, %s." % (
+                      time.strftime("%Y-%m-%d"), os.cpu_count(), " ".join(os.uname()[2:3])),
+                  "Firmware: `firmware/UNIX/kiln` (MicroPython 1.25.0 unix port with Kiln). Numbers from "
+                  "one run on a shared machine: compare rows within a table, not across runs.", ""]
+        (BENCH / "RESULTS.md").write_text("\n".join(header + parts))
         print("bench: wrote bench/RESULTS.md", file=sys.stderr)
 
 

@@ -13,6 +13,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 FIRMWARE = Path(os.environ.get("KILN_FIRMWARE", ROOT / "firmware" / "UNIX" / "kiln"))
+# The 32-bit device profile of the unix firmware (make unix-device, boards/UNIX_DEVICE).
+DEVICE_FIRMWARE = ROOT / "firmware" / "UNIX_DEVICE" / "kiln"
 DEVICE_DIR = Path(__file__).resolve().parent / "device"
 
 
@@ -30,8 +32,8 @@ def sanitizer_report(text):
     return None
 
 
-def firmware_cmd(code, heapsize=None):
-    cmd = [str(FIRMWARE)]
+def firmware_cmd(code, heapsize=None, firmware=None):
+    cmd = [str(firmware or FIRMWARE)]
     if heapsize:
         cmd += ["-X", "heapsize=%s" % heapsize]
     return cmd + ["-c", code]
@@ -62,18 +64,18 @@ def free_port():
 class RunningServer:
     """A firmware process serving an app on 127.0.0.1; its console goes to a log file."""
 
-    def __init__(self, app_dir, log_path, heapsize=None, run_args=""):
+    def __init__(self, app_dir, log_path, heapsize=None, run_args="", firmware=None, setup=""):
         self.app_dir = Path(app_dir)
         self.log_path = log_path
         self.port = free_port()
         self.url = "http://127.0.0.1:%d" % self.port
         code = (
-            "import sys; sys.path.insert(0, '.'); import main; "
-            "main.app.run(host='127.0.0.1', port=%d%s)" % (self.port, run_args)
+            "import sys; sys.path.insert(0, '.'); import main; %s"
+            "main.app.run(host='127.0.0.1', port=%d%s)" % (setup, self.port, run_args)
         )
         self._log = open(log_path, "w")
         self.proc = subprocess.Popen(
-            firmware_cmd(code, heapsize),
+            firmware_cmd(code, heapsize, firmware),
             cwd=self.app_dir,
             stdout=self._log,
             stderr=subprocess.STDOUT,
@@ -114,11 +116,14 @@ class RunningServer:
 
 @pytest.fixture
 def serve(tmp_path):
-    """serve(app_dir, heapsize=None, run_args="") starts `main.app` of app_dir; stopped after the test."""
+    """serve(app_dir, heapsize=None, run_args="", firmware=None, setup="") starts `main.app` of
+    app_dir, running the code `setup` after importing main; stopped after the test."""
     servers = []
 
-    def start(app_dir, heapsize=None, run_args=""):
-        server = RunningServer(app_dir, tmp_path / ("console-%d.log" % len(servers)), heapsize, run_args)
+    def start(app_dir, heapsize=None, run_args="", firmware=None, setup=""):
+        server = RunningServer(
+            app_dir, tmp_path / ("console-%d.log" % len(servers)), heapsize, run_args, firmware, setup
+        )
         servers.append(server)
         return server
 

@@ -1,10 +1,14 @@
 """The build foundation: version, modules, device builds that fail fast without their
 toolchains, and the packaging step that checks images with esptool offline."""
 
+import hashlib
 import json
 import os
 import shutil
+import socket
+import ssl
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -24,6 +28,59 @@ def test_firmware_has_the_modules_a_web_app_needs():
     names = "asyncio socket select json re hashlib binascii _kiln kiln"
     proc = run_upy("for n in %r.split(): __import__(n)\nprint('ok')" % names)
     assert proc.stdout.strip() == "ok", proc.stderr
+
+
+def test_firmware_has_the_micropython_lib_packages_apps_use_on_the_boards():
+    names = "ssl requests umqtt.simple umqtt.robust mip logging aiohttp"
+    proc = run_upy("for n in %r.split(): __import__(n)\nprint('ok')" % names)
+    assert proc.stdout.strip() == "ok", proc.stderr
+
+
+def test_hashlib_sha1_gives_the_standard_digest():
+    proc = run_upy("import hashlib, binascii; print(binascii.hexlify(hashlib.sha1(b'abc').digest()).decode())")
+    assert proc.stdout.strip() == hashlib.sha1(b"abc").hexdigest(), proc.stderr
+
+
+@pytest.fixture
+def tls_server(tmp_path):
+    """A one-connection TLS server on 127.0.0.1 (self-signed certificate) that answers b"pong"
+    to what it reads; yields its port, then what it read."""
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=127.0.0.1", "-keyout", key, "-out", cert], check=True, capture_output=True)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert, key)
+    ctx.set_ciphers("DEFAULT")  # Python's own list has no plain-RSA key exchange, the one axtls has
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(10)
+    received = []
+
+    def answer():
+        conn, _ = listener.accept()
+        with ctx.wrap_socket(conn, server_side=True) as tls:
+            received.append(tls.recv(4))
+            tls.sendall(b"pong")
+
+    thread = threading.Thread(target=answer, daemon=True)
+    thread.start()
+    yield listener.getsockname()[1], received
+    thread.join(10)
+    listener.close()
+
+
+def test_ssl_client_exchanges_data_with_a_local_tls_server(tls_server):
+    port, received = tls_server
+    proc = run_upy(
+        "import socket, ssl\n"
+        "s = socket.socket()\n"
+        "s.connect(socket.getaddrinfo('127.0.0.1', %d)[0][-1])\n"
+        "ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)\n"
+        "ctx.verify_mode = ssl.CERT_NONE\n"
+        "tls = ctx.wrap_socket(s, server_hostname='127.0.0.1')\n"
+        "tls.write(b'ping')\n"
+        "print(tls.read(4))" % port, timeout=20)
+    assert proc.stdout.strip() == "b'pong'", proc.stdout + proc.stderr
+    assert received == [b"ping"]
 
 
 def make_without(tool_dir_filter, *target):

@@ -52,3 +52,55 @@ def test_frozen_template_through_a_live_request(serve, upy, tmp_path):
     assert res.status == 200 and "&lt;firmware&gt;" in body and "\\u003cfirmware\\u003e" in body
     assert server.alive()
 
+
+
+# The blog's templates are frozen into the shared unix firmware; another app's own templates/
+# comes first. The app below has its own index.html and no nav.html.
+OWN_APP = """from kiln import App, render_template
+app = App()
+
+@app.get("/")
+def index(request):
+    return render_template("index.html", title="mine")
+
+@app.get("/nav")
+def nav(request):
+    return render_template("nav.html")
+"""
+
+
+def own_app(tmp_path):
+    app = tmp_path / "app"
+    (app / "templates").mkdir(parents=True)
+    (app / "main.py").write_text(OWN_APP)
+    (app / "templates" / "index.html").write_text("<h1>own {{ title }}</h1>")
+    return app
+
+
+def test_an_app_with_its_own_index_html_gets_its_own_page(serve, tmp_path):
+    server = serve(own_app(tmp_path))
+    res, body = get(server, "/")
+    assert res.status == 200 and body == "<h1>own mine</h1>", body
+
+
+def test_a_template_the_app_lacks_is_the_frozen_one(serve, tmp_path):
+    server = serve(own_app(tmp_path))
+    res, body = get(server, "/nav")
+    assert res.status == 200 and body == (BLOG / "templates" / "nav.html").read_text().strip(), body
+
+
+def test_the_console_says_once_that_the_app_file_was_used(serve, tmp_path):
+    server = serve(own_app(tmp_path))
+    for _ in range(3):
+        get(server, "/")
+    lines = [line for line in server.console().splitlines() if "template" in line]
+    assert lines == ["Kiln: template index.html: templates/index.html, not the frozen one "
+                     "(from examples/blog/templates)"], server.console()
+
+
+def test_the_blog_served_from_its_folder_renders_its_frozen_pages(serve):
+    server = serve(BLOG)
+    res, body = get(server, "/post/2")
+    assert res.status == 200 and "&lt;firmware&gt;" in body
+    assert ("Kiln: template post.html: the frozen one (from examples/blog/templates), "
+            "same as templates/post.html") in server.console().splitlines(), server.console()

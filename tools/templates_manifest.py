@@ -1,5 +1,6 @@
 # Manifest helper: compile one app's templates folder and freeze it as the package kiln_templates
-# (kiln.template.render_template looks there before the filesystem). In a board's manifest.py:
+# (kiln.template.render_template uses a frozen template when the app's folder has no file of that
+# name or the very file it was built from). In a board's manifest.py:
 #
 #     include("$(BOARD_DIR)/../../tools/templates_manifest.py", folder="examples/blog/templates")
 #

@@ -19,6 +19,10 @@
 #define STREAM_MAX (0xffff)
 
 static const char continue_100[] = "HTTP/1.1 100 Continue\r\n\r\n";
+// The answer to a MemoryError: written from here, it needs no heap.
+static const char oom_500[] =
+    "HTTP/1.1 500 Internal Server Error\r\nContent-Type: text/plain\r\nContent-Length: 21\r\n"
+    "Connection: close\r\n\r\nInternal Server Error";
 static const char timeout_408[] =
     "HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
 
@@ -82,7 +86,9 @@ mp_obj_t kiln_conn_new(kiln_server_obj_t *srv, mp_obj_t sock, mp_obj_t addr, siz
     dest[2] = mp_const_false;
     mp_call_method_n_kw(1, 0, dest);
 
-    kiln_conn_obj_t *c = mp_obj_malloc(kiln_conn_obj_t, &kiln_conn_type);
+    mp_obj_t peer = peer_from_addr(addr);
+    // The slot's Conn, reused (see conn.close()).
+    kiln_conn_obj_t *c = MP_OBJ_TO_PTR(srv->slots[slot].obj);
     memset((byte *)c + sizeof(mp_obj_base_t), 0, sizeof(*c) - sizeof(mp_obj_base_t));
     c->server = srv;
     c->sock = sock;
@@ -96,8 +102,7 @@ mp_obj_t kiln_conn_new(kiln_server_obj_t *srv, mp_obj_t sock, mp_obj_t addr, siz
     c->phase = KILN_PH_HEAD;
     c->tphase = KILN_T_IDLE;
     c->tstart = mp_hal_ticks_ms();
-    c->peer = peer_from_addr(addr);
-    kiln_slot_buffers(srv, slot);
+    c->peer = peer;
     c->rbuf = srv->slots[slot].rbuf;
     c->wbuf = srv->slots[slot].wbuf;
     c->wcap = srv->send_buffer;
@@ -840,7 +845,12 @@ static int conn_fail(kiln_conn_obj_t *c, mp_obj_t exc) {
             }
             c->keep_alive = c->keep_alive && in_handler && !oom;
             c->phase = KILN_PH_HANDLER;
-            kiln_out_simple(c, 500, !c->keep_alive);
+            if (oom && c->dlen == 0) {
+                c->dptr = (const byte *)oom_500;
+                c->dlen = sizeof(oom_500) - 1;
+            } else {
+                kiln_out_simple(c, 500, !c->keep_alive);
+            }
             if (c->keep_alive) {
                 // the request's bytes were consumed before the handler ran
                 c->phase = KILN_PH_SEND;
@@ -981,11 +991,17 @@ static mp_obj_t conn_body_read(mp_obj_t self_in, mp_obj_t n_in) {
 }
 static MP_DEFINE_CONST_FUN_OBJ_2(conn_body_read_obj, conn_body_read);
 
-static mp_obj_t conn_close_py(mp_obj_t self_in) {
-    kiln_conn_close(MP_OBJ_TO_PTR(self_in));
+// conn.close(sock=None): closes the connection. The slot's Conn object serves the next client,
+// so a task that may have been cancelled (timeout, eviction) names the socket it served: once
+// the object serves another socket, the call does nothing.
+static mp_obj_t conn_close_py(size_t n_args, const mp_obj_t *args) {
+    kiln_conn_obj_t *c = MP_OBJ_TO_PTR(args[0]);
+    if (n_args == 1 || c->sock == args[1]) {
+        kiln_conn_close(c);
+    }
     return mp_const_none;
 }
-static MP_DEFINE_CONST_FUN_OBJ_1(conn_close_obj, conn_close_py);
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(conn_close_obj, 1, 2, conn_close_py);
 
 static void conn_attr(mp_obj_t self_in, qstr attr, mp_obj_t *dest) {
     kiln_conn_obj_t *c = MP_OBJ_TO_PTR(self_in);
@@ -998,6 +1014,8 @@ static void conn_attr(mp_obj_t self_in, qstr attr, mp_obj_t *dest) {
             dest[0] = c->task;
         } else if (attr == MP_QSTR_peer) {
             dest[0] = c->peer;
+        } else if (attr == MP_QSTR_slot) {
+            dest[0] = MP_OBJ_NEW_SMALL_INT(c->slot);
         } else {
             dest[1] = MP_OBJ_SENTINEL;
         }

@@ -3,6 +3,7 @@
 
 #include "py/runtime.h"
 #include "py/mperrno.h"
+#include "py/gc.h"
 #include "kiln_server.h"
 
 static const char busy_503[] =
@@ -41,16 +42,6 @@ void kiln_server_release(kiln_server_obj_t *srv, kiln_conn_obj_t *c) {
     }
 }
 
-void kiln_slot_buffers(kiln_server_obj_t *srv, size_t i) {
-    kiln_slot_t *slot = &srv->slots[i];
-    if (slot->rbuf == MP_OBJ_NULL) {
-        slot->rbuf = mp_obj_new_bytearray_by_ref(srv->recv_buffer, m_new(byte, srv->recv_buffer));
-    }
-    if (slot->wbuf == NULL) {
-        slot->wbuf = m_new(byte, srv->send_buffer);
-    }
-}
-
 static uint32_t timeout_of(kiln_server_obj_t *srv, uint8_t tphase) {
     switch (tphase) {
         case KILN_T_IDLE:
@@ -65,6 +56,42 @@ static uint32_t timeout_of(kiln_server_obj_t *srv, uint8_t tphase) {
             return KILN_DRAIN_MS;
         default:
             return 0;
+    }
+}
+
+static void reserve_slot(kiln_server_obj_t *srv, size_t i) {
+    kiln_slot_t *slot = &srv->slots[i];
+    slot->obj = MP_OBJ_FROM_PTR(mp_obj_malloc(kiln_conn_obj_t, &kiln_conn_type));
+    slot->rbuf = mp_obj_new_bytearray_by_ref(srv->recv_buffer, m_new(byte, srv->recv_buffer));
+    slot->wbuf = m_new(byte, srv->send_buffer);
+}
+
+// Reserves the slots, as many as fit in KILN_SLOTS_HEAP_PERCENT of the free heap but two at
+// least (one for a client that has connected and not yet spoken), or as many as the heap holds
+// (at least one, or MemoryError): the server keeps to them.
+static void reserve_slots(kiln_server_obj_t *srv) {
+    gc_info_t info;
+    gc_info(&info);
+    size_t per_slot = srv->recv_buffer + srv->send_buffer + sizeof(kiln_conn_obj_t);
+    size_t fit = info.free / 100 * KILN_SLOTS_HEAP_PERCENT / per_slot;
+    size_t n = MIN(srv->max_conns, MAX(fit, 2));
+    for (size_t i = 0; i < n; i++) {
+        nlr_buf_t nlr;
+        if (nlr_push(&nlr) == 0) {
+            reserve_slot(srv, i);
+            nlr_pop();
+        } else {
+            if (i == 0) {
+                nlr_jump(nlr.ret_val);
+            }
+            n = i;
+            break;
+        }
+    }
+    if (n < srv->max_conns) {
+        mp_printf(&mp_plat_print, "Kiln: heap for %u of %u connections\n", (unsigned)n,
+            (unsigned)srv->max_conns);
+        srv->max_conns = n;
     }
 }
 
@@ -131,16 +158,7 @@ static mp_obj_t server_make_new(const mp_obj_type_t *type, size_t n_args, size_t
     }
     srv->limits.max_body = a[ARG_max_body].u_int;
     srv->limits.allow = a[ARG_lenient_lf].u_bool ? KILN_HTTP_ALLOW_BARE_LF : 0;
-    if ((size_t)max_conns * (recv_buffer + send_buffer) <= KILN_PREALLOCATE) {
-        // Best effort: slots left without buffers get them when first used.
-        nlr_buf_t nlr;
-        if (nlr_push(&nlr) == 0) {
-            for (mp_int_t i = 0; i < max_conns; i++) {
-                kiln_slot_buffers(srv, i);
-            }
-            nlr_pop();
-        }
-    }
+    reserve_slots(srv);
     return MP_OBJ_FROM_PTR(srv);
 }
 
@@ -330,6 +348,8 @@ static void server_attr(mp_obj_t self_in, qstr attr, mp_obj_t *dest) {
         dest[0] = MP_OBJ_NEW_SMALL_INT(srv->max_conns);
     } else if (attr == MP_QSTR_sock) {
         dest[0] = srv->sock;
+    } else if (attr == MP_QSTR_closed) {
+        dest[0] = mp_obj_new_bool(srv->closed);
     } else {
         dest[1] = MP_OBJ_SENTINEL;
     }

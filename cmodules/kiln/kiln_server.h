@@ -27,9 +27,11 @@ mp_uint_t mp_hal_ticks_ms(void);
 #ifndef KILN_BODY_IN_MEMORY
 #define KILN_BODY_IN_MEMORY (16 * 1024)
 #endif
-// Slot buffers are allocated when the server starts if they need at most this many bytes.
-#ifndef KILN_PREALLOCATE
-#define KILN_PREALLOCATE (16 * 1024)
+// Every slot (its Conn object and buffers) is reserved when the server starts, so that serving a
+// client never needs a large block; the slots take at most this share of the free heap, and a
+// server asked for more connections gets fewer.
+#ifndef KILN_SLOTS_HEAP_PERCENT
+#define KILN_SLOTS_HEAP_PERCENT (50)
 #endif
 
 // What conn.run() and friends return to the Python task.
@@ -87,12 +89,13 @@ enum {
     KILN_SRC_AITER,     // async iterator (driven by Python)
 };
 
-// A connection slot. Its buffers outlive the connections that use them: allocated once (up
-// front on small heaps, before the heap fragments), reused by the next connection.
+// A connection slot. Its Conn object and buffers outlive the connections that use them:
+// allocated when the server starts, before the heap fragments, and reused by each connection.
 typedef struct _kiln_slot_t {
-    mp_obj_t conn;          // MP_OBJ_NULL when free
-    mp_obj_t rbuf;          // bytearray of recv_buffer bytes, MP_OBJ_NULL until first needed
-    byte *wbuf;             // send_buffer bytes, NULL until first needed
+    mp_obj_t conn;          // the connection using the slot, or MP_OBJ_NULL when free
+    mp_obj_t obj;           // the slot's Conn object
+    mp_obj_t rbuf;          // bytearray of recv_buffer bytes
+    byte *wbuf;             // send_buffer bytes
 } kiln_slot_t;
 
 typedef struct _kiln_server_obj_t {
@@ -170,7 +173,6 @@ extern const mp_obj_type_t kiln_conn_type;
 
 // kiln_server.c
 void kiln_server_release(kiln_server_obj_t *srv, kiln_conn_obj_t *c);
-void kiln_slot_buffers(kiln_server_obj_t *srv, size_t i);
 void kiln_print_peer(const kiln_conn_obj_t *c);
 void kiln_log(const kiln_conn_obj_t *c, unsigned status, const char *what);
 

@@ -405,7 +405,9 @@ class App:
                 print("Kiln: the error handler of %s failed" % type(exc).__name__)
                 sys.print_exception(e)
         print("Kiln: 500 %s %s: %s" % (req.method, req.path, _exc_line(exc)))
-        sys.print_exception(exc)
+        if not isinstance(exc, MemoryError):
+            # a MemoryError's traceback says nothing more, and would need the heap that ran out
+            sys.print_exception(exc)
         reason = None
         if self.debug:
             import io

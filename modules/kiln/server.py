@@ -1,7 +1,8 @@
 """Kiln's HTTP server: the C socket loop (`_kiln.Server`) driven by asyncio.
 
-One asyncio task accepts clients, one task per connection waits on its socket and lets C do
-the work (read, parse, call the handler, write), and a janitor task enforces the timeouts.
+One asyncio task accepts clients, one worker task per connection slot waits on its client's
+socket and lets C do the work (read, parse, call the handler, write), and a janitor task
+enforces the timeouts.
 """
 
 import asyncio
@@ -57,57 +58,91 @@ def _unqueue(ioq, s):
         ioq.poller.unregister(s)
 
 
-async def _serve(c, ioq):
-    # One connection: C works until it must wait; this task waits, then hands back to C.
-    s = c.sock
-    try:
-        s.setsockopt(_NODELAY[0], _NODELAY[1], 1)
-    except OSError:
-        pass
-    try:
-        r = c.run()
-        while r:
-            if r == _READ:
-                yield ioq.queue_read(s)
-                r = c.run()
-            elif r == _WRITE:
-                yield ioq.queue_write(s)
-                r = c.run()
-            elif r == _AWAIT:
-                try:
-                    res = await c.pending
-                except Exception as e:  # noqa: BLE001 - the loop answers 500 and logs it
-                    r = c.fail(e)
+async def _worker(srv, ioq, w):
+    # One task per slot for the server's life, so a new client needs no task or generator:
+    # w is [TaskQueue where it waits, the Conn to serve next, this task]. C works until it must
+    # wait; the worker waits, then hands back to C.
+    q = w[0]
+    while True:
+        c = w[1]
+        if c is None:
+            # what Event.wait() does, without its generator object
+            q.push(core.cur_task)
+            core.cur_task.data = q
+            yield
+            continue
+        w[1] = None
+        s = c.sock
+        try:
+            s.setsockopt(_NODELAY[0], _NODELAY[1], 1)
+        except OSError:
+            pass
+        try:
+            r = c.run()
+            while r:
+                if r == _READ:
+                    yield ioq.queue_read(s)
+                    r = c.run()
+                elif r == _WRITE:
+                    yield ioq.queue_write(s)
+                    r = c.run()
+                elif r == _AWAIT:
+                    try:
+                        res = await c.pending
+                    except Exception as e:  # noqa: BLE001 - the loop answers 500 and logs it
+                        r = c.fail(e)
+                    else:
+                        r = c.respond(res)
                 else:
-                    r = c.respond(res)
-            else:
-                try:
-                    chunk = await c.pending.__anext__()
-                except StopAsyncIteration:
-                    chunk = None
-                except Exception as e:  # noqa: BLE001 - the loop logs it and closes
-                    r = c.fail(e)
-                    continue
-                r = c.feed(chunk)
-    except MemoryError:
-        _unqueue(ioq, s)
-        print("Kiln: out of memory, closed a connection")
-    finally:
-        c.close()
+                    try:
+                        chunk = await c.pending.__anext__()
+                    except StopAsyncIteration:
+                        chunk = None
+                    except Exception as e:  # noqa: BLE001 - the loop logs it and closes
+                        r = c.fail(e)
+                        continue
+                    r = c.feed(chunk)
+        except MemoryError:
+            _unqueue(ioq, s)
+            print("Kiln: out of memory, closed a connection")
+        except asyncio.CancelledError:
+            # C closed the connection (timeout, eviction); only a closing server ends the worker
+            if srv.closed:
+                raise
+        finally:
+            # c serves the slot's next client once closed: after a timeout it may already
+            c.close(s)
+            # a parked worker keeps no response or socket alive
+            s = res = chunk = None
 
 
-async def _accept(srv, ioq):
+def _new_worker(srv, ioq):
+    w = [core.TaskQueue(), None, None]
+    w[2] = asyncio.create_task(_worker(srv, ioq, w))
+    return w
+
+
+async def _accept(srv, ioq, workers):
     s = srv.sock
     while True:
         try:
             yield ioq.queue_read(s)
             c = srv.accept()
             while c:
+                i = c.slot
                 try:
-                    c.task = asyncio.create_task(_serve(c, ioq))
+                    w = workers[i]
+                    if w[2].done():
+                        # a worker ended by an error it did not expect: replace it
+                        w = workers[i] = _new_worker(srv, ioq)
                 except MemoryError:
                     c.close()
                     print("Kiln: out of memory, closed a connection")
+                else:
+                    w[1] = c
+                    c.task = w[2]
+                    if w[0].peek():
+                        core._task_queue.push(w[0].pop())
                 c = srv.accept()
         except MemoryError:
             _unqueue(ioq, s)
@@ -158,9 +193,10 @@ class Server:
     the server has stopped. `connections` is the number of open client connections.
     """
 
-    def __init__(self, srv, tasks):
+    def __init__(self, srv, tasks, workers):
         self._srv = srv
         self._tasks = tasks
+        self._workers = workers
 
     @property
     def connections(self):
@@ -170,6 +206,8 @@ class Server:
         for t in self._tasks:
             t.cancel()
         self._srv.close()
+        for w in self._workers:
+            w[2].cancel()
 
     async def wait_closed(self):
         try:
@@ -199,7 +237,8 @@ async def start_server(handler, host="0.0.0.0", port=80, **config):
     giving it. headers: None, a dict, or a list of (name, value) pairs. body: None, bytes, str,
     a file-like object with `readinto`, a sync iterator or an async iterator of chunks.
 
-    Config (all optional): `max_connections` (default from the heap size),
+    Config (all optional): `max_connections` (default from the heap size; lowered to what half
+    of the free heap holds),
     `head_timeout=10`, `body_timeout=30`, `idle_timeout=15`, `send_timeout=30` (seconds),
     `max_body=65536`, `max_head=4096`, `recv_buffer=512` (bytes), `send_buffer=1024` (512
     below 64 KB of heap), `backlog` (default max_connections, at most 128),
@@ -219,8 +258,16 @@ async def start_server(handler, host="0.0.0.0", port=80, **config):
         sock.close()
         raise
     ioq = core._io_queue
-    tasks = [asyncio.create_task(_accept(srv, ioq)), asyncio.create_task(_janitor(srv))]
-    return Server(srv, tasks)
+    # a worker per slot, made now like the slots (C may have made fewer slots than asked for)
+    workers = []
+    try:
+        for _ in range(srv.max_connections):
+            workers.append(_new_worker(srv, ioq))
+        tasks = [asyncio.create_task(_accept(srv, ioq, workers)), asyncio.create_task(_janitor(srv))]
+    except MemoryError:
+        Server(srv, [], workers).close()
+        raise
+    return Server(srv, tasks, workers)
 
 
 def run(handler, host="0.0.0.0", port=80, **config):

@@ -375,7 +375,7 @@ class _Runtime:
 
 
 
-# --- loading: frozen module first, then the templates folder (compiled once, kept in RAM) ------
+# --- loading: the templates folder's file (compiled once, kept in RAM) or the frozen module ----
 
 
 def module_name(name):
@@ -417,6 +417,8 @@ def _folder():
 def _find(name):
     if name.startswith("/") or ".." in name.split("/"):
         raise TemplateNotFound("%s: a template name cannot leave the templates folder" % name)
+    folder = _folder().rstrip("/")
+    path = "%s/%s" % (folder, name)
     if frozen_package:
         mod = "%s.%s" % (frozen_package, module_name(name))
         try:
@@ -424,15 +426,43 @@ def _find(name):
         except ImportError:
             pass
         else:
-            if getattr(sys.modules[mod], "NAME", None) == name:  # several names share a module
-                return sys.modules[mod]
-    path = "%s/%s" % (_folder().rstrip("/"), name)
+            frozen = sys.modules[mod]
+            if getattr(frozen, "NAME", None) == name:  # several names share a module
+                # Frozen templates belong to the app they were built from: an app folder with
+                # a file of this name uses that file, unless it is the frozen one's very source.
+                same = _same_sources(frozen, folder)
+                if same is None:
+                    return frozen
+                built = sys.modules[frozen_package].FOLDER
+                if same:
+                    print("Kiln: template %s: the frozen one (from %s), same as %s" % (name, built, path))
+                    return frozen
+                print("Kiln: template %s: %s, not the frozen one (from %s)" % (name, path, built))
     try:
         with open(path) as f:
             source = f.read()
     except OSError:
         raise TemplateNotFound("%s: no frozen template and no file %s" % (name, path)) from None
     return _compile(source, path)
+
+
+def _same_sources(frozen, folder):
+    # None when folder has no file of the frozen template's name, else whether its files
+    # (the template's, then its inlined parents') have the sha256 the template was built from.
+    import hashlib
+
+    h = hashlib.sha256()
+    for i, name in enumerate(frozen.SOURCES):
+        try:
+            f = open("%s/%s" % (folder, name), "rb")
+        except OSError:
+            return None if i == 0 else False
+        with f:
+            chunk = f.read(512)
+            while chunk:
+                h.update(chunk)
+                chunk = f.read(512)
+    return h.digest() == frozen.DIGEST
 
 
 _RUNTIMES = [_Runtime(False), None]
@@ -470,8 +500,9 @@ class Template:
 
 
 def get_template(name, strict=None):
-    """The Template called `name`: frozen at build time if it was, else compiled from the
-    templates folder (App.template_folder, default "templates") on first use and kept."""
+    """The Template called `name` in the templates folder (App.template_folder, default
+    "templates"), compiled on first use and kept; the one frozen at build time when the folder
+    has no file of that name or the very file it was built from."""
     return Template(name=name, strict=strict, module=_load(name))
 
 

@@ -242,3 +242,28 @@ def test_render_template_takes_a_variable_called_name():
         assert "".join(res.body) == "Hello &lt;Bob&gt;"
     finally:
         os.remove("_hello.html")
+
+
+def test_an_app_file_whose_inlined_parent_differs_comes_before_the_frozen_template():
+    # index.html as frozen, base.html changed: the frozen index.html has the old base.html in it.
+    import os
+
+    with open("../../examples/blog/templates/index.html") as f:
+        index = f.read()
+    os.mkdir("_own")
+    try:
+        with open("_own/index.html", "w") as f:
+            f.write(index)
+        with open("_own/base.html", "w") as f:
+            f.write("own base {% block content %}{% endblock %}")
+        _use_folder("_own")
+        template.frozen_package = "kiln_templates"
+        template.clear_cache()
+        t = template.get_template("index.html")
+        assert type(t.module).__name__ != "module"
+        assert t.render(title="T", posts=[]).startswith("own base"), t.render(title="T", posts=[])
+    finally:
+        for name in ("index.html", "base.html"):
+            os.remove("_own/" + name)
+        os.rmdir("_own")
+        template.clear_cache()

@@ -123,6 +123,18 @@ CASES = [
      "4<&LT;4&GT;>"),
     ("replace on markup escapes its arguments", "{{ '<b>X</b>'|safe|replace('X', u) }}", {"u": "<i>"},
      "<b>&lt;i&gt;</b>"),
+    # --- quotes and backslashes: every tag's content is read by one tokenizer --------------------
+    ("escaped quote in with", "{% with a = \"x\\\", y\", b = 1 %}{{ a }}|{{ b }}{% endwith %}", {}, "x&#34;, y|1"),
+    ("escaped quote before if in for", "{% for c in \"a\\\" if b\" if c != \" \" %}{{ c }}{% endfor %}", {},
+     "a&#34;ifb"),
+    ("escaped quote in macro default", "{% macro m(a=\"\\\", b\", c='\\\\') %}{{ a }}{{ c }}{% endmacro %}{{ m() }}",
+     {}, "&#34;, b\\"),
+    ("commas and equals in strings", "{% set a, b = \"=,\", 'it\\'s' %}{{ a }}|{{ b }}"
+     "{% for x in [\"a,b\", 'in'] if x != \"in\" %};{{ x }}{% endfor %}", {}, "=,|it&#39;s;a,b"),
+    ("tag ends inside strings", "{{ \"%}\" }}{{ '}}' ~ \"{%\" }}{% if '%}' %}y{% endif %}", {}, "%}}}{%y"),
+    ("escapes in string literals", "{{ 'a\\'b' ~ \"c\\\"d\" ~ 'e\\\\f' }}|{{ 'x\\ny'|length }}", {},
+     "a&#39;bc&#34;de\\f|3"),
+    ("quotes in filter block arguments", "{% filter replace(\",\", ';') %}a,b{% endfilter %}", {}, "a;b"),
     # --- templates in this folder: include, extends, super, macros -----------------------------
     ("include in loop", {"file": "child.html"}, {"title": "T&", "items": ["<a>", "b"]},
      "<title>T&amp; - Site</title>\n<main><li>1:&lt;a&gt;</li><li>2:b</li></main>\n"
