@@ -224,15 +224,10 @@ static int header_semantics(kiln_http_request_t *req, const uint8_t *name, size_
     return 0;
 }
 
-// A bare LF (no CR before it) ends a line only when the limits allow it; the head is then
-// checked for CRs once complete (a CR in a valid head is always part of a CRLF): a head that
-// mixes both kinds is refused. CRLF heads pay nothing for it.
-#define BARE_LF() do { \
-        if (!(lim->allow & KILN_HTTP_ALLOW_BARE_LF)) { \
-            goto bad; \
-        } \
-        req->s_seen |= SEEN_BARE_LF; \
-} while (0)
+// A bare LF (no CR before it) is noted where it ends a line; once the head is complete it is
+// refused unless the limits allow bare LF, and then too if the head has a CR (in a valid head
+// a CR is always part of a CRLF): a head mixing both kinds is refused. CRLF heads pay nothing.
+#define BARE_LF() (bare_lf = SEEN_BARE_LF)
 
 // Splits the request-target into path and query; returns 0 or 400.
 static int classify_target(kiln_http_request_t *req, const uint8_t *buf) {
@@ -352,6 +347,7 @@ int kiln_http_parse_request(kiln_http_request_t *req, const char *buf_in, size_t
     size_t p = req->s_pos, line = req->s_line, nh = req->num_headers;
     uint8_t state = req->s_state;
     int status = 0;
+    uint16_t bare_lf = 0; // SEEN_BARE_LF once a bare LF ended a line in this call
     uint8_t c;
 
     for (;;) {
@@ -575,10 +571,12 @@ need_more:
     req->s_pos = p;
     req->s_line = line;
     req->s_state = state;
+    req->s_seen |= bare_lf;
     return KILN_HTTP_INCOMPLETE;
 
 head_end:
-    if ((req->s_seen & SEEN_BARE_LF) && memchr(buf, '\r', p)) {
+    if (((req->s_seen | bare_lf) & SEEN_BARE_LF)
+        && (!(lim->allow & KILN_HTTP_ALLOW_BARE_LF) || memchr(buf, '\r', p))) {
         goto bad;
     }
     if ((status = head_done(req, lim)) != 0) {

@@ -118,8 +118,9 @@ typedef struct _kiln_http_request_t {
 // limits may be NULL. Returns the head length (the body starts at buf + that), or
 // KILN_HTTP_INCOMPLETE, or a negative status. Resumes where the previous call stopped: a head
 // delivered one byte at a time costs the same as one delivered whole. Leading empty lines before
-// the request line are skipped (they count in the head length). A bare LF line end is 400
-// unless limits allow KILN_HTTP_ALLOW_BARE_LF, and a head mixing bare LF with CRLF is 400 always.
+// the request line are skipped (they count in the head length). A bare LF line end is 400 (once
+// the head is complete) unless limits allow KILN_HTTP_ALLOW_BARE_LF; a head mixing bare LF with
+// CRLF is 400 always.
 int kiln_http_parse_request(kiln_http_request_t *req, const char *buf, size_t len,
     kiln_http_header_t *headers, size_t max_headers, const kiln_http_limits_t *limits);
 
