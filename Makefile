@@ -16,7 +16,9 @@ JOBS ?= $(shell nproc)
 
 # Keep the MicroPython tree pristine and its version string honest.
 export PYTHONDONTWRITEBYTECODE := 1
-export GIT_CEILING_DIRECTORIES := $(BUILD_ROOT)
+# (also above the tree's real path: git compares real paths, and build/micropython may be a
+# symlink to a MICROPYTHON_DIR inside another checkout)
+export GIT_CEILING_DIRECTORIES := $(BUILD_ROOT)$(if $(realpath $(MP_DIR)),:$(patsubst %/,%,$(dir $(realpath $(MP_DIR)))))
 
 BOARD ?= ESP32_GENERIC
 PORT ?= /dev/ttyUSB0
