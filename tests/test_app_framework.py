@@ -297,6 +297,16 @@ def test_static_gzip_index_and_types(server):
     assert status == 301 and headers["location"] == "/static/sub/"
 
 
+def test_a_path_too_long_for_the_regex_engine_is_not_found_not_a_500(server):
+    # MicroPython's re recurses per character: a <path:> segment (a static mount too) of about
+    # 1000 characters used to escape the App as "RuntimeError: maximum recursion depth" (500).
+    for target in (b"/users/bob/files/" + b"a" * 1900, b"/static/" + b"a/" * 900):
+        response = raw(server, b"GET %s HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n" % target)
+        assert status_of(response) == 404, target[:30]
+    assert request(server, "GET", "/users/bob/files/" + "a" * 300)[0] == 200
+    assert "handler error" not in server.console() and "recursion" not in server.console()
+
+
 @pytest.mark.parametrize("target", [
     b"/static/../main.py", b"/static/%2e%2e/main.py", b"/static/%2E%2E/%2e%2e/etc/passwd",
     b"/static/sub/../../main.py", b"/static//etc/passwd", b"/static/..%2fmain.py",

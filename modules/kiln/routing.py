@@ -174,7 +174,12 @@ class Rule:
         """The arguments of ``path`` (with ``n`` slashes) if it matches, else None."""
         if self.nslash >= 0 and n != self.nslash:
             return None
-        m = self.regex.match(path)
+        try:
+            m = self.regex.match(path)
+        except RuntimeError:
+            # MicroPython's re recurses per character: a segment too long for the stack (about
+            # 1000 characters on unix, 600 in the 32-bit build, fewer on a device) matches nothing.
+            return None
         if m is None:
             return None
         return self._groups(m)

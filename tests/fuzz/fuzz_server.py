@@ -302,6 +302,9 @@ def main():
     report = sanitizer_report(text)
     if report:
         problem = "the sanitizer reported an error:\n" + report
+    elif args.app == "framework" and "Kiln: 500 handler error" in text:
+        # An App answers every error itself; one that escapes it is a 500 from hostile input.
+        problem = "an error escaped the App:\n" + text[text.index("Kiln: 500 handler error"):][:300]
     total = sum(counts)
     if problem:
         with open(out / "last-sessions.txt", "w") as f:
