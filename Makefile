@@ -57,6 +57,10 @@ help:
 	@echo "make test-server    the socket loop's tests (real sockets)"
 	@echo "make bench-parser   the parser benchmark alone (host C core; _kiln.Parser vs pure Python)"
 	@echo "make templates APP=…        check that an app's templates compile"
+	@echo "make docs           build the guide and API reference into build/site (MkDocs, strict, offline)"
+	@echo "make typecheck      mypy over the examples against the stubs in stubs/"
+	@echo "make unix-stock     build a stock unix MicroPython (no Kiln) for mip and the pure-Python _kiln"
+	@echo "make test-fallback  the socket-loop, framework and example suites on stock MicroPython + _kiln.py"
 
 # --- set-up -------------------------------------------------------------------------------
 
@@ -148,7 +152,7 @@ run: deps-run $(UNIX_FW)
 
 # --- tests --------------------------------------------------------------------------------
 
-test: deps-test venv $(UNIX_FW) unix-device check-xtensa esp8266-image qemu test-c test-asan lint
+test: deps-test venv $(UNIX_FW) unix-device check-xtensa esp8266-image qemu test-c test-asan lint typecheck docs unix-stock test-fallback
 	$(PY) -m pytest -q tests
 
 # The loop, framework, example and in-firmware tests on the ASan firmware, then the socket-level
@@ -226,7 +230,7 @@ repl: venv
 
 # --- benchmarks ---------------------------------------------------------------------------
 
-bench: deps venv $(UNIX_FW) unix-device esp8266-image $(QEMU)
+bench: deps venv $(UNIX_FW) unix-device esp8266-image $(QEMU) unix-stock
 	$(PY) bench/run.py
 
 # --- housekeeping -------------------------------------------------------------------------
@@ -345,3 +349,62 @@ $(UNIX_DEVICE_FW): $(MPY_CROSS) $(VENDOR)/micropython-lib/README.md $(KILN_C) $(
 		$(PORT_ARGS) MICROPY_FORCE_32BIT=1 MICROPY_PY_BTREE=0 MICROPY_PY_SSL=0 MICROPY_PY_FFI=0
 	@mkdir -p $(dir $@)
 	@cmp -s $(UNIX_DEVICE_BUILD)/micropython $@ || { cp $(UNIX_DEVICE_BUILD)/micropython $@.tmp && mv -f $@.tmp $@; }
+
+# --- over the air ---------------------------------------------------------------------------
+# make ota APP=path/to/app HOST=192.168.1.23 (KILN_OTA_KEY in the environment: the key the
+# board's firmware was built with) sends the app to the board's /ota/app and waits until it runs
+# (tools/ota.py); make ota-firmware BOARD=ESP32_GENERIC HOST=… sends firmware/<BOARD>/'s app
+# image to /ota/firmware.
+OTA_PORT ?= 80
+OTA_WAIT ?= 60
+.PHONY: ota ota-firmware
+ota: venv
+	$(PY) tools/ota.py $(APP) $(HOST) --port $(OTA_PORT) --wait $(OTA_WAIT)
+ota-firmware: venv check-board
+	$(PY) tools/ota.py $(TOP)/firmware/$(BOARD)/micropython.bin $(HOST) --port $(OTA_PORT) --firmware --wait $(OTA_WAIT)
+
+# --- docs ---------------------------------------------------------------------------------
+# Editor support and reference docs:
+#   make typecheck   mypy (pinned in requirements-dev.txt) checks every example and the typed
+#                    stubs/check_api.py against Kiln's stubs (stubs/kiln/*.pyi, stubs/_kiln/__init__.pyi)
+#   make docs        MkDocs + mkdocstrings build docs/ into build/site, warnings as errors,
+#                    offline (no theme CDN); tests/test_docs.py runs every runnable sample
+DOCS_SITE := $(BUILD_ROOT)/site
+
+.PHONY: typecheck docs
+
+typecheck: venv
+	@for f in examples/*/main.py stubs/check_api.py; do \
+	  out=$$($(VENV)/bin/mypy --config-file stubs/mypy.ini $$f) || { echo "$$out"; exit 1; }; done; \
+	  echo "typecheck: examples and stubs/check_api.py clean"
+
+docs: venv
+	$(VENV)/bin/mkdocs build --strict --quiet --config-file mkdocs.yml --site-dir $(DOCS_SITE)
+
+# Stock MicroPython for `mip install` and the pure-Python _kiln (modules/_kiln.py): the unix
+# port's standard variant from the same pinned tree, without Kiln, with its own frozen mip
+# (micropython-lib at v1.25.0's pin, from tools/get-vendor.sh). tests/test_mip.py installs Kiln
+# into it from package.json over 127.0.0.1 and serves an example.
+UNIX_STOCK_BUILD := $(BUILD_ROOT)/unix-stock
+UNIX_STOCK := $(UNIX_STOCK_BUILD)/micropython
+VENDOR_LIB := $(BUILD_ROOT)/vendor/micropython-lib
+
+.PHONY: unix-stock
+unix-stock: $(UNIX_STOCK)
+$(UNIX_STOCK): $(MPY_CROSS) | $(VENDOR_LIB)/README.md
+	$(MAKE) -s -C $(MP_DIR)/ports/unix -j$(JOBS) BUILD=$(UNIX_STOCK_BUILD) VARIANT=standard \
+		MICROPY_MPYCROSS=$(MPY_CROSS) MPY_LIB_DIR=$(VENDOR_LIB) MICROPY_PY_BTREE=0 MICROPY_PY_SSL=0 MICROPY_PY_FFI=0
+$(VENDOR_LIB)/README.md:
+	@tools/get-vendor.sh $(BUILD_ROOT)/vendor
+
+# The same suites on stock MicroPython with the pure-Python _kiln instead of the C module
+# (tools/stock-kiln.sh stands in for firmware/UNIX/kiln); tests/fallback_differences.txt lists
+# the tests that do not apply there, and why.
+FALLBACK_SUITES := tests/test_server_loop.py tests/test_app_framework.py tests/test_app_start_server.py \
+	tests/test_app_microdot_port.py tests/test_examples_hello.py tests/test_examples_rest_api.py \
+	tests/test_examples_static_site.py tests/test_examples_upload.py tests/test_parser_binding.py \
+	tests/test_docs.py tests/device
+.PHONY: test-fallback
+test-fallback: venv unix-stock
+	KILN_FIRMWARE=$(TOP)/tools/stock-kiln.sh $(PY) -m pytest -q $(FALLBACK_SUITES) \
+		$(addprefix --deselect ,$(shell grep -v '^\#' tests/fallback_differences.txt))

@@ -377,7 +377,7 @@ def update_results(parts):
                 break
         else:
             blocks.append(part.rstrip() + "\n\n")
-    path.write_text("".join(blocks).rstrip() + "\n")
+    path.write_text("".join(block.rstrip() + "\n\n" for block in blocks).rstrip() + "\n")
 
 
 def main():

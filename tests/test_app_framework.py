@@ -293,8 +293,9 @@ def test_static_gzip_index_and_types(server):
     status, headers, body = request(server, "GET", "/static/style.css")
     assert body == css and "content-encoding" not in headers and "Accept-Encoding" in headers["vary"]
     assert request(server, "GET", "/static/sub/")[2] == b"<h1>sub index</h1>\n"
-    status, headers, _ = request(server, "GET", "/static/sub")
-    assert status == 301 and headers["location"] == "/static/sub/"
+    status, headers, _ = request(server, "GET", "/static/sub?v=2")
+    # 308 like a route's trailing-slash redirect (was 301), the query kept (issue 11)
+    assert status == 308 and headers["location"] == "/static/sub/?v=2"
 
 
 def test_a_path_too_long_for_the_regex_engine_is_not_found_not_a_500(server):
@@ -382,3 +383,40 @@ def test_csrf_on_form_posts(server):
                    headers=dict(form, Cookie=planted))[0] == 403
     # CSRF is local to the mounted forms app: other posts need no token
     assert request(server, "POST", "/form", body="a=1", headers=form)[0] == 200
+
+
+# --- what the console and the client see (issue 11 item 6, issue 13) ---------------------------
+
+
+def test_shutdown_from_a_view_stops_app_run_after_answering(server):
+    status, _, body = request(server, "GET", "/shutdown")
+    assert (status, body) == (200, b"bye")
+    assert server.proc.wait(5) == 0
+    assert "Traceback" not in server.console()
+
+
+def test_a_view_returning_something_unanswerable_logs_route_and_type(server):
+    status, _, body = request(server, "GET", "/unanswerable")
+    assert status == 500 and b"Traceback" not in body
+    assert_console_line(server, "Kiln: GET /unanswerable returned float\n")
+    assert "Traceback" not in server.console()
+
+
+def test_a_client_leaving_during_a_streamed_body_is_one_console_line(server):
+    boundary = "b0undary"
+    head = ("POST /upload HTTP/1.1\r\nHost: x\r\nAuthorization: Basic %s\r\n"
+            "Content-Type: multipart/form-data; boundary=%s\r\nContent-Length: 3000\r\n\r\n"
+            % (base64.b64encode(b"alice:secret").decode(), boundary))
+    part = ("--%s\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.bin\"\r\n\r\n"
+            % boundary).encode() + b"x" * 1500  # over max_body_length: the body is streamed
+    for _ in range(2):
+        with socket.create_connection(("127.0.0.1", server.port), timeout=5) as s:
+            s.sendall(head.encode() + part)
+            time.sleep(0.2)  # the view is reading the body when the client goes
+    assert_console_line(server, "Kiln: the client left during the body (POST /upload)\n")
+    time.sleep(0.2)
+    console = server.console()
+    assert console.count("Kiln: the client left during the body (POST /upload)\n") == 2, console
+    assert "Traceback" not in console and "EOFError" not in console, console
+    assert "POST /upload 500" not in console and " 500 " not in console, console
+    assert request(server, "GET", "/")[0] == 200  # the server goes on

@@ -22,3 +22,10 @@ def test_start_server_runs_beside_a_background_task_and_shuts_down(serve):
     assert get(server, "/shutdown") == b"bye"
     server.proc.wait(5)
     assert "stopped" in server.console()
+
+
+def test_shutdown_from_a_view_stops_the_server_of_start_server(serve):
+    server = serve(APP)
+    assert get(server, "/stop") == b"stopping"
+    assert server.proc.wait(5) == 0
+    assert "stopped" in server.console() and "Traceback" not in server.console()

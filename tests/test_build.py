@@ -83,6 +83,16 @@ def test_ssl_client_exchanges_data_with_a_local_tls_server(tls_server):
     assert received == [b"ping"]
 
 
+def test_every_module_of_the_package_is_an_attribute_or_cannot_import_here():
+    # kiln.__getattr__ names the package's modules: a new module must be added there
+    names = sorted(p.stem for p in (ROOT / "modules" / "kiln").glob("*.py") if p.stem != "__init__")
+    code = ("import kiln\nfor n in %r:\n    if not hasattr(kiln, n):\n"
+            "        try:\n            __import__('kiln.' + n)\n            print('missing', n)\n"
+            "        except ImportError:\n            pass\nprint('done')" % names)
+    proc = run_upy(code)
+    assert proc.stdout.split() == ["done"], proc.stdout + proc.stderr
+
+
 def make_without(tool_dir_filter, *target):
     env = dict(os.environ)
     env["PATH"] = os.pathsep.join(p for p in env["PATH"].split(os.pathsep) if tool_dir_filter(p))

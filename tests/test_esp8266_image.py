@@ -23,10 +23,13 @@ ESPTOOL = ROOT / ".venv" / "bin" / "esptool"
 
 IRAM_MIN_FREE = 1536
 BUDGETS = {  # bytes, upper bounds
-    "firmware.bin": 706_000,
-    "irom0": 668_000,
+    "firmware.bin": 714_000,
+    "irom0": 677_000,
     "kiln_code": 24_500,
-    "frozen_kiln": 67_000,
+    # 63,017 before network bring-up, set-up and app OTA (kiln.dns 1,217, kiln.net 1,611,
+    # kiln.portal 4,162, kiln.slots 2,038, kiln.ota 4,817) and the indexed router (kiln.routing
+    # 3,992 -> 6,912): 81,225
+    "frozen_kiln": 83_000,
 }
 
 pytestmark = pytest.mark.skipif(not IMAGE.exists(), reason="no ESP8266 image: make esp8266 (make test builds it)")
@@ -83,9 +86,10 @@ def test_libmains_exception_vector_sits_at_its_offset_from_vecbase(section, offs
     assert placed.group(3).endswith("%s-vector.o" % section.lower())
 
 
-def test_every_kiln_module_but_testing_is_frozen_in_the_image():
+def test_every_kiln_module_but_testing_and_fwota_is_frozen_in_the_image():
     sources = sorted("kiln/" + name for name in os.listdir(ROOT / "modules" / "kiln") if name.endswith(".py"))
-    assert device_budgets.frozen_names(str(IMAGE)) == [s for s in sources if s != "kiln/testing.py"]
+    assert device_budgets.frozen_names(str(IMAGE)) == [s for s in sources if s not in ("kiln/testing.py",
+                                                                                        "kiln/fwota.py")]
 
 
 def test_the_kiln_c_module_is_linked_in():

@@ -26,7 +26,12 @@ make -C "$mp/ports/esp32" BOARD_DIR="$board_dir" BUILD="$build" \
 chip=$(grep -oE 'IDF_TARGET [a-z0-9]+' "$board_dir/mpconfigboard.cmake" | awk '{print $2}')
 boot_offset=0x0
 [ "$chip" = esp32 ] && boot_offset=0x1000
+# Kiln's tables have two OTA slots (kiln.fwota): flash a blank otadata with them, so a board
+# that held another layout boots ota_0 rather than what stale bytes at 0xd000 would say.
+otadata=()
+[ -f "$build/ota_data_initial.bin" ] && otadata=(--image 0xd000 "$build/ota_data_initial.bin")
 "$here/package-firmware.py" --chip "$chip" --out "$out" \
     --image "$boot_offset" "$build/bootloader/bootloader.bin" \
     --image 0x8000 "$build/partition_table/partition-table.bin" \
+    "${otadata[@]}" \
     --image 0x10000 "$build/micropython.bin"

@@ -42,8 +42,7 @@ fi
 
 python3 "$here/esp8266/kiln_ld.py" "$mp/ports/esp8266" boards/esp8266_2MiB.ld "$build/ld"
 # Reproducible: the build date MicroPython records is the date of Kiln's last commit, and its
-# version string is the tree's own (not Kiln's git hash: git stops above the tree; the real path,
-# as git compares them, when the tree is a symlink to a MICROPYTHON_DIR inside another checkout).
+# version string is the tree's own (not Kiln's git hash: git stops above the tree).
 SOURCE_DATE_EPOCH=$(git -C "$top" log -1 --format=%ct 2>/dev/null || echo 0)
 GIT_CEILING_DIRECTORIES=$(dirname "$mp"):$(dirname "$(cd "$mp" && pwd -P)")
 PYTHONDONTWRITEBYTECODE=1

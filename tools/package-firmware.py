@@ -43,9 +43,10 @@ def main():
             shutil.copyfile(path, os.path.join(args.out, name))
         images.append({"offset": offset, "file": name})
 
-    # Bootloaders and apps carry esptool's image header and checksum; partition tables do not.
+    # Bootloaders and apps carry esptool's image header and checksum; partition tables and the
+    # blank otadata (ota_data_initial.bin) do not.
     for image in images:
-        if image["file"].startswith("partition-table"):
+        if image["file"].startswith(("partition-table", "ota_data_initial")):
             continue
         info = esptool("--chip", args.chip, "image-info", os.path.join(args.out, image["file"]))
         if "invalid" in info.lower():

@@ -10,3 +10,5 @@ require("logging")
 require("aiohttp")
 include("../manifest.py")
 module("kiln/testing.py", base_path="../../modules")
+# kiln.fwota, tested against a file-backed stand-in of esp32.Partition (tests/standins/).
+module("kiln/fwota.py", base_path="../../modules")

@@ -37,10 +37,17 @@ typedef struct _kiln_headers_obj_t {
 static const MP_DEFINE_STR_OBJ(kiln_version_10_obj, "1.0");
 static const MP_DEFINE_STR_OBJ(kiln_version_11_obj, "1.1");
 
-static const uint16_t method_qstrs[] = {
-    0, MP_QSTR_GET, MP_QSTR_HEAD, MP_QSTR_POST, MP_QSTR_PUT, MP_QSTR_DELETE, MP_QSTR_PATCH,
-    MP_QSTR_OPTIONS, MP_QSTR_CONNECT, MP_QSTR_TRACE,
+// _kiln.METHODS: the names of the methods the parser knows (KILN_HTTP_GET...), in their order;
+// what a route may be registered for.
+const mp_rom_obj_tuple_t kiln_methods_obj = {
+    {&mp_type_tuple}, KILN_HTTP_TRACE - KILN_HTTP_GET + 1,
+    {
+        MP_ROM_QSTR(MP_QSTR_GET), MP_ROM_QSTR(MP_QSTR_HEAD), MP_ROM_QSTR(MP_QSTR_POST),
+        MP_ROM_QSTR(MP_QSTR_PUT), MP_ROM_QSTR(MP_QSTR_DELETE), MP_ROM_QSTR(MP_QSTR_PATCH),
+        MP_ROM_QSTR(MP_QSTR_OPTIONS), MP_ROM_QSTR(MP_QSTR_CONNECT), MP_ROM_QSTR(MP_QSTR_TRACE),
+    },
 };
+_Static_assert(KILN_HTTP_GET == 1 && KILN_HTTP_TRACE == 9, "kiln_methods_obj names every parser method in enum order");
 
 // The head's bytes, or RuntimeError once the request is finished.
 static const char *request_data(kiln_request_obj_t *self) {
@@ -190,7 +197,7 @@ static bool request_field(mp_obj_t self_in, qstr attr, mp_obj_t *dest) {
     switch (attr) {
         case MP_QSTR_method:
             if (h->method != KILN_HTTP_OTHER) {
-                dest[0] = MP_OBJ_NEW_QSTR(method_qstrs[h->method]);
+                dest[0] = (mp_obj_t)kiln_methods_obj.items[h->method - KILN_HTTP_GET];
             } else {
                 dest[0] = request_str(self, h->method_off, h->method_len);
             }

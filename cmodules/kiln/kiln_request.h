@@ -7,6 +7,7 @@
 #include "kiln_http.h"
 
 extern const mp_obj_type_t kiln_type_request;
+extern const mp_rom_obj_tuple_t kiln_methods_obj;
 extern const mp_obj_type_t kiln_type_headers;
 extern const mp_obj_type_t kiln_type_parser;
 

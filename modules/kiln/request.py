@@ -235,8 +235,8 @@ class Request:
         self._owned.append(obj)
 
     def after_request(self, f):
-        """Register ``f(request, response)`` to run after this request's handler only (a
-        coroutine function is awaited when the request is handled asynchronously)."""
+        """Register ``f(request, response)`` to run after this request's handler only, after the
+        app's after_request hooks (a coroutine function is awaited, from a sync view too)."""
         if self._after is None:
             self._after = []
         self._after.append(f)

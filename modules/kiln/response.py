@@ -119,6 +119,8 @@ class Response:
     ``response.headers`` is case-insensitive. Set-Cookie headers come from ``set_cookie``."""
 
     default_content_type = TEXT
+    #: Every instance sets its own; the default lets the App make a 200 with one store.
+    status_code = 200
     reason = None
     cookies = None
     #: FileResponse settles conditional requests and ranges here before the response is sent.

@@ -1,7 +1,10 @@
-# URL rules compiled at registration: static paths are one dict lookup, dynamic ones are grouped
-# by their first path segment and segment count so a request runs few regexes.
+# URL rules compiled at registration: a static path is one dict lookup, a dynamic one a lookup by
+# its first path segment and slash count, then the few rules found there (see Router.index);
+# a rule with one string, int or single-segment converter between literal text needs no regex.
+import gc
 import re
 
+from _kiln import METHODS as _METHODS
 from _kiln import is_coroutine_function
 
 from kiln.text import rpartition
@@ -69,159 +72,161 @@ class Wrapped:
 
 
 class Rule:
-    """One URL pattern with the handlers of each of its methods."""
+    """One URL pattern with the handlers of each of its methods. Its router's index holds its
+    entry, a tuple (see Router.index); a rule adds the function that calls its views. Routes
+    are counted in thousands on boards with tens of KB of heap (bench/routing.py): no per-rule
+    regex unless the rule needs one, no per-rule function, few instance attributes."""
 
-    def __init__(self, pattern):
-        if not pattern.startswith("/"):
-            raise ValueError("route %r must start with '/'" % pattern)
-        self.pattern = pattern
-        self.methods = {}  # method -> Endpoint
-        self.parts = []  # literal str, or (name, to_url)
-        self.names = []  # (name, to_python) per regex group
-        self.regex = None
-        self.first = None  # first path segment when it is literal
-        self.nslash = pattern.count("/")  # -1 when a part may span segments
-        if "<" not in pattern:
-            return
-        rx = "^"
-        pos = 0
-        regexes = []
-        while True:
-            start = pattern.find("<", pos)
-            if start < 0:
-                break
-            end = pattern.find(">", start)
-            if end < 0:
-                raise ValueError("route %r: unclosed '<'" % pattern)
-            literal = pattern[pos:start]
-            self.parts.append(literal)
-            rx += _escape(literal)
-            spec = pattern[start + 1 : end]
-            if spec.startswith("re:"):
-                regex, name = spec[3:].rsplit(":", 1)
-                to_python, to_url, single = None, str, False
-            else:
-                kind, _, name = rpartition(spec, ":")
-                kind = kind or "string"
-                conv = _converters.get(kind)
-                if conv is None:
-                    raise ValueError("route %r: unknown converter %r (known: %s)"
-                                     % (pattern, kind, ", ".join(sorted(_converters))))
-                regex, to_python, to_url, single = conv
-            if not name or not _is_ident(name):
-                raise ValueError("route %r: bad argument name %r" % (pattern, name))
-            if not single:
-                self.nslash = -1
-            rx += "(" + regex + ")"
-            regexes.append(regex)
-            self.parts.append((name, to_url))
-            self.names.append((name, to_python))
-            pos = end + 1
-        tail = pattern[pos:]
-        if tail:
-            self.parts.append(tail)
-            rx += _escape(tail)
-        self.regex = re.compile(rx + "$")
-        # calls view(request, name=value, ...) with keywords, which allocates nothing, where
-        # view(request, **args) would build and free an argument array on the heap
-        self.caller = eval("lambda f, r, a: f(r, %s)" % ", ".join("%s=a[%r]" % (n, n) for n, _ in self.names))
-        head = self.parts[0]
-        slash = head.find("/", 1)
-        if slash > 0:
-            self.first = head[1:slash]
-        if regexes == [_SEGMENT] or regexes == [_INT]:
-            # literal + one segment + literal: string tests instead of the regex
-            self.prefix = head
-            self.suffix = tail
-            self.prefix_bytes = _len(head.encode())
-            self.suffix_bytes = _len(tail.encode())
-            self.regex_text = regexes[0]
-            self.argname, self.to_python = self.names[0]
-            self.match = self._match_segment
+    # calls view(request, name=value, ...) with keywords, which allocates nothing, where
+    # view(request, **args) would build and free an argument array on the heap; one function
+    # per set of argument names (_caller), an instance attribute: read on every request, where a
+    # class attribute costs ~600 instructions more (bench/routing.py)
+    caller = staticmethod(lambda f, r, a: f(r, **a))
+    parts = None  # _split(pattern), kept by the first url_for: only rules that links name
 
-    def _match_segment(self, path, n):
-        # same slash count, prefix and suffix: what is left is exactly one segment
-        if n != self.nslash or not path.startswith(self.prefix) or not path.endswith(self.suffix):
-            return None
-        if self.to_python is int and self.regex_text is _INT:
-            return self._int_segment(path.encode())
-        path = path[_len(self.prefix) : _len(path) - _len(self.suffix)]
-        if not path:
-            return None
-        if self.to_python is None:
-            return {self.argname: path}
-        if self.regex_text is _INT:
-            if not (path[1:] if path[0] == "-" else path).isdigit():
-                return None
-            if self.to_python is int:
-                return {self.argname: int(path)}
-        return self._convert(path)
+    def __init__(self, entry, caller=None):
+        self.entry = entry
+        if caller is not None:
+            self.caller = caller
 
-    def _int_segment(self, raw):
-        # bytes slices skip the lookup for an equal interned string that str slices make
-        raw = raw[self.prefix_bytes : _len(raw) - self.suffix_bytes]
-        if not raw or not (raw[1:] if raw[0] == 45 else raw).isdigit():
-            return None
-        return {self.argname: int(raw)}
+    @property
+    def methods(self):  # method -> Endpoint
+        return self.entry[0]
 
-    def _convert(self, text):
-        try:
-            return {self.argname: self.to_python(text)}
-        except ValueError:
-            return None
-
-    def match(self, path, n):
-        """The arguments of ``path`` (with ``n`` slashes) if it matches, else None."""
-        if self.nslash >= 0 and n != self.nslash:
-            return None
-        try:
-            m = self.regex.match(path)
-        except RuntimeError:
-            # MicroPython's re recurses per character: a segment too long for the stack (about
-            # 1000 characters on unix, 600 in the 32-bit build, fewer on a device) matches nothing.
-            return None
-        if m is None:
-            return None
-        return self._groups(m)
-
-    def _groups(self, m):
-        args = {}
-        i = 1
-        for name, to_python in self.names:
-            value = m.group(i)
-            if to_python is not None:
-                try:
-                    value = to_python(value)
-                except ValueError:
-                    return None
-            args[name] = value
-            i += 1
-        return args
+    @property
+    def pattern(self):
+        return self.entry[5]
 
     def build(self, params):
-        if self.regex is None:
-            return self.pattern
-        out = ""
-        for part in self.parts:
-            if type(part) is str:
-                out += part
-            else:
-                name, to_url = part
-                if name not in params:
-                    raise ValueError("url_for: route %r needs %r" % (self.pattern, name))
-                out += _quote(to_url(params.pop(name)), "/" if self.nslash < 0 else "")
+        """The path of this rule with ``params``' values (popped from it)."""
+        parts = self.parts
+        if parts is None:
+            parts = self.parts = _split(self.pattern)
+        if _len(parts) == 1:
+            return parts[0]
+        out = parts[0]
+        i = 1
+        while i < _len(parts):
+            name, _, _, to_url, single = parts[i]
+            if name not in params:
+                raise ValueError("url_for: route %r needs %r" % (self.pattern, name))
+            out += _url_value(to_url(params.pop(name)), not single) + parts[i + 1]
+            i += 2
         return out
 
 
+_callers = {}  # "name,name" -> caller
+
+
+def _caller(names):
+    key = ",".join(names)
+    caller = _callers.get(key)
+    if caller is None:
+        caller = _callers[key] = eval("lambda f, r, a: f(r, %s)" % ", ".join("%s=a[%r]" % (n, n) for n in names))
+    return caller
+
+
 class Endpoint:
+    """A view registered for one method of one rule. What most endpoints share is a class
+    attribute; an instance holds func, rule and sync (read on every request)."""
+
+    is_async = False
+    local = None  # the sub-app whose hooks apply only here (App.mount(local=True))
+    last = None  # the last (status, headers, body) of a str result, reused when equal
+    _name = None  # the endpoint name when it is not the function's
+
     def __init__(self, name, func, is_async, rule):
-        self.name = name
         self.func = func
-        self.is_async = is_async
         self.rule = rule
-        self.local = None  # the sub-app whose hooks apply only here (App.mount(local=True))
         self.sync = not is_async
-        self.last = None  # the last (status, headers, body) of a str result, reused when equal
+        if is_async:
+            self.is_async = True
+        if name != endpoint_info(func)[0]:
+            self._name = name
+
+    @property
+    def name(self):
+        return self._name or endpoint_info(self.func)[0]
+
+
+# A dynamic rule is indexed by the hash h of its literal first path segment with the slash after
+# it ("first/"; -1 when that segment holds a converter) and its slash count n:
+# Router.index[_part(h)][h * 256 + n] is a bucket, an entry or a list of entries in registration
+# order. An entry is a tuple, read by index (an instance attribute would cost a dict per rule,
+# a class attribute ~600 instructions a read):
+#   (methods, conv, argname, extra, suffix, pattern)  one argument between literal text, matched
+#       without a regex: conv is str, int, or (compiled "^(?:regex)$", to_python) of a
+#       converter; extra: the literal text after "/first/" (after "/" when the first segment is
+#       not literal) or None; suffix: the literal text after the argument
+#   (methods, None, ((name, to_python), ...), regex, None, pattern)  any other rule
+# Rules whose arguments may span segments (path, re:, ...) have no slash count: they are kept
+# per first segment in Router.loose[h] and also added to every bucket of that segment that they
+# could match, so a bucket holds every candidate for its paths in registration order.
+# No dict or list grows with the number of routes beyond a few dozen entries (index and
+# endpoints are split in 64, rules in lists of 64): a large table is one block of heap, which
+# a heap fragmented by thousands of small objects no longer has.
+_SPLIT = 64
+_FEW = 8  # first segments found by startswith (Router.groups)
+
+
+def _part(h):
+    # spreads the low bits of MicroPython's string hash, which similar names share
+    return (h ^ (h >> 6) ^ (h >> 12)) & (_SPLIT - 1)
+
+
+_WILD = _part(-1)
+
+
+class Table:
+    """A dict split into small dicts, for names that grow with the number of routes: get, set,
+    ``in`` and items()."""
+
+    def __init__(self):
+        self.parts = {}  # _part(hash(key)) -> dict
+
+    def get(self, key, default=None):
+        h = _hash(key)
+        h = self.parts.get((h ^ (h >> 6) ^ (h >> 12)) & 63)  # _part(h), inlined: url_for reads
+        return default if h is None else h.get(key, default)
+
+    def __setitem__(self, key, value):
+        h = _part(_hash(key))
+        part = self.parts.get(h)
+        if part is None:
+            part = self.parts[h] = {}
+        part[key] = value
+
+    def __contains__(self, key):
+        return self.get(key, self) is not self
+
+    def items(self):
+        for part in self.parts.values():
+            for item in part.items():
+                yield item
+
+
+class Rules:
+    """Every rule of a router, in registration order (what App.mount replays): items() gives
+    (pattern, rule) pairs, get(pattern) a rule or None."""
+
+    def __init__(self):
+        self.chunks = [[]]
+
+    def append(self, rule):
+        if _len(self.chunks[-1]) == _SPLIT:
+            self.chunks.append([])
+        self.chunks[-1].append(rule)
+
+    def items(self):
+        for chunk in self.chunks:
+            for rule in chunk:
+                yield rule.entry[5], rule
+
+    def get(self, pattern, default=None):
+        for key, rule in self.items():
+            if key == pattern:
+                return rule
+        return default
 
 
 class Router:
@@ -229,42 +234,137 @@ class Router:
 
     def __init__(self):
         self.static = {}  # path -> {method: Endpoint}
-        self.groups = []  # ("/first/", [Rule]) per literal first segment
-        self._by_first = {}  # first segment -> the same [Rule]
-        self.wild = []  # dynamic rules whose first segment is not literal
-        self.rules = {}  # pattern -> Rule
-        self.endpoints = {}  # name -> Endpoint
+        self.index = {}  # _part(h) -> {h * 256 + n: bucket} (see above)
+        self.loose = {}  # h -> bucket of the rules without a slash count
+        self.literal = False  # a dynamic rule with a literal first segment exists
+        # "/first/", hash of "first/", its index part, ... while there are few: found with
+        # startswith, which allocates nothing, where the index needs a slice of the path; None
+        # once there are more
+        self.groups = []
+        # index[_part(-1)] once a dynamic rule whose first segment holds a converter exists
+        self.wild = None
+        self.rules = Rules()  # pattern -> Rule, in registration order
+        self.endpoints = {}  # name -> Endpoint; a Table once there are many
+        self.added = 0  # dynamic rules, for the collections that keep the heap packed
 
     def add(self, pattern, methods, func, endpoint=None):
+        if type(methods) is str:
+            raise ValueError("route %r: methods must be a list such as [%r], not a string"
+                             % (pattern, methods))
+        methods = [m.upper() for m in methods]
+        if not methods:
+            raise ValueError("route %r: no method" % pattern)
+        for i, m in enumerate(methods):
+            if m in methods[i + 1 :]:
+                raise ValueError("route %s %s is defined twice" % (m, pattern))
+            if m not in _METHODS:
+                raise ValueError("route %r: unknown method %r (known: %s)"
+                                 % (pattern, m, ", ".join(_METHODS)))
         name, is_async = endpoint_info(func)
         name = endpoint or name
-        rule = self.rules.get(pattern)
-        if rule is None:
-            rule = Rule(pattern)
-            self.rules[pattern] = rule
-            if rule.regex is None:
-                self.static[pattern] = rule.methods
-            elif rule.first is None:
-                self.wild.append(rule)
-            else:
-                rules = self._by_first.get(rule.first)
-                if rules is None:
-                    rules = self._by_first[rule.first] = []
-                    self.groups.append(("/" + rule.first + "/", rules))
-                rules.append(rule)
         known = self.endpoints.get(name)
         if known is not None and known.func is not func:
             raise ValueError("endpoint %r is already used by route %r; give this route another "
                              "function name or endpoint=" % (name, known.rule.pattern))
+        rule = self._rule(pattern)
+        known_methods = rule.entry[0]
+        for m in methods:
+            if m in known_methods:
+                raise ValueError("route %s %s is defined twice" % (m, pattern))
         ep = Endpoint(name, func, is_async, rule)
         for m in methods:
-            m = m.upper()
-            if m in rule.methods:
-                raise ValueError("route %s %s is defined twice" % (m, pattern))
-            rule.methods[m] = ep
+            known_methods[m] = ep
         if known is None:
+            if type(self.endpoints) is dict and _len(self.endpoints) == _SPLIT:
+                table = Table()
+                for key, value in self.endpoints.items():
+                    table[key] = value
+                self.endpoints = table
             self.endpoints[name] = ep
         return ep
+
+    def _rule(self, pattern):
+        # the rule of pattern, made and indexed if it is new
+        parts = _split(pattern)
+        if _len(parts) == 1:
+            methods = self.static.get(pattern)
+            if methods is not None:
+                return next(iter(methods.values())).rule
+            rule = Rule(({}, None, None, None, None, pattern))
+            self.static[pattern] = rule.methods
+            self.rules.append(rule)
+            return rule
+        args = parts[1::2]
+        head = parts[0]
+        slash = head.find("/", 1)
+        h = _hash(head[1 : slash + 1]) if slash > 0 else -1  # of "first/"
+        slashes = _slashes(parts)
+        fixed = slashes < 255  # find_dynamic counts 255 for more
+        for a in args:
+            fixed = fixed and a[4]
+        key = h * 256 + slashes
+        part = self.index.get(_part(h))
+        bucket = (part.get(key) if part is not None else None) if fixed else self.loose.get(h)
+        for entry in _entries(bucket):
+            if entry[5] == pattern:
+                return next(iter(entry[0].values())).rule
+        conv = None
+        if fixed and _len(args) == 1:
+            _, regex, to_python, _, _ = args[0]
+            if regex == _SEGMENT and to_python is None:
+                conv = str
+            elif regex == _INT and to_python is int:
+                conv = int
+            else:
+                conv = _simple_converter(regex, to_python)
+        if conv is None:
+            entry = ({}, None, tuple((a[0], a[2]) for a in args), _regex(parts), None, pattern)
+        else:
+            extra = head[slash + 1 :] if slash > 0 else head[1:]
+            entry = ({}, conv, args[0][0], extra or None, parts[2], pattern)
+        rule = Rule(entry, _caller([a[0] for a in args]))
+        self.rules.append(rule)
+        if slash > 0:
+            self.literal = True
+            groups = self.groups
+            if groups is not None and head[: slash + 1] not in groups:
+                # found by startswith, a group's entries are not checked against the path's
+                # first segment: the groups' hashes must differ
+                if _len(groups) < 3 * _FEW and h not in groups[1::3]:
+                    part = self.index.get(_part(h))
+                    if part is None:
+                        part = self.index[_part(h)] = {}
+                    groups.append(head[: slash + 1])
+                    groups.append(h)
+                    groups.append(part)
+                else:
+                    self.groups = None
+        elif self.wild is None:
+            self.wild = self.index.get(_WILD)
+            if self.wild is None:
+                self.wild = self.index[_WILD] = {}
+        self.added += 1
+        if self.added & 63 == 0:
+            # garbage made while registering lies between the rules; collected now and then, the
+            # rules stay packed and the heap keeps large free blocks (bench/routing.py: without
+            # it 1,000 routes fail in a heap with most of its space free, in holes)
+            _gc_collect()
+        if not fixed:
+            self.loose[h] = _append(self.loose.get(h), entry)
+            for part in self.index.values():
+                for key in part:
+                    if key >> 8 == h and key & 255 >= slashes:
+                        part[key] = _append(part[key], entry)
+            return rule
+        if bucket is None:
+            for other in _entries(self.loose.get(h)):
+                if _slashes(_split(other[5])) <= slashes:
+                    bucket = _append(bucket, other)
+        part = self.index.get(_part(h))  # made above for a new first segment in self.groups
+        if part is None:
+            part = self.index[_part(h)] = {}
+        part[key] = _append(bucket, entry)
+        return rule
 
     def find(self, path):
         """Return ({method: Endpoint}, args) of the first rule matching path, or (None, None)."""
@@ -273,29 +373,229 @@ class Router:
             return methods, None
         return self.find_dynamic(path) or (None, None)
 
+    # The lookup is split in small functions with few locals, reused: a function whose frame
+    # has more than 11 words gets it from the heap, ~2,000 instructions (bench/routing.py).
+
     def find_dynamic(self, path):
-        """(methods, args) of the first dynamic rule matching path, or None."""
-        groups = self.groups
-        i = 0
-        while i < _len(groups):
-            if path.startswith(groups[i][0]):
-                groups = _scan(groups[i][1], path)
-                if groups is not None:
-                    return groups
-                break
-            i += 1
-        return _scan(self.wild, path) if self.wild else None
+        """(methods, args) of the first dynamic rule matching path, or None: the rules whose
+        first segment is literal come first, in registration order, then the others."""
+        n = path.count("/")
+        if n > 255:
+            n = 255  # no bucket has as many: a rule with a slash count has fewer
+        found = self._literal(path, n) if self.literal else None
+        if found is None and self.wild is not None:
+            n = self.wild.get(n - 256) or self.loose.get(-1)  # the key of first segment -1
+            if type(n) is tuple:
+                return _match(n, path, None, 1)
+            if n is not None:
+                return _scan(n, path, None, 1)
+        return found
+
+    def _literal(self, path, n):
+        key = self.groups
+        if key is not None:
+            i = 0
+            while i < _len(key):  # no iterator object per request
+                if path.startswith(key[i]):
+                    break
+                i += 3
+            else:
+                return None
+            # the bucket (key[i + 2] is the index part of hash key[i + 1]), else the loose rules
+            n = key[i + 2].get(key[i + 1] * 256 + n) or self.loose.get(key[i + 1])
+            i = _len(key[i])  # where the text after "/first/" begins
+            key = None  # the path's first segment is checked
+        else:
+            i = path.find("/", 1) + 1
+            if i <= 0:
+                return None
+            key = path[1:i]  # "first/": checked against the entries found by its hash
+            n = _lookup(self.index, self.loose, n + _hash(key) * 256)
+        if n is None:
+            return None
+        if type(n) is tuple:  # a bucket of one entry: one call fewer
+            return _match(n, path, key, i)
+        return _scan(n, path, key, i)
 
 
-def _scan(rules, path):
-    n = path.count("/")
+_hash = hash
+_gc_collect = gc.collect
+
+
+def _slashes(parts):
+    # the slashes of a pattern's literal text: its slash count, or the least for a loose rule
+    n = 0
     i = 0
-    while i < _len(rules):
-        args = rules[i].match(path, n)
-        if args is not None:
-            return rules[i].methods, args
+    while i < _len(parts):
+        n += parts[i].count("/")
+        i += 2
+    return n
+
+
+def _entries(bucket):
+    if bucket is None:
+        return ()
+    return bucket if type(bucket) is list else (bucket,)
+
+
+def _append(bucket, entry):
+    # a bucket of one entry is that entry: no list for the routes alone in theirs
+    if bucket is None:
+        return entry
+    if type(bucket) is not list:
+        return [bucket, entry]
+    bucket.append(entry)
+    return bucket
+
+
+def _lookup(index, loose, key):
+    # the bucket of key (hash * 256 + slash count), else the rules without a slash count
+    h = key >> 8
+    bucket = index.get((h ^ (h >> 6) ^ (h >> 12)) & 63)  # _part(h), inlined
+    if bucket is not None:
+        bucket = bucket.get(key)
+    return loose.get(h) if bucket is None else bucket
+
+
+def _scan(bucket, path, first, start):
+    if type(bucket) is not list:
+        return _match(bucket, path, first, start)
+    i = 0
+    while i < _len(bucket):  # no iterator object per request
+        found = _match(bucket[i], path, first, start)
+        if found is not None:
+            return found
         i += 1
     return None
+
+
+def _match(e, path, first, start):
+    # e: an entry; first: the path's "first/" when the bucket was found by its hash, which other
+    # segments may share; start: where the text after "/first/" (or "/") begins
+    if e[1] is None:
+        try:
+            first = e[3].match(path)
+        except RuntimeError:
+            # MicroPython's re recurses per character: a path too long for the stack (about
+            # 1000 characters on unix, 600 in the 32-bit build, fewer on a device) matches nothing
+            return None
+        if first is None:
+            return None
+        first = _groups(first, e[2])
+        return None if first is None else (e[0], first)
+    if first is not None and not e[5].startswith(first, 1):
+        return None
+    # the bucket's slash count is the path's: between prefix and suffix is one segment
+    first = e[3]
+    if first is not None:
+        if not path.startswith(first, start):
+            return None
+        start += _len(first)
+    first = e[4]
+    if first and not path.endswith(first):
+        return None
+    first = _len(path) - _len(first)  # the end of the argument
+    if first <= start:
+        return None
+    if e[1] is int:
+        return _int(e, path, start, first)
+    first = path[start:first]
+    if e[1] is str:
+        return e[0], {e[2]: first}
+    return _convert(e, first)
+
+
+def _int(e, path, start, end):
+    # bytes: a str slice looks for an equal interned string, and so does text[0]
+    raw = path.encode()
+    raw = raw[start:end] if _len(raw) == _len(path) else path[start:end].encode()
+    if (raw[1:] if raw[0] == 45 else raw).isdigit():  # 45: "-"
+        return e[0], {e[2]: int(raw)}
+    return None
+
+
+def _convert(e, text):
+    conv = e[1]
+    try:
+        if conv[0].match(text) is None:
+            return None
+    except RuntimeError:  # too long for MicroPython's recursive re (see _match)
+        return None
+    if conv[1] is not None:
+        try:
+            text = conv[1](text)
+        except ValueError:
+            return None
+    return e[0], {e[2]: text}
+
+
+def _groups(m, names):
+    args = {}
+    i = 1
+    for name, to_python in names:
+        value = m.group(i)
+        if to_python is not None:
+            try:
+                value = to_python(value)
+            except ValueError:
+                return None
+        args[name] = value
+        i += 1
+    return args
+
+
+_simple = {}  # converter regex -> (compiled "^(?:regex)$", to_python), shared by its routes
+
+
+def _simple_converter(regex, to_python):
+    conv = _simple.get((regex, to_python))
+    if conv is None:
+        conv = _simple[(regex, to_python)] = (re.compile("^(?:" + regex + ")$"), to_python)
+    return conv
+
+
+def _split(pattern):
+    """[literal, (name, regex, to_python, to_url, single), literal, ...] of a URL pattern; a
+    ``re:`` argument's regex is "re:" + its text."""
+    if not pattern.startswith("/"):
+        raise ValueError("route %r must start with '/'" % pattern)
+    parts = []
+    pos = 0
+    while True:
+        start = pattern.find("<", pos)
+        if start < 0:
+            break
+        end = pattern.find(">", start)
+        if end < 0:
+            raise ValueError("route %r: unclosed '<'" % pattern)
+        parts.append(pattern[pos:start])
+        spec = pattern[start + 1 : end]
+        if spec.startswith("re:"):
+            regex, name = spec[3:].rsplit(":", 1)
+            arg = (name, "re:" + regex, None, str, False)
+        else:
+            kind, _, name = rpartition(spec, ":")
+            conv = _converters.get(kind or "string")
+            if conv is None:
+                raise ValueError("route %r: unknown converter %r (known: %s)"
+                                 % (pattern, kind, ", ".join(sorted(_converters))))
+            arg = (name,) + conv
+        if not name or not _is_ident(name):
+            raise ValueError("route %r: bad argument name %r" % (pattern, name))
+        parts.append(arg)
+        pos = end + 1
+    parts.append(pattern[pos:])
+    return parts
+
+
+def _regex(parts):
+    rx = "^" + _escape(parts[0])
+    i = 1
+    while i < _len(parts):
+        regex = parts[i][1]
+        rx += "(" + (regex[3:] if regex.startswith("re:") else regex) + ")" + _escape(parts[i + 1])
+        i += 2
+    return re.compile(rx + "$")
 
 
 def _is_ident(name):
@@ -315,6 +615,17 @@ def _escape(literal):
 
 
 _SAFE = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~"
+
+
+def _url_value(text, keep_slash):
+    # "." and ".." become %2E and %2E%2E: a value never turns into a dot segment that a client
+    # would resolve away (/users/../admin)
+    out = _quote(text, "/" if keep_slash else "")
+    if "." not in out:
+        return out
+    if not keep_slash:
+        return out.replace(".", "%2E") if out in (".", "..") else out
+    return "/".join(s.replace(".", "%2E") if s in (".", "..") else s for s in out.split("/"))
 
 
 def _quote(text, safe=""):

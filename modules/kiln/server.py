@@ -185,6 +185,10 @@ class BodyStream:
                 return data
             yield core._io_queue.queue_read(c.sock)
 
+    def close(self):
+        """Close the connection now, answering nothing (the client left during the body)."""
+        self._c.close()
+
 
 class Server:
     """A running Kiln server, as returned by `start_server`.
@@ -270,13 +274,16 @@ async def start_server(handler, host="0.0.0.0", port=80, **config):
     return Server(srv, tasks, workers)
 
 
-def run(handler, host="0.0.0.0", port=80, **config):
-    """Serve forever (until Ctrl-C): the blocking form of `start_server`."""
+def run(handler, host="0.0.0.0", port=80, started=None, **config):
+    """Serve until Ctrl-C or the server's `close()`: the blocking form of `start_server`.
+    `started(server)`, if given, gets the `Server` once it listens."""
     servers = []
 
     async def main():
         server = await start_server(handler, host, port, **config)
         servers.append(server)
+        if started is not None:
+            started(server)
         print("Kiln: serving on http://%s:%d/" % (host, port))
         await server.wait_closed()
 

@@ -3,7 +3,7 @@
 import os
 
 from kiln.request import refuse
-from kiln.response import NoCaseDict, Response, http_date, slash_location
+from kiln.response import HTTPException, NoCaseDict, Response, http_date, slash_location
 from kiln.text import partition
 
 MIME_TYPES = {
@@ -130,6 +130,9 @@ class FileResponse(Response):
         if st is None:
             st = _stat(path)
         if st is None or _is_dir(st):
+            if req is not None:
+                # answered as a missing static file is: the app's 404 (its handler, if any)
+                raise HTTPException(404)
             self.status_code = 404
             self.headers = NoCaseDict({"Content-Type": "text/plain; charset=UTF-8"})
             self.body = "Not Found"
@@ -231,10 +234,11 @@ def mount_static(app, url_prefix, root, index="index.html", max_age=None, gzip=T
             if _stat(path + ".gz") is not None:
                 return send_file(path, max_age=max_age, gzip=True)
         if st is None:
-            return 404
+            raise HTTPException(404)  # as send_file of a missing file answers
         if _is_dir(st):
             if filename and not filename.endswith("/"):
-                return Response("", 301, {"Location": slash_location(request.url)})
+                # 308, as a route's trailing-slash redirect; the query is kept
+                return Response("", 308, {"Location": slash_location(request.url)})
             path = path.rstrip("/") + "/" + index
         return send_file(path, max_age=max_age, gzip=gzip)
 

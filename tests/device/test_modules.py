@@ -20,3 +20,23 @@ def test_kiln_imports_from_the_frozen_path_alone():
         assert kiln.__version__
     finally:
         sys.path[:] = saved
+
+
+def test_the_package_answers_hasattr_and_dir():
+    # issue 11: an unknown name raised ImportError, so hasattr() and dir() raised too
+    import kiln
+
+    assert not hasattr(kiln, "nope")
+    assert hasattr(kiln, "App") and hasattr(kiln, "server")
+    names = dir(kiln)
+    assert "App" in names and "send_file" in names, names
+    try:
+        value = kiln.nope
+    except AttributeError:
+        pass
+    else:
+        raise AssertionError("kiln.nope gave %r" % (value,))
+    from kiln import static  # a submodule not imported yet still comes on first use
+
+    assert static.send_file is kiln.send_file
+

@@ -203,3 +203,18 @@ def test_cookie_attributes_cannot_smuggle_other_attributes():
         except ValueError:
             continue
         raise AssertionError("accepted %r" % attrs)
+
+
+def test_a_view_returning_something_unanswerable_is_answered_500():
+    # the console line (route and type) is checked over a socket, tests/test_app_framework.py
+    app = App()
+    answers = {"/int": 42, "/float": 1.5, "/object": object(), "/tuple": (3.5, 201)}
+
+    for path, value in answers.items():
+        app.get(path, endpoint=path[1:])(lambda request, value=value: value)
+
+    c = TestClient(app)
+    for path in answers:
+        res = c.get(path)
+        assert res.status_code == 500, (path, res.status_code, res.body)
+    assert c.get("/int").body == b"Internal Server Error"

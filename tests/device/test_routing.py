@@ -520,3 +520,172 @@ def test_async_views_and_hooks_made_in_a_factory_or_bound_are_awaited():
     check(c.get("/"), 200, b"hello factory")
     assert c.get("/items/3").json == {"id": 3, "by": "factory"}
     assert _kiln.is_coroutine_function(create_app) is False
+
+
+def test_a_requests_async_after_hook_is_awaited_from_a_sync_or_an_async_view():
+    # issue 11: from a sync view the hook's coroutine was taken for the response (200, empty)
+    import asyncio
+
+    app = App()
+
+    async def header(request, response):
+        await asyncio.sleep_ms(0)  # really waits: asyncio runs the rest of the request
+        response.headers["X-Hook"] = "awaited"
+
+    async def replace(request, response):
+        return "replaced after " + response.body
+
+    @app.get("/sync")
+    def sync_view(request):
+        request.after_request(header)
+        return "sync"
+
+    @app.get("/async")
+    async def async_view(request):
+        request.after_request(header)
+        return "async"
+
+    @app.get("/sync-replaced")
+    def sync_replaced(request):
+        request.after_request(replace)
+        return "sync"
+
+    c = TestClient(app)
+    for path, body in (("/sync", b"sync"), ("/async", b"async")):
+        res = c.get(path)
+        check(res, 200, body)
+        assert res.headers.get("X-Hook") == "awaited", (path, res.header_list)
+    check(c.get("/sync-replaced"), 200, b"replaced after sync")
+
+
+def test_thousands_of_routes_keep_their_precedence():
+    app = App()
+    view = lambda kind: lambda request, **args: "%s %s" % (kind, sorted(args.items()))  # noqa: E731
+    count = 1000
+    for i in range(count):
+        # per first segment, in this order: an int rule, a rest-matching rule between two fixed
+        # rules of the same slash count, a string rule that only wins where the others refuse
+        app.route("/r%d/<int:id>" % i, endpoint="int%d" % i)(view("int"))
+        if i % 10 == 0:
+            app.route("/r%d/<path:rest>" % i, endpoint="path%d" % i)(view("path"))
+        app.route("/r%d/<name>" % i, endpoint="name%d" % i)(view("name"))
+        if i % 100 == 0:
+            # the rest-matching rule first: it wins over a later rule it can match
+            app.route("/g%d/<path:rest>" % i, endpoint="gpath%d" % i)(view("gpath"))
+            app.route("/g%d/<int:id>" % i, endpoint="gint%d" % i)(view("gint"))
+            app.route("/g%d/x-<int:id>.json" % i, endpoint="gjson%d" % i)(view("gjson"))
+    app.route("/<a>/<int:b>", endpoint="wild")(view("wild"))
+    app.route("/r5/<name>/<int:n>", endpoint="deep")(view("deep"))
+    c = TestClient(app)
+    for i in (0, 1, 10, 99, 100, 777, count - 1):
+        check(c.get("/r%d/7" % i), 200, b"int [('id', 7)]")
+        rest = b"path [('rest', 'abc')]" if i % 10 == 0 else b"name [('name', 'abc')]"
+        check(c.get("/r%d/abc" % i), 200, rest)
+        check(c.get("/r%d/a/b" % i), 200 if i % 10 == 0 else 404)
+    check(c.get("/g100/7"), 200, b"gpath [('rest', '7')]")
+    check(c.get("/g100/x-7.json"), 200, b"gpath [('rest', 'x-7.json')]")
+    check(c.get("/g100/a/b"), 200, b"gpath [('rest', 'a/b')]")
+    check(c.get("/r5/bob/3"), 200, b"deep [('n', 3), ('name', 'bob')]")
+    # a rule whose first segment is literal comes before one whose first segment is not
+    check(c.get("/zz/4"), 200, b"wild [('a', 'zz'), ('b', 4)]")
+    check(c.get("/r0/4"), 200, b"int [('id', 4)]")
+    check(c.get("/r1/x/4"), 404)
+    check(c.get("/r%d/7" % count), 200, b"wild [('a', 'r%d'), ('b', 7)]" % count)
+    assert app.url_for("gjson100", id=3) == "/g100/x-3.json"
+    assert app.url_for("int%d" % (count - 1), id=-2) == "/r%d/-2" % (count - 1)
+
+
+def test_first_segments_with_the_same_hash_do_not_mix():
+    seen = {}
+    for i in range(5000):
+        name = "c%d" % i
+        other = seen.setdefault(hash(name), name)
+        if other != name:
+            break
+    else:
+        raise AssertionError("no two names share a hash")
+    app = App()
+    app.route("/%s/<int:n>" % other, endpoint="a")(lambda request, n: "a")
+    app.route("/%s/<path:p>" % other, endpoint="ap")(lambda request, p: "ap")
+    app.route("/%s/<int:n>" % name, endpoint="b")(lambda request, n: "b")
+    c = TestClient(app)
+    check(c.get("/%s/1" % other), 200, b"a")
+    check(c.get("/%s/1" % name), 200, b"b")
+    check(c.get("/%s/x" % other), 200, b"ap")
+    check(c.get("/%s/x" % name), 404)
+
+
+def test_custom_converters_dynamic_405_and_trailing_slash_with_the_index():
+    register_converter("slug", "[a-z0-9-]+")
+    app = App()
+
+    @app.route("/posts/<slug:slug>/", methods=["GET", "PUT"])
+    def post(request, slug):
+        return slug
+
+    @app.get("/posts/<int:id>/edit")
+    def edit(request, id):
+        return "edit %d" % id
+
+    c = TestClient(app)
+    check(c.get("/posts/hello-1/"), 200, b"hello-1")
+    check(c.get("/posts/Hello/"), 404)
+    res = c.get("/posts/hello?x=1")
+    check(res, 308)
+    assert res.headers["Location"] == "/posts/hello/?x=1"
+    res = c.delete("/posts/hello/")
+    check(res, 405)
+    assert sorted(m.strip() for m in res.headers["Allow"].split(",")) == ["GET", "HEAD", "OPTIONS", "PUT"]
+    check(c.get("/posts/3/edit"), 200, b"edit 3")
+    check(c.get("/posts/x/edit"), 404)
+
+
+def test_mount_keeps_the_sub_apps_registration_order():
+    api = App(name="api")
+    for i in range(40):
+        api.route("/s%d/<name>" % i, endpoint="name%d" % i)(lambda request, name: "name")
+        api.route("/s%d/<int:id>" % i, endpoint="id%d" % i)(lambda request, id: "id")
+        api.route("/t%d/<int:id>" % i, endpoint="tid%d" % i)(lambda request, id: "id")
+        api.route("/t%d/<name>" % i, endpoint="tname%d" % i)(lambda request, name: "name")
+    app = App()
+    app.mount(api, url_prefix="/api")
+    c = TestClient(app)
+    for i in range(40):
+        check(c.get("/api/s%d/5" % i), 200, b"name")
+        check(c.get("/api/t%d/5" % i), 200, b"id")
+
+
+def test_methods_are_checked_when_registered():
+    app = App()
+    for methods, word in (("POST", "not a string"), (["GETT"], "unknown method"), (["GET", "get"], "twice")):
+        try:
+            app.route("/m", methods=methods)(lambda r: "")
+        except ValueError as e:
+            assert word in str(e), str(e)
+        else:
+            raise AssertionError("%r accepted" % (methods,))
+
+    @app.route("/m", methods=["get", "Post"])
+    def m(request):
+        return request.method
+
+    c = TestClient(app)
+    check(c.get("/m"), 200, b"GET")
+    check(c.post("/m"), 200, b"POST")
+    import _kiln
+
+    assert "PATCH" in _kiln.METHODS and "GETT" not in _kiln.METHODS
+
+
+def test_url_for_never_makes_a_dot_segment():
+    app = make_app()
+    assert app.url_for("posts", name="..") == "/users/%2E%2E/posts"
+    assert app.url_for("posts", name=".") == "/users/%2E/posts"
+    assert app.url_for("posts", name="...") == "/users/.../posts"
+    assert app.url_for("posts", name="a.b") == "/users/a.b/posts"
+    assert app.url_for("files", rest="a/../b/./c") == "/files/a/%2E%2E/b/%2E/c"
+    assert app.url_for("files", rest="../x") == "/files/%2E%2E/x"
+    assert app.url_for("files", rest="a/..") == "/files/a/%2E%2E"
+    c = TestClient(app)
+    check(c.get(app.url_for("posts", name="..")), 200, b"posts of ..")
+    check(c.get(app.url_for("files", rest="a/../b")), 200, b"file a/../b")

@@ -99,7 +99,8 @@ def test_precompressed_variant():
 def test_directory_index_and_redirect():
     c = setup()
     res = c.get("/s/sub")
-    assert res.status_code == 301 and res.headers["Location"] == "/s/sub/"
+    # 308 like a route's trailing-slash redirect (was 301)
+    assert res.status_code == 308 and res.headers["Location"] == "/s/sub/"
     res = c.get("/s/sub/")
     assert res.status_code == 200 and res.body == b"<h1>sub</h1>"
     assert c.get("/s/missing.txt").status_code == 404
@@ -154,3 +155,27 @@ def test_a_file_an_after_hook_returns_is_prepared():
 
     res = TestClient(app).get("/swap", headers={"Range": "bytes=10-19"})
     assert res.status_code == 206 and res.body == DATA[10:20], (res.status_code, res.body)
+
+
+def test_a_missing_static_file_and_a_missing_send_file_answer_alike():
+    # both are the app's 404: the same status and body, its 404 handler when it has one
+    setup()
+    for custom in (False, True):
+        app = App()
+        app.static("/s", ROOT)
+
+        @app.get("/dl")
+        def dl(request):
+            return send_file(ROOT + "/missing.txt")
+
+        if custom:
+            @app.errorhandler(404)
+            def not_found(request):
+                return "no such page", 404
+
+        c = TestClient(app)
+        a = c.get("/s/missing.txt")
+        b = c.get("/dl")
+        assert (a.status_code, a.body) == (b.status_code, b.body), (a.body, b.body)
+        assert a.status_code == 404 and a.body == (b"no such page" if custom else b"Not Found")
+        assert a.headers["Content-Type"] == b.headers["Content-Type"]

@@ -38,23 +38,22 @@ def c_types(path):
         f.write(text)
 
 
+def patch_file(path, old, new):
+    with open(path) as f:
+        text = f.read()
+    with open(path, "w") as f:
+        f.write(replace_once(text, old, new, path))
+
+
 def lwip(include):
-    path = include + "/lwipopts.h"
-    with open(path) as f:
-        text = f.read()
     # A nested "/*" that gcc's -Werror=comment refuses.
-    text = replace_once(text, "#endif\n/*\n/*\n   ----------------------------------\n   ---------- DNS",
-                        "#endif\n/*\n   ----------------------------------\n   ---------- DNS", path)
-    with open(path, "w") as f:
-        f.write(text)
-    path = include + "/arch/cc.h"
-    with open(path) as f:
-        text = f.read()
+    patch_file(include + "/lwipopts.h",
+               "#endif\n/*\n/*\n   ----------------------------------\n   ---------- DNS",
+               "#endif\n/*\n   ----------------------------------\n   ---------- DNS")
     # picolibc's <endian.h> defines BYTE_ORDER already.
-    text = replace_once(text, "#if (1)\n#define BYTE_ORDER LITTLE_ENDIAN\n#else\n#define BYTE_ORDER BIG_ENDIAN\n#endif",
-                        "#ifndef BYTE_ORDER\n#define BYTE_ORDER LITTLE_ENDIAN\n#endif", path)
-    with open(path, "w") as f:
-        f.write(text)
+    patch_file(include + "/arch/cc.h",
+               "#if (1)\n#define BYTE_ORDER LITTLE_ENDIAN\n#else\n#define BYTE_ORDER BIG_ENDIAN\n#endif",
+               "#ifndef BYTE_ORDER\n#define BYTE_ORDER LITTLE_ENDIAN\n#endif")
 
 
 if __name__ == "__main__":

@@ -25,6 +25,12 @@ def shutdown(request):
     return "bye"
 
 
+@web.get("/stop")
+def stop(request):
+    request.app.shutdown()  # the server closes once this response is on its way
+    return "stopping"
+
+
 async def background():
     while True:
         state["ticks"] += 1

@@ -227,6 +227,17 @@ def div(request):
     return 1 // 0
 
 
+@app.get("/unanswerable")
+def unanswerable(request):
+    return 1.5
+
+
+@app.get("/shutdown")
+def shutdown(request):
+    request.app.shutdown()
+    return "bye"
+
+
 @app.get("/cookie")
 def cookie(request):
     res = Response("cookie set")

@@ -1,0 +1,803 @@
+# The pure-Python `_kiln`, part two (see _kiln.py): the socket loop (kiln_server.c, kiln_conn.c,
+# kiln_response.c).
+from _kiln_http import (
+    _BODY_IN_MEMORY,
+    _F_CHUNKED,
+    _F_CONTENT_LENGTH,
+    _F_EXPECT_CONTINUE,
+    _F_KEEP_ALIVE,
+    _INCOMPLETE,
+    _MAX_BODY,
+    _MAX_HEAD,
+    _MAX_HEADER_LINE,
+    _MAX_HEADERS,
+    _MAX_REQUEST_LINE,
+    _RECV_BUFFER,
+    _SEND_BUFFER,
+    Request,
+    _decode_chunked,
+    _Limits,
+    _parse_head,
+    reason,
+)
+
+# kiln/server.py drives it: one task per connection calls conn.run(), which reads, parses,
+# calls the handler and writes as much as it can without waiting, then returns what to wait for.
+# Differences from the C loop: chunked request bodies are always read into memory (up to
+# max_body); only Content-Length bodies over body_in_memory stream through req.stream; receive
+# buffers are allocated per read, not per slot.
+
+try:
+    from time import ticks_diff, ticks_ms
+except ImportError:  # CPython
+    import time as _time
+
+    def ticks_ms():
+        return int(_time.monotonic() * 1000)
+
+    def ticks_diff(a, b):
+        return a - b
+
+try:
+    import sys as _sys
+
+    _print_exception = _sys.print_exception
+except AttributeError:  # CPython
+    import traceback as _traceback
+
+    def _print_exception(exc):
+        _traceback.print_exception(type(exc), exc, exc.__traceback__)
+
+
+_RUN_CLOSE = 0
+_RUN_READ = 1
+_RUN_WRITE = 2
+_RUN_AWAIT = 3
+_RUN_ANEXT = 4
+
+_PH_HEAD = 0
+_PH_HANDLER = 2
+_PH_SEND = 3
+_PH_STREAM = 4
+_PH_ASTREAM = 5
+_PH_CLOSING = 6
+_PH_CLOSED = 7
+
+_T_NONE = 0
+_T_IDLE = 1
+_T_HEAD = 2
+_T_BODY = 3
+_T_SEND = 4
+_T_DRAIN = 5
+
+_FRAME_LENGTH = 0
+_FRAME_CHUNKED = 1
+_FRAME_CLOSE = 2
+_FRAME_NONE = 3
+
+_EAGAIN = (11, 35, 115)  # EAGAIN/EWOULDBLOCK (Linux, BSD), EINPROGRESS
+_DRAIN_MS = 1000
+
+_TIMEOUT_408 = b"HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+_BUSY_503 = (b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nContent-Type: text/plain\r\n"
+             b"Content-Length: 19\r\nConnection: close\r\n\r\nService Unavailable")
+
+
+def _would_block(e):
+    return e.args and e.args[0] in _EAGAIN
+
+
+def _exc_text(exc):
+    # As MicroPython prints an exception: "ValueError: boom", or "ValueError" without arguments.
+    if not exc.args:
+        return type(exc).__name__
+    if len(exc.args) == 1:
+        return "%s: %s" % (type(exc).__name__, exc.args[0])
+    return "%s: %s" % (type(exc).__name__, exc.args)
+
+
+def _peer(addr):
+    # (host, port) for an address accept() returned: the unix port gives a raw sockaddr.
+    if isinstance(addr, (bytes, bytearray)) and len(addr) >= 8 and (addr[0] | (addr[1] << 8)) == 2:
+        return ("%d.%d.%d.%d" % (addr[4], addr[5], addr[6], addr[7]), (addr[2] << 8) | addr[3])
+    return addr
+
+
+def _peer_host(peer):
+    return peer[0] if isinstance(peer, tuple) and peer else peer
+
+
+class Server:
+    """The socket loop over a listening socket; kiln/server.py drives it under asyncio."""
+
+    def __init__(
+        self, sock, handler, *, max_connections=8, head_timeout=10000, body_timeout=30000,
+        idle_timeout=15000, send_timeout=30000, max_body=_MAX_BODY, max_head=_MAX_HEAD,
+        recv_buffer=_RECV_BUFFER, send_buffer=_SEND_BUFFER, access_log=False, debug=False,
+        body_in_memory=_BODY_IN_MEMORY, body_stream=None,
+    ):
+        if max_connections < 1 or max_connections > 65535 or recv_buffer < 16 or send_buffer < 16:
+            raise ValueError("bad server configuration")
+        self.sock = sock
+        self.handler = handler
+        self.max_connections = max_connections
+        self._timeouts = (0, idle_timeout, head_timeout, body_timeout, send_timeout, _DRAIN_MS)
+        self._lim = _Limits(_MAX_REQUEST_LINE, _MAX_HEADER_LINE, min(max_head, 65535), max_body, 0)
+        self.recv_buffer = recv_buffer
+        self.send_buffer = send_buffer
+        self.access_log = access_log
+        self.debug = debug
+        self.body_in_memory = body_in_memory
+        self.body_stream = body_stream
+        self.conns = []
+        self.closed = False
+        self._refusing = False
+        self._accept_failing = False
+        sock.setblocking(False)
+
+    @property
+    def connections(self):
+        return len(self.conns)
+
+    def accept(self):
+        while True:
+            if self.closed:
+                return None
+            try:
+                res = self.sock.accept()
+            except OSError as e:
+                if _would_block(e):
+                    return None
+                if e.args and e.args[0] == 103:  # ECONNABORTED
+                    continue
+                if not self._accept_failing:
+                    self._accept_failing = True
+                    print("Kiln: accept failed: " + _exc_text(e))
+                return False
+            self._accept_failing = False
+            sock = res[0]
+            if len(self.conns) >= self.max_connections and not self._evict_idle():
+                _answer_busy(sock)
+                if not self._refusing:
+                    self._refusing = True
+                    print("Kiln: 503 connection limit (%d) reached, refusing clients" % self.max_connections)
+                continue
+            c = Conn(self, sock, _peer(res[1]) if len(res) > 1 else None)
+            self.conns.append(c)
+            return c
+
+    def _evict_idle(self):
+        now = ticks_ms()
+        oldest = None
+        age = 0
+        for c in self.conns:
+            a = ticks_diff(now, c._tstart)
+            if c._tphase == _T_IDLE and (c._served or a >= 1000) and (oldest is None or a > age):
+                oldest = c
+                age = a
+        if oldest is None:
+            return False
+        oldest._tphase = _T_NONE
+        oldest._timeout()
+        return True
+
+    def release(self, c):
+        if c in self.conns:
+            self.conns.remove(c)
+            self._refusing = False
+
+    def sweep(self):
+        now = ticks_ms()
+        nxt = 1000
+        for c in list(self.conns):
+            limit = self._timeouts[c._tphase]
+            if not limit:
+                continue
+            elapsed = ticks_diff(now, c._tstart)
+            if elapsed >= limit:
+                c._timeout()
+            elif limit - elapsed < nxt:
+                nxt = limit - elapsed
+        return nxt if nxt >= 20 else 20
+
+    def close(self):
+        if self.closed:
+            return
+        self.closed = True
+        for c in list(self.conns):
+            c._tphase = _T_NONE
+            c._timeout()
+        self.sock.close()
+
+
+def _answer_busy(sock):
+    try:
+        sock.setblocking(False)
+        for _ in range(8):
+            try:
+                if len(sock.recv(128)) < 128:
+                    break
+            except OSError:
+                break
+        sock.send(_BUSY_503)
+    except OSError:
+        pass
+    sock.close()
+
+
+class Conn:
+    """One client connection of a Server (made by Server.accept)."""
+
+    def __init__(self, server, sock, peer):
+        self.server = server
+        self.sock = sock
+        self.peer = peer
+        self.task = None
+        self.pending = None
+        sock.setblocking(False)
+        self._in = b""
+        self._out = b""
+        self._phase = _PH_HEAD
+        self._tphase = _T_IDLE
+        self._tstart = ticks_ms()
+        self._served = False
+        self._closed = False
+        self._eof = False
+        self._req = None
+        self._drain = 0
+        self._yield = False
+        self._reset()
+
+    def _reset(self):
+        self._keep_alive = True
+        self._head_only = False
+        self._continue_sent = False
+        self._streaming = False
+        self._body_left = 0
+        self._frame = _FRAME_NONE
+        self._out_left = 0
+        self._status = 0
+        self._started = False
+        self._src = None
+        self._consumed = 0
+
+    # --- I/O ---
+
+    def _recv(self):
+        # Bytes read, b"" at the end of input, None when nothing is there yet.
+        if self._eof:
+            return b""
+        try:
+            data = self.sock.recv(self.server.recv_buffer)
+        except OSError as e:
+            if _would_block(e):
+                return None
+            data = b""
+        if not data:
+            self._eof = True
+        return data
+
+    def _flush(self):
+        # 0 when the output is written, _RUN_WRITE when the socket is full, -1 on an error.
+        while self._out:
+            try:
+                n = self.sock.send(self._out)
+            except OSError as e:
+                if _would_block(e):
+                    n = None
+                else:
+                    return -1
+            if n is None:
+                if self._tphase != _T_SEND:
+                    self._tphase = _T_SEND
+                    self._tstart = ticks_ms()
+                return _RUN_WRITE
+            self._out = self._out[n:]
+        return 0
+
+    def _emit(self, data):
+        if data:
+            self._out += data
+
+    def _log(self, status, what):
+        if status:
+            print("Kiln: %d %s from %s" % (status, what, _peer_host(self.peer)))
+        else:
+            print("Kiln: %s from %s" % (what, _peer_host(self.peer)))
+
+    # --- the Python-facing steps ---
+
+    def run(self):
+        try:
+            return self._step()
+        except Exception as e:  # noqa: BLE001 - as the C loop: a 500 if nothing was sent
+            return self.fail(e)
+
+    def respond(self, res):
+        if self._phase != _PH_HANDLER:
+            return _RUN_CLOSE
+        try:
+            r = self._respond(res)
+            return self._step() if r is None else r
+        except Exception as e:  # noqa: BLE001
+            return self.fail(e)
+
+    def feed(self, chunk):
+        if self._phase != _PH_ASTREAM:
+            return _RUN_CLOSE
+        try:
+            if chunk is None:
+                self._end_body()
+                return self._step()
+            self._chunk(chunk)
+            return self._step()
+        except Exception as e:  # noqa: BLE001
+            return self.fail(e)
+
+    def fail(self, exc):
+        in_handler = self._phase == _PH_HANDLER
+        oom = isinstance(exc, MemoryError)
+        print("Kiln: %s from %s: %s" % ("500 handler error" if in_handler else "500 server error",
+                                        _peer_host(self.peer), _exc_text(exc)))
+        if self.server.debug:
+            _print_exception(exc)
+        if self._closed:
+            return _RUN_CLOSE
+        started = self._started
+        self._end_streaming()
+        self._drop_request()
+        if started:
+            self.close()
+            return _RUN_CLOSE
+        self._keep_alive = self._keep_alive and in_handler and not oom
+        self._simple(500, not self._keep_alive)
+        try:
+            return self._done() or self._step()
+        except Exception:  # noqa: BLE001
+            self.close()
+            return _RUN_CLOSE
+
+    def _drop_request(self):
+        # As the C loop: the request is finished, a body source being sent is closed (an
+        # event stream's view is cancelled so).
+        self._streaming = False
+        if self._req is not None:
+            self._req.finish()
+            self._req = None
+        src = self._src if self._phase == _PH_STREAM else self.pending if self._phase == _PH_ASTREAM else None
+        self._src = self.pending = None
+        _close_source(src)
+
+    def close(self):
+        if not self._closed:
+            self._closed = True
+            self._drop_request()
+            self._phase = _PH_CLOSED
+            self._tphase = _T_NONE
+            try:
+                self.sock.close()
+            except OSError:
+                pass
+            self.server.release(self)
+
+    def body_read(self, n):
+        # A streamed Content-Length body: up to n bytes, b"" at its end, None to wait.
+        if not self._streaming:
+            return b""
+        if self._body_left == 0:
+            return b""
+        if not self._in:
+            data = self._recv()
+            if data is None:
+                if self._tphase != _T_BODY:
+                    self._tphase = _T_BODY
+                    self._tstart = ticks_ms()
+                return None
+            if not data:
+                raise EOFError("connection closed during the body")
+            self._in = data
+        k = min(n, self._body_left, len(self._in))
+        data, self._in = self._in[:k], self._in[k:]
+        self._body_left -= k
+        return data
+
+    # --- internals ---
+
+    def _timeout(self):
+        if self._tphase in (_T_HEAD, _T_BODY):
+            if not self._out:
+                try:
+                    self.sock.send(_TIMEOUT_408)
+                except OSError:
+                    pass
+            self._log(408, reason(408))
+        elif self._tphase == _T_SEND:
+            self._log(0, "send timeout, closing connection")
+        task = self.task
+        self.close()
+        if task is not None:
+            try:
+                task.cancel()
+            except Exception:  # noqa: BLE001
+                pass
+
+    def _simple(self, status, close):
+        text = reason(status).encode()
+        self._emit(b"HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n%s\r\n%s" % (
+            status, text, len(text), b"Connection: close\r\n" if close else b"", text))
+        self._status = status
+        if close:
+            self._keep_alive = False
+
+    def _step(self):
+        while True:
+            if self._closed:
+                return _RUN_CLOSE
+            phase = self._phase
+            if phase == _PH_HEAD:
+                # Responses written so far go out before the next request is read; after a
+                # response, the next request waits its turn in asyncio's poll, so that a fast
+                # client on one connection does not starve the others (Python takes long
+                # enough per request that the next one is often there already).
+                r = self._flush()
+                if not r:
+                    if self._yield:
+                        self._yield = False
+                        r = _RUN_READ
+                    else:
+                        r = self._head()
+            elif phase == _PH_SEND:
+                r = self._flush()
+                if r == 0:
+                    r = self._done()
+            elif phase == _PH_STREAM:
+                r = self._stream()
+            elif phase == _PH_ASTREAM:
+                r = self._flush()
+                if r == 0:
+                    self._tphase = _T_NONE
+                    r = _RUN_ANEXT
+            elif phase == _PH_CLOSING:
+                r = self._flush()
+                if r == 0 and self._drain:
+                    r = self._drain_input()
+                if r <= 0:
+                    r = _RUN_CLOSE
+            elif phase == _PH_HANDLER:
+                r = _RUN_AWAIT
+            else:
+                r = _RUN_CLOSE
+            if r is None:
+                continue
+            if r < 0:
+                r = _RUN_CLOSE
+            if r == _RUN_CLOSE:
+                self.close()
+            return r
+
+    def _drain_input(self):
+        # Read and drop what the client still sends, so closing does not reset the connection.
+        while True:
+            data = self._recv()
+            if data is None:
+                if self._drain == 1:
+                    return 0
+                if self._tphase != _T_DRAIN:
+                    self._tphase = _T_DRAIN
+                    self._tstart = ticks_ms()
+                return _RUN_READ
+            if not data:
+                return 0
+
+    def _head(self):
+        srv = self.server
+        while True:
+            buf = self._in
+            if buf:
+                head_len, h = _parse_head(buf, len(buf), _MAX_HEADERS, srv._lim)
+                if head_len != _INCOMPLETE:
+                    break
+                if self._tphase == _T_IDLE:
+                    self._tphase = _T_HEAD
+                    self._tstart = ticks_ms()
+            data = self._recv()
+            if data is None:
+                return _RUN_READ
+            if not data:
+                return _RUN_CLOSE
+            self._in += data
+        if head_len < 0:
+            status = -head_len
+            self._log(status, reason(status))
+            self._simple(status, True)
+            self._phase = _PH_CLOSING
+            self._drain = 2
+            return None
+        self._head_only = h.method == "HEAD"
+        if not h.flags & _F_KEEP_ALIVE:
+            self._keep_alive = False
+        cl = h.content_length if h.flags & _F_CONTENT_LENGTH else 0
+        chunked = h.flags & _F_CHUNKED
+        if (chunked or cl > len(buf) - head_len) and h.flags & _F_EXPECT_CONTINUE and not self._continue_sent:
+            self._continue_sent = True
+            self._emit(b"HTTP/1.1 100 Continue\r\n\r\n")
+        if cl > srv.body_in_memory and srv.body_stream is not None and not chunked:
+            req = Request(buf, h, None)
+            self._in = buf[head_len:]
+            self._streaming = True
+            self._body_left = cl
+            req.stream = srv.body_stream(self)
+            return self._call(req, 0)
+        if self._out and self._flush() == _RUN_WRITE:
+            return _RUN_WRITE
+        if chunked:
+            r, body, end = _decode_chunked(buf, head_len, len(buf), srv._lim)
+        else:
+            end = head_len + cl
+            r = 0 if len(buf) >= end else _INCOMPLETE
+            body = buf[head_len:end]
+        if r == _INCOMPLETE:
+            if self._tphase != _T_BODY:
+                self._tphase = _T_BODY
+                self._tstart = ticks_ms()
+            data = self._recv()
+            if data is None:
+                return _RUN_READ
+            if not data:
+                return _RUN_CLOSE
+            self._in += data
+            return None
+        if r < 0:
+            self._log(-r, reason(-r))
+            self._simple(-r, True)
+            self._phase = _PH_CLOSING
+            self._drain = 2
+            return None
+        req = Request(buf, h, body)
+        self._in = buf[end:]
+        return self._call(req, end)
+
+    def _call(self, req, consumed):
+        req.client_addr = self.peer
+        self._req = req
+        self._phase = _PH_HANDLER
+        self._tphase = _T_NONE
+        res = self.server.handler(req)
+        if self._closed:
+            return _RUN_CLOSE
+        return self._respond(res)
+
+    def _respond(self, res):
+        if not isinstance(res, (tuple, list)):
+            if not hasattr(res, "send"):
+                raise TypeError("handler must return (status, headers, body)")
+            self.pending = res
+            self._phase = _PH_HANDLER
+            if self._flush() < 0:
+                return _RUN_CLOSE
+            return _RUN_AWAIT
+        if len(res) != 3 or type(res[0]) is not int:
+            raise TypeError("handler must return (status, headers, body)")
+        status, headers, body = res
+        if status < 200 or status > 599:
+            raise ValueError("bad status")
+        known = True
+        data = b""
+        src = None
+        if body is None:
+            pass
+        elif isinstance(body, str):
+            data = body.encode()
+        elif isinstance(body, (bytes, bytearray, memoryview)):
+            data = bytes(body)
+        else:
+            known = False
+            if hasattr(body, "__aiter__"):
+                src = body.__aiter__()
+                is_async = True
+            elif hasattr(body, "__anext__"):
+                src = body
+                is_async = True
+            else:
+                is_async = False
+                src = body if hasattr(body, "readinto") else iter(body)
+        head = self._out_head(status, headers, known, len(data))
+        if head is None:
+            self._log(500, "invalid response header (CR/LF, bad name or type)")
+            _close_source(src)
+            self._simple(500, False)
+            return self._done()
+        self._started = True
+        self._emit(head)
+        if self._frame == _FRAME_NONE:
+            _close_source(src)
+            return self._done()
+        if known:
+            self._emit(data)
+            self._phase = _PH_SEND
+            return None
+        if is_async:
+            self.pending = src
+            self._phase = _PH_ASTREAM
+            return None
+        self._src = src
+        self._phase = _PH_STREAM
+        return None
+
+    def _out_head(self, status, headers, known, length):
+        keep_alive = self._keep_alive
+        if self._streaming and self._body_left:
+            self._keep_alive = False
+        lines = [b"HTTP/1.1 %d %s\r\n" % (status, reason(status).encode())]
+        app_length = app_connection = app_te = False
+        app_len = 0
+        if headers is None:
+            pairs = ()
+        elif isinstance(headers, dict):
+            pairs = headers.items()
+        elif isinstance(headers, (list, tuple)):
+            pairs = headers
+        else:
+            pairs = None
+        ok = pairs is not None
+        for pair in pairs or ():
+            if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+                ok = False
+                break
+            name, value = pair
+            if not isinstance(name, (str, bytes)):
+                ok = False
+                break
+            n = name.encode() if isinstance(name, str) else name
+            if not n or any(b <= 32 or b >= 127 or b == 58 for b in n):
+                ok = False
+                break
+            lname = n.lower()
+            if type(value) is int:
+                if value < 0:
+                    ok = False
+                    break
+                v = b"%d" % value
+                if lname == b"content-length":
+                    app_length = True
+                    app_len = value
+            elif isinstance(value, (str, bytes)):
+                v = value.encode() if isinstance(value, str) else value
+                if b"\r" in v or b"\n" in v or b"\0" in v:
+                    ok = False
+                    break
+                if lname == b"content-length":
+                    app_length = True
+                    if not v or len(v) > 9 or any(b < 48 or b > 57 for b in v):
+                        ok = False
+                        break
+                    app_len = int(v)
+                elif lname == b"connection":
+                    app_connection = True
+                    if b"close" in v.lower():
+                        self._keep_alive = False
+                elif lname == b"transfer-encoding":
+                    app_te = True
+            else:
+                ok = False
+                break
+            lines.append(n + b": " + v + b"\r\n")
+        if not ok:
+            self._keep_alive = keep_alive
+            return None
+        bodiless = status < 200 or status == 204 or status == 304
+        http10 = self._req.http_version == "1.0"
+        if app_te:
+            self._frame = _FRAME_CLOSE
+            self._keep_alive = False
+        elif app_length:
+            self._frame = _FRAME_LENGTH
+            self._out_left = app_len
+            if known and length != app_len:
+                self._keep_alive = False
+        elif known:
+            self._frame = _FRAME_LENGTH
+            self._out_left = length
+            if not bodiless:
+                lines.append(b"Content-Length: %d\r\n" % length)
+        elif not http10:
+            self._frame = _FRAME_CHUNKED
+            if not bodiless:
+                lines.append(b"Transfer-Encoding: chunked\r\n")
+        elif self._head_only or bodiless:
+            self._frame = _FRAME_NONE
+        else:
+            self._frame = _FRAME_CLOSE
+            self._keep_alive = False
+        if self._head_only or bodiless:
+            self._frame = _FRAME_NONE
+        if not app_connection:
+            if not self._keep_alive:
+                lines.append(b"Connection: close\r\n")
+            elif http10:
+                lines.append(b"Connection: keep-alive\r\n")
+        lines.append(b"\r\n")
+        self._status = status
+        return b"".join(lines)
+
+    def _chunk(self, chunk):
+        if isinstance(chunk, str):
+            chunk = chunk.encode()
+        elif not isinstance(chunk, bytes):
+            chunk = bytes(chunk)
+        if not chunk:
+            return
+        if self._frame == _FRAME_CHUNKED:
+            self._emit(b"%x\r\n" % len(chunk) + chunk + b"\r\n")
+        else:
+            if self._frame == _FRAME_LENGTH:
+                chunk = chunk[:self._out_left]
+                self._out_left -= len(chunk)
+            self._emit(chunk)
+
+    def _end_body(self):
+        if self._frame == _FRAME_CHUNKED:
+            self._emit(b"0\r\n\r\n")
+        elif self._frame == _FRAME_LENGTH and self._out_left:
+            self._keep_alive = False  # the body was shorter than its Content-Length
+        self.pending = None
+        self._phase = _PH_SEND
+
+    def _stream(self):
+        # A file (readinto) or a sync iterator: send it in send_buffer pieces.
+        src = self._src
+        size = self.server.send_buffer
+        while len(self._out) < size:
+            if hasattr(src, "readinto"):
+                buf = bytearray(size)
+                n = src.readinto(buf)
+                if n is not None and (n < 0 or n > size):
+                    raise ValueError("readinto returned a bad count")
+                chunk = bytes(buf[:n]) if n else None
+            else:
+                try:
+                    chunk = next(src)
+                except StopIteration:
+                    chunk = None
+            if chunk is None:
+                self._src = None
+                _close_source(src)
+                self._end_body()
+                return None
+            self._chunk(chunk)
+        return self._flush() or None
+
+    def _end_streaming(self):
+        if self._streaming:
+            if self._body_left:
+                self._keep_alive = False
+                self._drain = 2
+            self._streaming = False
+
+    def _done(self):
+        srv = self.server
+        if srv.access_log and self._req is not None:
+            print("Kiln: %s %s %s %d" % (_peer_host(self.peer), self._req.method, self._req.target, self._status))
+        self._end_streaming()
+        self._drop_request()
+        self._served = True
+        if not self._keep_alive:
+            self._phase = _PH_CLOSING
+            if not self._drain:
+                self._drain = 1
+            return None
+        self._reset()
+        self._yield = not self._in
+        self._phase = _PH_HEAD
+        self._tphase = _T_IDLE
+        self._tstart = ticks_ms()
+        return None
+
+
+def _close_source(src):
+    close = getattr(src, "close", None)
+    if close is not None:
+        try:
+            close()
+        except Exception:  # noqa: BLE001
+            pass

@@ -1,0 +1,107 @@
+"""Type stubs for `_kiln`, Kiln's C module (cmodules/kiln/): the HTTP parser, the request
+binding and the socket loop."""
+
+from typing import Any, Callable, Iterator
+
+def version() -> str:
+    """Kiln's version, as built into the firmware."""
+
+MAX_CONNECTIONS: int
+
+def is_coroutine_function(f: Any) -> bool:
+    """True when calling `f` gives a coroutine (an `async def` function or a bound one)."""
+
+def url_decode(s: str | bytes, plus: bool = False) -> str:
+    """Percent-decode `s`; with `plus=True` a `+` becomes a space (form encoding)."""
+
+def parse_qs(qs: str | bytes) -> list[tuple[str, str]]:
+    """The decoded `(name, value)` pairs of a query string, in order."""
+
+class Headers:
+    """A request's headers, read-only, names matched case-insensitively."""
+
+    def __getitem__(self, name: str) -> str: ...
+    def __contains__(self, name: object) -> bool: ...
+    def __len__(self) -> int: ...
+    def __iter__(self) -> Iterator[str]: ...
+    def get(self, name: str, default: Any = None) -> Any: ...
+    def getall(self, name: str) -> list[str]: ...
+    def items(self) -> list[tuple[str, str]]: ...
+
+class Request:
+    """A parsed request; its fields point into the received bytes."""
+
+    method: str
+    path: str
+    target: str
+    query_string: str
+    http_version: str
+    headers: Headers
+    content_length: int | None
+    chunked: bool
+    keep_alive: bool
+    expect_continue: bool
+    upgrade: bool
+    body: bytes | None
+    stream: Any
+    client_addr: Any
+
+class Parser:
+    """An incremental HTTP/1.1 request parser. `feed(data)` gives a `Request` once the head
+    and body are complete, None while it needs more bytes, and raises ValueError on a bad
+    request."""
+
+    def __init__(
+        self,
+        *,
+        max_request_line: int = ...,
+        max_header_line: int = ...,
+        max_head: int = ...,
+        max_headers: int = ...,
+        max_body: int = ...,
+        custom_methods: bool = False,
+    ) -> None: ...
+    def feed(self, data: bytes | bytearray | memoryview) -> Request | None: ...
+
+class Conn:
+    """One client connection of a `Server` (not constructed from Python)."""
+
+    sock: Any
+    task: Any
+    pending: Any
+    # Each step returns what the connection task waits for next (0: done; kiln_server.h KILN_RUN_*).
+    def run(self) -> int: ...
+    def respond(self, result: Any) -> int: ...
+    def feed(self, chunk: bytes | str | None) -> int: ...
+    def fail(self, exc: BaseException) -> int: ...
+    def close(self) -> None: ...
+    def body_read(self, n: int) -> bytes | None: ...
+
+class Server:
+    """The socket loop over a listening socket; `kiln.server` drives it under asyncio."""
+
+    sock: Any
+    connections: int
+    max_connections: int
+    def __init__(
+        self,
+        sock: Any,
+        handler: Callable[[Request], Any],
+        *,
+        max_connections: int = 8,
+        head_timeout: int = 10000,
+        body_timeout: int = 30000,
+        idle_timeout: int = 15000,
+        send_timeout: int = 30000,
+        max_body: int = ...,
+        max_head: int = ...,
+        recv_buffer: int = ...,
+        send_buffer: int = ...,
+        access_log: bool = False,
+        debug: bool = False,
+        body_in_memory: int = ...,
+        body_stream: Any = None,
+    ) -> None: ...
+    def accept(self) -> Conn | None | bool: ...
+    def sweep(self) -> int: ...
+    def close(self) -> None: ...

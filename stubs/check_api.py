@@ -1,0 +1,151 @@
+# Typed use of Kiln's public API, checked by `make typecheck` against the stubs (it is also a
+# plain Kiln app: tests/test_stubs.py runs it in the firmware, so what it calls exists).
+import _kiln
+from kiln import App, HTTPException, Request, Response, abort, redirect, render_template, send_file, url_for
+from kiln.auth import BasicAuth, TokenAuth
+from kiln.cors import CORS
+from kiln.csrf import CSRF
+from kiln.multipart import FileUpload, with_form_data
+from kiln.routing import register_converter
+from kiln.session import Session, SessionDict, get_session, with_session
+from kiln.sse import SSE, with_sse
+from kiln.template import Template, add_filter
+from kiln.testing import TestClient, TestResponse
+
+app = App(name="check")
+api = App(name="api")
+Session(app, secret_key=["new key", "old key"])
+CORS(app, allowed_origins=["https://example.com"], allow_credentials=True)
+basic = BasicAuth()
+token = TokenAuth()
+register_converter("hex", "[0-9a-f]+", lambda s: int(s, 16), lambda n: "%x" % n)
+add_filter("shout", lambda s: str(s).upper() + "!")
+Request.max_content_length = 64 * 1024
+
+
+@basic.authenticate
+def check_user(request: Request, username: str, password: str) -> str | None:
+    return username if password == "secret" else None
+
+
+@token.authenticate
+def check_token(request: Request, value: str) -> str | None:
+    return "robot" if value == "t0ken" else None
+
+
+@app.before_request
+def before(request: Request) -> None:
+    request.g.started = True
+
+
+@app.after_request
+def after(request: Request, response: Response) -> Response:
+    response.headers["X-Checked"] = "1"
+    return response
+
+
+@app.get("/")
+def index(request: Request) -> str:
+    name: str = request.args.get("name", "world")
+    limit: int = request.args.get("limit", 10, type=int)
+    return "Hello, %s! (%d)" % (name, limit)
+
+
+@app.get("/hex/<hex:n>")
+def hexed(request: Request, n: int) -> dict[str, int]:
+    return {"n": n}
+
+
+@app.post("/items")
+async def create(request: Request) -> tuple[object, int, dict[str, str]]:
+    if request.json is None:
+        abort(400, "expected JSON")
+    return request.json, 201, {"Location": url_for("index")}
+
+
+@app.get("/private")
+@basic
+def private(request: Request) -> str:
+    return "hi"
+
+
+@app.get("/robots")
+@token
+def robots(request: Request) -> str:
+    return "beep"
+
+
+@app.post("/upload")
+@with_form_data
+def upload(request: Request) -> dict[str, object]:
+    f: FileUpload | None = request.files.get("file")
+    if f is None:
+        abort(400)
+    return {"name": f.filename, "size": f.size, "title": request.form.get("title") if request.form else None}
+
+
+@app.get("/visits")
+@with_session
+def visits(request: Request, session: SessionDict) -> str:
+    session["n"] = session.get("n", 0) + 1
+    session.save()
+    return str(get_session(request)["n"])
+
+
+@app.get("/events")
+@with_sse
+async def events(request: Request, sse: SSE) -> None:
+    await sse.send({"hello": "world"}, event="greeting")
+
+
+@app.get("/file")
+def a_file(request: Request) -> Response:
+    return send_file("check_api.py", max_age=60)
+
+
+@app.get("/page")
+def page(request: Request) -> object:
+    return render_template("index.html", title="Home", posts=[])
+
+
+@app.get("/old")
+def old(request: Request) -> Response:
+    res = redirect("/")
+    res.set_cookie("seen", "1", max_age=60, http_only=True, same_site="Lax")
+    return res
+
+
+@api.get("/ping")
+def ping(request: Request) -> dict[str, bool]:
+    return {"pong": True}
+
+
+@app.errorhandler(404)
+def not_found(request: Request) -> tuple[dict[str, str], int]:
+    return {"error": "not found"}, 404
+
+
+@app.errorhandler(HTTPException)
+def http_error(request: Request, exc: HTTPException) -> tuple[str, int]:
+    return exc.reason or "error", exc.status_code
+
+
+app.mount(api, url_prefix="/api")
+CSRF(App())
+assert Template("{{ x|shout }}").render(x="a") == "A!"
+assert isinstance(_kiln.version(), str)
+assert _kiln.url_decode("a+b%21", True) == "a b!"
+assert _kiln.parse_qs("a=1&b=2") == [("a", "1"), ("b", "2")]
+parsed = _kiln.Parser().feed(b"GET /x?y=1 HTTP/1.1\r\nHost: a\r\n\r\n")
+assert parsed is not None and parsed.path == "/x" and parsed.headers.get("host") == "a"
+
+client = TestClient(app)
+res: TestResponse = client.get("/?name=Kiln&limit=3")
+assert res.status_code == 200 and res.text == "Hello, Kiln! (3)", res.text
+assert client.get("/hex/ff").json == {"n": 255}
+assert client.post("/items", json={"a": 1}).status_code == 201
+assert client.get("/private").status_code == 401
+assert client.get("/api/ping").json == {"pong": True}
+assert client.get("/visits").text == "1" and client.get("/visits").text == "2"
+assert client.get("/nowhere").json == {"error": "not found"}
+print("check_api: ok")

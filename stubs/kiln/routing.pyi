@@ -1,0 +1,43 @@
+from typing import Any, Callable
+
+def register_converter(
+    name: str, pattern: str = "[^/]+", to_python: Callable[[str], Any] | None = None, to_url: Callable[[Any], str] = ...
+) -> None:
+    """Add a path converter `<name:arg>`: its regex (no groups), and how a value is parsed and built."""
+
+class URLPattern:
+    """Microdot's name for the converter registry."""
+
+    @staticmethod
+    def register_type(type_name: str, pattern: str = "[^/]+", parser: Callable[[str], Any] | None = None) -> None: ...
+
+def endpoint_info(f: Any) -> tuple[Any, bool]: ...
+
+class Wrapped:
+    def __init__(self, call: Callable[..., Any], f: Any, is_async: bool = True) -> None: ...
+
+class Rule:
+    pattern: str
+    methods: dict[str, Endpoint]
+    def __init__(self, pattern: str) -> None: ...
+    def match(self, path: str, n: int) -> dict[str, Any] | None: ...
+    def build(self, params: dict[str, Any]) -> str: ...
+
+class Endpoint:
+    name: str
+    func: Callable[..., Any]
+    is_async: bool
+    rule: Rule | None
+    def __init__(self, name: str, func: Callable[..., Any], is_async: bool, rule: Rule | None) -> None: ...
+
+class Router:
+    """The URL map of one app."""
+
+    static: dict[str, dict[str, Endpoint]]
+    rules: dict[str, Rule]
+    def __init__(self) -> None: ...
+    def add(self, pattern: str, methods: Any, func: Callable[..., Any], endpoint: str | None = None) -> Endpoint: ...
+    def find(self, path: str) -> Any: ...
+    def find_dynamic(self, path: str) -> Any: ...
+
+def urlencode(pairs: Any) -> str: ...

@@ -1,0 +1,59 @@
+from typing import Any, Callable, Iterator
+
+folder: str
+strict: bool
+frozen_package: str
+filters: dict[str, Callable[..., Any]]
+tests: dict[str, Callable[..., Any]]
+template_globals: dict[str, Any]
+
+class UndefinedError(Exception): ...
+class TemplateNotFound(Exception): ...
+
+class Markup:
+    """A string that is already HTML: autoescaping leaves it alone, `+` and `%` escape the rest."""
+
+    s: str
+    def __init__(self, s: Any = "") -> None: ...
+    def __html__(self) -> str: ...
+    def __len__(self) -> int: ...
+    def __add__(self, other: Any) -> Markup: ...
+    def __mod__(self, args: Any) -> Markup: ...
+    def join(self, items: Any) -> Markup: ...
+
+class Undefined:
+    def __init__(self, message: str = "", strict: bool = False) -> None: ...
+
+UNDEFINED: Undefined
+
+def escape(value: Any) -> Markup: ...
+def add_filter(name: str, fn: Callable[..., Any]) -> None:
+    """Make `fn(value, *args)` available as `{{ value|name(args) }}`."""
+
+class Loop:
+    index0: int
+    length: int
+    index: int
+    revindex: int
+    revindex0: int
+    first: bool
+    last: bool
+    def __init__(self, seq: Any) -> None: ...
+    def cycle(self, *values: Any) -> Any: ...
+
+def module_name(name: str) -> str: ...
+def clear_cache() -> None: ...
+
+class Template:
+    """A compiled template: `render(**ctx)` gives a str, `generate(**ctx)` the chunks."""
+
+    name: str
+    def __init__(
+        self, source: str | None = None, name: str = "<template>", strict: bool | None = None, module: Any = None
+    ) -> None: ...
+    def generate(self, **ctx: Any) -> Iterator[str]: ...
+    def render(self, **ctx: Any) -> str: ...
+
+def get_template(name: str, strict: bool | None = None) -> Template: ...
+def render_template(template_name: str, **ctx: Any) -> Any:
+    """A streamed `text/html` response of the template rendered with `ctx`."""
