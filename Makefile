@@ -387,15 +387,12 @@ docs: venv
 # into it from package.json over 127.0.0.1 and serves an example.
 UNIX_STOCK_BUILD := $(BUILD_ROOT)/unix-stock
 UNIX_STOCK := $(UNIX_STOCK_BUILD)/micropython
-VENDOR_LIB := $(BUILD_ROOT)/vendor/micropython-lib
 
 .PHONY: unix-stock
 unix-stock: $(UNIX_STOCK)
-$(UNIX_STOCK): $(MPY_CROSS) | $(VENDOR_LIB)/README.md
+$(UNIX_STOCK): $(MPY_CROSS) | $(VENDOR)/micropython-lib/README.md
 	$(MAKE) -s -C $(MP_DIR)/ports/unix -j$(JOBS) BUILD=$(UNIX_STOCK_BUILD) VARIANT=standard \
-		MICROPY_MPYCROSS=$(MPY_CROSS) MPY_LIB_DIR=$(VENDOR_LIB) MICROPY_PY_BTREE=0 MICROPY_PY_SSL=0 MICROPY_PY_FFI=0
-$(VENDOR_LIB)/README.md:
-	@tools/get-vendor.sh $(BUILD_ROOT)/vendor
+		MICROPY_MPYCROSS=$(MPY_CROSS) MPY_LIB_DIR=$(VENDOR)/micropython-lib MICROPY_PY_BTREE=0 MICROPY_PY_SSL=0 MICROPY_PY_FFI=0
 
 # The same suites on stock MicroPython with the pure-Python _kiln instead of the C module
 # (tools/stock-kiln.sh stands in for firmware/UNIX/kiln); tests/fallback_differences.txt lists

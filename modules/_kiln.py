@@ -12,6 +12,7 @@
 
 from _kiln_http import (  # noqa: F401 - the module's names
     MAX_CONNECTIONS,
+    METHODS,
     Headers,
     Parser,
     Request,

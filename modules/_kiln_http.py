@@ -60,7 +60,7 @@ _CLASS = bytes(
     + [2] * 128
 )
 
-_METHODS = ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "CONNECT", "TRACE")
+METHODS = ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "CONNECT", "TRACE")
 _ALLOW_CUSTOM = 1
 _ALLOW_CONNECT = 2
 _ALLOW_TRACE = 4
@@ -328,7 +328,7 @@ def _parse_head(buf, n, max_headers, lim):
                 return -400, None
             h.method_len = p - line
             name = bytes(buf[line:p]).decode()
-            h.method = name if name in _METHODS else None
+            h.method = name if name in METHODS else None
             p += 1
             h.target_off = p
             state = _S_TARGET
@@ -878,7 +878,7 @@ class Request:
         _set(self, "_data", None)
 
     def __repr__(self):
-        return "<Request %s%s>" % (self.method if self.method in _METHODS else "(custom)",
+        return "<Request %s%s>" % (self.method if self.method in METHODS else "(custom)",
                                   " finished" if self._data is None else "")
 
     def __setattr__(self, name, value):

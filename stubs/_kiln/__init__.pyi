@@ -7,6 +7,8 @@ def version() -> str:
     """Kiln's version, as built into the firmware."""
 
 MAX_CONNECTIONS: int
+METHODS: tuple[str, ...]
+"""The methods the parser knows, in the order of its method codes."""
 
 def is_coroutine_function(f: Any) -> bool:
     """True when calling `f` gives a coroutine (an `async def` function or a bound one)."""
