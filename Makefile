@@ -16,7 +16,9 @@ JOBS ?= $(shell nproc)
 
 # Keep the MicroPython tree pristine and its version string honest.
 export PYTHONDONTWRITEBYTECODE := 1
-export GIT_CEILING_DIRECTORIES := $(BUILD_ROOT)
+# (also above the tree's real path: git compares real paths, and build/micropython may be a
+# symlink to a MICROPYTHON_DIR inside another checkout)
+export GIT_CEILING_DIRECTORIES := $(BUILD_ROOT)$(if $(realpath $(MP_DIR)),:$(patsubst %/,%,$(dir $(realpath $(MP_DIR)))))
 
 BOARD ?= ESP32_GENERIC
 PORT ?= /dev/ttyUSB0
@@ -29,7 +31,8 @@ UNIX_FW := $(TOP)/firmware/UNIX/kiln
 KILN_C := $(wildcard cmodules/kiln/*.c cmodules/kiln/*.h)
 KILN_PY := $(shell find modules boards -name '*.py' 2>/dev/null)
 
-.PHONY: help micropython submodules mpy-cross vendor unix run test test-c test-py fuzz check-xtensa \
+.PHONY: help micropython submodules mpy-cross vendor unix unix-asan run test test-c test-asan test-py fuzz \
+        fuzz-server check-xtensa \
         esp32 esp8266 emulate size flash deploy repl bench lint deps venv clean distclean
 
 help:
@@ -48,6 +51,9 @@ help:
 	@echo "make bench          run the benchmarks, write bench/RESULTS.md"
 	@echo "make fuzz FUZZ_SECONDS=…    fuzz the HTTP parser"
 	@echo "make test-c         the parser's C tests (gcc and clang, ASan/UBSan) and a 30 s fuzz run"
+	@echo "make unix-asan      build firmware/UNIX_ASAN/kiln (AddressSanitizer + UBSan)"
+	@echo "make test-asan      the socket-loop, framework, example and in-firmware tests on it, and 2 x 20 s of server fuzzing"
+	@echo "make fuzz-server FUZZ_SECONDS=… [FUZZ_APP=framework] [FUZZ_HEAP=64k]   fuzz the running ASan server over sockets"
 	@echo "make test-server    the socket loop's tests (real sockets)"
 	@echo "make bench-parser   the parser benchmark alone (host C core; _kiln.Parser vs pure Python)"
 	@echo "make templates APP=…        check that an app's templates compile"
@@ -118,14 +124,54 @@ $(UNIX_FW): $(MPY_CROSS) $(VENDOR)/micropython-lib/README.md $(KILN_C) $(KILN_PY
 
 FORCE:
 
+# The same firmware under AddressSanitizer and UBSan (build/unix-asan, firmware/UNIX_ASAN/kiln):
+# memory errors anywhere in _kiln (loop, binding, parser) abort the process with a report.
+# The GC scans the C stack (gc_get_ptr is no_sanitize_address), so ASan's fake stacks stay off
+# (asan-use-after-return=0, as in MicroPython's own CI); MP_ASAN=1 as there too; not stripped.
+UNIX_ASAN_BUILD := $(BUILD_ROOT)/unix-asan
+UNIX_ASAN_FW := $(TOP)/firmware/UNIX_ASAN/kiln
+ASAN_CFLAGS := -fsanitize=address,undefined -fno-sanitize=nonnull-attribute -fno-sanitize-recover=undefined \
+               --param asan-use-after-return=0 -fno-omit-frame-pointer -g -DMP_ASAN=1 -DMP_UBSAN=1
+ASAN_LDFLAGS := -fsanitize=address,undefined -fno-sanitize=nonnull-attribute --param asan-use-after-return=0
+# halt_on_error: the first report ends the process, so a test sees the server die.
+ASAN_RUN_ENV := ASAN_OPTIONS=detect_leaks=0:detect_stack_use_after_return=0:halt_on_error=1:abort_on_error=0 \
+                UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+
+unix-asan: $(UNIX_ASAN_FW)
+$(UNIX_ASAN_FW): $(UNIX_FW) $(KILN_C) $(KILN_PY) $(wildcard boards/UNIX/*) FORCE
+	@cat boards/UNIX/mpconfigvariant.* | cmp -s - $(UNIX_ASAN_BUILD)/kiln-variant || rm -rf $(UNIX_ASAN_BUILD)
+	@mkdir -p $(UNIX_ASAN_BUILD) && cat boards/UNIX/mpconfigvariant.* > $(UNIX_ASAN_BUILD)/kiln-variant
+	$(MAKE) -s -C $(MP_DIR)/ports/unix -j$(JOBS) BUILD=$(UNIX_ASAN_BUILD) VARIANT_DIR=$(TOP)/boards/UNIX \
+		$(PORT_ARGS) STRIP= CFLAGS_EXTRA="$(ASAN_CFLAGS)" LDFLAGS_EXTRA="$(ASAN_LDFLAGS)"
+	@mkdir -p $(dir $@)
+	@cmp -s $(UNIX_ASAN_BUILD)/micropython $@ || { cp $(UNIX_ASAN_BUILD)/micropython $@.tmp && mv -f $@.tmp $@; }
+
 run: deps-run $(UNIX_FW)
 	@echo "Kiln: serving $(APP) on http://$(HOST):$(HTTP_PORT)/ (Ctrl-C stops)"
 	@cd $(APP) && $(UNIX_FW) -c "import sys; sys.path.insert(0, '.'); import main; main.app.run(host='$(HOST)', port=$(HTTP_PORT))"
 
 # --- tests --------------------------------------------------------------------------------
 
-test: deps-test venv $(UNIX_FW) unix-device check-xtensa esp8266-image qemu test-c lint typecheck docs unix-stock test-fallback
+test: deps-test venv $(UNIX_FW) unix-device check-xtensa esp8266-image qemu test-c test-asan lint typecheck docs unix-stock test-fallback
 	$(PY) -m pytest -q tests
+
+# The loop, framework, example and in-firmware tests on the ASan firmware, then the socket-level
+# fuzzer against it for FUZZ_SERVER_SECONDS (a sanitizer report fails the test that saw it).
+ASAN_TESTS := tests/test_server_loop.py tests/test_app_framework.py tests/test_app_microdot_port.py \
+              tests/test_app_start_server.py $(wildcard tests/test_examples_*.py) tests/test_parser_binding.py \
+              tests/test_parser_diff.py tests/device
+FUZZ_SERVER_SECONDS ?= 20
+test-asan: venv $(UNIX_ASAN_FW)
+	KILN_FIRMWARE=$(UNIX_ASAN_FW) $(ASAN_RUN_ENV) $(PY) -m pytest -q $(ASAN_TESTS)
+	$(ASAN_RUN_ENV) $(PY) tests/fuzz/fuzz_server.py --app loop --seconds $(FUZZ_SERVER_SECONDS) --firmware $(UNIX_ASAN_FW)
+	$(ASAN_RUN_ENV) $(PY) tests/fuzz/fuzz_server.py --app framework --seconds $(FUZZ_SERVER_SECONDS) --firmware $(UNIX_ASAN_FW)
+
+# make fuzz-server FUZZ_SECONDS=600 [FUZZ_APP=framework] [FUZZ_HEAP=64k]: the socket-level fuzzer
+# alone, on the ASan firmware, against the bare loop's test app or the framework's.
+FUZZ_APP ?= loop
+fuzz-server: venv $(UNIX_ASAN_FW)
+	$(ASAN_RUN_ENV) $(PY) tests/fuzz/fuzz_server.py --app $(FUZZ_APP) --seconds $(FUZZ_SECONDS) \
+		--firmware $(UNIX_ASAN_FW) $(if $(FUZZ_HEAP),--heapsize $(FUZZ_HEAP))
 
 lint: venv
 	$(VENV)/bin/ruff check .
@@ -190,7 +236,7 @@ bench: deps venv $(UNIX_FW) unix-device esp8266-image $(QEMU) unix-stock
 # --- housekeeping -------------------------------------------------------------------------
 
 clean:
-	rm -rf $(UNIX_BUILD) $(BUILD_ROOT)/mpy-cross $(BUILD_ROOT)/esp8266-check firmware/*/kiln
+	rm -rf $(UNIX_BUILD) $(UNIX_ASAN_BUILD) $(BUILD_ROOT)/mpy-cross $(BUILD_ROOT)/esp8266-check firmware/*/kiln
 
 distclean:
 	rm -rf build firmware/*/* $(VENV)
@@ -201,6 +247,7 @@ distclean:
 # tests and the benchmark render; device builds freeze the templates of APP when it has some.
 UNIX_TEMPLATES ?= $(TOP)/examples/blog/templates
 $(UNIX_FW): export KILN_TEMPLATES = $(UNIX_TEMPLATES)
+$(UNIX_ASAN_FW): export KILN_TEMPLATES = $(UNIX_TEMPLATES)
 # The ESP8266 image that `make test` checks freezes the same templates as the unix firmware;
 # `make esp8266 APP=path/to/app` or `make esp32 ... APP=...` freezes that app's.
 ifeq ($(origin APP),command line)

@@ -16,6 +16,7 @@ from _kiln_http import (  # noqa: F401 - the module's names
     Headers,
     Parser,
     Request,
+    header_ok,
     is_coroutine_function,
     parse_qs,
     url_decode,

@@ -64,6 +64,7 @@ METHODS = ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "CONNECT"
 _ALLOW_CUSTOM = 1
 _ALLOW_CONNECT = 2
 _ALLOW_TRACE = 4
+_ALLOW_BARE_LF = 8
 
 # Flags of a parsed head (kiln_http.h KILN_HTTP_F_*).
 _F_KEEP_ALIVE = 1
@@ -303,9 +304,11 @@ def _parse_head(buf, n, max_headers, lim):
     end = n if n < lim.max_head else lim.max_head
     p = line = mark = 0
     state = _S_START
+    bare_lf = False  # a bare LF ended a line: judged once the head is complete
     while True:
         if state == _S_START:
             while p < end and buf[p] == 10:
+                bare_lf = True
                 p += 1
             if p == end:
                 break
@@ -366,6 +369,7 @@ def _parse_head(buf, n, max_headers, lim):
             if c == 13:
                 state = _S_RL_CR
                 continue
+            bare_lf = True
             state = -1  # the request line ends
         if state == _S_RL_CR:
             if p == end:
@@ -390,6 +394,7 @@ def _parse_head(buf, n, max_headers, lim):
                 continue
             if c == 10:
                 p += 1
+                bare_lf = True
                 state = -2  # the head ends
             elif not _CLASS[c] & _TOK:
                 return -400, None
@@ -437,6 +442,7 @@ def _parse_head(buf, n, max_headers, lim):
             if c == 13:
                 state = _S_VALUE_CR
                 continue
+            bare_lf = True
             line = p
             state = _S_LINE
             continue
@@ -465,6 +471,9 @@ def _parse_head(buf, n, max_headers, lim):
             state = _S_START
             continue
         if state == -2:
+            # refused unless allowed, and then too if the head has a CR (always part of a CRLF)
+            if bare_lf and (not lim.allow & _ALLOW_BARE_LF or bytes(buf[:p]).find(b"\r") >= 0):
+                return -400, None
             status = _head_done(h, lim)
             if status:
                 return -status, None
@@ -483,16 +492,25 @@ def _parse_head(buf, n, max_headers, lim):
 # Chunked decoder states (kiln_http.c CH_*), in its order.
 _CH_SIZE = 0
 _CH_SIZE_WS = 1
-_CH_EXT = 2
-_CH_SIZE_LF = 3
-_CH_DATA = 4
-_CH_DATA_END = 5
-_CH_DATA_LF = 6
-_CH_TRAILER = 7
-_CH_TRAILER_NAME = 8
-_CH_TRAILER_VALUE = 9
-_CH_TRAILER_LF = 10
-_CH_END_LF = 11
+_CH_EXT_NAME0 = 2
+_CH_EXT_NAME = 3
+_CH_EXT_NAME_WS = 4
+_CH_EXT_AFTER = 5
+_CH_EXT_VALUE0 = 6
+_CH_EXT_TOKEN = 7
+_CH_EXT_QUOTED = 8
+_CH_EXT_ESCAPE = 9
+_CH_SIZE_LF = 10
+_CH_DATA = 11
+_CH_DATA_END = 12
+_CH_DATA_LF = 13
+_CH_TRAILER = 14
+_CH_TRAILER_NAME = 15
+_CH_TRAILER_VALUE = 16
+_CH_TRAILER_LF = 17
+_CH_END_LF = 18
+# the states that follow a CR
+_CR_STATES = (_CH_SIZE_LF, _CH_DATA_LF, _CH_TRAILER_LF, _CH_END_LF)
 
 
 def _hex_value(c):
@@ -505,7 +523,7 @@ def _decode_chunked(buf, start, n, lim):
     out = []
     i = start
     state = _CH_SIZE
-    remaining = total = line_len = trailer_len = 0
+    remaining = total = line_len = trailer_len = ends = 0
     while i < n:
         if state == _CH_DATA:
             k = n - i
@@ -520,6 +538,11 @@ def _decode_chunked(buf, start, n, lim):
             continue
         c = buf[i]
         i += 1
+        if c == 10:
+            # every LF outside the data ends a line (or is refused below): bare unless after a CR
+            ends |= 1 if state in _CR_STATES else 2
+            if ends == 3 or (ends & 2 and not lim.allow & _ALLOW_BARE_LF):
+                return -400, None, 0
         if state < _CH_DATA_END or state >= _CH_TRAILER:
             line_len += 1
             if line_len > lim.max_header_line:
@@ -537,7 +560,7 @@ def _decode_chunked(buf, start, n, lim):
             if line_len == 1:
                 return -400, None, 0
             if c == 59:  # ';'
-                state = _CH_EXT
+                state = _CH_EXT_NAME0
             elif c in (32, 9):
                 state = _CH_SIZE_WS
             elif c == 13:
@@ -548,16 +571,46 @@ def _decode_chunked(buf, start, n, lim):
                 return -400, None, 0
         elif state == _CH_SIZE_WS:
             if c == 59:
-                state = _CH_EXT
+                state = _CH_EXT_NAME0
             elif c not in (32, 9):
                 return -400, None, 0
-        elif state == _CH_EXT:
-            if c == 13:
-                state = _CH_SIZE_LF
-            elif c == 10:
-                state = -1
-            elif not _CLASS[c] & _VAL:
-                return -400, None, 0
+        elif _CH_EXT_NAME0 <= state <= _CH_EXT_ESCAPE:
+            # chunk-ext = *( BWS ";" BWS name [ BWS "=" BWS ( token / quoted-string ) ] )
+            if state == _CH_EXT_NAME0 or state == _CH_EXT_VALUE0:
+                if _CLASS[c] & _TOK:
+                    state = _CH_EXT_NAME if state == _CH_EXT_NAME0 else _CH_EXT_TOKEN
+                elif c == 34 and state == _CH_EXT_VALUE0:  # '"'
+                    state = _CH_EXT_QUOTED
+                elif c not in (32, 9):
+                    return -400, None, 0  # an empty name or value
+            elif state == _CH_EXT_QUOTED:
+                if c == 34:
+                    state = _CH_EXT_AFTER
+                elif c == 92:  # backslash
+                    state = _CH_EXT_ESCAPE
+                elif not _CLASS[c] & _VAL:
+                    return -400, None, 0  # a control character, or the line ended in the quotes
+            elif state == _CH_EXT_ESCAPE:
+                if not _CLASS[c] & _VAL:
+                    return -400, None, 0
+                state = _CH_EXT_QUOTED
+            elif (state == _CH_EXT_NAME or state == _CH_EXT_TOKEN) and _CLASS[c] & _TOK:
+                pass
+            else:
+                if state == _CH_EXT_NAME:
+                    state = _CH_EXT_NAME_WS
+                elif state == _CH_EXT_TOKEN:
+                    state = _CH_EXT_AFTER
+                if c == 61 and state == _CH_EXT_NAME_WS:  # '='
+                    state = _CH_EXT_VALUE0
+                elif c == 59:
+                    state = _CH_EXT_NAME0
+                elif c == 13:
+                    state = _CH_SIZE_LF
+                elif c == 10:
+                    state = -1
+                elif c not in (32, 9):
+                    return -400, None, 0  # a second '=', a stray character
         elif state == _CH_SIZE_LF:
             if c != 10:
                 return -400, None, 0
@@ -603,6 +656,21 @@ def _decode_chunked(buf, start, n, lim):
             line_len = 0
             state = _CH_DATA if remaining else _CH_TRAILER
     return _INCOMPLETE, None, 0
+
+
+def _field_ok(b, value):
+    # kiln_http_field_ok: a name is a token (not empty), a value VCHAR, obs-text, SP and HTAB
+    cls = _VAL if value else _TOK
+    for c in b:
+        if not _CLASS[c] & cls:
+            return False
+    return bool(b) or value
+
+
+def header_ok(name, value):
+    """Whether a response header may be written as given (the parser's field rules)."""
+    return _field_ok(name.encode() if isinstance(name, str) else bytes(name), False) and _field_ok(
+        value.encode() if isinstance(value, str) else bytes(value), True)
 
 
 # --- strings ----------------------------------------------------------------------------------
@@ -912,14 +980,14 @@ class Parser:
 
     def __init__(
         self, *, max_request_line=_MAX_REQUEST_LINE, max_header_line=_MAX_HEADER_LINE, max_head=_MAX_HEAD,
-        max_headers=_MAX_HEADERS, max_body=_MAX_BODY, custom_methods=False,
+        max_headers=_MAX_HEADERS, max_body=_MAX_BODY, custom_methods=False, lenient_lf=False,
     ):
         for v, top in ((max_request_line, 65535), (max_header_line, 65535), (max_head, 65535),
                        (max_headers, 65535), (max_body, 0x7FFFFFFF)):
             if v < 1 or v > top:
                 raise ValueError("limit out of range")
         self._lim = _Limits(max_request_line, max_header_line, max_head, max_body,
-                            _ALLOW_CUSTOM if custom_methods else 0)
+                            (_ALLOW_CUSTOM if custom_methods else 0) | (_ALLOW_BARE_LF if lenient_lf else 0))
         self._max_headers = max_headers
         self._buf = b""
         self._failed = 0

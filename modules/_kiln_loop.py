@@ -1,6 +1,7 @@
 # The pure-Python `_kiln`, part two (see _kiln.py): the socket loop (kiln_server.c, kiln_conn.c,
 # kiln_response.c).
 from _kiln_http import (
+    _ALLOW_BARE_LF,
     _BODY_IN_MEMORY,
     _F_CHUNKED,
     _F_CONTENT_LENGTH,
@@ -16,6 +17,7 @@ from _kiln_http import (
     _SEND_BUFFER,
     Request,
     _decode_chunked,
+    _field_ok,
     _Limits,
     _parse_head,
     reason,
@@ -128,7 +130,7 @@ class Server:
         self, sock, handler, *, max_connections=8, head_timeout=10000, body_timeout=30000,
         idle_timeout=15000, send_timeout=30000, max_body=_MAX_BODY, max_head=_MAX_HEAD,
         recv_buffer=_RECV_BUFFER, send_buffer=_SEND_BUFFER, access_log=False, debug=False,
-        body_in_memory=_BODY_IN_MEMORY, body_stream=None,
+        body_in_memory=_BODY_IN_MEMORY, body_stream=None, lenient_lf=False,
     ):
         if max_connections < 1 or max_connections > 65535 or recv_buffer < 16 or send_buffer < 16:
             raise ValueError("bad server configuration")
@@ -136,7 +138,8 @@ class Server:
         self.handler = handler
         self.max_connections = max_connections
         self._timeouts = (0, idle_timeout, head_timeout, body_timeout, send_timeout, _DRAIN_MS)
-        self._lim = _Limits(_MAX_REQUEST_LINE, _MAX_HEADER_LINE, min(max_head, 65535), max_body, 0)
+        self._lim = _Limits(_MAX_REQUEST_LINE, _MAX_HEADER_LINE, min(max_head, 65535), max_body,
+                            _ALLOW_BARE_LF if lenient_lf else 0)
         self.recv_buffer = recv_buffer
         self.send_buffer = send_buffer
         self.access_log = access_log
@@ -728,10 +731,19 @@ class Conn:
                 ok = False
                 break
             n = name.encode() if isinstance(name, str) else name
-            if not n or any(b <= 32 or b >= 127 or b == 58 for b in n):
+            if not _field_ok(n, False):
                 ok = False
                 break
             lname = n.lower()
+            if lname == b"transfer-encoding":
+                # only "chunked" (any case): Kiln drops it and frames the body itself; any other
+                # coding would leave the body unframed
+                if not isinstance(value, (str, bytes)) or (
+                        value.encode() if isinstance(value, str) else value).lower() != b"chunked":
+                    ok = False
+                    break
+                app_te = True
+                continue
             if type(value) is int:
                 if value < 0:
                     ok = False
@@ -742,7 +754,7 @@ class Conn:
                     app_len = value
             elif isinstance(value, (str, bytes)):
                 v = value.encode() if isinstance(value, str) else value
-                if b"\r" in v or b"\n" in v or b"\0" in v:
+                if not _field_ok(v, True):
                     ok = False
                     break
                 if lname == b"content-length":
@@ -755,21 +767,16 @@ class Conn:
                     app_connection = True
                     if b"close" in v.lower():
                         self._keep_alive = False
-                elif lname == b"transfer-encoding":
-                    app_te = True
             else:
                 ok = False
                 break
             lines.append(n + b": " + v + b"\r\n")
-        if not ok:
+        if not ok or (app_te and app_length):
             self._keep_alive = keep_alive
             return None
         bodiless = status < 200 or status == 204 or status == 304
         http10 = self._req.http_version == "1.0"
-        if app_te:
-            self._frame = _FRAME_CLOSE
-            self._keep_alive = False
-        elif app_length:
+        if app_length:
             self._frame = _FRAME_LENGTH
             self._out_left = app_len
             if known and length != app_len:

@@ -1,6 +1,11 @@
 # Typed use of Kiln's public API, checked by `make typecheck` against the stubs (it is also a
 # plain Kiln app: tests/test_stubs.py runs it in the firmware, so what it calls exists).
 import _kiln
+import kiln.dns
+import kiln.net
+import kiln.ota
+import kiln.portal
+import kiln.slots
 from kiln import App, HTTPException, Request, Response, abort, redirect, render_template, send_file, url_for
 from kiln.auth import BasicAuth, TokenAuth
 from kiln.cors import CORS
@@ -148,4 +153,13 @@ assert client.get("/private").status_code == 401
 assert client.get("/api/ping").json == {"pong": True}
 assert client.get("/visits").text == "1" and client.get("/visits").text == "2"
 assert client.get("/nowhere").json == {"error": "not found"}
+
+# On the device (what needs no WiFi): the portal's DNS answer, URLs, the upload MAC, the slots.
+query = b"\x00\x01\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x01a\x00\x00\x01\x00\x01"
+reply: bytes | None = kiln.dns.answer(query, bytes([10, 0, 0, 1]))
+assert reply is not None and reply.endswith(bytes([10, 0, 0, 1]))
+assert kiln.net.addresses("10.0.0.2", "lamp", 8080)[0] == "http://10.0.0.2:8080/"
+assert len(kiln.ota.mac(b"0123456789abcdef", "app", kiln.ota.nonce(), "0" * 64, 1)) == 64
+assert kiln.slots.folder(kiln.slots.other("a")) == "app_b" and kiln.slots.load()["current"] in kiln.slots.SLOTS
+assert kiln.portal.valid_hostname("lamp") and not kiln.portal.valid_hostname("-lamp")
 print("check_api: ok")

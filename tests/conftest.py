@@ -18,6 +18,20 @@ DEVICE_FIRMWARE = ROOT / "firmware" / "UNIX_DEVICE" / "kiln"
 DEVICE_DIR = Path(__file__).resolve().parent / "device"
 
 
+# What AddressSanitizer/UBSan print when the ASan firmware (make test-asan) finds an error.
+SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
+                   "SUMMARY: UndefinedBehaviorSanitizer")
+
+
+def sanitizer_report(text):
+    """The sanitizer's report in a process's output, or None."""
+    for mark in SANITIZER_MARKS:
+        at = text.find(mark)
+        if at >= 0:
+            return text[max(0, at - 200):at + 4000]
+    return None
+
+
 def firmware_cmd(code, heapsize=None, firmware=None):
     cmd = [str(firmware or FIRMWARE)]
     if heapsize:
@@ -27,9 +41,13 @@ def firmware_cmd(code, heapsize=None, firmware=None):
 
 def run_upy(code, heapsize=None, cwd=None, timeout=60):
     """Run MicroPython code in the unix firmware; return the CompletedProcess (text output)."""
-    return subprocess.run(
+    proc = subprocess.run(
         firmware_cmd(code, heapsize), cwd=cwd, capture_output=True, text=True, timeout=timeout
     )
+    report = sanitizer_report(proc.stderr)
+    if report:
+        pytest.fail("the sanitizer reported an error in the firmware:\n" + report, pytrace=False)
+    return proc
 
 
 @pytest.fixture
@@ -78,7 +96,8 @@ class RunningServer:
 
     def console(self):
         """Everything the firmware has printed so far."""
-        self._log.flush()
+        if not self._log.closed:
+            self._log.flush()
         return Path(self.log_path).read_text(errors="replace")
 
     def alive(self):
@@ -111,6 +130,10 @@ def serve(tmp_path):
     yield start
     for server in servers:
         server.stop()
+    for server in servers:
+        report = sanitizer_report(server.console())
+        if report:
+            pytest.fail("the sanitizer reported an error in the server:\n" + report, pytrace=False)
 
 
 # --- MicroPython-side tests: tests/device/test_*.py run inside the firmware -------------------

@@ -58,10 +58,10 @@ class Board:
         self.boots += 1
         code = ("import sys\nsys.path[:0] = %r + ['.']\nimport os, time, kiln.slots, kiln.ota\n"
                 "kiln.slots.health_seconds = %d\nkiln.ota.reset_delay = 0.2\n%s\n"
-                "at = %r\n"
+                "at = %r\nflash = os.getcwd()\n"
                 "def hook(name):\n"
                 "    if name == at:\n"
-                "        open('at_' + name, 'w').close()\n"
+                "        open(flash + '/at_' + name, 'w').close()\n"
                 "        while True:\n"
                 "            time.sleep(1)\n"
                 "kiln.ota.on_step = hook\n"
@@ -75,7 +75,8 @@ class Board:
                 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
                 resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
 
-        self.proc = subprocess.Popen([str(FIRMWARE), "-c", code], cwd=self.flash, stdout=self.log,
+        self.proc = subprocess.Popen([str(FIRMWARE), "-c", code], cwd=self.flash,
+                                     env=dict(os.environ, KILN_STANDIN_FLASH=str(self.flash)), stdout=self.log,
                                      stderr=subprocess.STDOUT, preexec_fn=preexec)
         return self
 
@@ -470,3 +471,21 @@ def test_firmware_ota_answers_501_where_there_is_no_esp32_partition(board):
     code, answer = client.request("127.0.0.1", board.port, "POST", "/ota/firmware", b"x", {})
     assert code == 501 and b"ESP32" in answer
     assert "firmware" not in board.status()
+
+
+def test_an_app_sent_over_the_air_finds_its_own_templates_and_static_files(board, tmp_path):
+    board.up()
+    extra = ("from kiln import render_template\n"
+             "def routes(app):\n"
+             "    app.static('/static', 'static')\n"
+             "    app.get('/page')(lambda request: render_template('page.html'))\n")
+    src = make_app(tmp_path / "src-v2", "v2", extra)
+    (src / "main.py").write_text((src / "main.py").read_text() + "routes(app)\n")
+    (src / "static").mkdir()
+    (src / "static" / "note.txt").write_text("from the slot")
+    code, _ = board.upload(client.bundle(str(src)))
+    assert code == 200
+    board.reset_exit()
+    board.up()
+    assert board.get("/page") == (200, "<p>v2</p>")
+    assert board.get("/static/note.txt") == (200, "from the slot")

@@ -5,6 +5,7 @@ UDP port."""
 
 import http.client
 import json
+import os
 import re
 import subprocess
 import time
@@ -49,7 +50,8 @@ class Board:
                 "kiln.net.connect_timeout = 1\n"
                 "print('UP', kiln.net.up(port=%d))\n" % (str(STANDINS), self.dns_port, self.port))
         self.log = open(folder / "console.log", "w")
-        self.proc = subprocess.Popen([str(FIRMWARE), "-c", code], cwd=folder, stdout=self.log,
+        self.proc = subprocess.Popen([str(FIRMWARE), "-c", code], cwd=folder,
+                                     env=dict(os.environ, KILN_STANDIN_FLASH=str(folder)), stdout=self.log,
                                      stderr=subprocess.STDOUT)
 
     def console(self):
@@ -261,7 +263,8 @@ def test_a_new_board_is_set_up_from_a_phone_then_serves_its_app_on_the_unix_stan
             "kiln.portal.host = '127.0.0.1'\nkiln.portal.dns_port = %d\nkiln.portal.linger = 0.5\n"
             "kiln.slots.run(port=%d, host='127.0.0.1')\n" % (str(STANDINS), dns_port, port))
     log = open(tmp_path / "console.log", "w")
-    proc = subprocess.Popen([str(FIRMWARE), "-c", code], cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen([str(FIRMWARE), "-c", code], cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT,
+                            env=dict(os.environ, KILN_STANDIN_FLASH=str(tmp_path)))
     b = Board.__new__(Board)
     b.port, b.proc, b.folder = port, proc, tmp_path
     b.log = log

@@ -43,7 +43,7 @@ def test_kiln_stub_covers_module(module):
     names, methods = public_names(ast.parse(module.read_text()))
     stub_names, stub_methods = public_names(ast.parse(stub.read_text()))
     if module.stem == "__init__":
-        # _WHERE is one string of " name:module" entries (the names the package lends out)
+        # _WHERE is one string of " name:module" pairs (no heap on the device), not a dict.
         where = ast.literal_eval(
             next(
                 n.value
@@ -51,7 +51,7 @@ def test_kiln_stub_covers_module(module):
                 if isinstance(n, ast.Assign) and n.targets[0].id == "_WHERE"
             )
         )
-        names |= {entry.split(":")[0] for entry in where.split()}
+        names |= {pair.split(":")[0] for pair in where.split()}
         stub_names |= {
             a.asname for n in ast.parse(stub.read_text()).body if isinstance(n, ast.ImportFrom) for a in n.names
         }

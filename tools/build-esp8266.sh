@@ -44,8 +44,6 @@ python3 "$here/esp8266/kiln_ld.py" "$mp/ports/esp8266" boards/esp8266_2MiB.ld "$
 # Reproducible: the build date MicroPython records is the date of Kiln's last commit, and its
 # version string is the tree's own (not Kiln's git hash: git stops above the tree).
 SOURCE_DATE_EPOCH=$(git -C "$top" log -1 --format=%ct 2>/dev/null || echo 0)
-# (both the tree's path and its physical one: MICROPYTHON_DIR makes build/micropython a symlink
-# into another checkout, and git walks up from the physical path)
 GIT_CEILING_DIRECTORIES=$(dirname "$mp"):$(dirname "$(cd "$mp" && pwd -P)")
 PYTHONDONTWRITEBYTECODE=1
 export SOURCE_DATE_EPOCH GIT_CEILING_DIRECTORIES PYTHONDONTWRITEBYTECODE

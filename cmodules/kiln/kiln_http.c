@@ -68,6 +68,7 @@ enum {
 #define CONN_KEEP_ALIVE (64)
 #define CONN_UPGRADE (128)
 #define EXPECT_100 (256)
+#define SEEN_BARE_LF (512)
 
 static const char *const method_names[] = {
     NULL, "GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "CONNECT", "TRACE",
@@ -223,6 +224,11 @@ static int header_semantics(kiln_http_request_t *req, const uint8_t *name, size_
     return 0;
 }
 
+// A bare LF (no CR before it) is noted where it ends a line; once the head is complete it is
+// refused unless the limits allow bare LF, and then too if the head has a CR (in a valid head
+// a CR is always part of a CRLF): a head mixing both kinds is refused. CRLF heads pay nothing.
+#define BARE_LF() (bare_lf = SEEN_BARE_LF)
+
 // Splits the request-target into path and query; returns 0 or 400.
 static int classify_target(kiln_http_request_t *req, const uint8_t *buf) {
     size_t off = req->target_off, n = req->target_len, path = 0;
@@ -341,12 +347,14 @@ int kiln_http_parse_request(kiln_http_request_t *req, const char *buf_in, size_t
     size_t p = req->s_pos, line = req->s_line, nh = req->num_headers;
     uint8_t state = req->s_state;
     int status = 0;
+    uint16_t bare_lf = 0; // SEEN_BARE_LF once a bare LF ended a line in this call
     uint8_t c;
 
     for (;;) {
         switch (state) {
             case S_START:
                 while (p < end && buf[p] == '\n') {
+                    BARE_LF();
                     p++;
                 }
                 if (p == end) {
@@ -412,6 +420,7 @@ int kiln_http_parse_request(kiln_http_request_t *req, const char *buf_in, size_t
                     state = S_RL_CR;
                     break;
                 }
+                BARE_LF();
                 goto request_line_end;
             case S_RL_CR:
                 if (p == end) {
@@ -439,6 +448,7 @@ int kiln_http_parse_request(kiln_http_request_t *req, const char *buf_in, size_t
                 }
                 if (c == '\n') {
                     p++;
+                    BARE_LF();
                     goto head_end;
                 }
                 if (!IS(c, C_TOK)) {
@@ -510,6 +520,7 @@ int kiln_http_parse_request(kiln_http_request_t *req, const char *buf_in, size_t
                     state = S_VALUE_CR;
                     break;
                 }
+                BARE_LF();
                 line = p;
                 state = S_LINE;
                 break;
@@ -560,9 +571,14 @@ need_more:
     req->s_pos = p;
     req->s_line = line;
     req->s_state = state;
+    req->s_seen |= bare_lf;
     return KILN_HTTP_INCOMPLETE;
 
 head_end:
+    if (((req->s_seen | bare_lf) & SEEN_BARE_LF)
+        && (!(lim->allow & KILN_HTTP_ALLOW_BARE_LF) || memchr(buf, '\r', p))) {
+        goto bad;
+    }
     if ((status = head_done(req, lim)) != 0) {
         goto fail;
     }
@@ -584,7 +600,14 @@ fail:
 enum {
     CH_SIZE = 0,    // hex digits of a chunk size
     CH_SIZE_WS,     // whitespace after the size, before ';'
-    CH_EXT,         // a chunk extension, skipped
+    CH_EXT_NAME0,   // after ';': whitespace, then the extension's name (a token)
+    CH_EXT_NAME,    // in the name
+    CH_EXT_NAME_WS, // whitespace after a name: more, '=', ';', line end
+    CH_EXT_AFTER,   // after a value: whitespace, ';', line end
+    CH_EXT_VALUE0,  // after '=': whitespace, then a token or a quoted string
+    CH_EXT_TOKEN,   // in a token value
+    CH_EXT_QUOTED,  // in a quoted string
+    CH_EXT_ESCAPE,  // after a backslash in a quoted string
     CH_SIZE_LF,
     CH_DATA,
     CH_DATA_END,    // CR or LF after the data
@@ -598,6 +621,12 @@ enum {
     CH_ERROR,
 };
 
+// The states that follow a CR, and dec->line_ends bits.
+#define CR_STATES ((1u << CH_SIZE_LF) | (1u << CH_DATA_LF) | (1u << CH_TRAILER_LF) | (1u << CH_END_LF))
+#define LE_CRLF (1)
+#define LE_BARE_LF (2)
+_Static_assert(CH_ERROR < 32, "CR_STATES is a 32-bit mask of states");
+
 static int hex_value(uint8_t c) {
     return c <= '9' ? c - '0' : lower(c) - 'a' + 10;
 }
@@ -608,6 +637,7 @@ int kiln_http_decode_chunked(kiln_http_chunked_t *dec, char *buf_in, size_t *len
     size_t n = *len, i = 0, o = 0;
     uint32_t remaining = dec->remaining, total = dec->total;
     size_t line_len = dec->line_len, trailer_len = dec->trailer_len;
+    uint16_t ends = dec->line_ends;
     uint8_t state = dec->state;
     int status;
     if (lim == NULL) {
@@ -634,6 +664,15 @@ int kiln_http_decode_chunked(kiln_http_chunked_t *dec, char *buf_in, size_t *len
             continue;
         }
         uint8_t c = buf[i++];
+        if (c == '\n') {
+            // Every LF outside the data ends a line (or is refused by the state below): bare
+            // unless the state is the one after a CR.
+            ends |= (1u << state) & CR_STATES ? LE_CRLF : LE_BARE_LF;
+            if (ends == (LE_CRLF | LE_BARE_LF)
+                || ((ends & LE_BARE_LF) && !(lim->allow & KILN_HTTP_ALLOW_BARE_LF))) {
+                goto bad;
+            }
+        }
         // Size lines and trailer lines are bounded.
         if (state < CH_DATA_END || state >= CH_TRAILER) {
             if (++line_len > lim->max_header_line) {
@@ -655,7 +694,7 @@ int kiln_http_decode_chunked(kiln_http_chunked_t *dec, char *buf_in, size_t *len
                 } else if (line_len == 1) {
                     goto bad; // no digit
                 } else if (c == ';') {
-                    state = CH_EXT;
+                    state = CH_EXT_NAME0;
                 } else if (is_ows(c)) {
                     state = CH_SIZE_WS;
                 } else if (c == '\r') {
@@ -668,19 +707,60 @@ int kiln_http_decode_chunked(kiln_http_chunked_t *dec, char *buf_in, size_t *len
                 break;
             case CH_SIZE_WS:
                 if (c == ';') {
-                    state = CH_EXT;
+                    state = CH_EXT_NAME0;
                 } else if (!is_ows(c)) {
                     goto bad;
                 }
                 break;
-            case CH_EXT:
-                if (c == '\r') {
+            // chunk-ext = *( BWS ";" BWS name [ BWS "=" BWS ( token / quoted-string ) ] )
+            case CH_EXT_NAME0:
+            case CH_EXT_VALUE0:
+                if (IS(c, C_TOK)) {
+                    state = state == CH_EXT_NAME0 ? CH_EXT_NAME : CH_EXT_TOKEN;
+                } else if (c == '"' && state == CH_EXT_VALUE0) {
+                    state = CH_EXT_QUOTED;
+                } else if (!is_ows(c)) {
+                    goto bad; // an empty name or value
+                }
+                break;
+            case CH_EXT_NAME:
+            case CH_EXT_TOKEN:
+                if (IS(c, C_TOK)) {
+                    break;
+                }
+                state = state == CH_EXT_NAME ? CH_EXT_NAME_WS : CH_EXT_AFTER;
+                // fall through
+            case CH_EXT_NAME_WS:
+                if (c == '=' && state == CH_EXT_NAME_WS) {
+                    state = CH_EXT_VALUE0;
+                    break;
+                }
+                // fall through
+            case CH_EXT_AFTER:
+                if (c == ';') {
+                    state = CH_EXT_NAME0;
+                } else if (c == '\r') {
                     state = CH_SIZE_LF;
                 } else if (c == '\n') {
                     goto size_line_end;
+                } else if (!is_ows(c)) {
+                    goto bad; // a second '=', a stray character
+                }
+                break;
+            case CH_EXT_QUOTED:
+                if (c == '"') {
+                    state = CH_EXT_AFTER;
+                } else if (c == '\\') {
+                    state = CH_EXT_ESCAPE;
                 } else if (!IS(c, C_VAL)) {
+                    goto bad; // a control character, or the line ended inside the quotes
+                }
+                break;
+            case CH_EXT_ESCAPE:
+                if (!IS(c, C_VAL)) {
                     goto bad;
                 }
+                state = CH_EXT_QUOTED;
                 break;
             case CH_SIZE_LF:
                 if (c != '\n') {
@@ -695,13 +775,11 @@ int kiln_http_decode_chunked(kiln_http_chunked_t *dec, char *buf_in, size_t *len
                 state = remaining ? CH_DATA : CH_TRAILER;
                 break;
             case CH_DATA_END:
-                if (c == '\r') {
+            case CH_DATA_LF:
+                if (c == '\r' && state == CH_DATA_END) {
                     state = CH_DATA_LF;
                     break;
                 }
-                // A bare LF ends the data too.
-                // fall through
-            case CH_DATA_LF:
                 if (c != '\n') {
                     goto bad;
                 }
@@ -754,6 +832,7 @@ int kiln_http_decode_chunked(kiln_http_chunked_t *dec, char *buf_in, size_t *len
         dec->total = total;
         dec->line_len = line_len;
         dec->trailer_len = trailer_len;
+        dec->line_ends = ends;
         dec->state = state;
         *len = o;
         return KILN_HTTP_INCOMPLETE;
@@ -813,6 +892,16 @@ int kiln_http_query_next(const char *qs, size_t len, size_t *pos,
         return 1;
     }
     return 0;
+}
+
+int kiln_http_field_ok(const char *s, size_t n, int value) {
+    uint8_t cls = value ? C_VAL : C_TOK;
+    for (size_t i = 0; i < n; i++) {
+        if (!IS(s[i], cls)) {
+            return 0;
+        }
+    }
+    return n > 0 || value;
 }
 
 int kiln_http_find_header(const char *buf, const kiln_http_header_t *headers, size_t num_headers,

@@ -54,6 +54,10 @@ enum {
 #define KILN_HTTP_ALLOW_CUSTOM (1)
 #define KILN_HTTP_ALLOW_CONNECT (2)
 #define KILN_HTTP_ALLOW_TRACE (4)
+// Bare LF line ends (RFC 9112 2.2 "MAY"), in the head and in a chunked body. Off by default: a
+// bare LF is 400. On, a message whose lines all end in bare LF is accepted; one that mixes bare
+// LF with CRLF is still 400 (a proxy that splits lines only on CRLF would read other fields).
+#define KILN_HTTP_ALLOW_BARE_LF (8)
 
 typedef struct _kiln_http_limits_t {
     uint16_t max_request_line;
@@ -114,7 +118,9 @@ typedef struct _kiln_http_request_t {
 // limits may be NULL. Returns the head length (the body starts at buf + that), or
 // KILN_HTTP_INCOMPLETE, or a negative status. Resumes where the previous call stopped: a head
 // delivered one byte at a time costs the same as one delivered whole. Leading empty lines before
-// the request line are skipped (they count in the head length). Bare LF line ends are accepted.
+// the request line are skipped (they count in the head length). A bare LF line end is 400 (once
+// the head is complete) unless limits allow KILN_HTTP_ALLOW_BARE_LF; a head mixing bare LF with
+// CRLF is 400 always.
 int kiln_http_parse_request(kiln_http_request_t *req, const char *buf, size_t len,
     kiln_http_header_t *headers, size_t max_headers, const kiln_http_limits_t *limits);
 
@@ -128,6 +134,7 @@ typedef struct _kiln_http_chunked_t {
     uint16_t line_len;      // bytes of the current size or trailer line
     uint16_t trailer_len;   // trailer bytes so far (limit: max_head, 431)
     uint8_t state;
+    uint16_t line_ends;     // which line ends were seen (CRLF, bare LF): never both
 } kiln_http_chunked_t;
 
 // Decodes chunked data in place. On entry buf[0..*len) holds raw bytes that follow those given
@@ -135,7 +142,9 @@ typedef struct _kiln_http_chunked_t {
 // than came in). Returns KILN_HTTP_INCOMPLETE when the body goes on (all input was used), or,
 // when the last chunk and the trailer section ended, the number (>= 0) of bytes that came after
 // the body: they were moved to buf[*len..*len + ret) (the next pipelined request). Chunk
-// extensions are skipped; trailer fields are checked and discarded. Errors: -400 (bad syntax),
+// extensions are checked (`;name[=token|"quoted"]`, whitespace around ';' and '=') and
+// skipped; trailer fields are checked and discarded. Line ends as for the head (bare LF only
+// with KILN_HTTP_ALLOW_BARE_LF, never mixed with CRLF in one body). Errors: -400 (bad syntax),
 // -413 (decoded size above max_body), -431 (a size line or the trailers too long). limits may
 // be NULL.
 int kiln_http_decode_chunked(kiln_http_chunked_t *dec, char *buf, size_t *len,
@@ -166,6 +175,12 @@ int kiln_http_query_next(const char *qs, size_t len, size_t *pos,
 // ignoring ASCII case; -1 when there is none.
 int kiln_http_find_header(const char *buf, const kiln_http_header_t *headers, size_t num_headers,
     size_t from, const char *name, size_t name_len);
+
+// The field rules, the same for requests coming in and responses going out: a name is a token
+// (not empty); a value is VCHAR, obs-text (0x80-0xff), SP and HTAB, nothing else (no CR, LF,
+// NUL or other control character). Nonzero when s[0..n) follows the rule for a value (value
+// nonzero) or for a name.
+int kiln_http_field_ok(const char *s, size_t n, int value);
 
 // Nonzero when a[0..n) equals b[0..n) ignoring ASCII case.
 int kiln_http_casecmp(const char *a, const char *b, size_t n);

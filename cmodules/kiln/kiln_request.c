@@ -581,7 +581,7 @@ static NORETURN void raise_status(int status) {
 
 static mp_obj_t parser_make_new(const mp_obj_type_t *type, size_t n_args, size_t n_kw, const mp_obj_t *all_args) {
     enum { ARG_max_request_line, ARG_max_header_line, ARG_max_head, ARG_max_headers, ARG_max_body,
-           ARG_custom_methods };
+           ARG_custom_methods, ARG_lenient_lf };
     static const mp_arg_t allowed[] = {
         { MP_QSTR_max_request_line, MP_ARG_KW_ONLY | MP_ARG_INT, {.u_int = KILN_HTTP_MAX_REQUEST_LINE} },
         { MP_QSTR_max_header_line, MP_ARG_KW_ONLY | MP_ARG_INT, {.u_int = KILN_HTTP_MAX_HEADER_LINE} },
@@ -589,6 +589,7 @@ static mp_obj_t parser_make_new(const mp_obj_type_t *type, size_t n_args, size_t
         { MP_QSTR_max_headers, MP_ARG_KW_ONLY | MP_ARG_INT, {.u_int = KILN_HTTP_MAX_HEADERS} },
         { MP_QSTR_max_body, MP_ARG_KW_ONLY | MP_ARG_INT, {.u_int = KILN_HTTP_MAX_BODY} },
         { MP_QSTR_custom_methods, MP_ARG_KW_ONLY | MP_ARG_BOOL, {.u_bool = false} },
+        { MP_QSTR_lenient_lf, MP_ARG_KW_ONLY | MP_ARG_BOOL, {.u_bool = false} },
     };
     mp_arg_val_t args[MP_ARRAY_SIZE(allowed)];
     mp_arg_parse_all_kw_array(n_args, n_kw, all_args, MP_ARRAY_SIZE(allowed), allowed, args);
@@ -607,7 +608,8 @@ static mp_obj_t parser_make_new(const mp_obj_type_t *type, size_t n_args, size_t
     self->limits.max_header_line = args[ARG_max_header_line].u_int;
     self->limits.max_head = args[ARG_max_head].u_int;
     self->limits.max_body = args[ARG_max_body].u_int;
-    self->limits.allow = args[ARG_custom_methods].u_bool ? KILN_HTTP_ALLOW_CUSTOM : 0;
+    self->limits.allow = (args[ARG_custom_methods].u_bool ? KILN_HTTP_ALLOW_CUSTOM : 0)
+        | (args[ARG_lenient_lf].u_bool ? KILN_HTTP_ALLOW_BARE_LF : 0);
     self->max_headers = max_headers;
     self->phase = PH_HEAD;
     kiln_http_request_reset(&self->head);

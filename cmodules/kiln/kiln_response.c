@@ -159,27 +159,14 @@ static bool contains_token(const char *s, size_t n, const char *lower) {
     return false;
 }
 
-static bool valid_name(const char *s, size_t n) {
-    if (n == 0) {
-        return false;
-    }
-    for (size_t i = 0; i < n; i++) {
-        byte b = s[i];
-        if (b <= ' ' || b >= 0x7f || b == ':') {
-            return false;
-        }
-    }
-    return true;
+// _kiln.header_ok(name, value): the check out_header makes, for kiln.response.
+static mp_obj_t kiln_header_ok(mp_obj_t name, mp_obj_t value) {
+    size_t nlen, vlen;
+    const char *n = mp_obj_str_get_data(name, &nlen);
+    const char *v = mp_obj_str_get_data(value, &vlen);
+    return mp_obj_new_bool(kiln_http_field_ok(n, nlen, 0) && kiln_http_field_ok(v, vlen, 1));
 }
-
-static bool valid_value(const char *s, size_t n) {
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] == '\r' || s[i] == '\n' || s[i] == '\0') {
-            return false;
-        }
-    }
-    return true;
-}
+MP_DEFINE_CONST_FUN_OBJ_2(kiln_header_ok_obj, kiln_header_ok);
 
 typedef struct _head_state_t {
     bool app_length;
@@ -195,8 +182,20 @@ static bool out_header(kiln_conn_obj_t *c, mp_obj_t name, mp_obj_t value, head_s
     }
     size_t nlen, vlen;
     const char *n = mp_obj_str_get_data(name, &nlen);
-    if (!valid_name(n, nlen)) {
+    if (!kiln_http_field_ok(n, nlen, 0)) {
         return false;
+    }
+    if (name_is(n, nlen, "transfer-encoding")) {
+        // Accepted only as "chunked" (any case): Kiln drops the header and frames the body
+        // itself (Content-Length when the length is known, else chunked, or close for HTTP/1.0).
+        // Any other coding would leave the body unframed: refused.
+        const char *v;
+        if (!mp_obj_is_str_or_bytes(value)
+            || (v = mp_obj_str_get_data(value, &vlen), !name_is(v, vlen, "chunked"))) {
+            return false;
+        }
+        st->app_te = true;
+        return true;
     }
     kiln_out_add(c, n, nlen);
     kiln_out_add(c, ": ", 2);
@@ -215,7 +214,7 @@ static bool out_header(kiln_conn_obj_t *c, mp_obj_t name, mp_obj_t value, head_s
             return false;
         }
         const char *v = mp_obj_str_get_data(value, &vlen);
-        if (!valid_value(v, vlen)) {
+        if (!kiln_http_field_ok(v, vlen, 1)) {
             return false;
         }
         kiln_out_add(c, v, vlen);
@@ -236,8 +235,6 @@ static bool out_header(kiln_conn_obj_t *c, mp_obj_t name, mp_obj_t value, head_s
             if (contains_token(v, vlen, "close")) {
                 c->keep_alive = false;
             }
-        } else if (name_is(n, nlen, "transfer-encoding")) {
-            st->app_te = true;
         }
     }
     kiln_out_add(c, "\r\n", 2);
@@ -281,7 +278,8 @@ static bool out_headers(kiln_conn_obj_t *c, mp_obj_t headers, head_state_t *st) 
 // Appends the status line and the headers of the current request's response, and chooses the
 // body framing (c->frame, c->out_left) and whether the connection stays open (c->keep_alive).
 // known/len: the body's length when the loop knows it. Returns false, with nothing appended,
-// when a header is not acceptable (CR or LF in it, a bad name or type).
+// when a header is not acceptable (a name that is not a token, a control character other than
+// HTAB in a value, a bad type, a Transfer-Encoding other than chunked or with Content-Length).
 bool kiln_out_head(kiln_conn_obj_t *c, unsigned status, mp_obj_t headers, bool known, size_t len) {
     size_t start = c->wlen;
     bool keep_alive = c->keep_alive;
@@ -295,18 +293,14 @@ bool kiln_out_head(kiln_conn_obj_t *c, unsigned status, mp_obj_t headers, bool k
     kiln_out_add(c, " ", 1);
     kiln_out_str(c, kiln_reason(status));
     kiln_out_add(c, "\r\n", 2);
-    if (!out_headers(c, headers, &st)) {
+    if (!out_headers(c, headers, &st) || (st.app_te && st.app_length)) {
         c->wlen = start;
         c->keep_alive = keep_alive;
         return false;
     }
     bool bodiless_status = status < 200 || status == 204 || status == 304;
     bool http10 = kiln_request_head(c->req)->minor_version == 0;
-    if (st.app_te) {
-        // The application frames the body itself; only closing delimits it safely.
-        c->frame = KILN_FRAME_CLOSE;
-        c->keep_alive = false;
-    } else if (st.app_length) {
+    if (st.app_length) {
         c->frame = KILN_FRAME_LENGTH;
         c->out_left = st.length;
         if (known && len != st.length) {

@@ -98,7 +98,8 @@ static void reserve_slots(kiln_server_obj_t *srv) {
 static mp_obj_t server_make_new(const mp_obj_type_t *type, size_t n_args, size_t n_kw, const mp_obj_t *args) {
     enum { ARG_sock, ARG_handler, ARG_max_connections, ARG_head_timeout, ARG_body_timeout,
            ARG_idle_timeout, ARG_send_timeout, ARG_max_body, ARG_max_head, ARG_recv_buffer,
-           ARG_send_buffer, ARG_access_log, ARG_debug, ARG_body_in_memory, ARG_body_stream };
+           ARG_send_buffer, ARG_access_log, ARG_debug, ARG_body_in_memory, ARG_body_stream,
+           ARG_lenient_lf };
     static const mp_arg_t allowed[] = {
         { MP_QSTR_sock, MP_ARG_REQUIRED | MP_ARG_OBJ, {.u_obj = MP_OBJ_NULL} },
         { MP_QSTR_handler, MP_ARG_REQUIRED | MP_ARG_OBJ, {.u_obj = MP_OBJ_NULL} },
@@ -115,6 +116,7 @@ static mp_obj_t server_make_new(const mp_obj_type_t *type, size_t n_args, size_t
         { MP_QSTR_debug, MP_ARG_KW_ONLY | MP_ARG_BOOL, {.u_bool = false} },
         { MP_QSTR_body_in_memory, MP_ARG_KW_ONLY | MP_ARG_INT, {.u_int = KILN_BODY_IN_MEMORY} },
         { MP_QSTR_body_stream, MP_ARG_KW_ONLY | MP_ARG_OBJ, {.u_obj = mp_const_none} },
+        { MP_QSTR_lenient_lf, MP_ARG_KW_ONLY | MP_ARG_BOOL, {.u_bool = false} },
     };
     mp_arg_val_t a[MP_ARRAY_SIZE(allowed)];
     mp_arg_parse_all_kw_array(n_args, n_kw, args, MP_ARRAY_SIZE(allowed), allowed, a);
@@ -155,6 +157,7 @@ static mp_obj_t server_make_new(const mp_obj_type_t *type, size_t n_args, size_t
         srv->limits.max_header_line = max_head;
     }
     srv->limits.max_body = a[ARG_max_body].u_int;
+    srv->limits.allow = a[ARG_lenient_lf].u_bool ? KILN_HTTP_ALLOW_BARE_LF : 0;
     reserve_slots(srv);
     return MP_OBJ_FROM_PTR(srv);
 }

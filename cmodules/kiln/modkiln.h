@@ -2,6 +2,8 @@
 #ifndef KILN_MODKILN_H
 #define KILN_MODKILN_H
 
+#include "py/obj.h"
+
 #define KILN_VERSION "0.1.0"
 
 // The most client connections a server holds at once on this board (mpconfigboard.h may set
@@ -12,5 +14,9 @@
 
 // The reason phrase of an HTTP status ("" when unknown), from the one table in kiln_response.c.
 const char *kiln_reason(unsigned status);
+
+// _kiln.header_ok(name, value): whether a response header may be written as given, by the
+// parser's own field rules (kiln_http_field_ok); kiln.response uses it.
+MP_DECLARE_CONST_FUN_OBJ_2(kiln_header_ok_obj);
 
 #endif

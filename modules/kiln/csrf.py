@@ -5,7 +5,7 @@
 import binascii
 import os
 
-from kiln.request import refuse
+from kiln.request import media_type, refuse
 from kiln.session import same
 
 _UNSAFE = ("POST", "PUT", "PATCH", "DELETE")
@@ -77,9 +77,9 @@ class CSRF:
         expected = self._stored(request, _session(request))
         sent = request.headers.get(self.header_name)
         if sent is None:
-            ct = request.content_type or ""
-            if ct.startswith("application/x-www-form-urlencoded") or (
-                    ct.startswith("multipart/form-data") and request.body is not None):
+            kind = media_type(request.content_type)
+            if kind == "application/x-www-form-urlencoded" or (
+                    kind == "multipart/form-data" and request.body is not None):
                 form = request.form
                 sent = form.get(self.field_name) if form is not None else None
         if not expected or not sent or not same(expected.encode(), sent.encode()):

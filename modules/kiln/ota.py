@@ -219,7 +219,7 @@ async def receive_app(request, st):
     st.clear()
     st.update(new)
     _step("swapped")
-    return 200, {"slot": dest, "files": len(paths), "sha256": digest, "restarting": True}
+    return 200, {"slot": slots.name(slot), "files": len(paths), "sha256": digest, "restarting": True}
 
 
 def status(st):

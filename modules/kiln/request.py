@@ -10,6 +10,13 @@ from kiln.response import HTTPException
 from kiln.text import partition
 
 
+def media_type(content_type):
+    """The media type of a Content-Type value, lower-case, without parameters or spaces
+    (``"Text/HTML; charset=UTF-8"`` -> ``"text/html"``); "" for None. Media types are
+    case-insensitive (RFC 9110 8.3.1): compare what this returns."""
+    return content_type.split(";", 1)[0].strip().lower() if content_type else ""
+
+
 class MultiDict(dict):
     """A dict that keeps every value of repeated keys: ``d[k]`` and ``get`` give the first,
     ``getlist(k)`` gives all of them in order."""
@@ -170,8 +177,7 @@ class Request:
         return value
 
     def _json(self):
-        ct = self.content_type
-        if ct is None or not ct.split(";", 1)[0].strip().lower().endswith("json"):
+        if not media_type(self.content_type).endswith("json"):
             return None
         body = self.body
         if body is None:
@@ -182,8 +188,8 @@ class Request:
             refuse(400, "malformed JSON body", self)
 
     def _parse_form(self):
-        ct = self.content_type or ""
-        kind = ct.split(";", 1)[0].strip().lower()
+        ct = self.content_type
+        kind = media_type(ct)
         self.form = None
         self.files = None
         if kind == "application/x-www-form-urlencoded":
@@ -212,8 +218,8 @@ class Request:
         ``write(bytes)`` and ``close()`` that receives each uploaded file chunk by chunk, instead
         of the default ``kiln.multipart.FileUpload`` (kept in memory up to ``max_file_memory``,
         then spooled to ``upload_dir``)."""
-        ct = self.content_type or ""
-        if ct.split(";", 1)[0].strip().lower() == "multipart/form-data":
+        ct = self.content_type
+        if media_type(ct) == "multipart/form-data":
             from kiln.multipart import read_stream
 
             self.form, self.files = await read_stream(self, ct, file_sink)

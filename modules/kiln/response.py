@@ -1,6 +1,8 @@
 # Responses: what a handler returns becomes the (status, headers, body) tuple the C loop writes.
 import json
 
+from _kiln import header_ok
+
 from kiln.text import partition
 
 TEXT = "text/plain; charset=UTF-8"
@@ -23,15 +25,15 @@ def http_date(timestamp):
 
 
 def check_header(name, value):
-    """Refuse header names or values that would split the response (CR, LF, NUL)."""
-    for c in "\r\n\0":
-        if c in name or c in value:
-            raise ValueError("refused header %r: contains CR, LF or NUL" % name)
+    """Refuse a header the C loop would not write: a name that is not a token, a control
+    character other than HTAB in the value (the parser's rules for incoming fields, in C)."""
+    if not header_ok(name, value):
+        raise ValueError("refused header %r: a bad name or a control character in the value" % name)
 
 
 class NoCaseDict:
     """Headers: a mapping whose str keys compare case-insensitively and keep the case they were
-    set with. Values are stored as str; CR, LF or NUL in a name or value raise ValueError."""
+    set with. Values are stored as str; a header `check_header` refuses raises ValueError."""
 
     def __init__(self, initial=None):
         self._d = {}  # lower-case name -> (name, value)

@@ -473,7 +473,12 @@ def _match(e, path, first, start):
     # e: an entry; first: the path's "first/" when the bucket was found by its hash, which other
     # segments may share; start: where the text after "/first/" (or "/") begins
     if e[1] is None:
-        first = e[3].match(path)
+        try:
+            first = e[3].match(path)
+        except RuntimeError:
+            # MicroPython's re recurses per character: a path too long for the stack (about
+            # 1000 characters on unix, 600 in the 32-bit build, fewer on a device) matches nothing
+            return None
         if first is None:
             return None
         first = _groups(first, e[2])
@@ -511,7 +516,10 @@ def _int(e, path, start, end):
 
 def _convert(e, text):
     conv = e[1]
-    if conv[0].match(text) is None:
+    try:
+        if conv[0].match(text) is None:
+            return None
+    except RuntimeError:  # too long for MicroPython's recursive re (see _match)
         return None
     if conv[1] is not None:
         try:

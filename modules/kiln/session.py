@@ -143,24 +143,29 @@ class Session:
         return body + "." + b64encode(hmac_sha256(key, body.encode()))
 
     def decode(self, token):
-        """The data of a valid, unexpired token, or None."""
+        """The data of a valid, unexpired token, or None (also for a signed payload of another
+        shape than ``encode`` makes)."""
         body, dot, sig = rpartition(token, ".")
         if not dot:
             return None
-        try:
-            sig = b64decode(sig)
-        except ValueError:
-            return None
+        # Compared as canonical encodings: only the signature encode() writes matches, not
+        # other spellings of the same bytes (padding, trailing bits, "+/" for "-_").
+        sig = sig.encode()
+        msg = body.encode()
         for key in self.secret_keys:
-            if same(hmac_sha256(key, body.encode()), sig):
+            if same(b64encode(hmac_sha256(key, msg)).encode(), sig):
                 break
         else:
             return None
         try:
             payload = json.loads(b64decode(body))
-        except ValueError:
+        except (ValueError, TypeError, UnicodeError):
+            return None
+        if type(payload) is not dict:
             return None
         exp = payload.get("e")
+        if exp is not None and type(exp) is not int:
+            return None
         if self.max_age and (exp is None or exp > time.time() + self.max_age):
             return None  # issued without an expiry, or with a longer one than is allowed now
         if exp is not None and exp < time.time():

@@ -22,26 +22,33 @@ from kiln.net import read_json, write_atomic
 
 #: The file naming the current and previous slots.
 state_path = "ota.json"
+#: The folder holding ota.json and the slots; run() makes it the absolute current folder, since
+#: the app then runs in its own slot (its templates/, static/ and files are relative to it).
+root = ""
 #: Seconds a new app has to import and start serving.
 health_seconds = 30
 
 SLOTS = ("a", "b")
 
 
-def folder(slot):
+def name(slot):
     return "app_" + slot
+
+
+def folder(slot):
+    return root + name(slot)
 
 
 def load():
     """The state in ota.json; without one, slot "a" is current."""
-    st = read_json(state_path)
+    st = read_json(root + state_path)
     if type(st) is dict and st.get("current") in SLOTS:
         return st
     return {"current": "a", "previous": None, "trial": False, "booted": 0, "reason": None}
 
 
 def save(st):
-    write_atomic(state_path, json.dumps(st))
+    write_atomic(root + state_path, json.dumps(st))
 
 
 def other(slot):
@@ -58,7 +65,7 @@ def rollback(st, reason):
     if prev in SLOTS:
         st["current"], st["previous"] = prev, None
         st["sha256"], st["previous_sha256"] = st.get("previous_sha256"), None
-        st["reason"] = reason + "; rolled back to " + folder(prev)
+        st["reason"] = reason + "; rolled back to " + name(prev)
     save(st)
     return prev in SLOTS
 
@@ -70,7 +77,7 @@ def choose():
     if st.get("trial"):
         if st.get("booted"):
             rollback(st, "%s did not start serving within %d s (it hung, crashed or lost power)"
-                     % (folder(st["current"]), health_seconds))
+                     % (name(st["current"]), health_seconds))
         else:
             st["booted"] = 1
             save(st)
@@ -84,8 +91,9 @@ def _reset():
 
 
 def arm(seconds):
-    """Reset the board in ``seconds`` unless ``disarm`` is called first (a software timer: its
-    callback runs between bytecodes, so a Python loop that never returns is caught)."""
+    """Reset the board in ``seconds`` unless the returned timer is stopped first (``confirm``
+    does). A software timer: its callback runs between bytecodes, so a Python loop that never
+    returns is caught."""
     import machine
 
     timer = machine.Timer(0 if sys.platform == "esp32" else -1)
@@ -101,18 +109,19 @@ def load_app(st):
         os.stat(path + "/main.py")
     except OSError:
         if st.get("trial"):
-            rollback(st, "%s has no main.py" % path)
+            rollback(st, "%s has no main.py" % name(st["current"]))
             _reset()
-        print("kiln.slots: no app in %s/ yet: upload one with `make ota`" % path)
+        print("kiln.slots: no app in %s/ yet: upload one with `make ota`" % name(st["current"]))
         return None
     sys.path.insert(0, path)
+    os.chdir(path)
     try:
         import main
 
         return main.app
     except Exception as e:  # noqa: BLE001 - any error of the app's import is a failed health check
         sys.print_exception(e)
-        reason = "%s failed at import: %s: %s" % (path, type(e).__name__, e)
+        reason = "%s failed at import: %s: %s" % (name(st["current"]), type(e).__name__, e)
         if st.get("trial"):
             rollback(st, reason)
             _reset()
@@ -127,7 +136,7 @@ def confirm(st, timer):
     if st.get("trial"):
         st["trial"] = False
         st["booted"] = 0
-        st["reason"] = "%s confirmed: it imported and started serving" % folder(st["current"])
+        st["reason"] = "%s confirmed: it imported and started serving" % name(st["current"])
         save(st)
     try:
         from esp32 import Partition
@@ -142,14 +151,16 @@ def run(port=80, host="0.0.0.0", network=True, ap_password=None, **config):
     kiln.ota's endpoints under /ota/; ``config`` goes to the server (``kiln.server``)."""
     import asyncio
 
-    if network:
-        from kiln import net
+    from kiln import net, ota
 
+    global root
+    root = os.getcwd().rstrip("/") + "/"
+    net.config_path = root + net.config_path
+    if network:
         net.up(port, ap_password=ap_password)
     st = choose()
     timer = arm(health_seconds) if st.get("trial") else None
     app = load_app(st)
-    from kiln import ota
 
     handler, config = ota.handler(app, st, config)
 
@@ -158,7 +169,7 @@ def run(port=80, host="0.0.0.0", network=True, ap_password=None, **config):
 
         srv = await server.start_server(handler, host, port, **config)
         confirm(st, timer)
-        print("Kiln: %s serving on port %d" % (folder(st["current"]) if app else "no app,", port))
+        print("Kiln: %s serving on port %d" % (name(st["current"]) if app else "no app,", port))
         await srv.wait_closed()
 
     asyncio.run(main())

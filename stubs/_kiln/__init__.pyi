@@ -19,6 +19,10 @@ def url_decode(s: str | bytes, plus: bool = False) -> str:
 def parse_qs(qs: str | bytes) -> list[tuple[str, str]]:
     """The decoded `(name, value)` pairs of a query string, in order."""
 
+def header_ok(name: str | bytes, value: str | bytes) -> bool:
+    """Whether a response header may be written as given: the name a token, the value free of
+    control characters other than HTAB (the parser's rules for incoming fields)."""
+
 class Headers:
     """A request's headers, read-only, names matched case-insensitively."""
 
@@ -62,6 +66,7 @@ class Parser:
         max_headers: int = ...,
         max_body: int = ...,
         custom_methods: bool = False,
+        lenient_lf: bool = False,
     ) -> None: ...
     def feed(self, data: bytes | bytearray | memoryview) -> Request | None: ...
 
@@ -108,6 +113,7 @@ class Server:
         debug: bool = False,
         body_in_memory: int = ...,
         body_stream: Any = None,
+        lenient_lf: bool = False,
     ) -> None: ...
     def accept(self) -> Conn | None | bool: ...
     def sweep(self) -> int: ...

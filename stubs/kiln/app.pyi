@@ -25,6 +25,9 @@ class App:
     debug: bool
     access_log: bool
     router: Router
+    before_request_handlers: list[Callable[..., Any]]
+    after_request_handlers: list[Callable[..., Any]]
+    after_error_request_handlers: list[Callable[..., Any]]
     error_handlers: dict[Any, Any]
     template_folder: str
     server: Server | None
@@ -49,6 +52,10 @@ class App:
     def handle(self, creq: Request) -> Any: ...
     async def start_server(
         self, host: str = "0.0.0.0", port: int = 5000, debug: bool = False, **config: Any
-    ) -> Server: ...
-    def run(self, host: str = "0.0.0.0", port: int = 5000, debug: bool = False, **config: Any) -> None: ...
-    def shutdown(self) -> None: ...
+    ) -> Server:
+        """Start serving as an asyncio task; returns the server (`close()`, `await wait_closed()`)."""
+    def run(self, host: str = "0.0.0.0", port: int = 5000, debug: bool = False, **config: Any) -> None:
+        """Serve until interrupted, or until `shutdown()` (blocking)."""
+    def shutdown(self) -> None:
+        """Stop the server of `run()` or `start_server`: it closes once the current asyncio step
+        is done, so a view calling this still sends its response."""

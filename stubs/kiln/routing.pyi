@@ -17,33 +17,35 @@ class Wrapped:
     def __init__(self, call: Callable[..., Any], f: Any, is_async: bool = True) -> None: ...
 
 class Rule:
-    pattern: str
-    methods: dict[str, Endpoint]
-    def __init__(self, pattern: str) -> None: ...
-    def match(self, path: str, n: int) -> dict[str, Any] | None: ...
-    def build(self, params: dict[str, Any]) -> str: ...
+    """One URL pattern with the views of each of its methods; `entry` is its router's index tuple."""
+
+    entry: tuple[Any, ...]
+    parts: list[Any] | None
+    def __init__(self, entry: tuple[Any, ...], caller: Callable[..., Any] | None = None) -> None: ...
+    def caller(self, f: Callable[..., Any], r: Any, a: dict[str, Any]) -> Any: ...
+    @property
+    def methods(self) -> dict[str, Endpoint]: ...
+    @property
+    def pattern(self) -> str: ...
+    def build(self, params: dict[str, Any]) -> str:
+        """The path of this rule with `params`' values (popped from it)."""
 
 class Endpoint:
-    name: str
+    """A view registered for one method of one rule."""
+
     func: Callable[..., Any]
-    is_async: bool
     rule: Rule | None
+    sync: bool
+    is_async: bool
+    local: Any
+    last: tuple[int, Any, Any] | None
     def __init__(self, name: str, func: Callable[..., Any], is_async: bool, rule: Rule | None) -> None: ...
-
-class Router:
-    """The URL map of one app."""
-
-    static: dict[str, dict[str, Endpoint]]
-    rules: dict[str, Rule]
-    def __init__(self) -> None: ...
-    def add(self, pattern: str, methods: Any, func: Callable[..., Any], endpoint: str | None = None) -> Endpoint: ...
-    def find(self, path: str) -> Any: ...
-    def find_dynamic(self, path: str) -> Any: ...
-
-def urlencode(pairs: Any) -> str: ...
+    @property
+    def name(self) -> str: ...
 
 class Table:
-    """A dict split into small dicts, for names that grow with the number of routes."""
+    """A dict split into small dicts, for names that grow with the number of routes: get, set,
+    `in` and items()."""
 
     parts: dict[int, dict[Any, Any]]
     def __init__(self) -> None: ...
@@ -53,10 +55,32 @@ class Table:
     def items(self) -> Iterator[tuple[Any, Any]]: ...
 
 class Rules:
-    """Every rule of a router, in registration order."""
+    """Every rule of a router, in registration order: items() gives (pattern, rule) pairs,
+    get(pattern) a rule or None."""
 
     chunks: list[list[Rule]]
     def __init__(self) -> None: ...
     def append(self, rule: Rule) -> None: ...
     def items(self) -> Iterator[tuple[str, Rule]]: ...
-    def get(self, pattern: str, default: Rule | None = None) -> Rule | None: ...
+    def get(self, pattern: str, default: Any = None) -> Any: ...
+
+class Router:
+    """The URL map of one app."""
+
+    static: dict[str, dict[str, Endpoint]]
+    index: dict[int, dict[int, Any]]
+    loose: dict[int, Any]
+    literal: bool
+    groups: Any
+    wild: dict[int, Any] | None
+    rules: Rules
+    endpoints: dict[str, Endpoint] | Table
+    added: int
+    def __init__(self) -> None: ...
+    def add(self, pattern: str, methods: Any, func: Callable[..., Any], endpoint: str | None = None) -> Endpoint: ...
+    def find(self, path: str) -> tuple[dict[str, Endpoint] | None, dict[str, Any] | None]:
+        """({method: Endpoint}, args) of the first rule matching path, or (None, None)."""
+    def find_dynamic(self, path: str) -> tuple[dict[str, Endpoint], dict[str, Any] | None] | None:
+        """(methods, args) of the first dynamic rule matching path, or None."""
+
+def urlencode(pairs: Any) -> str: ...

@@ -32,4 +32,5 @@ def run(
     started: Callable[[Server], Any] | None = None,
     **config: Any,
 ) -> None:
-    """Serve `handler` until interrupted or closed (blocking); `started(server)` once it listens."""
+    """Serve until Ctrl-C or the server's `close()`: the blocking form of `start_server`.
+    `started(server)`, if given, gets the `Server` once it listens."""

@@ -130,10 +130,7 @@ typedef struct {
 static const valid_case_t valid_cases[] = {
     {"GET / HTTP/1.1\r\nHost: a\r\n\r\n", "GET / 1.1 K h=1"},
     {"GET / HTTP/1.0\r\n\r\n", "GET / 1.0  h=0"},
-    {"GET / HTTP/1.1\nHost: a\n\n", "GET / 1.1 K h=1"},
-    {"GET / HTTP/1.1\r\nHost: a\n\r\n", "GET / 1.1 K h=1"},
     {"\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n", "GET / 1.1 K h=1"},
-    {"\nGET / HTTP/1.1\r\nHost: a\r\n\r\n", "GET / 1.1 K h=1"},
     {"HEAD /x HTTP/1.1\r\nHost: a\r\n\r\n", "HEAD /x 1.1 K h=1"},
     {"POST /f HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\n", "POST /f 1.1 KL cl=5 h=2"},
     {"PUT /f HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n", "PUT /f 1.1 KL cl=0 h=2"},
@@ -175,6 +172,26 @@ static const valid_case_t valid_cases[] = {
     {"GET / HTTP/1.1\r\nHost:\r\n\r\n", "GET / 1.1 K h=1"},
 };
 
+// Bare LF line ends, accepted only with KILN_HTTP_ALLOW_BARE_LF (refused with 400 otherwise).
+static const valid_case_t bare_lf_cases[] = {
+    {"GET / HTTP/1.1\nHost: a\n\n", "GET / 1.1 K h=1"},
+    {"\n\nGET / HTTP/1.1\nHost: a\n\n", "GET / 1.1 K h=1"},
+    {"GET / HTTP/1.0\n\n", "GET / 1.0  h=0"},
+    {"POST / HTTP/1.1\nHost: a\nContent-Length: 2\nX: \t\n\n", "POST / 1.1 KL cl=2 h=3"},
+};
+
+// Header sections that mix bare LF with CRLF: 400 whether bare LF is allowed or not. The first
+// is the smuggling shape: a proxy that splits only on CRLF sees one field "Dummy".
+static const char *const mixed_lf_cases[] = {
+    "POST / HTTP/1.1\r\nHost: a\r\nDummy: x\nContent-Length: 23\r\n\r\n",
+    "GET / HTTP/1.1\r\nHost: a\n\r\n",
+    "GET / HTTP/1.1\r\nHost: a\r\n\n",
+    "GET / HTTP/1.1\nHost: a\r\n\n",
+    "GET / HTTP/1.1\nHost: a\n\r\n",
+    "\nGET / HTTP/1.1\r\nHost: a\r\n\r\n",
+    "\r\nGET / HTTP/1.1\nHost: a\n\n",
+};
+
 // Header views, trimmed values, order and case kept.
 static const valid_case_t header_cases[] = {
     {"GET / HTTP/1.1\r\nHost: a\r\nX-A:1\r\nx-a:  2  \r\nCookie: a=b; c=d\r\n\r\n",
@@ -199,6 +216,32 @@ static void test_valid(void) {
         int r = parse_all_ways(c->raw, n, desc, sizeof(desc), 1);
         CHECK(r == (int)n && strcmp(desc, c->expect) == 0, "headers %zu: %d [%s] want [%s]", i, r, desc, c->expect);
     }
+}
+
+static void test_bare_lf(void) {
+    char desc[2048];
+    kiln_http_limits_t lenient = kiln_http_default_limits;
+    lenient.allow = KILN_HTTP_ALLOW_BARE_LF;
+    for (size_t i = 0; i < sizeof(bare_lf_cases) / sizeof(bare_lf_cases[0]); i++) {
+        const valid_case_t *c = &bare_lf_cases[i];
+        size_t n = strlen(c->raw);
+        limits = NULL;
+        int r = parse_all_ways(c->raw, n, desc, sizeof(desc), 0);
+        CHECK(r == -400, "bare LF %zu refused by default: %d", i, r);
+        limits = &lenient;
+        r = parse_all_ways(c->raw, n, desc, sizeof(desc), 0);
+        CHECK(r == (int)n && strcmp(desc, c->expect) == 0, "bare LF %zu allowed: %d [%s]", i, r, desc);
+    }
+    for (size_t i = 0; i < sizeof(mixed_lf_cases) / sizeof(mixed_lf_cases[0]); i++) {
+        const char *raw = mixed_lf_cases[i];
+        limits = NULL;
+        int r = parse_all_ways(raw, strlen(raw), desc, sizeof(desc), 0);
+        CHECK(r == -400, "mixed %zu by default: %d", i, r);
+        limits = &lenient;
+        r = parse_all_ways(raw, strlen(raw), desc, sizeof(desc), 0);
+        CHECK(r == -400, "mixed %zu with bare LF allowed: %d", i, r);
+    }
+    limits = NULL;
 }
 
 // The head ends where the body (or the next request) starts; those bytes are not looked at.
@@ -438,7 +481,6 @@ static const chunk_case_t chunk_cases[] = {
     {"5\r\nhello\r\n0\r\n\r\n", "hello", 0},
     {"5\r\nhello\r\n6\r\n world\r\n0\r\n\r\nNEXT", "hello world", 4},
     {"a\r\n0123456789\r\nA\r\nabcdefghij\r\n0\r\n\r\n", "0123456789abcdefghij", 0},
-    {"5\nhello\n0\n\n", "hello", 0},
     {"005\r\nhello\r\n000\r\n\r\n", "hello", 0},
     {"5;ext=1\r\nhello\r\n0;last\r\n\r\n", "hello", 0},
     {"5 ;ext=\"q v\"\r\nhello\r\n0\r\n\r\n", "hello", 0},
@@ -460,10 +502,51 @@ static const chunk_case_t chunk_cases[] = {
     {"5\r\nhello\r\n0\r\nBad : x\r\n\r\n", "", -400},
     {"5\r\nhello\r\n0\r\nBad: \x01\r\n\r\n", "", -400},
     {"5\r\nhello\r\n0\r\n\rX", "", -400},
+    // chunk extensions: token [= token / quoted-string], whitespace around ';' and '='
+    {"5;a=b;c\r\nhello\r\n0\r\n\r\n", "hello", 0},
+    {"5 ; a = b ; c \r\nhello\r\n0\r\n\r\n", "hello", 0},
+    {"5;a=\"x;y=\\\"z\\\\\"\r\nhello\r\n0\r\n\r\n", "hello", 0},
+    {"5;a=\"\"\r\nhello\r\n0;b=\"\t\x80\"\r\n\r\n", "hello", 0},
+    {"2;\r\nhi\r\n0\r\n\r\n", "", -400},
+    {"2; \r\nhi\r\n0\r\n\r\n", "", -400},
+    {"2;;a\r\nhi\r\n0\r\n\r\n", "", -400},
+    {"2;=b\r\nhi\r\n0\r\n\r\n", "", -400},
+    {"2;a=\r\nhi\r\n0\r\n\r\n", "", -400},
+    {"2;a==b\r\nhi\r\n0\r\n\r\n", "", -400},
+    {"2;a=b=c\r\nhi\r\n0\r\n\r\n", "", -400},
+    {"2;a=b c\r\nhi\r\n0\r\n\r\n", "", -400},
+    {"2;a b\r\nhi\r\n0\r\n\r\n", "", -400},
+    {"2;a=\"b\r\nhi\r\n0\r\n\r\n", "", -400},
+    {"2;a=\"b\\\"\r\nhi\r\n0\r\n\r\n", "", -400},
+    {"2;a=b\"c\"\r\nhi\r\n0\r\n\r\n", "", -400},
+    {"2;a=\"b\"c\r\nhi\r\n0\r\n\r\n", "", -400},
+    {"2;a(b\r\nhi\r\n0\r\n\r\n", "", -400},
+    {"2;a=\"\x01\"\r\nhi\r\n0\r\n\r\n", "", -400},
+    {"2;\xc3\xa9\r\nhi\r\n0\r\n\r\n", "", -400},
+    // bare LF anywhere in a chunked body: 400 by default (see test_chunked_bare_lf)
+    {"5\nhello\n0\n\n", "", -400},
+    {"2\nhi\r\n0\r\n\r\n", "", -400},
+    {"2\r\nhi\n0\r\n\r\n", "", -400},
+    {"0\r\n\n", "", -400},
+    {"0\r\nT: 1\n\r\n", "", -400},
+    {"2;a\nhi\r\n0\r\n\r\n", "", -400},
+};
+
+// Chunked bodies with KILN_HTTP_ALLOW_BARE_LF: all bare LF is accepted, a mix still is not.
+static const chunk_case_t chunk_bare_lf_cases[] = {
+    {"5\nhello\n0\n\n", "hello", 0},
+    {"5;a=\"b\"\nhello\n0\nT: x\n\nNEXT", "hello", 4},
+    {"5\r\nhello\n0\r\n\r\n", "", -400},
+    {"5\nhello\r\n0\n\n", "", -400},
+    {"0\nT: x\r\n\n", "", -400},
+    {"0\n\r\n", "", -400},
+    {"0\r\n\n", "", -400},
 };
 
 // Decodes raw[0..n) in pieces of `step` bytes (0: whole), like a socket loop would: each piece
 // is decoded in place and appended to out. Returns the final result.
+static const kiln_http_limits_t *chunk_limits;
+
 static int decode_in_steps(const char *raw, size_t n, size_t step, char *out, size_t *out_len,
     char *after, size_t *after_len) {
     kiln_http_chunked_t dec = {0};
@@ -477,7 +560,7 @@ static int decode_in_steps(const char *raw, size_t n, size_t step, char *out, si
         memcpy(piece, raw + pos, k);
         char *p = at_guard(piece, k);
         size_t len = k;
-        r = kiln_http_decode_chunked(&dec, p, &len, NULL);
+        r = kiln_http_decode_chunked(&dec, p, &len, chunk_limits);
         CHECK(len <= k, "decoded more than given");
         memcpy(out + *out_len, p, len);
         *out_len += len;
@@ -491,7 +574,7 @@ static int decode_in_steps(const char *raw, size_t n, size_t step, char *out, si
     if (r >= 0 && pos < n) {
         size_t len = n - pos;
         char *p = at_guard(raw + pos, len);
-        int again = kiln_http_decode_chunked(&dec, p, &len, NULL);
+        int again = kiln_http_decode_chunked(&dec, p, &len, chunk_limits);
         CHECK(again == (int)(n - pos) && len == 0, "after the end: %d", again);
         memcpy(after + *after_len, p, again);
         *after_len += again;
@@ -500,23 +583,36 @@ static int decode_in_steps(const char *raw, size_t n, size_t step, char *out, si
     return r;
 }
 
-static void test_chunked(void) {
+static void check_chunk_cases(const chunk_case_t *cases, size_t count, const char *what) {
     static char out[65536], after[65536];
-    for (size_t i = 0; i < sizeof(chunk_cases) / sizeof(chunk_cases[0]); i++) {
-        const chunk_case_t *c = &chunk_cases[i];
+    for (size_t i = 0; i < count; i++) {
+        const chunk_case_t *c = &cases[i];
         size_t n = strlen(c->raw);
         for (size_t step = 0; step <= n; step++) {
             size_t out_len, after_len;
             int r = decode_in_steps(c->raw, n, step, out, &out_len, after, &after_len);
-            CHECK(r == c->result, "chunked %zu step %zu: %d, want %d", i, step, r, c->result);
+            CHECK(r == c->result, "%s %zu step %zu: %d, want %d", what, i, step, r, c->result);
             if (r >= 0 && c->result >= 0) {
                 CHECK(out_len == strlen(c->body) && memcmp(out, c->body, out_len) == 0,
-                    "chunked %zu step %zu: body [%.*s]", i, step, (int)out_len, out);
+                    "%s %zu step %zu: body [%.*s]", what, i, step, (int)out_len, out);
                 CHECK(after_len == (size_t)r && memcmp(after, c->raw + n - r, r) == 0,
-                    "chunked %zu step %zu: trailing bytes", i, step);
+                    "%s %zu step %zu: trailing bytes", what, i, step);
             }
         }
     }
+}
+
+static void test_chunked(void) {
+    static char out[65536], after[65536];
+    check_chunk_cases(chunk_cases, sizeof(chunk_cases) / sizeof(chunk_cases[0]), "chunked");
+    kiln_http_limits_t lenient = kiln_http_default_limits;
+    lenient.allow = KILN_HTTP_ALLOW_BARE_LF;
+    chunk_limits = &lenient;
+    check_chunk_cases(chunk_bare_lf_cases, sizeof(chunk_bare_lf_cases) / sizeof(chunk_bare_lf_cases[0]),
+        "chunked bare LF");
+    // With bare LF allowed, every valid CRLF case decodes the same.
+    check_chunk_cases(chunk_cases, 9, "chunked lenient");
+    chunk_limits = NULL;
     // An error sticks.
     kiln_http_chunked_t dec = {0};
     char bad[] = "zz\r\n";
@@ -610,9 +706,31 @@ static void test_find_header(void) {
     CHECK(strcmp(kiln_http_method_name(KILN_HTTP_PATCH), "PATCH") == 0 && !kiln_http_method_name(0), "names");
 }
 
+// The field rules both directions share: every byte the parser accepts in a value (and only
+// those) passes kiln_http_field_ok as a value; names are tokens.
+static void test_field_rules(void) {
+    for (int b = 0; b < 256; b++) {
+        char raw[64];
+        int n = snprintf(raw, sizeof(raw), "GET / HTTP/1.1\r\nHost: a\r\nX: a%cb\r\n\r\n", 'Z');
+        char *z = strchr(raw, 'Z');
+        *z = (char)b;
+        char v[3] = {'a', (char)b, 'b'};
+        kiln_http_request_t r = {0};
+        int parsed = kiln_http_parse_request(&r, at_guard(raw, n), n, headers, max_headers, NULL) > 0;
+        CHECK(parsed == kiln_http_field_ok(v, 3, 1), "byte 0x%02x: parser %d, value rule %d", b, parsed,
+            kiln_http_field_ok(v, 3, 1));
+    }
+    CHECK(!kiln_http_field_ok("a\x0b", 2, 1) && !kiln_http_field_ok("\x0c", 1, 1)
+        && kiln_http_field_ok("a\tb \x80", 5, 1) && kiln_http_field_ok("", 0, 1), "values");
+    CHECK(kiln_http_field_ok("X-A_b.1~", 8, 0) && !kiln_http_field_ok("", 0, 0)
+        && !kiln_http_field_ok("X A", 3, 0) && !kiln_http_field_ok("X:", 2, 0)
+        && !kiln_http_field_ok("X\xe9", 2, 0) && !kiln_http_field_ok("(x)", 3, 0), "names");
+}
+
 int main(void) {
     guard_init();
     test_valid();
+    test_bare_lf();
     test_body_follows();
     test_bad();
     test_error_sticks();
@@ -622,6 +740,7 @@ int main(void) {
     test_url_decode();
     test_query();
     test_find_header();
+    test_field_rules();
     printf("%s: %d checks, %d failed\n", failures ? "FAIL" : "OK", checks, failures);
     return failures != 0;
 }

@@ -65,6 +65,45 @@ def test_session_tampering_and_wrong_key_refused():
     assert c2.get("/peek").text == "None"
 
 
+def test_session_signature_must_be_canonical():
+    from kiln.session import b64decode
+
+    c = TestClient(session_app("s3cret"))
+    c.get("/inc")
+    body, sig = c.cookies["session"].rsplit(".", 1)
+    raw = b64decode(sig)
+    # Other spellings of the same signature bytes: padding, the spare low bits of the last
+    # character, standard base64's "+/" for "-_".
+    spellings = [sig + "=", sig + "==", sig.replace("-", "+").replace("_", "/") + "="]
+    for ch in "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_":
+        other = sig[:-1] + ch
+        if other != sig and b64decode(other) == raw:
+            spellings.append(other)
+    assert len(spellings) >= 6, spellings
+    for other in spellings:
+        assert TestClient(session_app("s3cret"), cookies={"session": body + "." + other}).get("/peek").text == "None"
+    assert TestClient(session_app("s3cret"), cookies={"session": body + "." + sig}).get("/peek").text == "1"
+
+
+def test_a_signed_payload_of_the_wrong_shape_is_no_session():
+    import json
+
+    from kiln.session import b64encode
+
+    def signed(payload):
+        body = b64encode(payload if type(payload) is bytes else json.dumps(payload).encode())
+        return body + "." + b64encode(hmac_sha256(b"s3cret", body.encode()))
+
+    soon = int(time.time()) + 60
+    for payload in ([1, 2], "str", 7, None, {"d": {"n": 1}, "e": str(soon)}, {"d": {"n": 1}, "e": [soon]},
+                    {"d": {"n": 1}, "e": 1.5e300}, {"d": [1], "e": soon}, {"d": "x", "e": soon},
+                    b"\xff\xfe", b"{not json"):
+        res = TestClient(session_app("s3cret"), cookies={"session": signed(payload)}).get("/peek")
+        assert (res.status_code, res.text) == (200, "None"), payload
+    res = TestClient(session_app("s3cret"), cookies={"session": signed({"d": {"n": 5}, "e": soon})}).get("/peek")
+    assert res.text == "5"
+
+
 def test_session_key_rotation_and_expiry():
     old = TestClient(session_app("old"))
     old.get("/inc")
@@ -223,6 +262,17 @@ def test_csrf_double_submit():
     res = c.post("/submit", form={"csrf_token": token}, headers={"Sec-Fetch-Site": "cross-site"})
     assert res.status_code == 403
     assert TestClient(csrf_app()).post("/hook").text == "exempt"
+
+
+def test_csrf_reads_the_form_token_whatever_the_media_type_case():
+    c = TestClient(csrf_app())
+    token = c.get("/form").text
+    for ct in ("application/x-www-form-urlencoded", "Application/X-WWW-Form-URLEncoded",
+               "application/x-www-form-urlencoded; charset=UTF-8", " APPLICATION/x-www-form-urlencoded ;charset=utf-8"):
+        res = c.post("/submit", body="csrf_token=" + token, headers={"Content-Type": ct})
+        assert res.text == "accepted", ct
+    res = c.post("/submit", body="csrf_token=" + token, headers={"Content-Type": "text/plain"})
+    assert res.status_code == 403
 
 
 def test_csrf_token_lives_in_the_session_when_the_app_has_one():

@@ -172,6 +172,16 @@ def test_parser_limits():
     raises(TypeError, lambda: _kiln.Parser(bogus=1))
 
 
+def test_bare_lf_is_an_opt_in_and_never_mixed():
+    lf = b"POST /l HTTP/1.1\nHost: a\nTransfer-Encoding: chunked\n\n2;e=\"v\"\nhi\n0\n\n"
+    mixed = b"POST / HTTP/1.1\r\nHost: a\r\nDummy: x\nContent-Length: 23\r\n\r\n"
+    assert raises(ValueError, _kiln.Parser().feed, lf).args[0] == 400
+    assert raises(ValueError, _kiln.Parser().feed, mixed).args[0] == 400
+    r = _kiln.Parser(lenient_lf=True).feed(lf)
+    assert r.path == "/l" and r.body == b"hi" and r.headers["host"] == "a"
+    assert raises(ValueError, _kiln.Parser(lenient_lf=True).feed, mixed).args[0] == 400
+
+
 def test_finish_makes_views_raise():
     r = _kiln.Parser().feed(b"GET /p?q=1 HTTP/1.1\r\nHost: a\r\nX: y\r\n\r\n")
     path = r.path

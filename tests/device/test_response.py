@@ -164,6 +164,34 @@ def test_redirects_and_refused_headers():
         assert "pwned" not in res.headers and "X" not in res.headers
 
 
+def test_header_rules_are_the_parsers():
+    # One definition, in C: what kiln.response refuses is what _kiln.Parser refuses coming in.
+    import _kiln
+    from kiln.response import NoCaseDict, check_header
+
+    for value in ("a\x0bb", "a\x0cb", "a\x7fb", "a\x01", "a\rb", "a\nb", "a\x00b"):
+        try:
+            check_header("X-V", value)
+        except ValueError:
+            pass
+        else:
+            raise AssertionError("accepted %r" % value)
+        try:
+            _kiln.Parser().feed(b"GET / HTTP/1.1\r\nHost: a\r\nX-V: %s\r\n\r\n" % value.encode())
+        except ValueError:
+            pass
+        else:
+            raise AssertionError("parser accepted %r" % value)
+    for name in ("X V", "X:V", "", "X\xe9", "X(1)"):
+        try:
+            NoCaseDict()[name] = "v"
+        except ValueError:
+            pass
+        else:
+            raise AssertionError("accepted name %r" % name)
+    check_header("X-V", "a\tb caf\xe9 \"q\"")
+    assert _kiln.header_ok(b"X-V", b"\x80\xff") and not _kiln.header_ok("X-V", b"\x0b")
+
 
 def test_cookie_attributes_cannot_smuggle_other_attributes():
     from kiln import Response

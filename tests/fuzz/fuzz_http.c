@@ -1,6 +1,7 @@
 // libFuzzer target for the C parser core. The first two input bytes choose split points, the
 // rest is a request. It checks that the head parser gives the same answer whole, split in two
-// and fed byte by byte, that every view stays inside the head, that the chunked decoder gives
+// and fed byte by byte, that every view stays inside the head, that its line ends are all CRLF
+// or (when allowed) all bare LF, that the chunked decoder gives
 // the same body whole and split, and runs percent decoding and query iteration on the target.
 // Built by `make fuzz` / `make test-c` with clang -fsanitize=fuzzer,address,undefined.
 #include <stddef.h>
@@ -77,7 +78,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         return 0;
     }
     limits = kiln_http_default_limits;
-    limits.allow = data[0] & 7; // some inputs allow custom methods, CONNECT, TRACE
+    limits.allow = data[0] & 15; // some inputs allow custom methods, CONNECT, TRACE, bare LF
     limits.max_body = 1 << 20;
     const uint8_t *d = data + 2;
     size_t n = size - 2;
@@ -104,6 +105,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     }
     if (whole > 0) {
         check_views(&r1, h1, whole);
+        // Line ends: never a bare LF unless allowed, never both kinds in one head.
+        int crlf = 0, bare = 0;
+        for (int k = 0; k < whole; k++) {
+            if (d[k] == '\n') {
+                *(k > 0 && d[k - 1] == '\r' ? &crlf : &bare) = 1;
+            }
+        }
+        REQUIRE(!(crlf && bare) && (!bare || (limits.allow & KILN_HTTP_ALLOW_BARE_LF)));
         // Same public fields and header views, however the bytes arrived.
         REQUIRE(memcmp(&r1, &r2, offsetof(kiln_http_request_t, s_pos)) == 0);
         REQUIRE(memcmp(h1, h2, r1.num_headers * sizeof(h1[0])) == 0);

@@ -6,11 +6,16 @@
 # the test plays the watchdog and kills the process at the deadline; the timer records its use
 # in machine_log.jsonl.
 import json
+import os
 import sys
+
+# The board's flash: the folder the test booted the firmware in (kiln.slots then runs the app
+# in its own slot folder, so a relative path would land there).
+_FLASH = os.getenv("KILN_STANDIN_FLASH") or "."
 
 
 def _record(*event):
-    with open("machine_log.jsonl", "a") as f:
+    with open(_FLASH + "/machine_log.jsonl", "a") as f:
         f.write(json.dumps(list(event)) + "\n")
 
 

@@ -4,6 +4,11 @@
 # network_standin.json there: {"networks": [{"ssid":..., "password":..., "rssi":...}],
 # "ip": "192.168.1.23"}. Passwords are recorded as "<N chars>", never in clear.
 import json
+import os
+
+# The board's flash: the folder the test booted the firmware in (kiln.slots then runs the app
+# in its own slot folder, so a relative path would land there).
+_FLASH = os.getenv("KILN_STANDIN_FLASH") or "."
 
 STA_IF = 0
 AP_IF = 1
@@ -18,13 +23,13 @@ AUTH_WPA2_PSK = 3
 
 
 def _record(*event):
-    with open("network_log.jsonl", "a") as f:
+    with open(_FLASH + "/network_log.jsonl", "a") as f:
         f.write(json.dumps(list(event)) + "\n")
 
 
 def _world():
     try:
-        with open("network_standin.json") as f:
+        with open(_FLASH + "/network_standin.json") as f:
             return json.load(f)
     except OSError:
         return {"networks": []}

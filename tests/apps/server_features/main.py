@@ -99,6 +99,24 @@ def handle(req):
         return sleepy(None)
     if path == "/badheader":
         return 200, {"X-Bad": "a\r\nInjected: yes"}, "no"
+    if path == "/calls":
+        # how often the handler ran for this path, and the X-Long header it got
+        state["calls"] = state.get("calls", 0) + 1
+        return 200, None, "%d %d" % (state["calls"], len(req.headers.get("x-long", "")))
+    if path == "/header":
+        return 200, {"Content-Type": "text/plain; charset=UTF-8"}, req.headers.get("x-obs", "-")
+    if path == "/ctl-header":
+        return 200, [("X-V", "a" + chr(int(req.query_string)) + "b")], "no"
+    if path == "/bad-name":
+        return 200, [("X V", "a")], "no"
+    if path == "/te":
+        # an app-set Transfer-Encoding: ?len -> bytes body, ?gen -> a generator, ?cl -> with
+        # Content-Length, ?gzip -> another coding
+        q = req.query_string
+        headers = [("Transfer-Encoding", "gzip" if q == "gzip" else "Chunked")]
+        if q == "cl":
+            headers.append(("Content-Length", "2"))
+        return 200, headers, chunks() if q == "gen" else b"ok"
     if path == "/cookies":
         return 200, [("Set-Cookie", "a=1"), ("Set-Cookie", "b=2")], ""
     if path == "/close":

@@ -6,25 +6,30 @@
 # test plays the bootloader between runs (tests/test_ota.py: bootloader()). Every call that
 # changes flash or otadata is recorded in esp32_log.jsonl.
 import json
+import os
+
+# The board's flash: the folder the test booted the firmware in (kiln.slots then runs the app
+# in its own slot folder, so a relative path would land there).
+_FLASH = os.getenv("KILN_STANDIN_FLASH") or "."
 
 _BS = 4096
 
 
 def _record(*event):
-    with open("esp32_log.jsonl", "a") as f:
+    with open(_FLASH + "/esp32_log.jsonl", "a") as f:
         f.write(json.dumps(list(event)) + "\n")
 
 
 def _otadata():
     try:
-        with open("otadata.json") as f:
+        with open(_FLASH + "/otadata.json") as f:
             return json.load(f)
     except OSError:
         return {"boot": "ota_0", "running": "ota_0", "pending_verify": False, "size": 65536}
 
 
 def _save(d):
-    with open("otadata.json", "w") as f:
+    with open(_FLASH + "/otadata.json", "w") as f:
         f.write(json.dumps(d))
 
 
@@ -42,7 +47,7 @@ class Partition:
             id = d["boot"]
         self.label = id
         self.size = d["size"]
-        self.path = "partition_%s.bin" % id
+        self.path = _FLASH + "/partition_%s.bin" % id
 
     def info(self):
         offset = 0x10000 if self.label == "ota_0" else 0x10000 + self.size
