@@ -667,10 +667,18 @@ def _field_ok(b, value):
     return bool(b) or value
 
 
+def _str_data(s):
+    # mp_obj_str_get_data: the bytes of a str or bytes, TypeError for anything else
+    if isinstance(s, str):
+        return s.encode()
+    if isinstance(s, bytes):
+        return s
+    raise TypeError("can't convert '%s' object to str implicitly" % type(s).__name__)
+
+
 def header_ok(name, value):
     """Whether a response header may be written as given (the parser's field rules)."""
-    return _field_ok(name.encode() if isinstance(name, str) else bytes(name), False) and _field_ok(
-        value.encode() if isinstance(value, str) else bytes(value), True)
+    return _field_ok(_str_data(name), False) and _field_ok(_str_data(value), True)
 
 
 # --- strings ----------------------------------------------------------------------------------

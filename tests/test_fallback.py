@@ -75,8 +75,26 @@ def c_table(name):
     return entries
 
 
+def c_strings(name):
+    """The strings of the C array of strings `name` in tests/c/test_http.c."""
+    text = C_TESTS.read_text()
+    i = text.index("%s[] = {" % name) + len(name) + 6
+    out = []
+    while text[i] != "}":
+        if text.startswith("//", i):
+            i = text.index("\n", i)
+        elif text[i] == '"':
+            data, i = c_string(text, i)
+            out.append(data)
+            continue
+        i += 1
+    return out
+
+
 C_CASES = (
     [("valid%d" % n, raw) for n, raw in enumerate(c_table("valid_cases"))]
+    + [("bare-lf%d" % n, raw) for n, raw in enumerate(c_table("bare_lf_cases"))]
+    + [("mixed-lf%d" % n, raw) for n, raw in enumerate(c_strings("mixed_lf_cases"))]
     + [("header%d" % n, raw) for n, raw in enumerate(c_table("header_cases"))]
     + [("bad%d" % n, raw) for n, raw in enumerate(c_table("bad_cases"))]
     + [("chunk%d" % n, CHUNKED_HEAD + raw) for n, raw in enumerate(c_table("chunk_cases"))]
@@ -130,7 +148,16 @@ LIMIT_CASES = [
      b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n"),
     ("custom-allowed", dict(custom_methods=True), b"BREW /pot HTTP/1.1\r\nHost: a\r\n\r\n"),
     ("long-incomplete-414", dict(max_request_line=10, max_head=64), b"GET /" + b"a" * 80),
-]
+] + (
+    # The C tables' bare-LF cases again with lenient_lf: accepted, and a mix still 400.
+    [("lenient-bare-lf%d" % n, dict(lenient_lf=True), raw) for n, raw in enumerate(c_table("bare_lf_cases"))]
+    + [("lenient-mixed-lf%d" % n, dict(lenient_lf=True), raw) for n, raw in enumerate(c_strings("mixed_lf_cases"))]
+    + [("lenient-chunk%d" % n, dict(lenient_lf=True), CHUNKED_HEAD.replace(b"\r\n", b"\n") + raw)
+       for n, raw in enumerate(c_table("chunk_bare_lf_cases"))]
+    + [("lenient-valid%d" % n, dict(lenient_lf=True), raw) for n, raw in enumerate(c_table("valid_cases"))]
+    + [("lenient-chunk-crlf%d" % n, dict(lenient_lf=True), CHUNKED_HEAD + raw)
+       for n, raw in enumerate(c_table("chunk_cases"))]
+)
 
 PIPELINED = [
     ("two-gets", b"GET /a HTTP/1.1\r\nHost: a\r\n\r\nGET /b?c=d HTTP/1.1\r\nHost: a\r\n\r\n"),
@@ -159,11 +186,24 @@ FUNCTION_CASES = [
     ("headers", "headers(k)"),
     ("limits-checked", "bad_limit(k)"),
     ("loop-slots", "slots(k)"),
+    # The response-header field rules: token names, no control character but HTAB in values.
+    ("header_ok", "[k.header_ok(n, v) for n, v in HEADER_OK]"),
+    ("header_ok-int-name", "k.header_ok(1, 'v')"),
+    ("header_ok-int-value", "k.header_ok('X', 1)"),
+    ("header_ok-none", "k.header_ok('X', None)"),
     # The same public names (Conn is the fallback's own: the C type is not in the module table).
     ("names", "sorted(n for n in dir(k) if not n.startswith('_') and n != 'Conn')"),
 ]
 
 FUNCTION_HELPERS = r"""
+HEADER_OK = [
+    ("X-A", "1"), ("", "v"), ("X A", "v"), ("X:", "v"), ("X", ""), ("X", "a\tb"), ("X", " a "),
+    ("X", "a\x7fb"), ("X", "a\rb"), ("X", "a\nb"), ("X", "a\0b"), ("X", "\x1f"), ("X", "caf\xe9"),
+    ("T\xe9", "v"), ("X(", "v"), ("!#$%&'*+-.^_`|~09aZ", "v"), (b"X", b"v"), (b"X\n", b"v"),
+    (b"X", b"\xff\x80"),
+]
+
+
 class AsyncHolder:
     async def f(self):
         pass
@@ -330,7 +370,7 @@ for impl, k in IMPLS:
         try:
             value = eval(expr, {"k": k, "AsyncHolder": AsyncHolder, "make_closure": make_closure,
                                 "extended": extended, "headers": headers, "bad_limit": bad_limit,
-                                "slots": slots})
+                                "slots": slots, "HEADER_OK": HEADER_OK})
         except Exception as e:
             value = ("raised", type(e).__name__)
         print(repr(("function:" + name, impl, repr(value))))
