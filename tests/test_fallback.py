@@ -154,6 +154,8 @@ LIMIT_CASES = [
     + [("lenient-mixed-lf%d" % n, dict(lenient_lf=True), raw) for n, raw in enumerate(c_strings("mixed_lf_cases"))]
     + [("lenient-chunk%d" % n, dict(lenient_lf=True), CHUNKED_HEAD.replace(b"\r\n", b"\n") + raw)
        for n, raw in enumerate(c_table("chunk_bare_lf_cases"))]
+    + [("lenient-crlf-head-chunk%d" % n, dict(lenient_lf=True), CHUNKED_HEAD + raw)
+       for n, raw in enumerate(c_table("chunk_bare_lf_cases"))]
     + [("lenient-valid%d" % n, dict(lenient_lf=True), raw) for n, raw in enumerate(c_table("valid_cases"))]
     + [("lenient-chunk-crlf%d" % n, dict(lenient_lf=True), CHUNKED_HEAD + raw)
        for n, raw in enumerate(c_table("chunk_cases"))]
