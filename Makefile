@@ -73,7 +73,8 @@ deps-test:
 
 venv: $(VENV)/.installed
 $(VENV)/.installed: requirements-dev.txt
-	@test -x $(PY) || python3 -m venv $(VENV)
+	@# a venv left without pip by a failed creation (no python3-venv) is made again
+	@$(PY) -m pip --version >/dev/null 2>&1 || { rm -rf $(VENV) && python3 -m venv $(VENV); }
 	$(PY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt
 	@touch $@
 

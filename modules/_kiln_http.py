@@ -745,7 +745,8 @@ def parse_qs(s):
     for part in data.split(b"&"):
         if not part:
             continue
-        name, eq, value = part.partition(b"=")
+        eq = part.find(b"=")  # no bytes.partition on the ESP8266 port
+        name, value = (part, b"") if eq < 0 else (part[:eq], part[eq + 1:])
         pairs.append((_decode(name, True), _decode(value, True)))
     return pairs
 

@@ -122,7 +122,7 @@ def test_make_flash_with_a_mistyped_board_lists_the_boards():
 
 
 def test_esp8266_inputs_without_github_or_the_vendored_tarball_fail_at_once(tmp_path):
-    env = dict(os.environ, KILN_VENDOR=str(tmp_path / "nowhere"))
+    env = dict(os.environ, KILN_VENDOR=str(tmp_path / "nowhere"), KILN_NO_GITHUB="1")
     start = time.monotonic()
     proc = subprocess.run([ROOT / "tools" / "get-vendor.sh", tmp_path / "vendor"], env=env,
                           capture_output=True, text=True, timeout=60)
@@ -134,7 +134,7 @@ def test_esp8266_inputs_without_github_or_the_vendored_tarball_fail_at_once(tmp_
 
 def test_the_vendored_tarball_is_refused_when_its_sha256_differs(tmp_path):
     (tmp_path / "esp8266-vendor.tar.xz").write_bytes(b"not the tarball")
-    env = dict(os.environ, KILN_VENDOR=str(tmp_path))
+    env = dict(os.environ, KILN_VENDOR=str(tmp_path), KILN_NO_GITHUB="1")
     proc = subprocess.run([ROOT / "tools" / "get-vendor.sh", tmp_path / "vendor"], env=env,
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode != 0

@@ -132,11 +132,15 @@ def up(port=80, portal=True, ap_password=None):
         from kiln import portal as setup
 
         sta = setup.run(port=port, password=ap_password)
-        # set-up is over: let the portal's modules go, their heap is the app's now
-        sys.modules.pop("kiln.portal", None)
-        sys.modules.pop("kiln.dns", None)
+        # set-up is over: let the portal's modules go (from sys.modules and from the package,
+        # which keeps each imported submodule), their heap is the app's now
+        import kiln
+
+        for name in ("portal", "dns"):
+            sys.modules.pop("kiln." + name, None)
+            kiln.__dict__.pop(name, None)
         cfg = load()
-    urls[:] = addresses(sta.ifconfig()[0], cfg.get("hostname"), port)
+    urls[:] = addresses(sta.ifconfig()[0], (cfg or {}).get("hostname"), port)
     for url in urls:
         print("Kiln: serving on", url)
     return urls

@@ -124,17 +124,23 @@ class Body:
 
 
 def rmtree(path):
-    try:
-        names = os.listdir(path)
-    except OSError:
-        return
-    for name in names:
-        p = path + "/" + name
-        if os.stat(p)[0] & 0x4000:
-            rmtree(p)
-        else:
-            os.remove(p)
-    os.rmdir(path)
+    # Without recursion: a bundle's folders may nest deeper than the ESP8266's 8 KB C stack allows.
+    folders, stack = [], [path]
+    while stack:
+        folder = stack.pop()
+        try:
+            names = os.listdir(folder)
+        except OSError:
+            continue
+        folders.append(folder)
+        for name in names:
+            p = folder + "/" + name
+            if os.stat(p)[0] & 0x4000:
+                stack.append(p)
+            else:
+                os.remove(p)
+    for folder in reversed(folders):
+        os.rmdir(folder)
 
 
 def _safe(path):
@@ -161,7 +167,6 @@ async def unpack(body, dest):
         raise Refused(400, "not a Kiln app bundle")
     os.mkdir(dest)
     paths = []
-    buf = bytearray(_CHUNK)
     while True:
         head = await body.line()
         if head == "E":
@@ -175,7 +180,7 @@ async def unpack(body, dest):
         _makedirs(dest, path)
         with open(dest + "/" + path, "wb") as f:
             while size:
-                chunk = await body.read(min(size, len(buf)))
+                chunk = await body.read(min(size, _CHUNK))
                 f.write(chunk)
                 size -= len(chunk)
         paths.append(path)

@@ -155,7 +155,8 @@ def run(port=80, host="0.0.0.0", network=True, ap_password=None, **config):
 
     global root
     root = os.getcwd().rstrip("/") + "/"
-    net.config_path = root + net.config_path
+    if not net.config_path.startswith("/"):
+        net.config_path = root + net.config_path
     if network:
         net.up(port, ap_password=ap_password)
     st = choose()
