@@ -571,6 +571,23 @@ class Conn:
             if not data:
                 return 0
 
+
+    def _read_more(self):
+        # None once more bytes are in; else what run() answers (wait to read, or close)
+        data = self._recv()
+        if data is None:
+            return _RUN_READ
+        if not data:
+            return _RUN_CLOSE
+        self._in += data
+        return None
+
+    def _refuse(self, status):
+        self._log(status, reason(status))
+        self._simple(status, True)
+        self._phase = _PH_CLOSING
+        self._drain = 2
+        return None
     def _head(self):
         srv = self.server
         while True:
@@ -582,19 +599,11 @@ class Conn:
                 if self._tphase == _T_IDLE:
                     self._tphase = _T_HEAD
                     self._tstart = ticks_ms()
-            data = self._recv()
-            if data is None:
-                return _RUN_READ
-            if not data:
-                return _RUN_CLOSE
-            self._in += data
+            more = self._read_more()
+            if more is not None:
+                return more
         if head_len < 0:
-            status = -head_len
-            self._log(status, reason(status))
-            self._simple(status, True)
-            self._phase = _PH_CLOSING
-            self._drain = 2
-            return None
+            return self._refuse(-head_len)
         self._head_only = h.method == "HEAD"
         if not h.flags & _F_KEEP_ALIVE:
             self._keep_alive = False
@@ -622,19 +631,9 @@ class Conn:
             if self._tphase != _T_BODY:
                 self._tphase = _T_BODY
                 self._tstart = ticks_ms()
-            data = self._recv()
-            if data is None:
-                return _RUN_READ
-            if not data:
-                return _RUN_CLOSE
-            self._in += data
-            return None
+            return self._read_more()
         if r < 0:
-            self._log(-r, reason(-r))
-            self._simple(-r, True)
-            self._phase = _PH_CLOSING
-            self._drain = 2
-            return None
+            return self._refuse(-r)
         req = Request(buf, h, body)
         self._in = buf[end:]
         return self._call(req, end)
