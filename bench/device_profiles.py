@@ -23,6 +23,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+from http_client import Conn  # noqa: E402
+
 FIRMWARE = ROOT / "firmware" / "UNIX_DEVICE" / "kiln"
 PROFILES = (("ESP8266", 38, 4), ("ESP32 (no SPIRAM)", 110, 8))
 BURST = 40
@@ -85,53 +88,21 @@ class Server:
 
 
 class Client:
-    """One keep-alive connection; get() returns (status, body) (Content-Length or chunked
-    framing), raises OSError when closed."""
+    """One keep-alive connection; get() returns (status, body), raises OSError when closed."""
 
     def __init__(self, port):
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
-        self.buf = b""
+        self.conn = Conn(port, timeout=10)
 
     def get(self, path):
-        self.sock.sendall(b"GET %s HTTP/1.1\r\nHost: bench\r\n\r\n" % path.encode())
-        while b"\r\n\r\n" not in self.buf:
-            self._fill()
-        head, self.buf = self.buf.split(b"\r\n\r\n", 1)
-        headers = {}
-        for line in head.split(b"\r\n")[1:]:
-            name, _, value = line.partition(b":")
-            headers[name.strip().lower()] = value.strip()
-        if headers.get(b"transfer-encoding") == b"chunked":
-            body = b""
-            while True:
-                size = int(self._line().split(b";")[0], 16)
-                body += self._exactly(size + 2)[:size]
-                if size == 0:
-                    break
-        else:
-            body = self._exactly(int(headers.get(b"content-length", 0)))
-        return int(head.split()[1]), body
-
-    def _line(self):
-        while b"\r\n" not in self.buf:
-            self._fill()
-        line, self.buf = self.buf.split(b"\r\n", 1)
-        return line
-
-    def _exactly(self, n):
-        while len(self.buf) < n:
-            self._fill()
-        data, self.buf = self.buf[:n], self.buf[n:]
-        return data
-
-    def _fill(self):
-        data = self.sock.recv(65536)
-        if not data:
-            raise ConnectionResetError("closed")
-        self.buf += data
+        self.conn.request(path)
+        try:
+            status, _, body, _ = self.conn.response()
+        except EOFError as e:
+            raise ConnectionResetError("closed") from e
+        return status, body
 
     def close(self):
-        self.sock.close()
+        self.conn.close()
 
 
 def heap(client):

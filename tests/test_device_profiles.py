@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from conftest import DEVICE_FIRMWARE
-from test_server_loop import Conn
+from http_client import Conn
 
 ROOT = Path(__file__).resolve().parent.parent
 ESP8266_HEAP = "38k"
