@@ -1,5 +1,7 @@
 # The pure-Python `_kiln`, part two (see _kiln.py): the socket loop (kiln_server.c, kiln_conn.c,
 # kiln_response.c).
+import select
+
 from _kiln_http import (
     _ALLOW_BARE_LF,
     _BODY_IN_MEMORY,
@@ -79,6 +81,7 @@ _FRAME_NONE = 3
 
 _EAGAIN = (11, 35, 115)  # EAGAIN/EWOULDBLOCK (Linux, BSD), EINPROGRESS
 _DRAIN_MS = 1000
+_BLOCKED_LOG_MS = 1000  # a sync handler held the loop this long: a console line
 
 _TIMEOUT_408 = b"HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
 _BUSY_503 = (b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nContent-Type: text/plain\r\n"
@@ -197,7 +200,10 @@ class Server:
             if not limit:
                 continue
             elapsed = ticks_diff(now, c._tstart)
-            if elapsed >= limit:
+            if elapsed >= limit and c._tphase in (_T_IDLE, _T_HEAD) and _readable(c.sock):
+                # Bytes wait unread: the loop was held (a slow sync handler), not the client.
+                nxt = 20
+            elif elapsed >= limit:
                 c._timeout()
             elif limit - elapsed < nxt:
                 nxt = limit - elapsed
@@ -211,6 +217,12 @@ class Server:
             c._tphase = _T_NONE
             c._timeout()
         self.sock.close()
+
+
+def _readable(sock):
+    p = select.poll()
+    p.register(sock, select.POLLIN)
+    return bool(p.poll(0))
 
 
 def _answer_busy(sock):
@@ -565,7 +577,11 @@ class Conn:
         self._req = req
         self._phase = _PH_HANDLER
         self._tphase = _T_NONE
+        t0 = ticks_ms()
         res = self.server.handler(req)
+        dt = ticks_diff(ticks_ms(), t0)
+        if dt >= _BLOCKED_LOG_MS:
+            print("Kiln: %s %s blocked the loop for %d.%d s" % (req.method, req.target, dt // 1000, dt % 1000 // 100))
         if self._closed:
             return _RUN_CLOSE
         return self._respond(res)

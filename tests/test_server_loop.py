@@ -616,6 +616,24 @@ def test_an_idle_client_times_out_while_others_are_served(features):
     assert c.closed_by_server(timeout=4)
 
 
+def test_a_view_that_blocks_the_loop_costs_no_other_client_its_connection(features):
+    srv = features(idle_timeout=1)
+    other = Conn(srv.port)
+    other.request("/")
+    assert other.response()[0] == 200
+    blocker = Conn(srv.port)
+    blocker.request("/block")  # time.sleep(2) in a sync view: twice the idle timeout
+    time.sleep(0.3)
+    # the keep-alive connection's next request arrives while the loop is held: it is not idle
+    other.request("/")
+    assert blocker.response()[0] == 200
+    assert other.response()[0] == 200
+    blocked = [x for x in srv.console().splitlines() if "blocked" in x]
+    assert blocked == ["Kiln: GET /block blocked the loop for 2.0 s"]
+    # and an idle connection still times out once the loop runs again
+    assert other.closed_by_server(timeout=4)
+
+
 def test_slowloris_gets_408(features):
     srv = features(head_timeout=1)
     c = Conn(srv.port)

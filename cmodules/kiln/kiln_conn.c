@@ -733,7 +733,18 @@ static int conn_call(kiln_conn_obj_t *c) {
     c->phase = KILN_PH_HANDLER;
     c->tphase = KILN_T_NONE;
     c->resp_start = c->wlen;
+    uint32_t t0 = mp_hal_ticks_ms();
     mp_obj_t res = mp_call_function_1(c->server->handler, c->req);
+    uint32_t dt = mp_hal_ticks_ms() - t0;
+    if (dt >= KILN_BLOCKED_LOG_MS) {
+        // "Kiln: GET /x blocked the loop for 16.0 s": every other client waited that long
+        mp_printf(&mp_plat_print, "Kiln: ");
+        mp_obj_print_helper(&mp_plat_print, mp_load_attr(c->req, MP_QSTR_method), PRINT_STR);
+        mp_printf(&mp_plat_print, " ");
+        mp_obj_print_helper(&mp_plat_print, mp_load_attr(c->req, MP_QSTR_target), PRINT_STR);
+        mp_printf(&mp_plat_print, " blocked the loop for %u.%u s\n", (unsigned)(dt / 1000),
+            (unsigned)(dt % 1000 / 100));
+    }
     if (c->closed) {
         // the handler closed the server (and so this connection)
         return KILN_RUN_CLOSE;

@@ -291,6 +291,14 @@ static mp_obj_t server_accept(mp_obj_t self_in) {
 }
 static MP_DEFINE_CONST_FUN_OBJ_1(server_accept_obj, server_accept);
 
+// Whether the client's socket has bytes the loop has not read yet.
+static bool readable(kiln_conn_obj_t *c) {
+    const mp_stream_p_t *sp = mp_get_stream(c->sock);
+    int err;
+    mp_uint_t r = sp->ioctl(c->sock, MP_STREAM_POLL, MP_STREAM_POLL_RD, &err);
+    return r != MP_STREAM_ERROR && (r & MP_STREAM_POLL_RD);
+}
+
 // server.sweep(): times out stalled connections (408 for a stalled request, close for an idle
 // one); returns the milliseconds until the next check is due.
 static mp_obj_t server_sweep(mp_obj_t self_in) {
@@ -307,7 +315,10 @@ static mp_obj_t server_sweep(mp_obj_t self_in) {
             continue;
         }
         uint32_t elapsed = now - c->tstart;
-        if (elapsed >= limit) {
+        if (elapsed >= limit && (c->tphase == KILN_T_IDLE || c->tphase == KILN_T_HEAD) && readable(c)) {
+            // Bytes wait unread: the loop was held (a slow sync handler), not the client.
+            next = 20;
+        } else if (elapsed >= limit) {
             kiln_conn_timeout(c);
         } else if (limit - elapsed < next) {
             next = limit - elapsed;

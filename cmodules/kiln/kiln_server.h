@@ -50,6 +50,11 @@ mp_uint_t mp_hal_ticks_ms(void);
 #define KILN_DRAIN_MS (1000)
 #endif
 
+// A sync handler that holds the loop this long or longer gets a console line.
+#ifndef KILN_BLOCKED_LOG_MS
+#define KILN_BLOCKED_LOG_MS (1000)
+#endif
+
 // Request phases.
 enum {
     KILN_PH_HEAD,       // reading a request head (idle when no byte of it has arrived)
