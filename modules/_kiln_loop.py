@@ -81,6 +81,8 @@ _FRAME_NONE = 3
 
 _EAGAIN = (11, 35, 115)  # EAGAIN/EWOULDBLOCK (Linux, BSD), EINPROGRESS
 _DRAIN_MS = 1000
+_PRESSURE_PERCENT = 75  # this share of the slots busy: heads get _PRESSURE_HEAD_MS at most
+_PRESSURE_HEAD_MS = 2000
 _BLOCKED_LOG_MS = 1000  # a sync handler held the loop this long: a console line
 
 _TIMEOUT_408 = b"HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
@@ -119,7 +121,7 @@ class Server:
         self, sock, handler, *, max_connections=8, head_timeout=10000, body_timeout=30000,
         idle_timeout=15000, send_timeout=30000, max_body=_MAX_BODY, max_head=_MAX_HEAD,
         recv_buffer=_RECV_BUFFER, send_buffer=_SEND_BUFFER, access_log=False, debug=False,
-        body_in_memory=_BODY_IN_MEMORY, body_stream=None, lenient_lf=False,
+        body_in_memory=_BODY_IN_MEMORY, body_stream=None, lenient_lf=False, max_per_client=-1,
     ):
         if max_connections < 1 or max_connections > 65535 or recv_buffer < 16 or send_buffer < 16:
             raise ValueError("bad server configuration")
@@ -139,6 +141,11 @@ class Server:
         self.closed = False
         self._refusing = False
         self._accept_failing = False
+        half = max(max_connections // 2, 1)
+        self.max_per_client = half if max_per_client < 0 else min(max_per_client, max_connections)
+        self._capping = False
+        self._pressed = False
+        self._pressed_at = 0
         sock.setblocking(False)
 
     @property
@@ -162,15 +169,31 @@ class Server:
                 return False
             self._accept_failing = False
             sock = res[0]
+            peer = _peer(res[1]) if len(res) > 1 else None
+            if self._over_cap(peer):
+                _answer_busy(sock)
+                if not self._capping:
+                    self._capping = True
+                    print("Kiln: 503 per-client limit (%d) reached by %s" % (self.max_per_client, _peer_host(peer)))
+                continue
             if len(self.conns) >= self.max_connections and not self._evict_idle():
                 _answer_busy(sock)
                 if not self._refusing:
                     self._refusing = True
                     print("Kiln: 503 connection limit (%d) reached, refusing clients" % self.max_connections)
                 continue
-            c = Conn(self, sock, _peer(res[1]) if len(res) > 1 else None)
+            c = Conn(self, sock, peer)
             self.conns.append(c)
             return c
+
+    def _under_pressure(self):
+        return len(self.conns) * 100 >= self.max_connections * _PRESSURE_PERCENT
+
+    def _over_cap(self, peer):
+        if not self.max_per_client or not self._under_pressure():
+            return False
+        host = _peer_host(peer)
+        return sum(1 for c in self.conns if _peer_host(c.peer) == host) >= self.max_per_client
 
     def _evict_idle(self):
         now = ticks_ms()
@@ -191,12 +214,20 @@ class Server:
         if c in self.conns:
             self.conns.remove(c)
             self._refusing = False
+            self._capping = False
 
     def sweep(self):
         now = ticks_ms()
         nxt = 1000
+        if self._under_pressure():
+            self._pressed = True
+            self._pressed_at = now
+        elif self._pressed and ticks_diff(now, self._pressed_at) >= _PRESSURE_HEAD_MS:
+            self._pressed = False
         for c in list(self.conns):
             limit = self._timeouts[c._tphase]
+            if self._pressed and (c._tphase == _T_HEAD or (c._tphase == _T_IDLE and not c._served)):
+                limit = min(limit, self._timeouts[_T_HEAD], _PRESSURE_HEAD_MS)
             if not limit:
                 continue
             elapsed = ticks_diff(now, c._tstart)

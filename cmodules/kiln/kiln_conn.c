@@ -44,7 +44,7 @@ static void rbuf_resize(kiln_conn_obj_t *c, size_t cap) {
 
 // The (host, port) tuple for an address returned by accept(): lwIP ports give a tuple already,
 // the unix port a raw sockaddr.
-static mp_obj_t peer_from_addr(mp_obj_t addr) {
+mp_obj_t kiln_peer_from_addr(mp_obj_t addr) {
     mp_buffer_info_t bi;
     if (mp_obj_is_type(addr, &mp_type_tuple) || !mp_get_buffer(addr, &bi, MP_BUFFER_READ)) {
         return addr;
@@ -76,7 +76,7 @@ static mp_obj_t peer_from_addr(mp_obj_t addr) {
     return mp_obj_new_tuple(2, items);
 }
 
-mp_obj_t kiln_conn_new(kiln_server_obj_t *srv, mp_obj_t sock, mp_obj_t addr, size_t slot) {
+mp_obj_t kiln_conn_new(kiln_server_obj_t *srv, mp_obj_t sock, mp_obj_t peer, size_t slot) {
     const mp_stream_p_t *sp = mp_get_stream(sock);
     if (sp == NULL || sp->read == NULL || sp->write == NULL) {
         mp_raise_TypeError(MP_ERROR_TEXT("stream socket required"));
@@ -86,7 +86,6 @@ mp_obj_t kiln_conn_new(kiln_server_obj_t *srv, mp_obj_t sock, mp_obj_t addr, siz
     dest[2] = mp_const_false;
     mp_call_method_n_kw(1, 0, dest);
 
-    mp_obj_t peer = peer_from_addr(addr);
     // The slot's Conn, reused (see conn.close()).
     kiln_conn_obj_t *c = MP_OBJ_TO_PTR(srv->slots[slot].obj);
     memset((byte *)c + sizeof(mp_obj_base_t), 0, sizeof(*c) - sizeof(mp_obj_base_t));
