@@ -1,5 +1,7 @@
 # The pure-Python `_kiln`, part two (see _kiln.py): the socket loop (kiln_server.c, kiln_conn.c,
 # kiln_response.c).
+import select
+
 from _kiln_http import (
     _ALLOW_BARE_LF,
     _BODY_IN_MEMORY,
@@ -90,6 +92,9 @@ _CONN_BYTES = 512
 
 _EAGAIN = (11, 35, 115)  # EAGAIN/EWOULDBLOCK (Linux, BSD), EINPROGRESS
 _DRAIN_MS = 1000
+_PRESSURE_PERCENT = 75  # this share of the slots busy: heads get _PRESSURE_HEAD_MS at most
+_PRESSURE_HEAD_MS = 2000
+_BLOCKED_LOG_MS = 1000  # a sync handler held the loop this long: a console line
 
 # The answer to a MemoryError (kiln_conn.c's oom_500).
 _OOM_500 = (b"HTTP/1.1 500 Internal Server Error\r\nContent-Type: text/plain\r\nContent-Length: 21\r\n"
@@ -130,7 +135,7 @@ class Server:
         self, sock, handler, *, max_connections=8, head_timeout=10000, body_timeout=30000,
         idle_timeout=15000, send_timeout=30000, max_body=_MAX_BODY, max_head=_MAX_HEAD,
         recv_buffer=_RECV_BUFFER, send_buffer=_SEND_BUFFER, access_log=False, debug=False,
-        body_in_memory=_BODY_IN_MEMORY, body_stream=None, lenient_lf=False,
+        body_in_memory=_BODY_IN_MEMORY, body_stream=None, lenient_lf=False, max_per_client=-1,
     ):
         if max_connections < 1 or max_connections > 65535 or recv_buffer < 16 or send_buffer < 16:
             raise ValueError("bad server configuration")
@@ -150,6 +155,11 @@ class Server:
         self.closed = False
         self._refusing = False
         self._accept_failing = False
+        half = max(max_connections // 2, 1)
+        self.max_per_client = half if max_per_client < 0 else min(max_per_client, max_connections)
+        self._capping = False
+        self._pressed = False
+        self._pressed_at = 0
         self._reserve_slots()
         sock.setblocking(False)
 
@@ -192,6 +202,13 @@ class Server:
                 return False
             self._accept_failing = False
             sock = res[0]
+            peer = _peer(res[1]) if len(res) > 1 else None
+            if self._over_cap(peer):
+                _answer_busy(sock)
+                if not self._capping:
+                    self._capping = True
+                    print("Kiln: 503 per-client limit (%d) reached by %s" % (self.max_per_client, _peer_host(peer)))
+                continue
             if self.connections >= self.max_connections and not self._evict_idle():
                 _answer_busy(sock)
                 if not self._refusing:
@@ -203,7 +220,7 @@ class Server:
                 if not c._in_use:
                     break
             try:
-                c._open(sock, _peer(res[1]) if len(res) > 1 else None)
+                c._open(sock, peer)
             except Exception as e:  # noqa: BLE001 - as the C loop: 503, then the caller pauses
                 _answer_busy(sock)
                 if not self._accept_failing:
@@ -213,6 +230,15 @@ class Server:
             c._in_use = True
             self.connections += 1
             return c
+
+    def _under_pressure(self):
+        return self.connections * 100 >= self.max_connections * _PRESSURE_PERCENT
+
+    def _over_cap(self, peer):
+        if not self.max_per_client or not self._under_pressure():
+            return False
+        host = _peer_host(peer)
+        return sum(1 for c in self._slots if c._in_use and _peer_host(c.peer) == host) >= self.max_per_client
 
     def _evict_idle(self):
         now = ticks_ms()
@@ -236,18 +262,29 @@ class Server:
             c._in_use = False
             self.connections -= 1
             self._refusing = False
+            self._capping = False
 
     def sweep(self):
         now = ticks_ms()
         nxt = 1000
+        if self._under_pressure():
+            self._pressed = True
+            self._pressed_at = now
+        elif self._pressed and ticks_diff(now, self._pressed_at) >= _PRESSURE_HEAD_MS:
+            self._pressed = False
         for c in self._slots:
             if not c._in_use:
                 continue
             limit = self._timeouts[c._tphase]
+            if self._pressed and (c._tphase == _T_HEAD or (c._tphase == _T_IDLE and not c._served)):
+                limit = min(limit, self._timeouts[_T_HEAD], _PRESSURE_HEAD_MS)
             if not limit:
                 continue
             elapsed = ticks_diff(now, c._tstart)
-            if elapsed >= limit:
+            if elapsed >= limit and c._tphase in (_T_IDLE, _T_HEAD) and _readable(c.sock):
+                # Bytes wait unread: the loop was held (a slow sync handler), not the client.
+                nxt = 20
+            elif elapsed >= limit:
                 c._timeout()
             elif limit - elapsed < nxt:
                 nxt = limit - elapsed
@@ -262,6 +299,12 @@ class Server:
                 c._tphase = _T_NONE
                 c._timeout()
         self.sock.close()
+
+
+def _readable(sock):
+    p = select.poll()
+    p.register(sock, select.POLLIN)
+    return bool(p.poll(0))
 
 
 def _answer_busy(sock):
@@ -643,7 +686,11 @@ class Conn:
         self._req = req
         self._phase = _PH_HANDLER
         self._tphase = _T_NONE
+        t0 = ticks_ms()
         res = self.server.handler(req)
+        dt = ticks_diff(ticks_ms(), t0)
+        if dt >= _BLOCKED_LOG_MS:
+            print("Kiln: %s %s blocked the loop for %d.%d s" % (req.method, req.target, dt // 1000, dt % 1000 // 100))
         if self._closed:
             return _RUN_CLOSE
         return self._respond(res)

@@ -477,7 +477,7 @@ def test_hello_serves_1000_requests_in_a_16k_heap(serve):
 
 
 def test_200_concurrent_clients(features):
-    srv = features()
+    srv = features(max_per_client=0)  # every client here is 127.0.0.1
     clients = [Conn(srv.port) for _ in range(200)]
     for i, c in enumerate(clients):
         c.request("/echo?c=%d" % i)
@@ -522,6 +522,24 @@ def test_an_idle_client_times_out_while_others_are_served(features):
     assert c.closed_by_server(timeout=4)
 
 
+def test_a_view_that_blocks_the_loop_costs_no_other_client_its_connection(features):
+    srv = features(idle_timeout=1)
+    other = Conn(srv.port)
+    other.request("/")
+    assert other.response()[0] == 200
+    blocker = Conn(srv.port)
+    blocker.request("/block")  # time.sleep(2) in a sync view: twice the idle timeout
+    time.sleep(0.3)
+    # the keep-alive connection's next request arrives while the loop is held: it is not idle
+    other.request("/")
+    assert blocker.response()[0] == 200
+    assert other.response()[0] == 200
+    blocked = [x for x in srv.console().splitlines() if "blocked" in x]
+    assert blocked == ["Kiln: GET /block blocked the loop for 2.0 s"]
+    # and an idle connection still times out once the loop runs again
+    assert other.closed_by_server(timeout=4)
+
+
 def test_slowloris_gets_408(features):
     srv = features(head_timeout=1)
     c = Conn(srv.port)
@@ -550,7 +568,7 @@ def test_a_stalled_body_gets_408(features):
 
 
 def test_a_client_that_disconnects_mid_response(features):
-    srv = features(max_connections=4)
+    srv = features(max_connections=4, max_per_client=0)
     for _ in range(10):
         c = Conn(srv.port)
         c.request("/file")
@@ -566,8 +584,74 @@ def test_a_client_that_disconnects_mid_response(features):
     assert srv.alive()
 
 
+def conn_from(port, host):
+    """A Conn whose client address is host (127.0.0.x: a distinct client on loopback)."""
+    c = Conn.__new__(Conn)
+    c.sock = socket.socket()
+    c.sock.settimeout(5)
+    c.sock.bind((host, 0))
+    c.sock.connect(("127.0.0.1", port))
+    c.buf = b""
+    return c
+
+
+def stall_heads(port, host, most):
+    """Open connections from host that each send half a head, until one is refused; returns
+    the ones holding a slot."""
+    held = []
+    for _ in range(most):
+        c = conn_from(port, host)
+        c.send(b"GET / HTTP/1.1\r\n")
+        c.sock.settimeout(0.3)
+        try:
+            status = c.response()[0]
+        except socket.timeout:
+            c.sock.settimeout(5)
+            held.append(c)
+            continue
+        except (ConnectionResetError, EOFError):
+            status = None
+        assert status in (503, None)
+        c.close()
+        break
+    return held
+
+
+def test_one_client_address_cannot_take_every_slot(features):
+    srv = features(max_connections=8, max_per_client=4)
+    held = stall_heads(srv.port, "127.0.0.2", 8)
+    # under pressure (6 of 8 slots busy) an address holding 4 or more gets no more
+    assert 4 <= len(held) <= 6
+    for _ in range(20):  # the line follows the 503 on the wire
+        if "Kiln: 503 per-client limit (4) reached by 127.0.0.2" in srv.console().splitlines():
+            break
+        time.sleep(0.05)
+    else:
+        pytest.fail("no per-client log line:\n" + srv.console())
+    # another address is still served
+    c = conn_from(srv.port, "127.0.0.3")
+    c.request("/")
+    assert c.response()[0] == 200
+
+
+def test_under_pressure_a_stalled_head_is_dropped_sooner(features):
+    srv = features(max_connections=8, max_per_client=8, head_timeout=10)
+    start = time.monotonic()
+    held = stall_heads(srv.port, "127.0.0.2", 7)
+    assert len(held) == 7
+    for c in held:
+        status, h, _, _ = c.response()
+        assert status == 408
+    # 2 s under pressure instead of head_timeout=10
+    assert time.monotonic() - start < 4.5
+    # the pressure is gone with them: a head gets its full head_timeout again
+    c = Conn(srv.port)
+    c.send(b"GET / HTTP/1.1\r\n")
+    assert not c.closed_by_server(timeout=3)
+
+
 def test_a_flood_beyond_the_limit_gets_503_then_recovers(features):
-    srv = features(max_connections=4, head_timeout=1)
+    srv = features(max_connections=4, head_timeout=1, max_per_client=0)
     busy = []
     while len(busy) < 4:
         # a head in progress holds its slot (the readiness probe may still hold one briefly)
@@ -595,7 +679,7 @@ def test_a_flood_beyond_the_limit_gets_503_then_recovers(features):
 
 
 def test_idle_connections_are_evicted_for_new_clients(features):
-    srv = features(max_connections=4)
+    srv = features(max_connections=4, max_per_client=0)
     idle = [Conn(srv.port) for _ in range(4)]
     for c in idle:
         c.request("/")

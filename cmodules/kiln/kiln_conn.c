@@ -44,7 +44,7 @@ static void rbuf_resize(kiln_conn_obj_t *c, size_t cap) {
 
 // The (host, port) tuple for an address returned by accept(): lwIP ports give a tuple already,
 // the unix port a raw sockaddr.
-static mp_obj_t peer_from_addr(mp_obj_t addr) {
+mp_obj_t kiln_peer_from_addr(mp_obj_t addr) {
     mp_buffer_info_t bi;
     if (mp_obj_is_type(addr, &mp_type_tuple) || !mp_get_buffer(addr, &bi, MP_BUFFER_READ)) {
         return addr;
@@ -76,7 +76,7 @@ static mp_obj_t peer_from_addr(mp_obj_t addr) {
     return mp_obj_new_tuple(2, items);
 }
 
-mp_obj_t kiln_conn_new(kiln_server_obj_t *srv, mp_obj_t sock, mp_obj_t addr, size_t slot) {
+mp_obj_t kiln_conn_new(kiln_server_obj_t *srv, mp_obj_t sock, mp_obj_t peer, size_t slot) {
     const mp_stream_p_t *sp = mp_get_stream(sock);
     if (sp == NULL || sp->read == NULL || sp->write == NULL) {
         mp_raise_TypeError(MP_ERROR_TEXT("stream socket required"));
@@ -86,7 +86,6 @@ mp_obj_t kiln_conn_new(kiln_server_obj_t *srv, mp_obj_t sock, mp_obj_t addr, siz
     dest[2] = mp_const_false;
     mp_call_method_n_kw(1, 0, dest);
 
-    mp_obj_t peer = peer_from_addr(addr);
     // The slot's Conn, reused (see conn.close()).
     kiln_conn_obj_t *c = MP_OBJ_TO_PTR(srv->slots[slot].obj);
     memset((byte *)c + sizeof(mp_obj_base_t), 0, sizeof(*c) - sizeof(mp_obj_base_t));
@@ -733,7 +732,18 @@ static int conn_call(kiln_conn_obj_t *c) {
     c->phase = KILN_PH_HANDLER;
     c->tphase = KILN_T_NONE;
     c->resp_start = c->wlen;
+    uint32_t t0 = mp_hal_ticks_ms();
     mp_obj_t res = mp_call_function_1(c->server->handler, c->req);
+    uint32_t dt = mp_hal_ticks_ms() - t0;
+    if (dt >= KILN_BLOCKED_LOG_MS) {
+        // "Kiln: GET /x blocked the loop for 16.0 s": every other client waited that long
+        mp_printf(&mp_plat_print, "Kiln: ");
+        mp_obj_print_helper(&mp_plat_print, mp_load_attr(c->req, MP_QSTR_method), PRINT_STR);
+        mp_printf(&mp_plat_print, " ");
+        mp_obj_print_helper(&mp_plat_print, mp_load_attr(c->req, MP_QSTR_target), PRINT_STR);
+        mp_printf(&mp_plat_print, " blocked the loop for %u.%u s\n", (unsigned)(dt / 1000),
+            (unsigned)(dt % 1000 / 100));
+    }
     if (c->closed) {
         // the handler closed the server (and so this connection)
         return KILN_RUN_CLOSE;

@@ -10,8 +10,8 @@ static const char busy_503[] =
     "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nContent-Type: text/plain\r\n"
     "Content-Length: 19\r\nConnection: close\r\n\r\nService Unavailable";
 
-void kiln_print_peer(const kiln_conn_obj_t *c) {
-    mp_obj_t peer = c->peer;
+// The host of a (host, port) peer.
+static mp_obj_t peer_host(mp_obj_t peer) {
     if (mp_obj_is_type(peer, &mp_type_tuple)) {
         size_t n;
         mp_obj_t *items;
@@ -20,7 +20,11 @@ void kiln_print_peer(const kiln_conn_obj_t *c) {
             peer = items[0];
         }
     }
-    mp_obj_print_helper(&mp_plat_print, peer, PRINT_STR);
+    return peer;
+}
+
+void kiln_print_peer(const kiln_conn_obj_t *c) {
+    mp_obj_print_helper(&mp_plat_print, peer_host(c->peer), PRINT_STR);
 }
 
 // One console line: "Kiln: 400 Bad Request from 127.0.0.1".
@@ -39,15 +43,25 @@ void kiln_server_release(kiln_server_obj_t *srv, kiln_conn_obj_t *c) {
         srv->slots[c->slot].conn = MP_OBJ_NULL;
         srv->n_conns--;
         srv->refusing = false;
+        srv->capping = false;
     }
 }
 
-static uint32_t timeout_of(kiln_server_obj_t *srv, uint8_t tphase) {
-    switch (tphase) {
+// Most slots are busy: heads get shorter deadlines and one address fewer slots.
+static bool under_pressure(kiln_server_obj_t *srv) {
+    return (uint32_t)srv->n_conns * 100 >= (uint32_t)srv->max_conns * KILN_PRESSURE_PERCENT;
+}
+
+static uint32_t timeout_of(kiln_server_obj_t *srv, kiln_conn_obj_t *c) {
+    switch (c->tphase) {
         case KILN_T_IDLE:
+            // a new client that has said nothing yet is a head that has not started
+            if (!c->served && srv->pressed) {
+                return MIN(srv->idle_ms, MIN(srv->head_ms, KILN_PRESSURE_HEAD_MS));
+            }
             return srv->idle_ms;
         case KILN_T_HEAD:
-            return srv->head_ms;
+            return srv->pressed ? MIN(srv->head_ms, KILN_PRESSURE_HEAD_MS) : srv->head_ms;
         case KILN_T_BODY:
             return srv->body_ms;
         case KILN_T_SEND:
@@ -99,7 +113,7 @@ static mp_obj_t server_make_new(const mp_obj_type_t *type, size_t n_args, size_t
     enum { ARG_sock, ARG_handler, ARG_max_connections, ARG_head_timeout, ARG_body_timeout,
            ARG_idle_timeout, ARG_send_timeout, ARG_max_body, ARG_max_head, ARG_recv_buffer,
            ARG_send_buffer, ARG_access_log, ARG_debug, ARG_body_in_memory, ARG_body_stream,
-           ARG_lenient_lf };
+           ARG_lenient_lf, ARG_max_per_client };
     static const mp_arg_t allowed[] = {
         { MP_QSTR_sock, MP_ARG_REQUIRED | MP_ARG_OBJ, {.u_obj = MP_OBJ_NULL} },
         { MP_QSTR_handler, MP_ARG_REQUIRED | MP_ARG_OBJ, {.u_obj = MP_OBJ_NULL} },
@@ -117,6 +131,7 @@ static mp_obj_t server_make_new(const mp_obj_type_t *type, size_t n_args, size_t
         { MP_QSTR_body_in_memory, MP_ARG_KW_ONLY | MP_ARG_INT, {.u_int = KILN_BODY_IN_MEMORY} },
         { MP_QSTR_body_stream, MP_ARG_KW_ONLY | MP_ARG_OBJ, {.u_obj = mp_const_none} },
         { MP_QSTR_lenient_lf, MP_ARG_KW_ONLY | MP_ARG_BOOL, {.u_bool = false} },
+        { MP_QSTR_max_per_client, MP_ARG_KW_ONLY | MP_ARG_INT, {.u_int = -1} },
     };
     mp_arg_val_t a[MP_ARRAY_SIZE(allowed)];
     mp_arg_parse_all_kw_array(n_args, n_kw, args, MP_ARRAY_SIZE(allowed), allowed, a);
@@ -159,6 +174,11 @@ static mp_obj_t server_make_new(const mp_obj_type_t *type, size_t n_args, size_t
     srv->limits.max_body = a[ARG_max_body].u_int;
     srv->limits.allow = a[ARG_lenient_lf].u_bool ? KILN_HTTP_ALLOW_BARE_LF : 0;
     reserve_slots(srv);
+    // default: half the slots (those reserved), so that one address never holds them all
+    mp_int_t per_client = a[ARG_max_per_client].u_int;
+    srv->max_per_client = per_client < 0 ? MAX(srv->max_conns / 2, 1) : MIN(per_client, srv->max_conns);
+    srv->capping = false;
+    srv->pressed = false;
     return MP_OBJ_FROM_PTR(srv);
 }
 
@@ -185,6 +205,22 @@ static bool evict_idle(kiln_server_obj_t *srv) {
     oldest->tphase = KILN_T_NONE;
     kiln_conn_timeout(oldest);
     return true;
+}
+
+// Under pressure, whether the client at peer holds max_per_client slots already.
+static bool over_cap(kiln_server_obj_t *srv, mp_obj_t peer) {
+    if (srv->max_per_client == 0 || !under_pressure(srv)) {
+        return false;
+    }
+    mp_obj_t host = peer_host(peer);
+    size_t held = 0;
+    for (size_t i = 0; i < srv->max_conns; i++) {
+        if (srv->slots[i].conn != MP_OBJ_NULL) {
+            kiln_conn_obj_t *c = MP_OBJ_TO_PTR(srv->slots[i].conn);
+            held += mp_obj_equal(peer_host(c->peer), host);
+        }
+    }
+    return held >= srv->max_per_client;
 }
 
 // Answers 503 with Retry-After and closes the socket; allocates nothing, so it works on a full
@@ -272,7 +308,20 @@ static mp_obj_t server_accept(mp_obj_t self_in) {
             slot++;
         }
         if (nlr_push(&nlr) == 0) {
-            mp_obj_t c = kiln_conn_new(srv, sock, n > 1 ? items[1] : mp_const_none, slot);
+            mp_obj_t peer = kiln_peer_from_addr(n > 1 ? items[1] : mp_const_none);
+            if (over_cap(srv, peer)) {
+                nlr_pop();
+                answer_busy(sock);
+                if (!srv->capping) {
+                    srv->capping = true;
+                    mp_printf(&mp_plat_print, "Kiln: 503 per-client limit (%u) reached by ",
+                        (unsigned)srv->max_per_client);
+                    mp_obj_print_helper(&mp_plat_print, peer_host(peer), PRINT_STR);
+                    mp_printf(&mp_plat_print, "\n");
+                }
+                continue;
+            }
+            mp_obj_t c = kiln_conn_new(srv, sock, peer, slot);
             nlr_pop();
             srv->slots[slot].conn = c;
             srv->n_conns++;
@@ -291,23 +340,42 @@ static mp_obj_t server_accept(mp_obj_t self_in) {
 }
 static MP_DEFINE_CONST_FUN_OBJ_1(server_accept_obj, server_accept);
 
+// Whether the client's socket has bytes the loop has not read yet.
+static bool readable(kiln_conn_obj_t *c) {
+    const mp_stream_p_t *sp = mp_get_stream(c->sock);
+    int err;
+    mp_uint_t r = sp->ioctl(c->sock, MP_STREAM_POLL, MP_STREAM_POLL_RD, &err);
+    return r != MP_STREAM_ERROR && (r & MP_STREAM_POLL_RD);
+}
+
 // server.sweep(): times out stalled connections (408 for a stalled request, close for an idle
 // one); returns the milliseconds until the next check is due.
 static mp_obj_t server_sweep(mp_obj_t self_in) {
     kiln_server_obj_t *srv = MP_OBJ_TO_PTR(self_in);
     uint32_t now = mp_hal_ticks_ms();
     uint32_t next = 1000;
+    // Pressure lingers: the stalled heads that caused it are dropped together, not one at a
+    // time as each drop brings the count below the mark.
+    if (under_pressure(srv)) {
+        srv->pressed = true;
+        srv->pressed_at = now;
+    } else if (srv->pressed && now - srv->pressed_at >= KILN_PRESSURE_HEAD_MS) {
+        srv->pressed = false;
+    }
     for (size_t i = 0; i < srv->max_conns; i++) {
         if (srv->slots[i].conn == MP_OBJ_NULL) {
             continue;
         }
         kiln_conn_obj_t *c = MP_OBJ_TO_PTR(srv->slots[i].conn);
-        uint32_t limit = timeout_of(srv, c->tphase);
+        uint32_t limit = timeout_of(srv, c);
         if (limit == 0) {
             continue;
         }
         uint32_t elapsed = now - c->tstart;
-        if (elapsed >= limit) {
+        if (elapsed >= limit && (c->tphase == KILN_T_IDLE || c->tphase == KILN_T_HEAD) && readable(c)) {
+            // Bytes wait unread: the loop was held (a slow sync handler), not the client.
+            next = 20;
+        } else if (elapsed >= limit) {
             kiln_conn_timeout(c);
         } else if (limit - elapsed < next) {
             next = limit - elapsed;

@@ -50,6 +50,20 @@ mp_uint_t mp_hal_ticks_ms(void);
 #define KILN_DRAIN_MS (1000)
 #endif
 
+// A sync handler that holds the loop this long or longer gets a console line.
+// Under pressure (this share of the slots busy or more) a request head, or a new client's first
+// byte, gets KILN_PRESSURE_HEAD_MS at most, and one client address max_per_client slots.
+#ifndef KILN_PRESSURE_PERCENT
+#define KILN_PRESSURE_PERCENT (75)
+#endif
+#ifndef KILN_PRESSURE_HEAD_MS
+#define KILN_PRESSURE_HEAD_MS (2000)
+#endif
+
+#ifndef KILN_BLOCKED_LOG_MS
+#define KILN_BLOCKED_LOG_MS (1000)
+#endif
+
 // Request phases.
 enum {
     KILN_PH_HEAD,       // reading a request head (idle when no byte of it has arrived)
@@ -106,6 +120,7 @@ typedef struct _kiln_server_obj_t {
     kiln_slot_t *slots;     // max_conns of them
     uint16_t max_conns;
     uint16_t n_conns;
+    uint16_t max_per_client; // slots one client address may hold under pressure (0: any)
     uint16_t recv_buffer;
     uint16_t send_buffer;
     uint32_t body_in_memory;
@@ -117,6 +132,9 @@ typedef struct _kiln_server_obj_t {
     bool debug;             // print tracebacks of handler errors
     bool closed;
     bool refusing;          // at the connection limit (logged once per episode)
+    bool pressed;           // under pressure, or was less than KILN_PRESSURE_HEAD_MS ago
+    uint32_t pressed_at;    // mp_hal_ticks_ms() when the sweep last saw pressure
+    bool capping;           // refusing a client over max_per_client (logged once per episode)
     bool accept_failing;    // accept() fails, e.g. out of file descriptors (logged once)
     kiln_http_limits_t limits;
 } kiln_server_obj_t;
@@ -177,7 +195,8 @@ void kiln_print_peer(const kiln_conn_obj_t *c);
 void kiln_log(const kiln_conn_obj_t *c, unsigned status, const char *what);
 
 // kiln_conn.c
-mp_obj_t kiln_conn_new(kiln_server_obj_t *srv, mp_obj_t sock, mp_obj_t addr, size_t slot);
+mp_obj_t kiln_peer_from_addr(mp_obj_t addr);
+mp_obj_t kiln_conn_new(kiln_server_obj_t *srv, mp_obj_t sock, mp_obj_t peer, size_t slot);
 void kiln_conn_close(kiln_conn_obj_t *c);
 void kiln_conn_timeout(kiln_conn_obj_t *c);
 

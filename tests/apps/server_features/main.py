@@ -1,6 +1,7 @@
 # Test app for the loop: one plain handler that dispatches on the path, no framework.
 import asyncio
 import gc
+import time
 
 from kiln import server
 
@@ -93,6 +94,10 @@ def handle(req):
         raise ValueError("boom")
     if path == "/oom":
         exhaust_heap()
+    if path == "/block":
+        # a sync view that holds the loop (time.sleep, not asyncio.sleep)
+        time.sleep(2)
+        return HELLO
     if path == "/sleep":
         return sleepy(1)
     if path == "/async-raise":
