@@ -94,6 +94,7 @@ _EAGAIN = (11, 35, 115)  # EAGAIN/EWOULDBLOCK (Linux, BSD), EINPROGRESS
 _DRAIN_MS = 1000
 _PRESSURE_PERCENT = 75  # this share of the slots busy: heads get _PRESSURE_HEAD_MS at most
 _PRESSURE_HEAD_MS = 2000
+_PER_CLIENT_MIN_SLOTS = 16  # the cap's default is on (half the slots) from this many slots
 _BLOCKED_LOG_MS = 1000  # a sync handler held the loop this long: a console line
 
 # The answer to a MemoryError (kiln_conn.c's oom_500).
@@ -155,12 +156,14 @@ class Server:
         self.closed = False
         self._refusing = False
         self._accept_failing = False
-        half = max(max_connections // 2, 1)
-        self.max_per_client = half if max_per_client < 0 else min(max_per_client, max_connections)
         self._capping = False
         self._pressed = False
         self._pressed_at = 0
         self._reserve_slots()
+        n = self.max_connections  # the slots reserved
+        if max_per_client < 0:
+            max_per_client = max(n // 2, 1) if n >= _PER_CLIENT_MIN_SLOTS else 0
+        self.max_per_client = min(max_per_client, n)
         sock.setblocking(False)
 
     def _reserve_slots(self):
@@ -238,7 +241,8 @@ class Server:
         if not self.max_per_client or not self._under_pressure():
             return False
         host = _peer_host(peer)
-        return sum(1 for c in self._slots if c._in_use and _peer_host(c.peer) == host) >= self.max_per_client
+        held = sum(1 for c in self._slots if c._in_use and not c._served and _peer_host(c.peer) == host)
+        return held >= self.max_per_client
 
     def _evict_idle(self):
         now = ticks_ms()

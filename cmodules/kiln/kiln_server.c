@@ -174,9 +174,13 @@ static mp_obj_t server_make_new(const mp_obj_type_t *type, size_t n_args, size_t
     srv->limits.max_body = a[ARG_max_body].u_int;
     srv->limits.allow = a[ARG_lenient_lf].u_bool ? KILN_HTTP_ALLOW_BARE_LF : 0;
     reserve_slots(srv);
-    // default: half the slots (those reserved), so that one address never holds them all
+    // default: half the slots (those reserved) on a server with many, so that one address never
+    // holds them all; none on a small board, whose one browser opens several connections at once
     mp_int_t per_client = a[ARG_max_per_client].u_int;
-    srv->max_per_client = per_client < 0 ? MAX(srv->max_conns / 2, 1) : MIN(per_client, srv->max_conns);
+    if (per_client < 0) {
+        per_client = srv->max_conns >= KILN_PER_CLIENT_MIN_SLOTS ? MAX(srv->max_conns / 2, 1) : 0;
+    }
+    srv->max_per_client = MIN(per_client, srv->max_conns);
     srv->capping = false;
     srv->pressed = false;
     return MP_OBJ_FROM_PTR(srv);
@@ -207,7 +211,8 @@ static bool evict_idle(kiln_server_obj_t *srv) {
     return true;
 }
 
-// Under pressure, whether the client at peer holds max_per_client slots already.
+// Under pressure, whether the client at peer holds max_per_client slots already that have not
+// been answered yet (a slow client's; a browser's parallel connections are served at once).
 static bool over_cap(kiln_server_obj_t *srv, mp_obj_t peer) {
     if (srv->max_per_client == 0 || !under_pressure(srv)) {
         return false;
@@ -217,7 +222,7 @@ static bool over_cap(kiln_server_obj_t *srv, mp_obj_t peer) {
     for (size_t i = 0; i < srv->max_conns; i++) {
         if (srv->slots[i].conn != MP_OBJ_NULL) {
             kiln_conn_obj_t *c = MP_OBJ_TO_PTR(srv->slots[i].conn);
-            held += mp_obj_equal(peer_host(c->peer), host);
+            held += !c->served && mp_obj_equal(peer_host(c->peer), host);
         }
     }
     return held >= srv->max_per_client;

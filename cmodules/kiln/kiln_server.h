@@ -50,16 +50,21 @@ mp_uint_t mp_hal_ticks_ms(void);
 #define KILN_DRAIN_MS (1000)
 #endif
 
-// A sync handler that holds the loop this long or longer gets a console line.
 // Under pressure (this share of the slots busy or more) a request head, or a new client's first
-// byte, gets KILN_PRESSURE_HEAD_MS at most, and one client address max_per_client slots.
+// byte, gets KILN_PRESSURE_HEAD_MS at most, and one client address max_per_client slots that
+// have not been answered yet. The cap is on by default (half the slots) from
+// KILN_PER_CLIENT_MIN_SLOTS slots: with fewer, one browser's parallel connections would hit it.
 #ifndef KILN_PRESSURE_PERCENT
 #define KILN_PRESSURE_PERCENT (75)
 #endif
 #ifndef KILN_PRESSURE_HEAD_MS
 #define KILN_PRESSURE_HEAD_MS (2000)
 #endif
+#ifndef KILN_PER_CLIENT_MIN_SLOTS
+#define KILN_PER_CLIENT_MIN_SLOTS (16)
+#endif
 
+// A sync handler that holds the loop this long or longer gets a console line.
 #ifndef KILN_BLOCKED_LOG_MS
 #define KILN_BLOCKED_LOG_MS (1000)
 #endif

@@ -246,8 +246,8 @@ async def start_server(handler, host="0.0.0.0", port=80, **config):
     `head_timeout=10`, `body_timeout=30`, `idle_timeout=15`, `send_timeout=30` (seconds),
     `max_body=65536`, `max_head=4096`, `recv_buffer=512` (bytes), `send_buffer=1024` (512
     below 64 KB of heap), `backlog` (default max_connections, at most 128),
-    `max_per_client` (slots one client address may hold while 75% of them are busy; default
-    half of them, 0 for no cap),
+    `max_per_client` (slots not answered yet that one client address may hold while 75% of
+    them are busy; default half of them from 16 slots, none below; 0 for no cap),
     `access_log=False`, `debug=False` (print tracebacks of handler errors), `lenient_lf=False`
     (accept requests whose lines all end in a bare LF; a head or chunked body mixing bare LF
     with CRLF is 400 either way).
