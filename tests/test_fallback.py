@@ -100,24 +100,9 @@ C_CASES = (
     + [("chunk%d" % n, CHUNKED_HEAD + raw) for n, raw in enumerate(c_table("chunk_cases"))]
 )
 
-# Runs in the firmware: IMPLS maps a name to an implementation of _kiln.
-HARNESS = r"""
-import sys
-import _kiln as C
-sys.path.append(%r)  # _kiln_http and _kiln_loop; the built-in _kiln still comes first
-ns = {"__name__": "_kiln_fallback"}
-exec(open(%r).read(), ns)
-
-
-class Py:
-    pass
-
-
-for k, v in ns.items():
-    setattr(Py, k, v)
-IMPLS = (("c", C), ("py", Py))
-
-
+# Feeds chunks to a Parser of implementation k: what it accepted or why it refused. Run in the
+# firmware (HARNESS) and on CPython.
+FEED = r"""
 def req_fields(r):
     return ("accept", r.method, r.target, r.path, r.query_string, r.http_version, r.headers.items(),
             r.body, r.chunked, r.keep_alive, r.content_length, r.expect_continue, r.upgrade,
@@ -136,7 +121,27 @@ def feed_all(k, chunks, **limits):
     except ValueError as e:
         out.append(("reject",) + tuple(e.args))
     return out
-""" % (str(FALLBACK.parent), str(FALLBACK))
+"""
+
+# Runs in the firmware: IMPLS maps a name to an implementation of _kiln.
+HARNESS = r"""
+import sys
+import _kiln as C
+sys.path.append(%r)  # _kiln_http and _kiln_loop; the built-in _kiln still comes first
+ns = {"__name__": "_kiln_fallback"}
+exec(open(%r).read(), ns)
+
+
+class Py:
+    pass
+
+
+for k, v in ns.items():
+    setattr(Py, k, v)
+IMPLS = (("c", C), ("py", Py))
+
+
+""" % (str(FALLBACK.parent), str(FALLBACK)) + FEED
 
 LIMIT_CASES = [
     ("line-414", dict(max_request_line=20), b"GET /aaaaaaaaaaaaaaaaaaaaaaaa HTTP/1.1\r\nHost: a\r\n\r\n"),
@@ -409,19 +414,9 @@ def cpython_fallback():
 
 
 def cpython_feed_all(k, chunks, **limits):
-    p = k.Parser(**limits)
-    out = []
-    try:
-        for chunk in chunks:
-            r = p.feed(chunk)
-            while r is not None:
-                out.append(("accept", r.method, r.target, r.path, r.query_string, r.http_version, r.headers.items(),
-                            r.body, r.chunked, r.keep_alive, r.content_length, r.expect_continue, r.upgrade,
-                            len(r.headers), [n for n in r.headers]))
-                r = p.feed(b"")
-    except ValueError as e:
-        out.append(("reject",) + tuple(e.args))
-    return ast.literal_eval(repr(out))
+    ns = {}
+    exec(FEED, ns)
+    return ast.literal_eval(repr(ns["feed_all"](k, chunks, **limits)))
 
 
 CPYTHON_NAMES = ["whole:" + n for n, _ in CASES + C_CASES] + ["pipelined:" + n for n, _ in PIPELINED]
