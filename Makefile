@@ -103,6 +103,13 @@ vendor: $(VENDOR)/micropython-lib/README.md
 $(VENDOR)/micropython-lib/README.md:
 	@tools/get-vendor.sh $(VENDOR)
 
+# The unix and ESP8266 firmware have ssl and hashlib.sha1 from axtls: its pin fills lib/axtls of
+# the MicroPython tree when that is empty (Debian's source), as `git submodule update` would.
+AXTLS := $(MP_DIR)/lib/axtls/ssl/ssl.h
+$(AXTLS): | $(VENDOR)/micropython-lib/README.md $(MP_DIR)/py/mpconfig.h
+	@echo "filling $(MP_DIR)/lib/axtls from the v1.25.0 pin"
+	@rm -rf $(MP_DIR)/lib/axtls && cp -a $(VENDOR)/axtls $(MP_DIR)/lib/axtls
+
 # Arguments every port build shares.
 PORT_ARGS = USER_C_MODULES=$(TOP)/cmodules MICROPY_MPYCROSS=$(MPY_CROSS) MPY_LIB_DIR=$(VENDOR)/micropython-lib
 
@@ -112,9 +119,7 @@ PORT_ARGS = USER_C_MODULES=$(TOP)/cmodules MICROPY_MPYCROSS=$(MPY_CROSS) MPY_LIB
 # micropython-lib (boards/UNIX/manifest.py), ssl and hashlib.sha1 from axtls, whose pin fills
 # lib/axtls of the MicroPython tree when that is empty (as `git submodule update` would).
 unix: $(UNIX_FW)
-$(UNIX_FW): $(MPY_CROSS) $(VENDOR)/micropython-lib/README.md $(KILN_C) $(KILN_PY) $(wildcard boards/UNIX/*) FORCE
-	@test -f $(MP_DIR)/lib/axtls/ssl/ssl.h || { echo "make unix: filling $(MP_DIR)/lib/axtls from the v1.25.0 pin"; \
-	  rm -rf $(MP_DIR)/lib/axtls && cp -a $(VENDOR)/axtls $(MP_DIR)/lib/axtls; }
+$(UNIX_FW): $(MPY_CROSS) $(VENDOR)/micropython-lib/README.md $(AXTLS) $(KILN_C) $(KILN_PY) $(wildcard boards/UNIX/*) FORCE
 	@# the port rebuilds nothing when only the variant's settings change: start over then
 	@cat boards/UNIX/mpconfigvariant.* | cmp -s - $(UNIX_BUILD)/kiln-variant || rm -rf $(UNIX_BUILD)
 	@mkdir -p $(UNIX_BUILD) && cat boards/UNIX/mpconfigvariant.* > $(UNIX_BUILD)/kiln-variant
@@ -194,13 +199,13 @@ esp32: check-board $(MPY_CROSS) $(MPY_LIB_DIR)/README.md
 # The ESP8266 image is built here from Debian's toolchain and the vendored inputs
 # (tools/build-esp8266.sh says what it needs); `make test` builds it once and checks it.
 ESP8266_FW := $(TOP)/firmware/ESP8266_GENERIC
-esp8266: venv $(MPY_CROSS) $(MPY_LIB_DIR)/README.md
+esp8266: venv $(MPY_CROSS) $(MPY_LIB_DIR)/README.md $(AXTLS)
 	@tools/build-esp8266.sh $(MP_DIR) $(TOP)/boards/ESP8266_GENERIC $(BUILD_ROOT)/ESP8266_GENERIC $(ESP8266_FW)
 
 # Rebuilt only when a source that goes into it changed.
 .PHONY: esp8266-image
 esp8266-image: $(ESP8266_FW)/firmware.bin
-$(ESP8266_FW)/firmware.bin: $(KILN_C) $(KILN_PY) $(wildcard boards/ESP8266_GENERIC/* tools/build-esp8266.sh tools/esp8266/* $(UNIX_TEMPLATES)/*) | venv $(MPY_CROSS) $(MPY_LIB_DIR)/README.md
+$(ESP8266_FW)/firmware.bin: $(KILN_C) $(KILN_PY) $(wildcard boards/ESP8266_GENERIC/* tools/build-esp8266.sh tools/esp8266/* $(UNIX_TEMPLATES)/*) | venv $(MPY_CROSS) $(MPY_LIB_DIR)/README.md $(AXTLS)
 	@tools/build-esp8266.sh $(MP_DIR) $(TOP)/boards/ESP8266_GENERIC $(BUILD_ROOT)/ESP8266_GENERIC $(ESP8266_FW)
 
 # The emulated ESP8266: QEMU with an esp8266 machine and the boot ROM, from ../shared/vendor

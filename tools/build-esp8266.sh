@@ -8,8 +8,7 @@
 #     tools/esp8266/prepare-sdk.sh; or ESP_SDK=/path to an SDK prepared the same way;
 #   - esptool in the project's .venv (make venv).
 # The port itself uses no lwIP submodule (it links the SDK's liblwip_open.a) but forces axtls
-# (TLS, hashlib.sha1), so lib/axtls of the MicroPython tree is filled from the pin when empty,
-# as `git submodule update` would.
+# (TLS, hashlib.sha1): the Makefile fills lib/axtls of the MicroPython tree from the pin.
 # Usage: build-esp8266.sh <micropython tree> <board dir> <build dir> <output dir>
 set -euo pipefail
 mkdir -p "$3" "$4"
@@ -35,10 +34,7 @@ if [ -z "${ESP_SDK:-}" ] && [ ! -f "$sdk/lib/liblwip_open.a" ]; then
 fi
 [ -f "$sdk/include/user_interface.h" ] && [ -f "$sdk/lib/libphy.a" ] && [ -f "$sdk/vectors/user-vector.o" ] \
     || fail "ESP_SDK=$sdk is not a NONOS SDK prepared by tools/esp8266/prepare-sdk.sh"
-if [ ! -f "$mp/lib/axtls/ssl/ssl.h" ]; then
-    echo "make esp8266: filling $mp/lib/axtls from the v1.25.0 pin"
-    rm -rf "$mp/lib/axtls" && cp -a "$vendor/axtls" "$mp/lib/axtls"
-fi
+[ -f "$mp/lib/axtls/ssl/ssl.h" ] || fail "$mp/lib/axtls is empty: 'make esp8266' fills it from the pin"
 
 python3 "$here/esp8266/kiln_ld.py" "$mp/ports/esp8266" boards/esp8266_2MiB.ld "$build/ld"
 # Reproducible: the build date MicroPython records is the date of Kiln's last commit, and its
