@@ -16,8 +16,8 @@ from kiln.routing import register_converter
 from kiln.session import Session, SessionDict, get_session, with_session
 from kiln.sse import SSE, with_sse
 from kiln.template import Template, add_filter
-from kiln.websocket import ConnectionClosed, WebSocket, with_websocket
 from kiln.testing import TestClient, TestResponse
+from kiln.websocket import ConnectionClosed, WebSocket, with_websocket
 
 app = App(name="check")
 api = App(name="api")
