@@ -48,6 +48,7 @@ help:
 	@echo "make deploy APP=… PORT=…    copy an app's files (modules, templates/, static/) to a device"
 	@echo "make repl PORT=…    open the device's REPL with mpremote"
 	@echo "make check-xtensa   cross-compile the C core for the ESP8266 and print its sizes"
+	@echo "make cert [CERT_HOSTS=…]   a self-signed development certificate in certs/ (HTTPS: app.run(ssl=…))"
 	@echo "make bench          run the benchmarks, write bench/RESULTS.md"
 	@echo "make fuzz FUZZ_SECONDS=…    fuzz the HTTP parser"
 	@echo "make test-c         the parser's C tests (gcc and clang, ASan/UBSan) and a 30 s fuzz run"
@@ -110,6 +111,14 @@ $(AXTLS): | $(VENDOR)/micropython-lib/README.md $(MP_DIR)/py/mpconfig.h
 	@echo "filling $(MP_DIR)/lib/axtls from the v1.25.0 pin"
 	@rm -rf $(MP_DIR)/lib/axtls && cp -a $(VENDOR)/axtls $(MP_DIR)/lib/axtls
 
+# The unix firmware has ssl and hashlib from Mbed TLS (as the esp32 port): tools/get-mbedtls.sh
+# fills lib/mbedtls of the MicroPython tree when that is empty (Debian's source).
+MBEDTLS := $(MP_DIR)/lib/mbedtls/include/mbedtls/ssl.h
+$(MBEDTLS): | $(MP_DIR)/py/mpconfig.h
+	@tools/get-mbedtls.sh $(BUILD_ROOT)/mbedtls
+	@echo "filling $(MP_DIR)/lib/mbedtls"
+	@rm -rf $(MP_DIR)/lib/mbedtls && mv $(BUILD_ROOT)/mbedtls $(MP_DIR)/lib/mbedtls
+
 # Arguments every port build shares.
 PORT_ARGS = USER_C_MODULES=$(TOP)/cmodules MICROPY_MPYCROSS=$(MPY_CROSS) MPY_LIB_DIR=$(VENDOR)/micropython-lib
 
@@ -119,7 +128,7 @@ PORT_ARGS = USER_C_MODULES=$(TOP)/cmodules MICROPY_MPYCROSS=$(MPY_CROSS) MPY_LIB
 # micropython-lib (boards/UNIX/manifest.py), ssl and hashlib.sha1 from axtls, whose pin fills
 # lib/axtls of the MicroPython tree when that is empty (as `git submodule update` would).
 unix: $(UNIX_FW)
-$(UNIX_FW): $(MPY_CROSS) $(VENDOR)/micropython-lib/README.md $(AXTLS) $(KILN_C) $(KILN_PY) $(wildcard boards/UNIX/*) FORCE
+$(UNIX_FW): $(MPY_CROSS) $(VENDOR)/micropython-lib/README.md $(MBEDTLS) $(KILN_C) $(KILN_PY) $(wildcard boards/UNIX/*) FORCE
 	@# the port rebuilds nothing when only the variant's settings change: start over then
 	@cat boards/UNIX/mpconfigvariant.* | cmp -s - $(UNIX_BUILD)/kiln-variant || rm -rf $(UNIX_BUILD)
 	@mkdir -p $(UNIX_BUILD) && cat boards/UNIX/mpconfigvariant.* > $(UNIX_BUILD)/kiln-variant
@@ -379,6 +388,14 @@ $(UNIX_DEVICE_FW): $(MPY_CROSS) $(VENDOR)/micropython-lib/README.md $(KILN_C) $(
 		$(PORT_ARGS) MICROPY_FORCE_32BIT=1 MICROPY_PY_BTREE=0 MICROPY_PY_SSL=0 MICROPY_PY_FFI=0
 	@mkdir -p $(dir $@)
 	@cmp -s $(UNIX_DEVICE_BUILD)/micropython $@ || { cp $(UNIX_DEVICE_BUILD)/micropython $@.tmp && mv -f $@.tmp $@; }
+
+# --- TLS ---------------------------------------------------------------------------------------
+# make cert CERT_HOSTS="kiln.local 192.168.1.23": certs/cert.pem and key.pem for localhost and
+# those names; serve with app.run(ssl=kiln.tls.server_context("certs/cert.pem", "certs/key.pem")).
+CERT_HOSTS ?=
+.PHONY: cert
+cert:
+	@tools/make-cert.sh certs $(CERT_HOSTS)
 
 # --- over the air ---------------------------------------------------------------------------
 # make ota APP=path/to/app HOST=192.168.1.23 (KILN_OTA_KEY in the environment: the key the

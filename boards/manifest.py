@@ -31,6 +31,7 @@ package(
         "template_compiler.py",
         "template_filters.py",
         "text.py",
+        "tls.py",
         "websocket.py",
     ],
     base_path="../modules",

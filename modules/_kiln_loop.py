@@ -141,6 +141,7 @@ class Server:
         idle_timeout=15000, send_timeout=30000, max_body=_MAX_BODY, max_head=_MAX_HEAD,
         recv_buffer=_RECV_BUFFER, send_buffer=_SEND_BUFFER, access_log=False, debug=False,
         body_in_memory=_BODY_IN_MEMORY, body_stream=None, lenient_lf=False, max_per_client=-1,
+        wrap=None,
     ):
         if max_connections < 1 or max_connections > 65535 or recv_buffer < 16 or send_buffer < 16:
             raise ValueError("bad server configuration")
@@ -156,6 +157,7 @@ class Server:
         self.debug = debug
         self.body_in_memory = body_in_memory
         self.body_stream = body_stream
+        self.wrap = wrap
         self.connections = 0
         self.closed = False
         self._refusing = False
@@ -211,13 +213,13 @@ class Server:
             sock = res[0]
             peer = _peer(res[1]) if len(res) > 1 else None
             if self._over_cap(peer):
-                _answer_busy(sock)
+                _answer_busy(sock, self.wrap)
                 if not self._capping:
                     self._capping = True
                     print("Kiln: 503 per-client limit (%d) reached by %s" % (self.max_per_client, _peer_host(peer)))
                 continue
             if self.connections >= self.max_connections and not self._evict_idle():
-                _answer_busy(sock)
+                _answer_busy(sock, self.wrap)
                 if not self._refusing:
                     self._refusing = True
                     print("Kiln: 503 connection limit (%d) reached, refusing clients" % self.max_connections)
@@ -227,9 +229,13 @@ class Server:
                 if not c._in_use:
                     break
             try:
+                raw = sock
+                if self.wrap is not None:
+                    sock = self.wrap(sock)
                 c._open(sock, peer)
+                c._raw = raw
             except Exception as e:  # noqa: BLE001 - as the C loop: 503, then the caller pauses
-                _answer_busy(sock)
+                _answer_busy(sock, self.wrap)
                 if not self._accept_failing:
                     self._accept_failing = True
                     print("Kiln: 503 for a new client: " + _exc_text(e))
@@ -315,8 +321,10 @@ def _readable(sock):
     return bool(p.poll(0))
 
 
-def _answer_busy(sock):
+def _answer_busy(sock, tls):
     try:
+        if tls:
+            raise OSError  # a TLS client would read a plain 503 as a broken handshake
         sock.setblocking(False)
         for _ in range(8):
             try:
@@ -337,7 +345,7 @@ class Conn:
     def __init__(self, server, slot):
         self.server = server
         self.slot = slot
-        self.sock = None
+        self.sock = self._raw = None
         self.peer = None
         self.task = None
         self.pending = None
@@ -351,6 +359,9 @@ class Conn:
     def _open(self, sock, peer):
         sock.setblocking(False)
         self.sock = sock
+        # a TLS socket (Server's wrap=) is a stream with read/write only
+        self._read = getattr(sock, "recv", None) or sock.read
+        self._write = getattr(sock, "send", None) or sock.write
         self.peer = peer
         self.task = None
         self.pending = None
@@ -387,11 +398,13 @@ class Conn:
         if self._eof:
             return b""
         try:
-            data = self.sock.recv(self.server.recv_buffer)
+            data = self._read(self.server.recv_buffer)
         except OSError as e:
             if _would_block(e):
                 return None
             data = b""
+        if data is None:  # a TLS socket's read() with nothing decrypted yet
+            return None
         if not data:
             self._eof = True
         return data
@@ -400,7 +413,7 @@ class Conn:
         # 0 when the output is written, _RUN_WRITE when the socket is full, -1 on an error.
         while self._out:
             try:
-                n = self.sock.send(self._out)
+                n = self._write(self._out)
             except OSError as e:
                 if _would_block(e):
                     n = None
@@ -505,10 +518,12 @@ class Conn:
         self._drop_request()
         self._phase = _PH_CLOSED
         self._tphase = _T_NONE
-        try:
-            self.sock.close()
-        except OSError:
-            pass
+        for s in (self.sock, self._raw):
+            # a TLS stream whose handshake failed has let go of its socket without closing it
+            try:
+                s.close()
+            except OSError:
+                pass
         # a parked slot keeps no request bytes or response alive
         self._in = self._out = b""
         self.server._release(self)

@@ -145,8 +145,17 @@ class WebSocket:
             r = c.ws_send(op, data)
             while r is False:
                 self._writer = core.cur_task
-                yield core._io_queue.queue_write(c.sock)
-                self._writer = None
+                try:
+                    yield core._io_queue.queue_write(c.sock)
+                except asyncio.CancelledError:
+                    # part of the frame is out and the rest never will be: the stream of
+                    # frames is broken, so the connection ends
+                    t = self._tasks[0]
+                    if t is not core.cur_task and self._c is not None:
+                        t.cancel()
+                    raise
+                finally:
+                    self._writer = None
                 if self._c is None:
                     raise ConnectionClosed(self.close_code or _GONE, self.close_reason)
                 r = c.ws_flush()
