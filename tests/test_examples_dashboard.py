@@ -1,0 +1,330 @@
+"""examples/dashboard, the app `make run` serves: its pages, API, CSV, settings form (CSRF,
+validation, atomic save), live updates over server-sent events, its precompressed assets, the
+ESP32 device profile, and the page in a real browser (headless Chromium from Debian)."""
+
+import gzip
+import importlib.util
+import json
+import re
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from conftest import DEVICE_FIRMWARE, run_upy
+from http_client import Conn
+
+ROOT = Path(__file__).resolve().parent.parent
+APP = ROOT / "examples" / "dashboard"
+ARTIFACTS = ROOT / "build" / "test-artifacts"
+WAIT = 30  # seconds: generous, for a loaded 2-core machine
+
+
+def _tool(name):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "tools" / (name + ".py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def app_dir(tmp_path):
+    """A copy of the example: the settings it saves stay out of the repository."""
+    dest = tmp_path / "dashboard"
+    shutil.copytree(APP, dest, ignore=shutil.ignore_patterns("settings.json*", "__pycache__"))
+    return dest
+
+
+class Client:
+    """Keeps the CSRF cookie the server sets, like a browser."""
+
+    def __init__(self, port):
+        self.port = port
+        self.cookie = None
+
+    def request(self, path, method="GET", headers=(), body=b""):
+        c = Conn(self.port, timeout=WAIT)
+        headers = list(headers)
+        if self.cookie:
+            headers.append(("Cookie", self.cookie))
+        headers.append(("Connection", "close"))
+        c.request(path, method, headers, body)
+        status, h, body, _ = c.response()
+        c.close()
+        if "set-cookie" in h:
+            self.cookie = h["set-cookie"].split(";", 1)[0]
+        return status, h, body
+
+    def json(self, path):
+        status, _, body = self.request(path)
+        assert status == 200
+        return json.loads(body)
+
+    def token(self, path="/settings"):
+        status, _, body = self.request(path)
+        assert status == 200
+        # the form's hidden field, or the page's <meta name="csrf-token">
+        return re.search(rb'name="csrf[_-]token" (?:value|content)="([0-9a-f]{32})"', body).group(1).decode()
+
+    def post_form(self, fields, token=None):
+        if token is not None:
+            fields = dict(fields, csrf_token=token)
+        body = "&".join("%s=%s" % (k, str(v).replace(" ", "+")) for k, v in fields.items()).encode()
+        return self.request("/settings", "POST", [("Content-Type", "application/x-www-form-urlencoded")], body)
+
+
+def wait_for(check, what, timeout=WAIT):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.2)
+    pytest.fail("waited %d s for %s" % (timeout, what))
+
+
+GOOD = {"name": "Cellar", "interval": "5", "unit": "F", "alarm": "80"}
+
+
+# --- pages and data -------------------------------------------------------------------------------
+
+def test_the_page_shows_the_latest_reading_and_loads_its_assets(serve, app_dir):
+    srv = serve(app_dir)
+    client = Client(srv.port)
+    status, headers, body = client.request("/")
+    assert status == 200 and headers["content-type"].startswith("text/html")
+    assert re.search(rb'<span id="temperature">\d+\.\d</span><small>\xc2\xb0C</small>', body)
+    assert b'href="/static/dashboard.css"' in body and b'src="/static/dashboard.js"' in body
+    for path in ("/static/dashboard.css", "/static/dashboard.js"):
+        assert client.request(path)[0] == 200
+
+
+def test_api_readings_lists_the_history_oldest_first(serve, app_dir):
+    srv = serve(app_dir)
+    client = Client(srv.port)
+    data = wait_for(lambda: (lambda d: len(d["readings"]) >= 2 and d)(client.json("/api/readings")),
+                    "two readings")
+    assert data["unit"] == "C" and data["interval"] == 2
+    times = [r["time"] for r in data["readings"]]
+    assert times == sorted(times) and len(set(times)) == len(times)
+    for r in data["readings"]:
+        assert 10 < r["temperature"] < 35 and 30 < r["humidity"] < 80
+
+
+def test_api_state_reports_settings_relay_and_latest_reading(serve, app_dir):
+    srv = serve(app_dir)
+    state = Client(srv.port).json("/api/state")
+    assert state["name"] == "Greenhouse" and state["unit"] == "C" and state["relay"] is False
+    assert state["simulated"] is True and state["sensor_errors"] == 0
+    assert state["latest"]["kind"] == "reading" and state["latest"]["unit"] == "C"
+
+
+def test_history_csv_is_a_download_of_every_reading(serve, app_dir):
+    srv = serve(app_dir)
+    client = Client(srv.port)
+    wait_for(lambda: len(client.json("/api/readings")["readings"]) >= 2, "two readings")
+    status, headers, body = client.request("/history.csv")
+    assert status == 200 and headers["content-type"] == "text/csv; charset=UTF-8"
+    assert headers["content-disposition"] == 'attachment; filename="history.csv"'
+    lines = body.decode().split("\r\n")
+    assert lines[0] == "time (UTC),temperature (C),humidity (%)" and lines[-1] == ""
+    rows = [line.split(",") for line in lines[1:-1]]
+    assert len(rows) >= 2
+    for when, temperature, humidity in rows:
+        assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", when)
+        float(temperature), float(humidity)
+
+
+def test_the_history_keeps_only_the_newest_readings(tmp_path):
+    code = ("import history; h = history.History(3)\n"
+            "for i in range(5): h.add(100 + i, 20 + i / 10, 50 + i)\n"
+            "print(list(h.readings()), h.latest())")
+    proc = run_upy(code, cwd=APP)
+    assert proc.stdout.strip() == ("[(102, 20.2, 52.0), (103, 20.3, 53.0), (104, 20.4, 54.0)] "
+                                   "(104, 20.4, 54.0)"), proc.stderr
+
+
+# --- settings -------------------------------------------------------------------------------------
+
+def test_bad_settings_are_refused_with_an_error_next_to_each_field(serve, app_dir):
+    srv = serve(app_dir)
+    client = Client(srv.port)
+    token = client.token()
+    status, _, body = client.post_form({"name": "", "interval": "0", "unit": "K", "alarm": "warm"}, token)
+    assert status == 400
+    page = body.decode()
+    for field, message in (("name", "1 to 32 characters."), ("interval", "Between 1 and 3600."),
+                           ("unit", "Celsius or Fahrenheit."), ("alarm", "Enter a number.")):
+        assert re.search(r'<input id="%s"|<select id="%s"' % (field, field), page)
+        assert '<p class="error" id="%s-error">%s</p>' % (field, message) in page
+    assert 'value="warm"' in page  # what was typed is kept
+    assert not (app_dir / "settings.json").exists()
+    assert client.json("/api/state")["name"] == "Greenhouse"
+
+
+def test_a_post_without_the_csrf_token_is_refused(serve, app_dir):
+    srv = serve(app_dir)
+    client = Client(srv.port)
+    client.token()  # has the cookie, sends no token
+    assert client.post_form(GOOD)[0] == 403
+    assert client.post_form(GOOD, "0" * 32)[0] == 403
+    relay = client.request("/api/relay", "POST", [("Content-Type", "application/json")], b'{"relay": true}')
+    assert relay[0] == 403
+    assert client.json("/api/state")["name"] == "Greenhouse"
+    assert client.json("/api/state")["relay"] is False
+
+
+def test_saved_settings_apply_at_once_and_survive_a_restart(serve, app_dir):
+    srv = serve(app_dir)
+    client = Client(srv.port)
+    status, headers, _ = client.post_form(GOOD, client.token())
+    assert status == 303 and headers["location"] == "/settings?saved=1"
+    assert b'id="saved"' in client.request("/settings?saved=1")[2]
+    saved = json.loads((app_dir / "settings.json").read_text())
+    assert saved == {"name": "Cellar", "interval": 5, "unit": "F", "alarm": 80.0}
+    assert not (app_dir / "settings.json.tmp").exists()
+    state = client.json("/api/state")
+    assert (state["name"], state["unit"], state["interval"]) == ("Cellar", "F", 5)
+    assert state["latest"]["unit"] == "F" and state["latest"]["temperature"] > 50
+    srv.stop()
+    again = Client(serve(app_dir).port).json("/api/state")
+    assert (again["name"], again["unit"], again["interval"], again["alarm"]) == ("Cellar", "F", 5, 80.0)
+
+
+def test_a_save_that_fails_midway_leaves_the_previous_settings_whole(serve, app_dir):
+    previous = {"name": "Attic", "interval": 3, "unit": "C", "alarm": 25.0}
+    (app_dir / "settings.json").write_text(json.dumps(previous))
+    (app_dir / "settings.json.tmp").mkdir()  # the temporary file cannot be written
+    srv = serve(app_dir)
+    client = Client(srv.port)
+    assert client.post_form(GOOD, client.token())[0] == 500
+    assert json.loads((app_dir / "settings.json").read_text()) == previous
+    assert client.json("/api/state")["name"] == "Attic"
+
+
+# --- live updates and the relay -------------------------------------------------------------------
+
+class EventStream:
+    """GET /events, read event by event."""
+
+    def __init__(self, port):
+        self.conn = Conn(port, timeout=WAIT)
+        self.conn.request("/events", headers=[("Accept", "text/event-stream")])
+        status, headers, _, _ = self.conn.response(head_only=True)
+        assert status == 200 and headers["content-type"] == "text/event-stream"
+        self.text = ""
+
+    def next(self):
+        """(event, data) of the next event."""
+        while True:
+            while "\n\n" not in self.text:
+                size = int(self.conn._line(), 16)
+                self.text += self.conn._exactly(size + 2)[:-2].decode()
+            block, self.text = self.text.split("\n\n", 1)
+            fields = dict(line.split(": ", 1) for line in block.split("\n") if not line.startswith(":"))
+            if fields:
+                return fields.get("event"), json.loads(fields["data"])
+
+    def until(self, event, check=lambda data: True):
+        deadline = time.monotonic() + WAIT
+        while time.monotonic() < deadline:
+            name, data = self.next()
+            if name == event and check(data):
+                return data
+        pytest.fail("no %s event in %d s" % (event, WAIT))
+
+
+def test_the_event_stream_sends_the_state_then_each_new_reading(serve, app_dir):
+    srv = serve(app_dir)
+    events = EventStream(srv.port)
+    first = events.until("reading")
+    assert events.until("relay") == {"kind": "relay", "on": False}
+    later = events.until("reading", lambda d: d["time"] > first["time"])
+    assert set(later) == {"kind", "time", "at", "temperature", "humidity", "unit", "alarm"}
+    events.conn.close()
+
+
+def test_switching_the_relay_is_echoed_to_every_open_stream(serve, app_dir):
+    srv = serve(app_dir)
+    streams = [EventStream(srv.port), EventStream(srv.port)]
+    for s in streams:
+        s.until("relay")
+    client = Client(srv.port)
+    token = client.token("/")
+    status, _, body = client.request("/api/relay", "POST", [("Content-Type", "application/json"),
+                                                           ("X-CSRF-Token", token)], b'{"relay": true}')
+    assert status == 200 and json.loads(body) == {"kind": "relay", "on": True}
+    for s in streams:
+        assert s.until("relay") == {"kind": "relay", "on": True}
+        s.conn.close()
+    assert client.json("/api/state")["relay"] is True
+    bad = client.request("/api/relay", "POST", [("Content-Type", "application/json"),
+                                                ("X-CSRF-Token", token)], b'{"relay": "yes"}')
+    assert bad[0] == 400
+
+
+# --- assets and firmware --------------------------------------------------------------------------
+
+def test_each_precompressed_asset_matches_its_source():
+    sources = sorted(p for p in (APP / "static").iterdir() if p.suffix in (".css", ".js"))
+    assert [p.name for p in sources] == ["dashboard.css", "dashboard.js"]
+    for p in sources:
+        packed = p.with_name(p.name + ".gz").read_bytes()
+        assert gzip.decompress(packed) == p.read_bytes(), "run tools/gzip_static.py %s" % p.parent
+    # what the tool writes depends on the bytes alone
+    compress = _tool("gzip_static").compress
+    assert compress(b"kiln" * 100) == compress(b"kiln" * 100)
+
+
+def test_a_client_that_accepts_gzip_gets_the_precompressed_stylesheet(serve, app_dir):
+    srv = serve(app_dir)
+    status, headers, body = Client(srv.port).request("/static/dashboard.css", headers=[("Accept-Encoding", "gzip")])
+    assert status == 200 and headers["content-encoding"] == "gzip"
+    assert gzip.decompress(body) == (APP / "static" / "dashboard.css").read_bytes()
+
+
+def test_the_templates_compile_for_freezing(tmp_path):
+    out = _tool("compile_templates").compile_folder(str(APP / "templates"), str(tmp_path))
+    modules = sorted(p.name for p in (Path(out) / "kiln_templates").glob("t_*.py"))
+    assert modules == ["t_dashboard_html.py", "t_layout_html.py", "t_settings_html.py"]
+
+
+MPY_CROSS = ROOT / "build" / "mpy-cross" / "mpy-cross"
+
+
+def precompile_templates(app_dir, tmp_path):
+    """Put the templates beside the app as the kiln_templates package in .mpy form: what a
+    firmware built with APP=examples/dashboard freezes, here loaded into the heap instead (the
+    device firmware of the tests freezes the blog's)."""
+    out = Path(_tool("compile_templates").compile_folder(str(APP / "templates"), str(tmp_path / "tpl")))
+    package = app_dir / "kiln_templates"
+    package.mkdir()
+    for source in (out / "kiln_templates").glob("*.py"):
+        subprocess.run([str(MPY_CROSS), "-o", str(package / (source.stem + ".mpy")), str(source)], check=True)
+
+
+@pytest.mark.skipif(not DEVICE_FIRMWARE.exists() or not MPY_CROSS.exists(), reason="make unix-device first")
+def test_the_dashboard_serves_in_the_esp32_profile(serve, app_dir, tmp_path, record_property):
+    from test_device_profiles import ESP32_HEAP, HEAP_SETUP, heap_after_import, heap_now, load
+
+    precompile_templates(app_dir, tmp_path)
+    srv = serve(app_dir, heapsize=ESP32_HEAP, firmware=DEVICE_FIRMWARE, setup=HEAP_SETUP,
+                run_args=", max_connections=8")
+    page = lambda s, h, b: s == 200 and b'id="temperature"' in b  # noqa: E731
+    settings = lambda s, h, b: s == 200 and b'name="csrf_token"' in b  # noqa: E731
+    api = lambda s, h, b: s == 200 and json.loads(b)["unit"] == "C"  # noqa: E731
+    requests = [("GET", "/", b"", page), ("GET", "/settings", b"", settings),
+                ("GET", "/api/readings", b"", api), ("GET", "/api/state", b"", api),
+                ("GET", "/history.csv", b"", lambda s, h, b: s == 200)]
+    failed, conns = load(srv.port, requests, 4, total=500)
+    assert failed == []
+    after_import, after_serving = heap_after_import(srv), heap_now(conns[0])
+    for c in conns:
+        c.close()
+    print("dashboard, -X heapsize=%s: %d B free after import, %d B after 500 requests on 4 connections"
+          % (ESP32_HEAP, after_import, after_serving))
+    record_property("heap_free_after_import", after_import)
+    record_property("heap_free_after_500_requests", after_serving)
+    assert "not the frozen one" not in srv.console() and "MemoryError" not in srv.console()
+    assert srv.alive()
