@@ -328,3 +328,115 @@ def test_the_dashboard_serves_in_the_esp32_profile(serve, app_dir, tmp_path, rec
     record_property("heap_free_after_500_requests", after_serving)
     assert "not the frozen one" not in srv.console() and "MemoryError" not in srv.console()
     assert srv.alive()
+
+
+# --- in a browser: headless Chromium from Debian, driven by Selenium ------------------------------
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Chromium (Debian's chromium and chromium-driver: never a downloaded browser)."""
+    if not CHROMIUM.exists() or not CHROMEDRIVER.exists():
+        pytest.skip("no /usr/bin/chromium or /usr/bin/chromedriver: apt-get install chromium chromium-driver")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--no-first-run", "--disable-extensions", "--disable-background-networking",
+                "--disable-background-timer-throttling", "--disable-renderer-backgrounding",
+                "--window-size=1100,900"):
+        options.add_argument(arg)
+    # the driver's path given: Selenium Manager (which could download one) is not run
+    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    driver.set_page_load_timeout(WAIT)
+    yield driver
+    driver.quit()
+
+
+def until(driver, condition, what):
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    return WebDriverWait(driver, WAIT, poll_frequency=0.2).until(lambda d: condition(d), "waited for " + what)
+
+
+def text(driver, element_id):
+    return driver.find_element("id", element_id).text
+
+
+def open_dashboard(driver, url):
+    driver.get(url + "/")
+    until(driver, lambda d: text(d, "transport").startswith("live"), "the live connection")
+
+
+def screenshot(driver, name):
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / name
+    assert driver.save_screenshot(str(path)) and path.stat().st_size > 0
+    return path
+
+
+def test_browser_a_new_reading_appears_without_reload(serve, app_dir, browser):
+    srv = serve(app_dir)
+    open_dashboard(browser, srv.url)
+    browser.execute_script("document.body.dataset.loaded = 'once'")  # gone if the page reloads
+    first = text(browser, "updated")
+    until(browser, lambda d: text(d, "updated") not in (first, "never"), "a newer reading")
+    assert browser.execute_script("return document.body.dataset.loaded") == "once"
+    assert re.fullmatch(r"\d+\.\d", text(browser, "temperature"))
+    until(browser, lambda d: len(d.find_element("id", "line-temperature").get_attribute("points").split()) >= 2,
+          "two points in the chart")
+    screenshot(browser, "dashboard-desktop.png")
+    browser.set_window_size(390, 844)
+    try:
+        screenshot(browser, "dashboard-phone.png")
+    finally:
+        browser.set_window_size(1100, 900)
+
+
+def test_browser_the_switch_toggles_on_a_second_open_page(serve, app_dir, browser):
+    srv = serve(app_dir)
+    open_dashboard(browser, srv.url)
+    first = browser.current_window_handle
+    browser.switch_to.new_window("window")
+    try:
+        open_dashboard(browser, srv.url)
+        assert not browser.find_element("id", "relay").is_selected()
+        browser.find_element("css selector", "label.switch").click()
+        until(browser, lambda d: text(d, "relay-label") == "On", "the switch on this page")
+        browser.switch_to.window(first)
+        until(browser, lambda d: d.find_element("id", "relay").is_selected(), "the switch on the other page")
+        assert text(browser, "relay-label") == "On"
+        assert Client(srv.port).json("/api/state")["relay"] is True
+        screenshot(browser, "dashboard-relay-on.png")
+    finally:
+        for handle in browser.window_handles:
+            if handle != first:
+                browser.switch_to.window(handle)
+                browser.close()
+        browser.switch_to.window(first)
+
+
+def test_browser_a_bad_setting_shows_its_error(serve, app_dir, browser):
+    srv = serve(app_dir)
+    browser.get(srv.url + "/settings")
+    field = browser.find_element("id", "interval")
+    field.clear()
+    field.send_keys("0")
+    browser.find_element("css selector", "form button[type=submit]").click()
+    until(browser, lambda d: d.find_elements("id", "interval-error"), "the interval's error")
+    assert text(browser, "interval-error") == "Between 1 and 3600."
+    assert browser.find_element("id", "interval").get_attribute("value") == "0"
+    assert not browser.find_elements("id", "name-error")
+    screenshot(browser, "settings-error.png")
+    # a good value is saved
+    field = browser.find_element("id", "interval")
+    field.clear()
+    field.send_keys("7")
+    browser.find_element("css selector", "form button[type=submit]").click()
+    until(browser, lambda d: d.find_elements("id", "saved"), "the saved notice")
+    assert Client(srv.port).json("/api/state")["interval"] == 7
