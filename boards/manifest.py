@@ -30,6 +30,7 @@ package(
         "template_compiler.py",
         "template_filters.py",
         "text.py",
+        "websocket.py",
     ],
     base_path="../modules",
 )

@@ -21,7 +21,7 @@ def __getattr__(name):
         # hasattr(kiln, x) and dir(kiln) ask for many names.
         if " %s " % name not in (" app auth cors csrf dns fwota multipart net ota portal request"
                                   " response routing server session slots sse static template"
-                                  " template_compiler template_filters testing text "):
+                                  " template_compiler template_filters testing text websocket "):
             raise AttributeError(name)
         try:
             module = __import__("kiln." + name, None, None, (name,))
