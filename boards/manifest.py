@@ -14,6 +14,7 @@ package(
         "cors.py",
         "csrf.py",
         "dns.py",
+        "hub.py",
         "multipart.py",
         "net.py",
         "ota.py",
