@@ -264,6 +264,59 @@ def test_switching_the_relay_is_echoed_to_every_open_stream(serve, app_dir):
     assert bad[0] == 400
 
 
+def ws_connect(srv, **options):
+    from websockets.sync.client import connect
+
+    return connect("ws://127.0.0.1:%d/ws" % srv.port, open_timeout=WAIT, close_timeout=WAIT, **options)
+
+
+def ws_until(ws, kind, check=lambda m: True):
+    deadline = time.monotonic() + WAIT
+    while time.monotonic() < deadline:
+        message = json.loads(ws.recv(timeout=WAIT))
+        if message["kind"] == kind and check(message):
+            return message
+    pytest.fail("no %s message in %d s" % (kind, WAIT))
+
+
+def test_the_websocket_sends_the_state_then_each_new_reading(serve, app_dir):
+    srv = serve(app_dir)
+    with ws_connect(srv) as ws:
+        first = json.loads(ws.recv(timeout=WAIT))
+        assert first["kind"] == "reading"
+        assert json.loads(ws.recv(timeout=WAIT)) == {"kind": "relay", "on": False}
+        later = ws_until(ws, "reading", lambda m: m["time"] > first["time"])
+        assert set(later) == set(first)
+
+
+def test_a_websocket_command_switches_the_relay_for_every_page(serve, app_dir):
+    srv = serve(app_dir)
+    with ws_connect(srv) as sender, ws_connect(srv) as other:
+        events = EventStream(srv.port)
+        for ws in (sender, other):
+            ws_until(ws, "relay")
+        events.until("relay")
+        sender.send(json.dumps({"relay": True}))
+        for ws in (sender, other):
+            assert ws_until(ws, "relay") == {"kind": "relay", "on": True}
+        assert events.until("relay") == {"kind": "relay", "on": True}
+        events.conn.close()
+        assert Client(srv.port).json("/api/state")["relay"] is True
+        sender.send("switch it on")
+        assert ws_until(sender, "error")["message"] == "unknown command"
+
+
+def test_a_websocket_opened_by_another_site_is_refused(serve, app_dir):
+    from websockets.exceptions import InvalidStatus
+
+    srv = serve(app_dir)
+    with pytest.raises(InvalidStatus) as refused:
+        ws_connect(srv, origin="http://evil.example")
+    assert refused.value.response.status_code == 403
+    with ws_connect(srv, origin="http://127.0.0.1:%d" % srv.port) as ws:
+        assert json.loads(ws.recv(timeout=WAIT))["kind"] == "reading"
+
+
 # --- assets and firmware --------------------------------------------------------------------------
 
 def test_each_precompressed_asset_matches_its_source():
@@ -368,9 +421,22 @@ def text(driver, element_id):
     return driver.find_element("id", element_id).text
 
 
-def open_dashboard(driver, url):
-    driver.get(url + "/")
-    until(driver, lambda d: text(d, "transport").startswith("live"), "the live connection")
+TRANSPORTS = {"websocket": "live (WebSocket)", "sse": "live (server-sent events)"}
+
+
+def open_dashboard(driver, url, transport="websocket"):
+    """Load the page in the current window; with transport="sse", in a browser without
+    WebSocket, so that the page falls back to server-sent events."""
+    script = None
+    if transport == "sse":
+        script = driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {
+            "source": "Object.defineProperty(window, 'WebSocket', {value: undefined});"})["identifier"]
+    try:
+        driver.get(url + "/")
+    finally:
+        if script is not None:
+            driver.execute_cdp_cmd("Page.removeScriptToEvaluateOnNewDocument", {"identifier": script})
+    until(driver, lambda d: text(d, "transport") == TRANSPORTS[transport], TRANSPORTS[transport])
 
 
 def screenshot(driver, name):
@@ -398,13 +464,14 @@ def test_browser_a_new_reading_appears_without_reload(serve, app_dir, browser):
         browser.set_window_size(1100, 900)
 
 
-def test_browser_the_switch_toggles_on_a_second_open_page(serve, app_dir, browser):
+@pytest.mark.parametrize("transport", sorted(TRANSPORTS))
+def test_browser_the_switch_toggles_on_a_second_open_page(serve, app_dir, browser, transport):
     srv = serve(app_dir)
-    open_dashboard(browser, srv.url)
+    open_dashboard(browser, srv.url, transport)
     first = browser.current_window_handle
     browser.switch_to.new_window("window")
     try:
-        open_dashboard(browser, srv.url)
+        open_dashboard(browser, srv.url, transport)
         assert not browser.find_element("id", "relay").is_selected()
         browser.find_element("css selector", "label.switch").click()
         until(browser, lambda d: text(d, "relay-label") == "On", "the switch on this page")
@@ -412,7 +479,7 @@ def test_browser_the_switch_toggles_on_a_second_open_page(serve, app_dir, browse
         until(browser, lambda d: d.find_element("id", "relay").is_selected(), "the switch on the other page")
         assert text(browser, "relay-label") == "On"
         assert Client(srv.port).json("/api/state")["relay"] is True
-        screenshot(browser, "dashboard-relay-on.png")
+        screenshot(browser, "dashboard-relay-on-%s.png" % transport)
     finally:
         for handle in browser.window_handles:
             if handle != first:

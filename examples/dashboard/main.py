@@ -2,11 +2,11 @@
 #
 # A background task reads the sensor every few seconds, keeps the last readings and publishes
 # each one to a hub; every open page gets it pushed over a WebSocket (/ws), or over server-sent
-# events (/events) where WebSocket is not available. The switch drives a relay (or an LED): a
-# command from one page sets the pin and every open page shows the new state. /settings is a
-# form (CSRF-protected, checked field by field, saved atomically); /api/readings, /api/state and
-# /history.csv give the data to programs. On the unix firmware a simulated sensor and relay
-# stand in for the hardware (sensor.py).
+# events (/events) where no WebSocket opens (a proxy that does not pass them). The switch drives
+# a relay (or an LED): a command from one page sets the pin and every open page shows the new
+# state. /settings is a form (CSRF-protected, checked field by field, saved atomically);
+# /api/readings, /api/state and /history.csv give the data to programs. On the unix firmware a
+# simulated sensor and relay stand in for the hardware (sensor.py).
 import asyncio
 import json
 import time
@@ -15,18 +15,10 @@ import settings as config
 from history import History
 from kiln import App, Response, redirect, render_template
 from kiln.csrf import CSRF
+from kiln.hub import Hub
 from kiln.sse import with_sse
+from kiln.websocket import with_websocket
 from sensor import SIMULATED, open_relay, open_sensor
-
-try:
-    from kiln.hub import Hub
-except ImportError:  # until kiln.hub lands on main
-    from hub_standin import Hub
-
-try:
-    from kiln.websocket import with_websocket
-except ImportError:  # a firmware without WebSocket: the page uses /events
-    with_websocket = None
 
 SENSOR_PIN = 4  # the DHT22's data line
 RELAY_PIN = 2  # the relay's input (GPIO 2 is the on-board LED of many ESP32 boards)
@@ -180,8 +172,7 @@ def api_state(request):
     return {"name": settings["name"], "unit": settings["unit"], "interval": settings["interval"],
             "alarm": settings["alarm"], "relay": relay.value() == 1,
             "latest": reading_message(history.latest()), "simulated": SIMULATED,
-            "sensor_errors": status["sensor_errors"], "subscribers": hub.count(),
-            "websocket": with_websocket is not None}
+            "sensor_errors": status["sensor_errors"], "subscribers": hub.count()}
 
 
 @app.post("/api/relay")
@@ -225,19 +216,18 @@ def same_origin(request):
     return origin is None or origin.split("://", 1)[-1] == request.headers.get("Host")
 
 
-if with_websocket is not None:
-    @app.route("/ws")
-    @with_websocket(origin=same_origin, max_message=256)
-    async def live(request, ws):
-        for _, message in hello_messages():
-            await ws.send(json.dumps(message))
-        news = asyncio.create_task(hub.stream(ws, "reading", "relay", latest=True))
-        try:
-            async for text in ws:
-                if not command(text):
-                    await ws.send(json.dumps({"kind": "error", "message": "unknown command"}))
-        finally:
-            news.cancel()
+@app.route("/ws")
+@with_websocket(origin=same_origin, max_message=256)
+async def live(request, ws):
+    for _, message in hello_messages():
+        await ws.send(json.dumps(message))
+    news = asyncio.create_task(hub.stream(ws, "reading", "relay", latest=True))
+    try:
+        async for text in ws:
+            if not command(text):
+                await ws.send(json.dumps({"kind": "error", "message": "unknown command"}))
+    finally:
+        news.cancel()
 
 
 app.static("/static", "static")
