@@ -136,6 +136,20 @@ def test_history_csv_is_a_download_of_every_reading(serve, app_dir):
         float(temperature), float(humidity)
 
 
+def test_a_sensor_that_does_not_answer_is_counted_and_reported_to_the_pages(serve, app_dir):
+    # measure() raises OSError, as dht does when the sensor's line stays quiet
+    srv = serve(app_dir, setup="main.sensor.measure = lambda: open('/nonexistent/dht22'); ")
+    events = EventStream(srv.port)
+    assert events.until("reading") == {"kind": "error", "message": "The sensor did not answer."}
+    events.conn.close()
+    client = Client(srv.port)
+    state = client.json("/api/state")
+    assert state["sensor_errors"] >= 1 and state["latest"] is None
+    assert client.json("/api/readings")["readings"] == []
+    assert b'<span id="temperature">\xe2\x80\x93</span>' in client.request("/")[2]
+    assert srv.alive()
+
+
 def test_the_history_keeps_only_the_newest_readings(tmp_path):
     code = ("import history; h = history.History(3)\n"
             "for i in range(5): h.add(100 + i, 20 + i / 10, 50 + i)\n"
@@ -198,7 +212,8 @@ def test_a_save_that_fails_midway_leaves_the_previous_settings_whole(serve, app_
     (app_dir / "settings.json.tmp").mkdir()  # the temporary file cannot be written
     srv = serve(app_dir)
     client = Client(srv.port)
-    assert client.post_form(GOOD, client.token())[0] == 500
+    status, _, body = client.post_form(GOOD, client.token())
+    assert status == 500 and b'<p class="error" id="save-error">Not saved:' in body
     assert json.loads((app_dir / "settings.json").read_text()) == previous
     assert client.json("/api/state")["name"] == "Attic"
 

@@ -152,7 +152,13 @@ def settings_save(request):
         return settings_page(request, shown_values, errors)
     new = dict(settings)
     new.update(values)
-    config.save(SETTINGS_FILE, new)
+    try:
+        config.save(SETTINGS_FILE, new)
+    except OSError as e:  # a full or read-only filesystem: the old file is still whole
+        response = page(request, "settings.html", values=new, errors={}, fields=SETTINGS_FIELDS,
+                        saved=False, failure="Not saved: the settings file cannot be written (%s)." % e)
+        response.status_code = 500
+        return response
     settings.update(new)
     settings_changed.set()
     return redirect("/settings?saved=1", 303)
