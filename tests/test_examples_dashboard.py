@@ -118,6 +118,7 @@ def test_api_state_reports_settings_relay_and_latest_reading(serve, app_dir):
     assert state["name"] == "Greenhouse" and state["unit"] == "C" and state["relay"] is False
     assert state["simulated"] is True and state["sensor_errors"] == 0
     assert state["latest"]["kind"] == "reading" and state["latest"]["unit"] == "C"
+    assert abs(state["latest"]["time"] - time.time()) < 120  # Unix time
 
 
 def test_history_csv_is_a_download_of_every_reading(serve, app_dir):
@@ -168,7 +169,7 @@ def test_bad_settings_are_refused_with_an_error_next_to_each_field(serve, app_di
     status, _, body = client.post_form({"name": "", "interval": "0", "unit": "K", "alarm": "warm"}, token)
     assert status == 400
     page = body.decode()
-    for field, message in (("name", "1 to 32 characters."), ("interval", "Between 1 and 3600."),
+    for field, message in (("name", "1 to 32 characters."), ("interval", "Between 2 and 3600."),
                            ("unit", "Celsius or Fahrenheit."), ("alarm", "Enter a number.")):
         assert re.search(r'<input id="%s"|<select id="%s"' % (field, field), page)
         assert '<p class="error" id="%s-error">%s</p>' % (field, message) in page
@@ -517,7 +518,7 @@ def test_browser_a_bad_setting_shows_its_error(serve, app_dir, browser):
     field.send_keys("0")
     browser.find_element("css selector", "form button[type=submit]").click()
     until(browser, lambda d: d.find_elements("id", "interval-error"), "the interval's error")
-    assert text(browser, "interval-error") == "Between 1 and 3600."
+    assert text(browser, "interval-error") == "Between 2 and 3600."
     assert browser.find_element("id", "interval").get_attribute("value") == "0"
     assert not browser.find_elements("id", "name-error")
     screenshot(browser, "settings-error.png")

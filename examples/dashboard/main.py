@@ -24,6 +24,8 @@ SENSOR_PIN = 4  # the DHT22's data line
 RELAY_PIN = 2  # the relay's input (GPIO 2 is the on-board LED of many ESP32 boards)
 SETTINGS_FILE = "settings.json"
 HISTORY_SIZE = 60
+# The API gives times in seconds since 1970 (Unix time); MicroPython's epoch is 2000 on some ports.
+EPOCH_OFFSET = 946684800 if time.gmtime(0)[0] == 2000 else 0
 
 app = App()
 csrf = CSRF(app)
@@ -56,7 +58,7 @@ def reading_message(reading):
         return None
     t, temperature, humidity = reading
     temperature = shown(temperature)
-    return {"kind": "reading", "time": t, "at": timestamp(t), "temperature": temperature,
+    return {"kind": "reading", "time": t + EPOCH_OFFSET, "at": timestamp(t), "temperature": temperature,
             "humidity": round(humidity, 1), "unit": settings["unit"],
             "alarm": temperature > settings["alarm"]}
 
@@ -121,7 +123,7 @@ def dashboard(request):
 
 SETTINGS_FIELDS = (
     ("name", "Name", "text", "Shown at the top of every page."),
-    ("interval", "Read every (seconds)", "number", "1 to 3600 seconds."),
+    ("interval", "Read every (seconds)", "number", "2 to 3600 seconds."),
     ("unit", "Temperature unit", "unit", "For the page, the API and the CSV."),
     ("alarm", "Alarm above", "number", "A temperature, in the unit above."),
 )
@@ -168,7 +170,7 @@ def settings_save(request):
 
 @app.get("/api/readings")
 def api_readings(request):
-    readings = [{"time": t, "temperature": shown(temp), "humidity": hum}
+    readings = [{"time": t + EPOCH_OFFSET, "temperature": shown(temp), "humidity": hum}
                 for t, temp, hum in history.readings()]
     return {"unit": settings["unit"], "interval": settings["interval"], "readings": readings}
 

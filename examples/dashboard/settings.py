@@ -5,7 +5,8 @@ import json
 import os
 
 DEFAULTS = {"name": "Greenhouse", "interval": 10, "unit": "C", "alarm": 30.0}
-LIMITS = {"interval": (1, 3600), "alarm": (-40.0, 176.0)}
+# a DHT22 gives a new reading at most every 2 s
+LIMITS = {"interval": (2, 3600), "alarm": (-40.0, 176.0)}
 
 
 def load(path, defaults=DEFAULTS):
