@@ -476,8 +476,8 @@ def test_browser_a_new_reading_appears_without_reload(serve, app_dir, browser):
     until(browser, lambda d: text(d, "updated") not in (first, "never"), "a newer reading")
     assert browser.execute_script("return document.body.dataset.loaded") == "once"
     assert re.fullmatch(r"\d+\.\d", text(browser, "temperature"))
-    until(browser, lambda d: len(d.find_element("id", "line-temperature").get_attribute("points").split()) >= 2,
-          "two points in the chart")
+    until(browser, lambda d: re.search(r", ([2-9]|\d\d+) readings$", text(d, "range")), "two readings in the chart")
+    assert len(browser.find_element("id", "line-temperature").get_attribute("points").split()) >= 2
     screenshot(browser, "dashboard-desktop.png")
     browser.set_window_size(390, 844)
     try:

@@ -12,8 +12,9 @@
     if (!n) return;
     function line(key, lo, hi) {
       var span = hi - lo || 1;
-      return points.map(function (p, i) {
-        var x = n > 1 ? i * 300 / (n - 1) : 150;
+      var drawn = n > 1 ? points : [points[0], points[0]];  // one reading: a flat line
+      return drawn.map(function (p, i) {
+        var x = i * 300 / (drawn.length - 1);
         var y = 115 - (p[key] - lo) * 110 / span;
         return x.toFixed(1) + "," + y.toFixed(1);
       }).join(" ");
@@ -22,7 +23,7 @@
     var lo = Math.min.apply(null, temps), hi = Math.max.apply(null, temps);
     $("line-temperature").setAttribute("points", line("temperature", lo - 1, hi + 1));
     $("line-humidity").setAttribute("points", line("humidity", 0, 100));
-    $("range").textContent = lo.toFixed(1) + "–" + hi.toFixed(1) + "°, " + n + " readings";
+    $("range").textContent = lo.toFixed(1) + "–" + hi.toFixed(1) + "°, " + n + (n > 1 ? " readings" : " reading");
   }
 
   function reading(m) {
