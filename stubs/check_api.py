@@ -17,6 +17,7 @@ from kiln.session import Session, SessionDict, get_session, with_session
 from kiln.sse import SSE, with_sse
 from kiln.template import Template, add_filter
 from kiln.testing import TestClient, TestResponse
+from kiln.websocket import ConnectionClosed, WebSocket, with_websocket
 
 app = App(name="check")
 api = App(name="api")
@@ -102,6 +103,17 @@ def visits(request: Request, session: SessionDict) -> str:
 @with_sse
 async def events(request: Request, sse: SSE) -> None:
     await sse.send({"hello": "world"}, event="greeting")
+
+
+@app.get("/ws")
+@with_websocket(max_message=4096, subprotocols=("v1",))
+async def socket(request: Request, ws: WebSocket) -> None:
+    try:
+        while True:
+            message = await ws.receive()
+            await ws.send(message if isinstance(message, str) else bytes(message))
+    except ConnectionClosed as e:
+        print(e.code, e.reason, ws.subprotocol)
 
 
 hub = Hub()

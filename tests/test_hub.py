@@ -1,6 +1,6 @@
-"""kiln.hub over real sockets: event streams fed by one Hub (tests/apps/hub_sse) reach every
-client, a client that stops reading is dropped while the others keep receiving, and the hub
-forgets the clients that leave."""
+"""kiln.hub over real sockets: event streams and WebSockets fed by one Hub (tests/apps/hub_sse)
+reach every client, a client that stops reading is dropped while the others keep receiving (a
+WebSocket then gets a close with 1013), and the hub forgets the clients that leave."""
 
 import http.client
 import json
@@ -10,6 +10,10 @@ import time
 from pathlib import Path
 
 import pytest
+from websockets.sync.client import connect as ws_connect
+from wsproto import ConnectionType, WSConnection
+from wsproto.events import AcceptConnection, CloseConnection, TextMessage
+from wsproto.events import Request as WSRequest
 
 APP = Path(__file__).resolve().parent / "apps" / "hub_sse"
 RUN_ARGS = ", max_connections=48, max_per_client=0"
@@ -183,3 +187,61 @@ def test_the_hub_forgets_the_clients_that_leave(server):
     # no event goes out: each stream's heartbeat (0.2 s in this app) finds its client gone
     wait_for("no subscriber", lambda: stats(server)["count"] == 0, seconds=5)
     assert stats(server)["dropped"] == 0 and server.alive()
+
+
+# --- WebSockets ------------------------------------------------------------------------------
+
+
+def test_websockets_get_each_event_and_leave_the_hub_at_once(server):
+    url = "ws://127.0.0.1:%d/ws?topic=t" % server.port
+    clients = [ws_connect(url, open_timeout=5) for _ in range(10)]
+    wait_for("10 subscribers", lambda: stats(server)["count"] == 10)
+    for n in range(1, 6):
+        assert publish(server, "t", n) == 10
+        assert publish(server, "other", n) == 0
+    for ws in clients:
+        assert [json.loads(ws.recv(timeout=5))["n"] for _ in range(5)] == [1, 2, 3, 4, 5]
+    for ws in clients[:5]:
+        ws.close()
+    # the connection's own reader sees the close and cancels the view: no event needed
+    wait_for("5 subscribers", lambda: stats(server)["count"] == 5, seconds=2)
+    for ws in clients[5:]:
+        ws.close()
+    wait_for("no subscriber", lambda: stats(server)["count"] == 0, seconds=2)
+    assert stats(server)["dropped"] == 0
+
+
+def test_a_websocket_that_falls_behind_is_dropped_and_closed_with_1013(server):
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.settimeout(10)
+    sock.connect(("127.0.0.1", server.port))
+    ws = WSConnection(ConnectionType.CLIENT)
+    sock.sendall(ws.send(WSRequest(host="127.0.0.1", target="/ws")))
+    events = []
+    while not any(isinstance(e, AcceptConnection) for e in events):
+        ws.receive_data(sock.recv(65536))
+        events += ws.events()
+    wait_for("the subscriber", lambda: stats(server)["count"] == 1)
+    n = 0
+    while stats(server)["dropped"] == 0:  # the client reads nothing meanwhile
+        n += 1
+        assert n <= most_events(16000), "the stalled WebSocket was never dropped"
+        publish(server, "t", n, pad=16000)
+    assert stats(server)["count"] == 0
+    # it reads at last: the messages under way, then the close frame with 1013
+    got, close, text = [], None, ""
+    while close is None:
+        data = sock.recv(1 << 16)
+        assert data, "the connection ended without a close frame"
+        ws.receive_data(data)
+        for e in ws.events():
+            if isinstance(e, TextMessage):  # a message may come in pieces
+                text += e.data
+                if e.message_finished:
+                    got.append(json.loads(text)["n"])
+                    text = ""
+            elif isinstance(e, CloseConnection):
+                close = e.code
+    sock.close()
+    assert close == 1013 and got == list(range(1, len(got) + 1)) and 0 < len(got) < n

@@ -23,7 +23,7 @@ class Subscription:
     # six attributes, not nine (411 -> 347 bytes a subscription on 64-bit unix).
     closed = False
     dropped = False
-    # the task of Hub.stream while it awaits its sink's send: a drop cancels that send
+    # the task of Hub.stream while it awaits an event stream's send: a drop cancels that send
     _sending = None
 
     def __init__(self, hub, topics, maxlen, latest):
@@ -176,25 +176,30 @@ class Hub:
         ``await sse.send(data, event=topic)``; any other sink (a WebSocket) gets ``await
         sink.send(data)``, and once dropped ``await sink.close(1013)`` ("try again later"). The
         client has left when the SSE is closed, or ``send`` raises ``OSError`` or
-        ``kiln.websocket.ConnectionClosed``; any other error propagates."""
+        ``kiln.websocket.ConnectionClosed``; any other error propagates. A stream cancelled
+        from outside (the server's doing when a client leaves) unsubscribes and stays cancelled.
+
+        A drop cancels an event stream's send that waits for room (it has queued nothing yet),
+        so the stream ends at once. A WebSocket's send is left to finish or to fail (the
+        server's ``send_timeout``): cancelled, it would leave half a frame on the wire."""
         mods = sys.modules
         sse = mods.get("kiln.sse")
         is_sse = sse is not None and isinstance(sink, sse.SSE)
         ws = mods.get("kiln.websocket")  # loaded already if the sink is a WebSocket
         left = (Closed, OSError, ws.ConnectionClosed) if ws is not None else (Closed, OSError)
         sub = self.subscribe(*topics, maxlen=maxlen, latest=latest)
-        task = asyncio.current_task()
+        task = asyncio.current_task() if is_sse else None
         try:
             while True:
                 topic, data = await sub.get()
-                sub._sending = task
                 if is_sse:
+                    sub._sending = task
                     await sink.send(data, event=topic)
+                    sub._sending = None
                     if sink.closed:
                         return
                 else:
                     await sink.send(data)
-                sub._sending = None
         except left:
             pass
         except asyncio.CancelledError:

@@ -7,12 +7,16 @@
 # only sends); the view runs as a second task. When the connection ends, the view is cancelled.
 import asyncio
 import binascii
-import hashlib
 import sys
 import time
 from asyncio import core
 
 from kiln.response import Response, abort
+
+try:
+    from hashlib import sha1
+except ImportError:  # a port built without it (stock unix without ssl): the pure-Python one
+    from _kiln_ws import sha1
 from kiln.routing import Wrapped
 
 _TEXT = 1
@@ -43,7 +47,7 @@ class ConnectionClosed(WebSocketError):
 
 def accept_key(key):
     """The Sec-WebSocket-Accept value for a client's Sec-WebSocket-Key."""
-    return binascii.b2a_base64(hashlib.sha1(key.encode() + _GUID).digest())[:-1].decode()
+    return binascii.b2a_base64(sha1(key.encode() + _GUID).digest())[:-1].decode()
 
 
 def _tokens(value):
@@ -129,7 +133,7 @@ class WebSocket:
         try:
             return await self.receive()
         except ConnectionClosed:
-            raise StopAsyncIteration
+            raise StopAsyncIteration from None
 
     async def _send(self, op, data):
         if self._close_sent or self._c is None:

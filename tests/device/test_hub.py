@@ -174,15 +174,15 @@ def test_a_subscriber_that_never_reads_holds_back_nobody_and_the_heap_stays_boun
 
 
 class WebSocketLike:
-    def __init__(self, fail_after=None, block=False):
+    def __init__(self, fail_after=None, gate=None):
         self.sent = []
         self.closed_with = None
         self.fail_after = fail_after
-        self.block = block
+        self.gate = gate  # an Event: send waits for it, as for a client that reads slowly
 
     async def send(self, data):
-        if self.block:
-            await asyncio.Event().wait()
+        if self.gate is not None:
+            await self.gate.wait()
         if self.fail_after is not None and len(self.sent) >= self.fail_after:
             raise OSError(32)
         self.sent.append(data)
@@ -209,31 +209,37 @@ def test_stream_sends_to_a_websocket_until_its_send_fails():
     assert hub.count() == 0 and hub.dropped == 0
 
 
-def test_stream_closes_a_websocket_that_falls_behind_with_1013():
+def test_a_websocket_that_falls_behind_is_dropped_then_closed_with_1013():
     hub = Hub()
-    ws = WebSocketLike(block=True)  # its send never finishes: a client that does not read
+    gate = asyncio.Event()
+    ws = WebSocketLike(gate=gate)
 
     async def main():
         task = asyncio.create_task(hub.stream(ws, "t", maxlen=2))
         await asyncio.sleep(0)
-        for i in range(4):
+        for i in range(4):  # m0 is being sent, m1 and m2 fill the queue, m3 drops it
             hub.publish("t", "m%d" % i)
             await asyncio.sleep(0)
+        assert hub.dropped == 1 and hub.count() == 0 and not task.done()
+        gate.set()  # the send under way is not cut (half a frame): it finishes, then the close
         await asyncio.wait_for(task, 1)
 
     run(main())
-    assert ws.closed_with == 1013 and hub.dropped == 1 and hub.count() == 0
+    assert ws.sent == ["m0"] and ws.closed_with == 1013
 
 
 class RecordingSSE(SSE):
-    def __init__(self, leave_after):
+    def __init__(self, leave_after=None, gate=None):
         super().__init__(None, None, (), {})
         self.sent = []
         self.leave_after = leave_after
+        self.gate = gate
 
     async def send(self, data, event=None):
+        if self.gate is not None:
+            await self.gate.wait()  # as SSE.send waits for room
         self.sent.append((event, data))
-        if len(self.sent) >= self.leave_after:
+        if self.leave_after is not None and len(self.sent) >= self.leave_after:
             self.closed = True  # what SSE.send finds once its client has left
 
 
@@ -252,6 +258,22 @@ def test_stream_sends_sse_events_named_by_topic_until_the_stream_closes():
     run(main())
     assert sse.sent == [("temp", '{"c": 21}'), ("door", "open")]
     assert hub.count() == 0 and hub.dropped == 0
+
+
+def test_an_event_stream_that_falls_behind_is_dropped_and_ends_at_once():
+    hub = Hub()
+    sse = RecordingSSE(gate=asyncio.Event())  # never set: a client that stopped reading
+
+    async def main():
+        task = asyncio.create_task(hub.stream(sse, maxlen=2))
+        await asyncio.sleep(0)
+        for i in range(4):
+            hub.publish("t", i)
+            await asyncio.sleep(0)
+        await asyncio.wait_for(task, 1)  # its waiting send was cancelled: the view may return
+
+    run(main())
+    assert sse.sent == [] and hub.dropped == 1 and hub.count() == 0
 
 
 def test_a_cancelled_stream_unsubscribes_and_stays_cancelled():
