@@ -322,6 +322,19 @@ def test_a_websocket_command_switches_the_relay_for_every_page(serve, app_dir):
         assert ws_until(sender, "error")["message"] == "unknown command"
 
 
+def test_a_page_that_leaves_leaves_the_hub(serve, app_dir):
+    srv = serve(app_dir)
+    client = Client(srv.port)
+    with ws_connect(srv) as ws:
+        events = EventStream(srv.port)
+        ws_until(ws, "relay")
+        events.until("relay")
+        wait_for(lambda: client.json("/api/state")["subscribers"] == 2, "two subscribers")
+        events.conn.close()
+    # a stream's client is seen gone at its next write: the next reading
+    wait_for(lambda: client.json("/api/state")["subscribers"] == 0, "no subscriber left")
+
+
 def test_a_websocket_opened_by_another_site_is_refused(serve, app_dir):
     from websockets.exceptions import InvalidStatus
 
