@@ -1,6 +1,7 @@
 """examples/dashboard, the app `make run` serves: its pages, API, CSV, settings form (CSRF,
-validation, atomic save), live updates over server-sent events, its precompressed assets, the
-ESP32 device profile, and the page in a real browser (headless Chromium from Debian)."""
+validation, atomic save), live updates and the relay over WebSocket and server-sent events, its
+precompressed assets, the ESP32 device profile, and the page in a real browser (headless
+Chromium from Debian)."""
 
 import gzip
 import importlib.util
@@ -9,6 +10,7 @@ import re
 import shutil
 import subprocess
 import time
+import urllib.parse
 from pathlib import Path
 
 import pytest
@@ -70,7 +72,7 @@ class Client:
     def post_form(self, fields, token=None):
         if token is not None:
             fields = dict(fields, csrf_token=token)
-        body = "&".join("%s=%s" % (k, str(v).replace(" ", "+")) for k, v in fields.items()).encode()
+        body = urllib.parse.urlencode(fields).encode()
         return self.request("/settings", "POST", [("Content-Type", "application/x-www-form-urlencoded")], body)
 
 
