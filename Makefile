@@ -22,7 +22,7 @@ export GIT_CEILING_DIRECTORIES := $(BUILD_ROOT)$(if $(realpath $(MP_DIR)),:$(pat
 
 BOARD ?= ESP32_GENERIC
 PORT ?= /dev/ttyUSB0
-APP ?= examples/hello
+APP ?= examples/dashboard
 HOST ?= 127.0.0.1
 HTTP_PORT ?= 8080
 
@@ -162,7 +162,7 @@ $(UNIX_ASAN_FW): $(UNIX_FW) $(KILN_C) $(KILN_PY) $(wildcard boards/UNIX/*) FORCE
 	@cmp -s $(UNIX_ASAN_BUILD)/micropython $@ || { cp $(UNIX_ASAN_BUILD)/micropython $@.tmp && mv -f $@.tmp $@; }
 
 run: deps-run $(UNIX_FW)
-	@echo "Kiln: serving $(APP) on http://$(HOST):$(HTTP_PORT)/ (Ctrl-C stops)"
+	@echo "Kiln: serving $(APP); open http://$(HOST):$(HTTP_PORT)/ in a browser (Ctrl-C stops)"
 	@cd $(APP) && $(UNIX_FW) -c "import sys; sys.path.insert(0, '.'); import main; main.app.run(host='$(HOST)', port=$(HTTP_PORT))"
 
 # --- tests --------------------------------------------------------------------------------
