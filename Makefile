@@ -380,12 +380,12 @@ UNIX_DEVICE_FW := $(TOP)/firmware/UNIX_DEVICE/kiln
 .PHONY: unix-device
 unix-device: $(UNIX_DEVICE_FW)
 $(UNIX_DEVICE_FW): export KILN_TEMPLATES = $(UNIX_TEMPLATES)
-$(UNIX_DEVICE_FW): $(MPY_CROSS) $(VENDOR)/micropython-lib/README.md $(KILN_C) $(KILN_PY) $(wildcard boards/UNIX_DEVICE/*) FORCE
+$(UNIX_DEVICE_FW): $(MPY_CROSS) $(VENDOR)/micropython-lib/README.md $(MBEDTLS) $(KILN_C) $(KILN_PY) $(wildcard boards/UNIX_DEVICE/*) FORCE
 	@# the port rebuilds nothing when only the variant's settings change: start over then
 	@cat boards/UNIX_DEVICE/mpconfigvariant.* | cmp -s - $(UNIX_DEVICE_BUILD)/kiln-variant || rm -rf $(UNIX_DEVICE_BUILD)
 	@mkdir -p $(UNIX_DEVICE_BUILD) && cat boards/UNIX_DEVICE/mpconfigvariant.* > $(UNIX_DEVICE_BUILD)/kiln-variant
 	$(MAKE) -s -C $(MP_DIR)/ports/unix -j$(JOBS) BUILD=$(UNIX_DEVICE_BUILD) VARIANT_DIR=$(TOP)/boards/UNIX_DEVICE \
-		$(PORT_ARGS) MICROPY_FORCE_32BIT=1 MICROPY_PY_BTREE=0 MICROPY_PY_SSL=0 MICROPY_PY_FFI=0
+		$(PORT_ARGS) MICROPY_FORCE_32BIT=1 MICROPY_PY_BTREE=0 MICROPY_PY_FFI=0
 	@mkdir -p $(dir $@)
 	@cmp -s $(UNIX_DEVICE_BUILD)/micropython $@ || { cp $(UNIX_DEVICE_BUILD)/micropython $@.tmp && mv -f $@.tmp $@; }
 

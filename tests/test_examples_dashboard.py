@@ -393,11 +393,6 @@ def test_the_dashboard_serves_in_the_esp32_profile(serve, app_dir, tmp_path, rec
     from test_device_profiles import ESP32_HEAP, HEAP_SETUP, heap_after_import, heap_now, load
 
     precompile_templates(app_dir, tmp_path)
-    # The device firmware is built without ssl, so its hashlib has no sha1 (the ESP32's and the
-    # ESP8266's have one): kiln.websocket then takes the pure-Python one of _kiln_ws, which is
-    # not frozen. Given here precompiled, it makes the figures below a little worse than a board's.
-    subprocess.run([str(MPY_CROSS), "-o", str(app_dir / "_kiln_ws.mpy"), str(ROOT / "modules" / "_kiln_ws.py")],
-                   check=True)
     srv = serve(app_dir, heapsize=ESP32_HEAP, firmware=DEVICE_FIRMWARE, setup=HEAP_SETUP,
                 run_args=", max_connections=8")
     page = lambda s, h, b: s == 200 and b'id="temperature"' in b  # noqa: E731

@@ -47,3 +47,6 @@ typedef unsigned int mp_uint_t;
 // The ESP8266's error messages (the common unix settings ask for detailed ones).
 #undef MICROPY_ERROR_REPORTING
 #define MICROPY_ERROR_REPORTING (MICROPY_ERROR_REPORTING_NORMAL)
+
+// ssl and hashlib from Mbed TLS, allocating from the heap (mbedtls_config_board.h).
+#define MICROPY_TRACKED_ALLOC (1)
