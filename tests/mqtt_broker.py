@@ -142,38 +142,3 @@ class Upy:
             self.proc.kill()
             self.proc.wait()
         self._out.close()
-
-
-@pytest.fixture(scope="session")
-def mqtt_certs(tmp_path_factory):
-    return make_certs(tmp_path_factory.mktemp("mqtt-certs"))
-
-
-@pytest.fixture(scope="session")
-def broker(tmp_path_factory, mqtt_certs):
-    """One Mosquitto for the whole session."""
-    b = Broker(tmp_path_factory.mktemp("mosquitto"), mqtt_certs)
-    yield b
-    b.stop()
-
-
-@pytest.fixture
-def own_broker(tmp_path, mqtt_certs):
-    """A Mosquitto for one test, which may stop and restart it."""
-    b = Broker(tmp_path / "broker", mqtt_certs)
-    yield b
-    b.stop()
-
-
-@pytest.fixture
-def upy_script(tmp_path):
-    """upy_script(name, code) starts a MicroPython script in the firmware; killed after the test."""
-    scripts = []
-
-    def start(name, code):
-        scripts.append(Upy(tmp_path, name, code))
-        return scripts[-1]
-
-    yield start
-    for script in scripts:
-        script.kill()

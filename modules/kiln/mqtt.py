@@ -65,7 +65,8 @@ def _pid_of(body):
 
 class MQTTClient:
     """One connection to a broker. `ssl` is an `ssl.SSLContext` (TLS; with the axtls `ssl` of
-    the ESP8266 and the unix firmware the broker's certificate is not verified). `will` is
+    the ESP8266 and the unix firmware the broker's certificate is not verified, and the TLS
+    handshake blocks the event loop for its duration, up to connect_timeout). `will` is
     `(topic, payload)` or `(topic, payload, qos, retain)`. `clean=False` keeps the session on
     the broker: subscriptions and QoS 1 messages sent while the client was away survive a
     reconnection. `callback(topic, payload, retained)`, a function or a coroutine, receives the
@@ -118,7 +119,7 @@ class MQTTClient:
             present = await asyncio.wait_for(self._open(), self.connect_timeout)
         except asyncio.TimeoutError:
             self._close()
-            raise OSError(_ETIMEDOUT)
+            raise OSError(_ETIMEDOUT) from None
         except BaseException:
             self._close()
             raise
@@ -140,7 +141,10 @@ class MQTTClient:
 
     async def _open(self):
         self._rbuf = b""
-        self._stream, _ = await asyncio.open_connection(self.host, self.port, ssl=self.ssl)
+        if self.ssl:
+            self._stream = asyncio.StreamReader(self._tls_socket())
+        else:
+            self._stream, _ = await asyncio.open_connection(self.host, self.port)
         flags = self.clean << 1
         payload = _field(self.client_id)
         if self.will:
@@ -163,6 +167,23 @@ class MQTTClient:
         if body[1]:
             raise MQTTError(body[1])
         return body[0] and not self.clean
+
+    def _tls_socket(self):
+        # A blocking handshake (bounded by connect_timeout): writing before axtls finishes a
+        # handshake begun in parts sends data the server rejects, and axtls tells no one when
+        # it has finished.
+        import socket
+
+        sock = socket.socket()
+        try:
+            sock.settimeout(self.connect_timeout)
+            sock.connect(socket.getaddrinfo(self.host, self.port, 0, socket.SOCK_STREAM)[0][-1])
+            sock = self.ssl.wrap_socket(sock, server_hostname=self.host)
+            sock.setblocking(False)
+        except BaseException:
+            sock.close()
+            raise
+        return sock
 
     async def run(self):
         """Keep the connection up until disconnect(): connect, and after each failure or drop
@@ -339,7 +360,7 @@ class MQTTClient:
             await self._send(first, body)
             await asyncio.wait_for(waiter[0].wait(), self.ack_timeout)
         except asyncio.TimeoutError:
-            raise OSError(_ETIMEDOUT)
+            raise OSError(_ETIMEDOUT) from None
         finally:
             del self._waiters[pid]
         return waiter[1]

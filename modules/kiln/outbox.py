@@ -35,9 +35,13 @@ _MAGIC = 0xA5
 _HEADER = 7  # magic, length (2 bytes), CRC32 (4 bytes)
 
 
+def _crc(size, data):
+    return crc32(data, crc32(size)) & 0xFFFFFFFF
+
+
 def _frame(data):
     size = len(data).to_bytes(2, "big")
-    return bytes((_MAGIC,)) + size + (crc32(data, crc32(size)) & 0xFFFFFFFF).to_bytes(4, "big") + data
+    return bytes((_MAGIC,)) + size + _crc(size, data).to_bytes(4, "big") + data
 
 
 class Outbox:
@@ -132,7 +136,7 @@ class Outbox:
                     break
                 size = int.from_bytes(header[1:3], "big")
                 data = f.read(size)
-                if len(data) < size or crc32(data, crc32(header[1:3])) & 0xFFFFFFFF != int.from_bytes(header[3:], "big"):
+                if len(data) < size or _crc(header[1:3], data) != int.from_bytes(header[3:], "big"):
                     break
                 off += _HEADER + size
                 records.append((data if keep else None, off))
