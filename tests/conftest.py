@@ -157,11 +157,13 @@ def broker(tmp_path_factory, mqtt_certs):
 
 
 @pytest.fixture
-def own_broker(tmp_path, mqtt_certs):
-    """A Mosquitto for one test, which may stop and restart it."""
+def own_broker(tmp_path, mqtt_certs, request):
+    """A Mosquitto for one test, which may stop and restart it; persistent (its sessions
+    survive a restart) if the test is marked `@pytest.mark.persistent_broker`."""
     import mqtt_broker
 
-    b = mqtt_broker.Broker(tmp_path / "broker", mqtt_certs)
+    persistent = request.node.get_closest_marker("persistent_broker") is not None
+    b = mqtt_broker.Broker(tmp_path / "broker", mqtt_certs, persistent)
     yield b
     b.stop()
 

@@ -33,7 +33,7 @@ def make_certs(folder):
 class Broker:
     """One mosquitto process; stop() and start() again keep its ports (an outage)."""
 
-    def __init__(self, folder, certs):
+    def __init__(self, folder, certs, persistent=False):
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
         self.ca = certs[0]
@@ -43,12 +43,14 @@ class Broker:
         # "user root": as root, mosquitto would switch to its own user, who cannot read the
         # temporary key. axtls speaks TLS 1.2 with plain-RSA key exchange, which "DEFAULT" keeps.
         self.conf.write_text(
-            "per_listener_settings false\nallow_anonymous true\npersistence false\nuser root\n"
+            "per_listener_settings false\nallow_anonymous true\nuser root\n"
+            "persistence %s\npersistence_location %s/\n"
             "log_dest file %s\nlog_type all\nconnection_messages true\n"
             "listener %d 127.0.0.1\n"
             "listener %d 127.0.0.1\ncafile %s\ncertfile %s\nkeyfile %s\n"
             "tls_version tlsv1.2\nciphers DEFAULT\n"
-            % (self.log_path, self.port, self.tls_port, certs[0], certs[1], certs[2])
+            % ("true" if persistent else "false", self.folder, self.log_path, self.port,
+               self.tls_port, certs[0], certs[1], certs[2])
         )
         self.proc = None
         self.start()
@@ -80,9 +82,10 @@ class Broker:
                 "-q", str(qos)]
         subprocess.run(args + (["-r"] if retain else []), check=True, timeout=10)
 
-    def sub(self, topic, count, timeout=20, qos=1, client_id=None, clean=True):
-        """Start mosquitto_sub printing `topic payload` lines; .communicate() once `count`
-        messages arrived or after `timeout` s. Returns once its subscription is in place."""
+    def sub(self, topic, count, timeout=20, qos=1, client_id=None, clean=True, out=subprocess.PIPE):
+        """Start mosquitto_sub printing `topic payload` lines (to the file `out` if given);
+        it ends once `count` messages arrived or after `timeout` s. Returns once its
+        subscription is in place."""
         args = ["mosquitto_sub", "-h", "127.0.0.1", "-p", str(self.port), "-t", topic, "-v",
                 "-C", str(count), "-W", str(timeout), "-q", str(qos)]
         if client_id:
@@ -90,7 +93,7 @@ class Broker:
         if not clean:
             args += ["-c"]
         before = self.log().count("SUBSCRIBE")
-        proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(args, stdout=out, stderr=subprocess.PIPE, text=True)
         deadline = time.monotonic() + 10
         while self.log().count("SUBSCRIBE") == before and time.monotonic() < deadline:
             time.sleep(0.05)

@@ -1,8 +1,8 @@
 # kiln.outbox inside the firmware, on the unix filesystem: order, acknowledgement, reopening,
 # torn tails at every byte, a full queue, drain(). Each test works in its own new folder.
+import asyncio
 import os
 
-import asyncio
 from kiln.outbox import Outbox
 
 _count = [0]
