@@ -95,6 +95,44 @@ await c.disconnect()
     assert "cb kiln/cb b'called'" in run.finish()
 
 
+def test_qos0_messages_beyond_max_queue_are_dropped_and_counted(broker, upy_script):
+    run = upy_script("full", script(broker.port, """
+c = client("sub-full")
+c.max_queue = 3
+await c.connect()
+await c.subscribe("kiln/full")
+print("ready")
+while c.dropped < 2:
+    await asyncio.sleep(0.05)
+got = []
+while len(got) < 3:
+    got.append((await c.receive())[1])
+print(got, c.dropped)
+await c.disconnect()
+"""))
+    run.wait_for("ready")
+    for i in range(5):
+        broker.pub("kiln/full", "m%d" % i)
+    assert run.finish().splitlines()[-1] == "[b'm0', b'm1', b'm2'] 2"
+
+
+def test_unsubscribe_stops_the_messages(broker, upy_script):
+    run = upy_script("unsub", script(broker.port, """
+c = client("sub-unsub")
+await c.connect()
+await c.subscribe("kiln/unsub/a")
+await c.subscribe("kiln/unsub/b")
+await c.unsubscribe("kiln/unsub/a")
+print("ready")
+print(await c.receive())
+await c.disconnect()
+"""))
+    run.wait_for("ready")
+    broker.pub("kiln/unsub/a", "not for me")
+    broker.pub("kiln/unsub/b", "for me")
+    assert run.finish().splitlines()[-1] == "('kiln/unsub/b', b'for me', False)"
+
+
 def test_a_retained_message_arrives_flagged_on_subscribing(broker, upy_script):
     broker.pub("kiln/retained", "kept", retain=True)
     run = upy_script("ret", script(broker.port, """
@@ -348,6 +386,26 @@ await c.disconnect()
     (first1, body1), (first2, body2) = fake.seen[:2]
     assert (first1, first2) == (0x32, 0x3A)  # QoS 1, then QoS 1 with DUP
     assert body1 == body2  # same packet id, topic and payload
+
+
+def test_a_qos1_publish_never_acknowledged_returns_false_after_ack_timeout(upy_script):
+    def no_puback(fake, conn):
+        accept(fake, conn)
+        fake.seen.append(fake.read_packet(conn))
+        time.sleep(3)
+
+    fake = FakeBroker([no_puback])
+    run = upy_script("noack", script(fake.port, """
+import time
+c = client("noack-1")
+c.ack_timeout = 1
+await c.connect()
+t = time.ticks_ms()
+print(await c.publish("kiln/noack", "lost?", qos=1), 1000 <= time.ticks_diff(time.ticks_ms(), t) < 1500)
+"""))
+    assert run.finish().split() == ["False", "True"]
+    fake.close()
+    assert fake.seen[0][0] == 0x32
 
 
 def test_a_silent_broker_is_detected_dead_after_one_and_a_half_keepalives(upy_script):
