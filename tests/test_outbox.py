@@ -127,3 +127,19 @@ def test_a_broker_outage_loses_no_reading(tmp_path, own_broker, upy_script):
     assert sorted(set(received)) == sorted(expected), out
     # QoS 1 allows a reading twice only if its PUBACK was lost with the broker
     assert len(received) - count <= 2, received
+
+
+def test_the_fallback_crc32_is_the_standard_one():
+    # Ports without binascii.crc32 (the ESP8266) use kiln.outbox's own; run it here on CPython.
+    import ast
+    import zlib
+
+    from conftest import ROOT
+
+    tree = ast.parse((ROOT / "modules" / "kiln" / "outbox.py").read_text())
+    fallback = next(n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef) and n.name == "crc32")
+    scope = {}
+    exec(compile(ast.Module(body=[fallback], type_ignores=[]), "outbox.py", "exec"), scope)
+    for data in (b"", b"a", b"reading 17", bytes(range(256))):
+        assert scope["crc32"](data) == zlib.crc32(data)
+        assert scope["crc32"](data, 12345) == zlib.crc32(data, 12345)
