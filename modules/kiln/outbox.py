@@ -217,11 +217,11 @@ class Outbox:
         many were. An exception from `send` propagates (the record stays pending)."""
         sent = 0
         while self.pending:
-            dropped = self.dropped
             for record in self.peek(batch):
+                head = self._head
                 if not await send(record):
                     return sent
-                if self.dropped != dropped:
+                if self._head != head:
                     break  # put() dropped the oldest meanwhile: `record` may no longer be first
                 self.ack(1)
                 sent += 1

@@ -176,3 +176,20 @@ def test_drain_sends_in_order_acks_what_was_delivered_and_stops_at_a_failure():
 
     assert asyncio.run(box.drain(good)) == 6
     assert sent == records(10) and box.pending == 0
+
+
+def test_drain_acks_nothing_twice_when_put_drops_the_oldest_meanwhile():
+    box = small(folder(), max_records=3)
+    for r in records(3):
+        box.put(r)
+    sent = []
+
+    async def send(record):
+        sent.append(record)
+        if len(sent) == 1:
+            box.put(b"late")  # full: drops "reading 0", the record being sent
+        return True
+
+    asyncio.run(box.drain(send))
+    assert sent == [b"reading 0", b"reading 1", b"reading 2", b"late"]
+    assert box.pending == 0 and box.dropped == 1
