@@ -2,6 +2,7 @@
 middle of writing, a full filesystem (a 64 KB tmpfs), and a broker outage while a reporter loop
 publishes every second through the outbox to a real Mosquitto."""
 
+import os
 import signal
 import subprocess
 import time
@@ -99,10 +100,12 @@ asyncio.run(main())
 @pytest.mark.persistent_broker
 def test_a_broker_outage_loses_no_reading(tmp_path, own_broker, upy_script):
     # The issue asks for a 30 s outage; 10 s keeps `make test` short and covers the same path
-    # (the client reconnects with a 1 s back-off and the outbox drains what waited). The
-    # collector's session is persistent and so is the broker's store: what the reporter sends
-    # after the restart waits for the collector even before it is back.
-    outage, count = 10, 20
+    # (the client reconnects with a 1 s back-off and the outbox drains what waited);
+    # KILN_MQTT_OUTAGE=30 runs the long one. The collector's session is persistent and so is
+    # the broker's store: what the reporter sends after the restart waits for the collector
+    # even before it is back.
+    outage = int(os.environ.get("KILN_MQTT_OUTAGE", "10"))
+    count = outage + 10
     collected = tmp_path / "collected.txt"
     with open(collected, "w") as out:
         sub = own_broker.sub("kiln/readings", count * 2, timeout=120, client_id="collector",

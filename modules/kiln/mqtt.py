@@ -102,7 +102,7 @@ class MQTTClient:
         self._ready = asyncio.Event()
         self._space = asyncio.Event()
         self._down = asyncio.Event()
-        self._lock = asyncio.Lock()
+        self._lock = None
         self._stream = None
         self._tasks = ()
         self._pid = 0
@@ -141,6 +141,7 @@ class MQTTClient:
 
     async def _open(self):
         self._rbuf = b""
+        self._lock = asyncio.Lock()
         if self.ssl:
             self._stream = asyncio.StreamReader(self._tls_socket())
         else:
@@ -231,11 +232,16 @@ class MQTTClient:
     # --- packets ---
 
     async def _send(self, first, body):
-        async with self._lock:
-            if not self._stream:
+        # One lock per connection: a task stuck writing to a dead socket cannot hold up the next
+        # connection, and a task that waited for the old lock does not write to the new stream.
+        stream, lock = self._stream, self._lock
+        if not stream:
+            raise OSError(_ENOTCONN)
+        async with lock:
+            if self._stream is not stream:
                 raise OSError(_ENOTCONN)
-            self._stream.write(_packet(first, body))
-            await self._stream.drain()
+            stream.write(_packet(first, body))
+            await stream.drain()
             self._last_out = ticks_ms()
 
     async def _read(self, n):
