@@ -31,7 +31,7 @@ UNIX_FW := $(TOP)/firmware/UNIX/kiln
 KILN_C := $(wildcard cmodules/kiln/*.c cmodules/kiln/*.h)
 KILN_PY := $(shell find modules boards -name '*.py' 2>/dev/null)
 
-.PHONY: help micropython submodules mpy-cross vendor unix unix-asan run test test-c test-asan test-py fuzz \
+.PHONY: help micropython submodules mpy-cross vendor unix unix-asan run test test-c test-asan test-py fuzz fuzz-ws \
         fuzz-server check-xtensa \
         esp32 esp8266 emulate size flash deploy repl bench lint deps venv clean distclean
 
@@ -279,6 +279,8 @@ templates: venv
 PARSER_BUILD := $(BUILD_ROOT)/parser
 PARSER_C := cmodules/kiln/kiln_http.c
 PARSER_DEPS := $(PARSER_C) cmodules/kiln/kiln_http.h
+WS_C := cmodules/kiln/kiln_ws.c
+WS_DEPS := $(WS_C) cmodules/kiln/kiln_ws.h
 SAN_CFLAGS := -std=c99 -D_DEFAULT_SOURCE -g -O1 -Wall -Wextra -Werror -fno-omit-frame-pointer \
               -fsanitize=address,undefined -fno-sanitize-recover=all -Icmodules/kiln
 FUZZ_CC ?= clang-14
@@ -286,10 +288,14 @@ FUZZ_SECONDS ?= 600
 
 .PHONY: bench-parser
 
-test-c: $(PARSER_BUILD)/test_http_gcc $(PARSER_BUILD)/test_http_clang $(PARSER_BUILD)/fuzz_http
+test-c: $(PARSER_BUILD)/test_http_gcc $(PARSER_BUILD)/test_http_clang $(PARSER_BUILD)/fuzz_http \
+        $(PARSER_BUILD)/test_ws_gcc $(PARSER_BUILD)/test_ws_clang $(PARSER_BUILD)/fuzz_ws
 	$(PARSER_BUILD)/test_http_gcc
 	$(PARSER_BUILD)/test_http_clang
+	$(PARSER_BUILD)/test_ws_gcc
+	$(PARSER_BUILD)/test_ws_clang
 	@$(MAKE) -s fuzz FUZZ_SECONDS=30
+	@$(MAKE) -s fuzz-ws FUZZ_SECONDS=20
 
 $(PARSER_BUILD)/test_http_gcc $(PARSER_BUILD)/test_http_clang: $(PARSER_BUILD)/test_http_%: tests/c/test_http.c $(PARSER_DEPS)
 	@mkdir -p $(dir $@)
@@ -299,6 +305,24 @@ $(PARSER_BUILD)/fuzz_http: tests/fuzz/fuzz_http.c $(PARSER_DEPS)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) -g -O1 -Icmodules/kiln -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 		tests/fuzz/fuzz_http.c $(PARSER_C) -o $@
+
+$(PARSER_BUILD)/test_ws_gcc $(PARSER_BUILD)/test_ws_clang: $(PARSER_BUILD)/test_ws_%: tests/c/test_ws.c $(WS_DEPS)
+	@mkdir -p $(dir $@)
+	$* $(SAN_CFLAGS) tests/c/test_ws.c $(WS_C) -o $@
+
+$(PARSER_BUILD)/fuzz_ws: tests/fuzz/fuzz_ws.c $(WS_DEPS)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) -g -O1 -Icmodules/kiln -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+		tests/fuzz/fuzz_ws.c $(WS_C) -o $@
+
+# The WebSocket framing core's fuzzer (its corpus starts empty: libFuzzer finds frames fast).
+fuzz-ws: $(PARSER_BUILD)/fuzz_ws
+	@mkdir -p $(PARSER_BUILD)/corpus-ws
+	@echo "fuzz-ws: $(FUZZ_SECONDS) s, log in $(PARSER_BUILD)/fuzz-ws.log"
+	@$(PARSER_BUILD)/fuzz_ws -max_total_time=$(FUZZ_SECONDS) -max_len=2000 -print_final_stats=1 \
+		-artifact_prefix=$(PARSER_BUILD)/ $(PARSER_BUILD)/corpus-ws >$(PARSER_BUILD)/fuzz-ws.log 2>&1 \
+		&& grep -E '^(Done|stat::number_of_executed_units|stat::peak_rss)' $(PARSER_BUILD)/fuzz-ws.log \
+		|| { tail -60 $(PARSER_BUILD)/fuzz-ws.log; exit 1; }
 
 fuzz: $(PARSER_BUILD)/fuzz_http
 	@mkdir -p $(PARSER_BUILD)/corpus

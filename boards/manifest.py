@@ -14,6 +14,7 @@ package(
         "cors.py",
         "csrf.py",
         "dns.py",
+        "hub.py",
         "mqtt.py",
         "multipart.py",
         "net.py",
@@ -32,6 +33,7 @@ package(
         "template_compiler.py",
         "template_filters.py",
         "text.py",
+        "websocket.py",
     ],
     base_path="../modules",
 )

@@ -64,6 +64,9 @@ _RUN_READ = 1
 _RUN_WRITE = 2
 _RUN_AWAIT = 3
 _RUN_ANEXT = 4
+_RUN_UPGRADE = 5
+# ws_recv's answer when the peer is gone without a close frame
+_WS_GONE = 1006
 
 _PH_HEAD = 0
 _PH_HANDLER = 2
@@ -71,6 +74,7 @@ _PH_SEND = 3
 _PH_STREAM = 4
 _PH_ASTREAM = 5
 _PH_CLOSING = 6
+_PH_UPGRADED = 8
 _PH_CLOSED = 7
 
 _T_NONE = 0
@@ -592,6 +596,11 @@ class Conn:
                     r = self._drain_input()
                 if r <= 0:
                     r = _RUN_CLOSE
+            elif phase == _PH_UPGRADED:
+                r = self._flush()
+                if r == 0:
+                    self._tphase = _T_NONE
+                    r = _RUN_UPGRADE
             elif phase == _PH_HANDLER:
                 r = _RUN_AWAIT
             else:
@@ -711,6 +720,8 @@ class Conn:
         if len(res) != 3 or type(res[0]) is not int:
             raise TypeError("handler must return (status, headers, body)")
         status, headers, body = res
+        if status == 101:
+            return self._upgrade(headers, body)
         if status < 200 or status > 599:
             raise ValueError("bad status")
         known = True
@@ -755,6 +766,68 @@ class Conn:
         self._src = src
         self._phase = _PH_STREAM
         return None
+
+    # --- after a 101: WebSocket (kiln_wsconn.c) ---
+
+    def _upgrade(self, headers, body):
+        if not hasattr(body, "serve"):
+            raise ValueError("a 101's body must have serve(conn)")
+        if self._req is None or self._req.upgrade is None or self._streaming:
+            raise ValueError("101 answers an Upgrade request")
+        head = self._out_head(101, headers, True, 0)
+        if head is None:
+            raise ValueError("invalid response header")
+        self._emit(head)
+        if self.server.access_log:
+            print("Kiln: %s %s %s 101" % (_peer_host(self.peer), self._req.method, self._req.target))
+        self._req = None
+        self.pending = body
+        self._keep_alive = False
+        self._served = True
+        from _kiln_ws import Reader
+
+        self._ws = Reader()
+        self._phase = _PH_UPGRADED
+        return None
+
+    def ws_recv(self, max_message):
+        while True:
+            if self._closed or self._phase != _PH_UPGRADED:
+                return _WS_GONE
+            n, op, end, data = self._ws.read(self._in, max_message)
+            if n < 0:
+                return -n
+            if n == 0:
+                more = self._recv()
+                if more is None:
+                    return None
+                if not more:
+                    return _WS_GONE
+                self._in += more
+                continue
+            self._in = self._in[n:]
+            if data or end:
+                if op == 1 and end and self._ws.msg_len == len(data):
+                    data = data.decode()
+                return (op, data, end)
+
+    def ws_send(self, op, data, fin=True):
+        if self._closed or self._phase != _PH_UPGRADED:
+            return None
+        if self._out:
+            raise RuntimeError("previous frame not written")
+        from _kiln_ws import header
+
+        data = data.encode() if type(data) is str else bytes(data)
+        self._out = header(op, fin, len(data)) + data
+        return self.ws_flush()
+
+    def ws_flush(self):
+        r = self._flush()
+        if r == 0:
+            self._tphase = _T_NONE
+            return True
+        return False if r > 0 else None
 
     def _out_head(self, status, headers, known, length):
         keep_alive = self._keep_alive

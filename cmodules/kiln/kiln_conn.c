@@ -28,14 +28,6 @@ static const char timeout_408[] =
 
 static int conn_fail(kiln_conn_obj_t *c, mp_obj_t exc);
 
-static byte *rbuf_items(kiln_conn_obj_t *c) {
-    return ((mp_obj_array_t *)MP_OBJ_TO_PTR(c->rbuf))->items;
-}
-
-static size_t rbuf_cap(kiln_conn_obj_t *c) {
-    return ((mp_obj_array_t *)MP_OBJ_TO_PTR(c->rbuf))->len;
-}
-
 static void rbuf_resize(kiln_conn_obj_t *c, size_t cap) {
     mp_obj_array_t *a = MP_OBJ_TO_PTR(c->rbuf);
     a->items = m_renew(byte, a->items, a->len, cap);
@@ -153,7 +145,7 @@ void kiln_conn_close(kiln_conn_obj_t *c) {
     kiln_server_obj_t *srv = c->server;
     kiln_slot_t *slot = &srv->slots[c->slot];
     if (slot->conn == MP_OBJ_FROM_PTR(c)) {
-        if (rbuf_cap(c) != srv->recv_buffer) {
+        if (kiln_rbuf_cap(c) != srv->recv_buffer) {
             rbuf_resize(c, srv->recv_buffer);
         }
         slot->wbuf = c->wcap == srv->send_buffer ? c->wbuf
@@ -203,7 +195,7 @@ static int conn_drain(kiln_conn_obj_t *c) {
     size_t limit = (size_t)c->server->limits.max_body * 4 + 65536;
     for (;;) {
         int err;
-        mp_uint_t n = c->sp->read(c->sock, rbuf_items(c), rbuf_cap(c), &err);
+        mp_uint_t n = c->sp->read(c->sock, kiln_rbuf_items(c), kiln_rbuf_cap(c), &err);
         if (n == MP_STREAM_ERROR && mp_is_nonblocking_error(err)) {
             return c->drain == KILN_DRAIN_LINGER ? KILN_RUN_READ : KILN_RUN_CLOSE;
         }
@@ -249,10 +241,10 @@ static int conn_read(kiln_conn_obj_t *c) {
         return KILN_RUN_READ;
     }
     kiln_server_obj_t *srv = c->server;
-    size_t cap = rbuf_cap(c);
+    size_t cap = kiln_rbuf_cap(c);
     if (c->rlen == cap) {
         if (c->phase == KILN_PH_HEAD && c->rpos > 0) {
-            memmove(rbuf_items(c), rbuf_items(c) + c->rpos, c->rlen - c->rpos);
+            memmove(kiln_rbuf_items(c), kiln_rbuf_items(c) + c->rpos, c->rlen - c->rpos);
             c->rlen -= c->rpos;
             c->rpos = 0;
         } else {
@@ -266,11 +258,11 @@ static int conn_read(kiln_conn_obj_t *c) {
             cap *= 2;
             rbuf_resize(c, cap < limit ? cap : limit);
         }
-        cap = rbuf_cap(c);
+        cap = kiln_rbuf_cap(c);
     }
     int err;
     size_t room = cap - c->rlen;
-    mp_uint_t n = c->sp->read(c->sock, rbuf_items(c) + c->rlen, room, &err);
+    mp_uint_t n = c->sp->read(c->sock, kiln_rbuf_items(c) + c->rlen, room, &err);
     if (n == MP_STREAM_ERROR) {
         if (mp_is_nonblocking_error(err)) {
             c->can_read = false;
@@ -297,7 +289,7 @@ static int conn_call(kiln_conn_obj_t *c);
 
 static int conn_body_done(kiln_conn_obj_t *c) {
     if (c->body_have) {
-        const byte *b = rbuf_items(c) + c->rpos + c->head_len;
+        const byte *b = kiln_rbuf_items(c) + c->rpos + c->head_len;
         kiln_request_set_body(c->req, mp_obj_new_bytes(b, c->body_have));
     }
     return conn_call(c);
@@ -331,7 +323,7 @@ static int conn_body(kiln_conn_obj_t *c) {
     if (head->flags & KILN_HTTP_F_CHUNKED) {
         size_t len = c->rlen - (start + c->body_have);
         if (len > 0) {
-            char *p = (char *)rbuf_items(c) + start + c->body_have;
+            char *p = (char *)kiln_rbuf_items(c) + start + c->body_have;
             int r = kiln_http_decode_chunked(&c->chunked, p, &len, &c->server->limits);
             if (r < KILN_HTTP_INCOMPLETE) {
                 return conn_refuse(c, -r);
@@ -364,7 +356,7 @@ static int conn_body(kiln_conn_obj_t *c) {
 static bool head_line_ended(kiln_conn_obj_t *c, size_t avail) {
     const kiln_http_limits_t *lim = &c->server->limits;
     size_t line_limit = lim->max_request_line < lim->max_header_line ? lim->max_request_line : lim->max_header_line;
-    return memchr(rbuf_items(c) + c->rpos + c->head_len, '\n', avail - c->head_len) != NULL
+    return memchr(kiln_rbuf_items(c) + c->rpos + c->head_len, '\n', avail - c->head_len) != NULL
            || avail - c->head_line > line_limit;
 }
 
@@ -382,10 +374,10 @@ static int conn_head(kiln_conn_obj_t *c) {
     kiln_http_request_t head;
     kiln_http_header_t headers[KILN_HTTP_MAX_HEADERS];
     memset(&head, 0, sizeof(head));
-    int r = kiln_http_parse_request(&head, (const char *)rbuf_items(c) + c->rpos, avail,
+    int r = kiln_http_parse_request(&head, (const char *)kiln_rbuf_items(c) + c->rpos, avail,
         headers, KILN_HTTP_MAX_HEADERS, &srv->limits);
     if (r == KILN_HTTP_INCOMPLETE) {
-        const byte *b = rbuf_items(c) + c->rpos;
+        const byte *b = kiln_rbuf_items(c) + c->rpos;
         c->head_line = avail;
         while (c->head_line > 0 && b[c->head_line - 1] != '\n') {
             c->head_line--;
@@ -403,17 +395,17 @@ static int conn_head(kiln_conn_obj_t *c) {
         body = head.content_length;
     }
     bool stream = body > srv->body_in_memory && avail - r < body && srv->body_stream != mp_const_none;
-    if (stream && rbuf_cap(c) < c->rpos + r + 256) {
+    if (stream && kiln_rbuf_cap(c) < c->rpos + r + 256) {
         rbuf_resize(c, c->rpos + r + srv->recv_buffer);
     }
-    if (!stream && (body || chunked) && c->rpos + r + body > rbuf_cap(c)) {
+    if (!stream && (body || chunked) && c->rpos + r + body > kiln_rbuf_cap(c)) {
         // Make room for the body before the request starts referring to the buffer.
         if (c->rpos > 0) {
-            memmove(rbuf_items(c), rbuf_items(c) + c->rpos, avail);
+            memmove(kiln_rbuf_items(c), kiln_rbuf_items(c) + c->rpos, avail);
             c->rlen = avail;
             c->rpos = 0;
         }
-        if (r + body > rbuf_cap(c)) {
+        if (r + body > kiln_rbuf_cap(c)) {
             rbuf_resize(c, r + body);
         }
     }
@@ -449,10 +441,9 @@ static void end_streaming(kiln_conn_obj_t *c) {
     }
 }
 
-// The response is complete: release the request, move to the next one.
-static int conn_done(kiln_conn_obj_t *c) {
-    kiln_server_obj_t *srv = c->server;
-    if (srv->access_log && c->req != mp_const_none) {
+// The access log's line for the response just written, when the server keeps one.
+void kiln_conn_log_access(kiln_conn_obj_t *c) {
+    if (c->server->access_log && c->req != mp_const_none) {
         mp_printf(&mp_plat_print, "Kiln: ");
         kiln_print_peer(c);
         mp_printf(&mp_plat_print, " ");
@@ -461,6 +452,12 @@ static int conn_done(kiln_conn_obj_t *c) {
         mp_obj_print_helper(&mp_plat_print, mp_load_attr(c->req, MP_QSTR_target), PRINT_STR);
         mp_printf(&mp_plat_print, " %u\n", c->status);
     }
+}
+
+// The response is complete: release the request, move to the next one.
+static int conn_done(kiln_conn_obj_t *c) {
+    kiln_server_obj_t *srv = c->server;
+    kiln_conn_log_access(c);
     end_streaming(c);
     drop_request(c);
     c->served = true;
@@ -480,7 +477,7 @@ static int conn_done(kiln_conn_obj_t *c) {
         c->rpos = c->rlen = 0;
         // Keep a buffer grown once for a browser's head (no churn per request); give back
         // what a big head or body took.
-        if (rbuf_cap(c) > 2 * (size_t)srv->recv_buffer) {
+        if (kiln_rbuf_cap(c) > 2 * (size_t)srv->recv_buffer) {
             rbuf_resize(c, srv->recv_buffer);
         }
         c->tphase = KILN_T_IDLE;
@@ -660,9 +657,12 @@ static int conn_respond(kiln_conn_obj_t *c, mp_obj_t res) {
         mp_raise_TypeError(MP_ERROR_TEXT("handler must return (status, headers, body)"));
     }
     mp_int_t status = MP_OBJ_SMALL_INT_VALUE(items[0]);
+    if (status == 101) {
+        kiln_conn_upgrade(c, items[1], items[2]);
+        return CONTINUE;
+    }
     if (status < 200 || status > 599) {
-        // 1xx are interim answers the loop sends itself (100 Continue); 101 needs an upgrade
-        // hand-over the loop does not do.
+        // other 1xx are interim answers the loop sends itself (100 Continue)
         mp_raise_ValueError(MP_ERROR_TEXT("bad status"));
     }
     mp_obj_t body = items[2];
@@ -789,6 +789,16 @@ static int conn_step(kiln_conn_obj_t *c) {
                     r = conn_drain(c);
                 }
                 if (r <= 0) {
+                    r = KILN_RUN_CLOSE;
+                }
+                break;
+            case KILN_PH_UPGRADED:
+                // the 101 goes out whole before the WebSocket's own reads and writes begin
+                r = kiln_out_flush(c);
+                if (r == 0) {
+                    c->tphase = KILN_T_NONE;
+                    r = KILN_RUN_UPGRADE;
+                } else if (r < 0) {
                     r = KILN_RUN_CLOSE;
                 }
                 break;
@@ -948,12 +958,12 @@ static mp_obj_t conn_body_read(mp_obj_t self_in, mp_obj_t n_in) {
         if (c->body_done) {
             return mp_const_empty_bytes;
         }
-        size_t room = rbuf_cap(c) - start;
+        size_t room = kiln_rbuf_cap(c) - start;
         if (!chunked && room > c->body_left) {
             room = c->body_left;
         }
         int err;
-        mp_uint_t got = c->sp->read(c->sock, rbuf_items(c) + start, room, &err);
+        mp_uint_t got = c->sp->read(c->sock, kiln_rbuf_items(c) + start, room, &err);
         if (got == MP_STREAM_ERROR) {
             if (mp_is_nonblocking_error(err)) {
                 if (c->tphase != KILN_T_BODY) {
@@ -973,7 +983,7 @@ static mp_obj_t conn_body_read(mp_obj_t self_in, mp_obj_t n_in) {
         c->bpos = 0;
         if (chunked) {
             size_t len = got;
-            int r = kiln_http_decode_chunked(&c->chunked, (char *)rbuf_items(c) + start, &len,
+            int r = kiln_http_decode_chunked(&c->chunked, (char *)kiln_rbuf_items(c) + start, &len,
                 &c->server->limits);
             if (r < KILN_HTTP_INCOMPLETE) {
                 c->keep_alive = false;
@@ -995,7 +1005,7 @@ static mp_obj_t conn_body_read(mp_obj_t self_in, mp_obj_t n_in) {
     if (n >= 0 && (size_t)n < k) {
         k = n;
     }
-    mp_obj_t out = mp_obj_new_bytes(rbuf_items(c) + start + c->bpos, k);
+    mp_obj_t out = mp_obj_new_bytes(kiln_rbuf_items(c) + start + c->bpos, k);
     c->bpos += k;
     return out;
 }
@@ -1042,6 +1052,9 @@ static const mp_rom_map_elem_t conn_locals_table[] = {
     { MP_ROM_QSTR(MP_QSTR_fail), MP_ROM_PTR(&conn_fail_obj) },
     { MP_ROM_QSTR(MP_QSTR_close), MP_ROM_PTR(&conn_close_obj) },
     { MP_ROM_QSTR(MP_QSTR_body_read), MP_ROM_PTR(&conn_body_read_obj) },
+    { MP_ROM_QSTR(MP_QSTR_ws_recv), MP_ROM_PTR(&kiln_conn_ws_recv_obj) },
+    { MP_ROM_QSTR(MP_QSTR_ws_send), MP_ROM_PTR(&kiln_conn_ws_send_obj) },
+    { MP_ROM_QSTR(MP_QSTR_ws_flush), MP_ROM_PTR(&kiln_conn_ws_flush_obj) },
 };
 static MP_DEFINE_CONST_DICT(conn_locals, conn_locals_table);
 

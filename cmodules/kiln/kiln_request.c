@@ -160,6 +160,14 @@ const kiln_http_request_t *kiln_request_head(mp_obj_t req) {
     return &((kiln_request_obj_t *)MP_OBJ_TO_PTR(req))->head;
 }
 
+void kiln_request_detach(mp_obj_t req) {
+    kiln_request_obj_t *self = MP_OBJ_TO_PTR(req);
+    if (self->buf != MP_OBJ_NULL) {
+        self->buf = mp_obj_new_bytes((const byte *)request_data(self), self->head.head_len);
+        self->offset = 0;
+    }
+}
+
 void kiln_request_finish(mp_obj_t req) {
     ((kiln_request_obj_t *)MP_OBJ_TO_PTR(req))->buf = MP_OBJ_NULL;
 }

@@ -38,4 +38,8 @@ const kiln_http_request_t *kiln_request_head(mp_obj_t req);
 // code may call it too, as req.finish(), to let the buffer go while it keeps the request.
 void kiln_request_finish(mp_obj_t req);
 
+// Gives the Request its own copy of its head, so that it stays readable while the loop reuses
+// the receive buffer (a connection upgraded to WebSocket keeps its request).
+void kiln_request_detach(mp_obj_t req);
+
 #endif // KILN_REQUEST_H

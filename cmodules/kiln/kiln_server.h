@@ -9,8 +9,10 @@
 #define KILN_SERVER_H
 
 #include "py/obj.h"
+#include "py/objarray.h"
 #include "py/stream.h"
 #include "kiln_http.h"
+#include "kiln_ws.h"
 
 // From py/mphal.h, which is not included because on the ESP8266 it pulls in the SDK's headers.
 mp_uint_t mp_hal_ticks_ms(void);
@@ -40,6 +42,7 @@ mp_uint_t mp_hal_ticks_ms(void);
 #define KILN_RUN_WRITE (2)  // wait until the socket is writable, then call run()
 #define KILN_RUN_AWAIT (3)  // await conn.pending, then call respond(result) or fail(exc)
 #define KILN_RUN_ANEXT (4)  // await conn.pending.__anext__(), then call feed(chunk or None)
+#define KILN_RUN_UPGRADE (5) // a 101 went out: await conn.pending.serve(conn), then close
 
 // Closing with unread input resets the connection (the client may lose our answer), so the
 // loop first reads and drops: what has arrived (READY), or everything until the client closes
@@ -77,6 +80,7 @@ enum {
     KILN_PH_SEND,       // writing a response whose body is already known
     KILN_PH_STREAM,     // writing a body from a file or a sync iterator
     KILN_PH_ASTREAM,    // writing a body from an async iterator (Python drives it)
+    KILN_PH_UPGRADED,   // after a 101: the WebSocket methods (kiln_wsconn.c) own the socket
     KILN_PH_CLOSING,    // flush what is buffered, then close
     KILN_PH_CLOSED,
 };
@@ -189,6 +193,7 @@ typedef struct _kiln_conn_obj_t {
     bool body_done;         // streamed body: all of it was read from the socket
     uint8_t drain;          // before closing, read and drop input: KILN_DRAIN_*
     kiln_http_chunked_t chunked;
+    kiln_ws_reader_t ws;    // after an upgrade to WebSocket
 } kiln_conn_obj_t;
 
 extern const mp_obj_type_t kiln_server_type;
@@ -204,6 +209,21 @@ mp_obj_t kiln_peer_from_addr(mp_obj_t addr);
 mp_obj_t kiln_conn_new(kiln_server_obj_t *srv, mp_obj_t sock, mp_obj_t peer, size_t slot);
 void kiln_conn_close(kiln_conn_obj_t *c);
 void kiln_conn_timeout(kiln_conn_obj_t *c);
+void kiln_conn_log_access(kiln_conn_obj_t *c);
+
+// The receive buffer (a bytearray, so that a Request can keep it alive).
+static inline byte *kiln_rbuf_items(kiln_conn_obj_t *c) {
+    return ((mp_obj_array_t *)MP_OBJ_TO_PTR(c->rbuf))->items;
+}
+static inline size_t kiln_rbuf_cap(kiln_conn_obj_t *c) {
+    return ((mp_obj_array_t *)MP_OBJ_TO_PTR(c->rbuf))->len;
+}
+
+// kiln_wsconn.c: a connection upgraded to WebSocket.
+void kiln_conn_upgrade(kiln_conn_obj_t *c, mp_obj_t headers, mp_obj_t body);
+MP_DECLARE_CONST_FUN_OBJ_2(kiln_conn_ws_recv_obj);
+MP_DECLARE_CONST_FUN_OBJ_VAR_BETWEEN(kiln_conn_ws_send_obj);
+MP_DECLARE_CONST_FUN_OBJ_1(kiln_conn_ws_flush_obj);
 
 // kiln_response.c: the output buffer and response heads.
 void kiln_out_reserve(kiln_conn_obj_t *c, size_t n);

@@ -8,6 +8,7 @@ enforces the timeouts.
 import asyncio
 import gc
 import socket
+import sys
 from asyncio import core
 
 import _kiln
@@ -19,6 +20,7 @@ _READ = const(1)
 _WRITE = const(2)
 _AWAIT = const(3)
 _ANEXT = const(4)
+_UPGRADE = const(5)
 
 # Responses go out as written: the head and a large body are two writes, and Nagle's algorithm
 # would hold the second until the client's delayed ACK of the first (about 40 ms).
@@ -86,6 +88,14 @@ async def _worker(srv, ioq, w):
                 elif r == _WRITE:
                     yield ioq.queue_write(s)
                     r = c.run()
+                elif r == _UPGRADE:
+                    # a 101 went out: the upgrade (a WebSocket) serves the connection to its end
+                    try:
+                        await c.pending.serve(c)
+                    except Exception as e:  # noqa: BLE001 - its view's error: log it and close
+                        print("Kiln: an upgraded connection failed")
+                        sys.print_exception(e)
+                    break
                 elif r == _AWAIT:
                     try:
                         res = await c.pending
@@ -239,7 +249,9 @@ async def start_server(handler, host="0.0.0.0", port=80, **config):
 
     `handler(req)` gets a `_kiln.Request` and returns `(status, headers, body)` or an awaitable
     giving it. headers: None, a dict, or a list of (name, value) pairs. body: None, bytes, str,
-    a file-like object with `readinto`, a sync iterator or an async iterator of chunks.
+    a file-like object with `readinto`, a sync iterator or an async iterator of chunks. Status
+    101 answers an Upgrade request: its body has `async serve(conn)`, which owns the connection
+    after the 101 (kiln.websocket).
 
     Config (all optional): `max_connections` (default from the heap size; lowered to what half
     of the free heap holds),
