@@ -1,7 +1,8 @@
 """A real Mosquitto on 127.0.0.1 for the MQTT tests: a plain listener and a TLS one whose test CA
 and server certificate are made with openssl in a temporary folder (never committed); the
 mosquitto_pub/mosquitto_sub clients as the independent peer; MicroPython scripts run in the
-unix firmware as the client under test."""
+unix firmware as the client under test. The fixtures built on these (broker, own_broker,
+mqtt_certs, upy_script) are in tests/conftest.py; bench/mqtt.py uses them too."""
 
 import socket
 import subprocess
