@@ -346,6 +346,32 @@ await c.disconnect()
     assert fake.seen[0][0] == 0x32
 
 
+def test_run_backs_off_exponentially_from_a_broker_that_keeps_failing(upy_script):
+    accepted = []
+
+    def bad(fake, conn):
+        accepted.append(time.monotonic())
+        accept(fake, conn)
+        conn.sendall(b"\x00\x00")  # garbage at once: every connection fails right away
+
+    fake = FakeBroker([bad] * 4)
+    run = upy_script("backoff", script(fake.port, """
+c = client("backoff-1")
+c.min_backoff = 0.2
+asyncio.create_task(c.run())
+while c.connections < 4:
+    await asyncio.sleep(0.02)
+await c.disconnect()
+print("done", repr(c.last_error))
+"""))
+    out = run.finish()
+    fake.close()
+    assert "done MQTTError" in out, out
+    gaps = [b - a for a, b in zip(accepted, accepted[1:], strict=False)]
+    for k, gap in enumerate(gaps):  # 0.2 s doubling, jittered to half of it at least
+        assert 0.1 * 2 ** k - 0.02 <= gap <= 0.2 * 2 ** k + 0.3, gaps
+
+
 def test_a_garbage_connack_fails_connect_with_mqtt_error(upy_script):
     def bad(fake, conn):
         fake.read_packet(conn)

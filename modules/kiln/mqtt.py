@@ -187,22 +187,25 @@ class MQTTClient:
         return sock
 
     async def run(self):
-        """Keep the connection up until disconnect(): connect, and after each failure or drop
-        wait min_backoff seconds (half to all of it, at random), doubling up to max_backoff,
-        and connect again."""
+        """Keep the connection up until disconnect(): connect, and after each failed attempt or
+        drop wait before connecting again: min_backoff seconds at first (half to all of it, at
+        random), doubling up to max_backoff, back to min_backoff once a connection has lasted
+        max_backoff seconds."""
         self._stop = False
         delay = self.min_backoff
         while not self._stop:
-            if self.connected:
-                await self._down.wait()
-                continue
             try:
                 await self.connect()
-                delay = self.min_backoff
+                began = ticks_ms()
+                await self._down.wait()
+                if ticks_diff(ticks_ms(), began) >= self.max_backoff * 1000:
+                    delay = self.min_backoff
             except Exception as e:  # noqa: BLE001 - any failure to connect is retried
                 self.last_error = e
-                await asyncio.sleep_ms(delay * (256 + getrandbits(8)) * 1000 // 512)
-                delay = min(delay * 2, self.max_backoff)
+            if self._stop:
+                break
+            await asyncio.sleep_ms(int(delay * (256 + getrandbits(8)) * 1000) // 512)
+            delay = min(delay * 2, self.max_backoff)
 
     async def disconnect(self):
         """Say goodbye (the broker then drops the last will), close, and end run()."""
