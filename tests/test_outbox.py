@@ -31,7 +31,9 @@ def test_a_process_killed_while_writing_leaves_a_clean_outbox(tmp_path, upy_scri
     writer = upy_script("writer", OPEN % path + "box.segment_size = 256\nprint('go')\ni = 0\n"
                         "while True:\n    box.put(b'%08d' % i + b'x' * 200)\n    i += 1\n")
     writer.wait_for("go")
-    time.sleep(0.5)
+    deadline = time.monotonic() + 10
+    while len(os.listdir(path)) < 20 and time.monotonic() < deadline:  # a record per segment
+        time.sleep(0.01)
     writer.proc.send_signal(signal.SIGKILL)
     writer.proc.wait()
     out = upy(OPEN % path + "n = box.pending\ni = 0\nintact = True\nwhile box.pending:\n"
