@@ -1,0 +1,102 @@
+# Test app for tests/test_websocket.py: one WebSocket route per behaviour, and /stats, which
+# reports the server's open connections and what the views saw, as JSON.
+import asyncio
+import gc
+
+from kiln import App
+from kiln.websocket import with_websocket
+
+app = App()
+# views that were cancelled, views whose `async for` ended, and views still waiting
+stats = {"cancelled": 0, "loop_ended": 0, "waiting": 0}
+forever = asyncio.Event()  # never set: what /wait's view waits on
+
+
+@app.route("/")
+def index(request):
+    return "ok"
+
+
+@app.route("/stats")
+def report(request):
+    gc.collect()
+    out = dict(stats)
+    out["connections"] = app.server.connections
+    out["mem_free"] = gc.mem_free()
+    return out
+
+
+@app.route("/echo")
+@with_websocket(max_message=100000)
+async def echo(request, ws):
+    while True:
+        await ws.send(await ws.receive())
+
+
+@app.route("/small")
+@with_websocket(max_message=1000)
+async def small(request, ws):
+    while True:
+        await ws.send(await ws.receive())
+
+
+@app.route("/proto")
+@with_websocket(subprotocols=("chat", "superchat"))
+async def proto(request, ws):
+    await ws.send(ws.subprotocol or "-")
+    await ws.receive()
+
+
+@app.route("/origin")
+@with_websocket(origin=lambda request: request.headers.get("Origin") == "http://good.test")
+async def origin(request, ws):
+    await ws.send("welcome")
+    await ws.receive()
+
+
+@app.route("/close")
+@with_websocket
+async def close(request, ws):
+    await ws.close(4000, "bye now")
+
+
+@app.route("/raise")
+@with_websocket
+async def fails(request, ws):
+    await ws.receive()
+    raise ValueError("view failed on purpose")
+
+
+@app.route("/return")
+@with_websocket
+async def returns(request, ws):
+    await ws.send("done")
+
+
+@app.route("/loop")
+@with_websocket
+async def loop(request, ws):
+    async for msg in ws:
+        await ws.send(msg)
+    stats["loop_ended"] += 1
+
+
+@app.route("/wait")
+@with_websocket
+async def wait(request, ws):
+    stats["waiting"] += 1
+    try:
+        await ws.send("waiting")
+        await forever.wait()
+    except asyncio.CancelledError:
+        stats["cancelled"] += 1
+        raise
+    finally:
+        stats["waiting"] -= 1
+
+
+@app.route("/ping")
+@with_websocket(ping_interval=0.5, ping_timeout=1)
+async def pinged(request, ws):
+    async for msg in ws:
+        await ws.send(msg)
