@@ -499,6 +499,16 @@ def test_a_server_initiated_close_carries_its_code_and_reason(server):
     assert ws.protocol.close_sent.code == 4000  # the client echoed it: a clean close
 
 
+def test_the_view_goes_on_after_its_close_is_answered(server):
+    before = stats(server.port)["after_close"]
+    ws = RawWS(server.port, "/close-then")
+    op, payload = ws.frames()
+    assert (op, payload[0]) == (Opcode.CLOSE, 4001)
+    ws.send(CLOSE, close_payload(4001))
+    assert ws.closed_by_server()
+    assert wait_for(server.port, "after_close", before + 1)["after_close"] == before + 1
+
+
 def test_a_view_that_raises_closes_with_1011_and_logs(server):
     ws = RawWS(server.port, "/raise")
     ws.send(TEXT, b"go")
@@ -517,6 +527,15 @@ def test_a_view_that_returns_closes_with_1000(server):
     assert (op, payload[0]) == (Opcode.CLOSE, 1000)
     ws.send(CLOSE, close_payload(1000))
     assert ws.closed_by_server()
+
+
+def test_async_for_ends_when_the_client_closes(server):
+    before = stats(server.port)["loop_ended"]
+    with connect(url(server, "/loop")) as ws:
+        ws.send("one")
+        assert ws.recv() == "one"
+    assert ws.protocol.close_rcvd.code == 1000
+    assert wait_for(server.port, "loop_ended", before + 1)["loop_ended"] == before + 1
 
 
 @pytest.mark.parametrize("how", ["close handshake", "vanishes"])

@@ -7,8 +7,9 @@ from kiln import App
 from kiln.websocket import with_websocket
 
 app = App()
-# views that were cancelled, views whose `async for` ended, and views still waiting
-stats = {"cancelled": 0, "loop_ended": 0, "waiting": 0}
+# views that were cancelled, views whose `async for` ended, views still waiting, and views
+# that went on after their close() returned
+stats = {"cancelled": 0, "loop_ended": 0, "waiting": 0, "after_close": 0}
 forever = asyncio.Event()  # never set: what /wait's view waits on
 
 
@@ -58,6 +59,13 @@ async def origin(request, ws):
 @with_websocket
 async def close(request, ws):
     await ws.close(4000, "bye now")
+
+
+@app.route("/close-then")
+@with_websocket
+async def close_then(request, ws):
+    await ws.close(4001)
+    stats["after_close"] += 1
 
 
 @app.route("/raise")
