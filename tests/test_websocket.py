@@ -509,6 +509,15 @@ def test_the_view_goes_on_after_its_close_is_answered(server):
     assert wait_for(server.port, "after_close", before + 1)["after_close"] == before + 1
 
 
+def test_control_frames_over_125_bytes_are_refused_to_the_view(server):
+    # wsproto raises on a server control frame over 125 bytes
+    ws = RawWS(server.port, "/control-limits")
+    assert ws.message() == "ValueError"
+    assert ws.message() == "ValueError"
+    assert ws.frames() == (Opcode.PING, b"p" * 125)
+    assert ws.frames() == (Opcode.CLOSE, (4000, "r" * 123))
+
+
 def test_a_view_that_raises_closes_with_1011_and_logs(server):
     ws = RawWS(server.port, "/raise")
     ws.send(TEXT, b"go")

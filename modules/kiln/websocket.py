@@ -48,6 +48,13 @@ def accept_key(key):
     return binascii.b2a_base64(hashlib.sha1(key.encode() + _GUID).digest())[:-1].decode()
 
 
+def _control(payload):
+    # RFC 6455 5.5: a control frame's payload is 125 bytes at most
+    if len(payload) > 125:
+        raise ValueError("control frame payload over 125 bytes")
+    return payload
+
+
 def _tokens(value):
     return [t.strip() for t in value.split(",")] if value else []
 
@@ -110,14 +117,15 @@ class WebSocket:
         await self._send(_TEXT if type(data) is str else _BINARY, data)
 
     async def ping(self, data=b""):
-        """Send a ping (the peer answers with a pong, which ``receive`` does not return)."""
-        await self._send(_PING, data)
+        """Send a ping (the peer answers with a pong, which ``receive`` does not return); data
+        is 125 bytes at most."""
+        await self._send(_PING, _control(data))
 
     async def close(self, code=1000, reason=""):
-        """Start the closing handshake with ``code`` and ``reason``; return once the peer has
-        answered or ``close_timeout`` has passed."""
+        """Start the closing handshake with ``code`` and ``reason`` (123 bytes of UTF-8 at
+        most); return once the peer has answered or ``close_timeout`` has passed."""
         if not self._close_sent and self._c is not None:
-            payload = bytes((code >> 8, code & 255)) + reason.encode()
+            payload = _control(bytes((code >> 8, code & 255)) + reason.encode())
             try:
                 await self._send(_CLOSE, payload)
             except ConnectionClosed:

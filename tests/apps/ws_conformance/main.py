@@ -68,6 +68,19 @@ async def close_then(request, ws):
     stats["after_close"] += 1
 
 
+@app.route("/control-limits")
+@with_websocket
+async def control_limits(request, ws):
+    # a ping or close payload over 125 bytes is refused before anything is sent
+    for call in (lambda: ws.ping(b"p" * 126), lambda: ws.close(4000, "r" * 124)):
+        try:
+            await call()
+        except ValueError:
+            await ws.send("ValueError")
+    await ws.ping(b"p" * 125)
+    await ws.close(4000, "r" * 123)
+
+
 @app.route("/raise")
 @with_websocket
 async def fails(request, ws):
