@@ -150,7 +150,7 @@ class WebSocket:
         try:
             return await self.receive()
         except ConnectionClosed:
-            raise StopAsyncIteration
+            raise StopAsyncIteration from None
 
     async def _send(self, op, data):
         if self._close_sent or self._c is None:
