@@ -293,6 +293,14 @@ def test_fragmented_binary_message(server):
     ws.close()
 
 
+def test_a_slow_view_gets_every_message_in_order(server):
+    ws = RawWS(server.port, "/slow")
+    sent = ["message %d " % i + "x" * (i * 37) for i in range(40)]
+    ws.sock.sendall(b"".join(frame(TEXT, m.encode()) for m in sent))
+    assert [ws.message() for _ in sent] == sent
+    ws.close()
+
+
 def test_a_ping_between_fragments_is_answered_and_the_message_kept(server):
     ws = RawWS(server.port)
     ws.send(TEXT, b"first ", fin=False)

@@ -41,6 +41,15 @@ async def small(request, ws):
         await ws.send(await ws.receive())
 
 
+@app.route("/slow")
+@with_websocket
+async def slow(request, ws):
+    # slower than its client: the WebSocket's queue fills and reading pauses
+    async for msg in ws:
+        await asyncio.sleep_ms(10)
+        await ws.send(msg)
+
+
 @app.route("/proto")
 @with_websocket(subprotocols=("chat", "superchat"))
 async def proto(request, ws):
