@@ -34,6 +34,12 @@ async def echo(request, ws):
         await ws.send(await ws.receive())
 
 
+@app.route("/any-method", methods=("GET", "POST"))
+@with_websocket
+async def any_method(request, ws):
+    await ws.send(request.method)
+
+
 @app.route("/small")
 @with_websocket(max_message=1000)
 async def small(request, ws):
