@@ -22,7 +22,7 @@ export GIT_CEILING_DIRECTORIES := $(BUILD_ROOT)$(if $(realpath $(MP_DIR)),:$(pat
 
 BOARD ?= ESP32_GENERIC
 PORT ?= /dev/ttyUSB0
-APP ?= examples/hello
+APP ?= examples/dashboard
 HOST ?= 127.0.0.1
 HTTP_PORT ?= 8080
 
@@ -31,7 +31,7 @@ UNIX_FW := $(TOP)/firmware/UNIX/kiln
 KILN_C := $(wildcard cmodules/kiln/*.c cmodules/kiln/*.h)
 KILN_PY := $(shell find modules boards -name '*.py' 2>/dev/null)
 
-.PHONY: help micropython submodules mpy-cross vendor unix unix-asan run test test-c test-asan test-py fuzz \
+.PHONY: help micropython submodules mpy-cross vendor unix unix-asan run test test-c test-asan test-py fuzz fuzz-ws \
         fuzz-server check-xtensa \
         esp32 esp8266 emulate size flash deploy repl bench lint deps venv clean distclean
 
@@ -48,6 +48,7 @@ help:
 	@echo "make deploy APP=… PORT=…    copy an app's files (modules, templates/, static/) to a device"
 	@echo "make repl PORT=…    open the device's REPL with mpremote"
 	@echo "make check-xtensa   cross-compile the C core for the ESP8266 and print its sizes"
+	@echo "make cert [CERT_HOSTS=…]   a self-signed development certificate in certs/ (HTTPS: app.run(ssl=…))"
 	@echo "make bench          run the benchmarks, write bench/RESULTS.md"
 	@echo "make fuzz FUZZ_SECONDS=…    fuzz the HTTP parser"
 	@echo "make test-c         the parser's C tests (gcc and clang, ASan/UBSan) and a 30 s fuzz run"
@@ -110,6 +111,14 @@ $(AXTLS): | $(VENDOR)/micropython-lib/README.md $(MP_DIR)/py/mpconfig.h
 	@echo "filling $(MP_DIR)/lib/axtls from the v1.25.0 pin"
 	@rm -rf $(MP_DIR)/lib/axtls && cp -a $(VENDOR)/axtls $(MP_DIR)/lib/axtls
 
+# The unix firmware has ssl and hashlib from Mbed TLS (as the esp32 port): tools/get-mbedtls.sh
+# fills lib/mbedtls of the MicroPython tree when that is empty (Debian's source).
+MBEDTLS := $(MP_DIR)/lib/mbedtls/include/mbedtls/ssl.h
+$(MBEDTLS): | $(MP_DIR)/py/mpconfig.h
+	@tools/get-mbedtls.sh $(BUILD_ROOT)/mbedtls
+	@echo "filling $(MP_DIR)/lib/mbedtls"
+	@rm -rf $(MP_DIR)/lib/mbedtls && mv $(BUILD_ROOT)/mbedtls $(MP_DIR)/lib/mbedtls
+
 # Arguments every port build shares.
 PORT_ARGS = USER_C_MODULES=$(TOP)/cmodules MICROPY_MPYCROSS=$(MPY_CROSS) MPY_LIB_DIR=$(VENDOR)/micropython-lib
 
@@ -119,7 +128,7 @@ PORT_ARGS = USER_C_MODULES=$(TOP)/cmodules MICROPY_MPYCROSS=$(MPY_CROSS) MPY_LIB
 # micropython-lib (boards/UNIX/manifest.py), ssl and hashlib.sha1 from axtls, whose pin fills
 # lib/axtls of the MicroPython tree when that is empty (as `git submodule update` would).
 unix: $(UNIX_FW)
-$(UNIX_FW): $(MPY_CROSS) $(VENDOR)/micropython-lib/README.md $(AXTLS) $(KILN_C) $(KILN_PY) $(wildcard boards/UNIX/*) FORCE
+$(UNIX_FW): $(MPY_CROSS) $(VENDOR)/micropython-lib/README.md $(MBEDTLS) $(KILN_C) $(KILN_PY) $(wildcard boards/UNIX/*) FORCE
 	@# the port rebuilds nothing when only the variant's settings change: start over then
 	@cat boards/UNIX/mpconfigvariant.* | cmp -s - $(UNIX_BUILD)/kiln-variant || rm -rf $(UNIX_BUILD)
 	@mkdir -p $(UNIX_BUILD) && cat boards/UNIX/mpconfigvariant.* > $(UNIX_BUILD)/kiln-variant
@@ -153,7 +162,7 @@ $(UNIX_ASAN_FW): $(UNIX_FW) $(KILN_C) $(KILN_PY) $(wildcard boards/UNIX/*) FORCE
 	@cmp -s $(UNIX_ASAN_BUILD)/micropython $@ || { cp $(UNIX_ASAN_BUILD)/micropython $@.tmp && mv -f $@.tmp $@; }
 
 run: deps-run $(UNIX_FW)
-	@echo "Kiln: serving $(APP) on http://$(HOST):$(HTTP_PORT)/ (Ctrl-C stops)"
+	@echo "Kiln: serving $(APP); open http://$(HOST):$(HTTP_PORT)/ in a browser (Ctrl-C stops)"
 	@cd $(APP) && $(UNIX_FW) -c "import sys; sys.path.insert(0, '.'); import main; main.app.run(host='$(HOST)', port=$(HTTP_PORT))"
 
 # --- tests --------------------------------------------------------------------------------
@@ -279,6 +288,8 @@ templates: venv
 PARSER_BUILD := $(BUILD_ROOT)/parser
 PARSER_C := cmodules/kiln/kiln_http.c
 PARSER_DEPS := $(PARSER_C) cmodules/kiln/kiln_http.h
+WS_C := cmodules/kiln/kiln_ws.c
+WS_DEPS := $(WS_C) cmodules/kiln/kiln_ws.h
 SAN_CFLAGS := -std=c99 -D_DEFAULT_SOURCE -g -O1 -Wall -Wextra -Werror -fno-omit-frame-pointer \
               -fsanitize=address,undefined -fno-sanitize-recover=all -Icmodules/kiln
 FUZZ_CC ?= clang-14
@@ -286,10 +297,14 @@ FUZZ_SECONDS ?= 600
 
 .PHONY: bench-parser
 
-test-c: $(PARSER_BUILD)/test_http_gcc $(PARSER_BUILD)/test_http_clang $(PARSER_BUILD)/fuzz_http
+test-c: $(PARSER_BUILD)/test_http_gcc $(PARSER_BUILD)/test_http_clang $(PARSER_BUILD)/fuzz_http \
+        $(PARSER_BUILD)/test_ws_gcc $(PARSER_BUILD)/test_ws_clang $(PARSER_BUILD)/fuzz_ws
 	$(PARSER_BUILD)/test_http_gcc
 	$(PARSER_BUILD)/test_http_clang
+	$(PARSER_BUILD)/test_ws_gcc
+	$(PARSER_BUILD)/test_ws_clang
 	@$(MAKE) -s fuzz FUZZ_SECONDS=30
+	@$(MAKE) -s fuzz-ws FUZZ_SECONDS=20
 
 $(PARSER_BUILD)/test_http_gcc $(PARSER_BUILD)/test_http_clang: $(PARSER_BUILD)/test_http_%: tests/c/test_http.c $(PARSER_DEPS)
 	@mkdir -p $(dir $@)
@@ -299,6 +314,24 @@ $(PARSER_BUILD)/fuzz_http: tests/fuzz/fuzz_http.c $(PARSER_DEPS)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) -g -O1 -Icmodules/kiln -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 		tests/fuzz/fuzz_http.c $(PARSER_C) -o $@
+
+$(PARSER_BUILD)/test_ws_gcc $(PARSER_BUILD)/test_ws_clang: $(PARSER_BUILD)/test_ws_%: tests/c/test_ws.c $(WS_DEPS)
+	@mkdir -p $(dir $@)
+	$* $(SAN_CFLAGS) tests/c/test_ws.c $(WS_C) -o $@
+
+$(PARSER_BUILD)/fuzz_ws: tests/fuzz/fuzz_ws.c $(WS_DEPS)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) -g -O1 -Icmodules/kiln -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+		tests/fuzz/fuzz_ws.c $(WS_C) -o $@
+
+# The WebSocket framing core's fuzzer (its corpus starts empty: libFuzzer finds frames fast).
+fuzz-ws: $(PARSER_BUILD)/fuzz_ws
+	@mkdir -p $(PARSER_BUILD)/corpus-ws
+	@echo "fuzz-ws: $(FUZZ_SECONDS) s, log in $(PARSER_BUILD)/fuzz-ws.log"
+	@$(PARSER_BUILD)/fuzz_ws -max_total_time=$(FUZZ_SECONDS) -max_len=2000 -print_final_stats=1 \
+		-artifact_prefix=$(PARSER_BUILD)/ $(PARSER_BUILD)/corpus-ws >$(PARSER_BUILD)/fuzz-ws.log 2>&1 \
+		&& grep -E '^(Done|stat::number_of_executed_units|stat::peak_rss)' $(PARSER_BUILD)/fuzz-ws.log \
+		|| { tail -60 $(PARSER_BUILD)/fuzz-ws.log; exit 1; }
 
 fuzz: $(PARSER_BUILD)/fuzz_http
 	@mkdir -p $(PARSER_BUILD)/corpus
@@ -355,6 +388,14 @@ $(UNIX_DEVICE_FW): $(MPY_CROSS) $(VENDOR)/micropython-lib/README.md $(KILN_C) $(
 		$(PORT_ARGS) MICROPY_FORCE_32BIT=1 MICROPY_PY_BTREE=0 MICROPY_PY_SSL=0 MICROPY_PY_FFI=0
 	@mkdir -p $(dir $@)
 	@cmp -s $(UNIX_DEVICE_BUILD)/micropython $@ || { cp $(UNIX_DEVICE_BUILD)/micropython $@.tmp && mv -f $@.tmp $@; }
+
+# --- TLS ---------------------------------------------------------------------------------------
+# make cert CERT_HOSTS="kiln.local 192.168.1.23": certs/cert.pem and key.pem for localhost and
+# those names; serve with app.run(ssl=kiln.tls.server_context("certs/cert.pem", "certs/key.pem")).
+CERT_HOSTS ?=
+.PHONY: cert
+cert:
+	@tools/make-cert.sh certs $(CERT_HOSTS)
 
 # --- over the air ---------------------------------------------------------------------------
 # make ota APP=path/to/app HOST=192.168.1.23 (KILN_OTA_KEY in the environment: the key the

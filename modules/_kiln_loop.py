@@ -64,6 +64,9 @@ _RUN_READ = 1
 _RUN_WRITE = 2
 _RUN_AWAIT = 3
 _RUN_ANEXT = 4
+_RUN_UPGRADE = 5
+# ws_recv's answer when the peer is gone without a close frame
+_WS_GONE = 1006
 
 _PH_HEAD = 0
 _PH_HANDLER = 2
@@ -71,6 +74,7 @@ _PH_SEND = 3
 _PH_STREAM = 4
 _PH_ASTREAM = 5
 _PH_CLOSING = 6
+_PH_UPGRADED = 8
 _PH_CLOSED = 7
 
 _T_NONE = 0
@@ -137,6 +141,7 @@ class Server:
         idle_timeout=15000, send_timeout=30000, max_body=_MAX_BODY, max_head=_MAX_HEAD,
         recv_buffer=_RECV_BUFFER, send_buffer=_SEND_BUFFER, access_log=False, debug=False,
         body_in_memory=_BODY_IN_MEMORY, body_stream=None, lenient_lf=False, max_per_client=-1,
+        wrap=None,
     ):
         if max_connections < 1 or max_connections > 65535 or recv_buffer < 16 or send_buffer < 16:
             raise ValueError("bad server configuration")
@@ -152,6 +157,7 @@ class Server:
         self.debug = debug
         self.body_in_memory = body_in_memory
         self.body_stream = body_stream
+        self.wrap = wrap
         self.connections = 0
         self.closed = False
         self._refusing = False
@@ -207,13 +213,13 @@ class Server:
             sock = res[0]
             peer = _peer(res[1]) if len(res) > 1 else None
             if self._over_cap(peer):
-                _answer_busy(sock)
+                _answer_busy(sock, self.wrap)
                 if not self._capping:
                     self._capping = True
                     print("Kiln: 503 per-client limit (%d) reached by %s" % (self.max_per_client, _peer_host(peer)))
                 continue
             if self.connections >= self.max_connections and not self._evict_idle():
-                _answer_busy(sock)
+                _answer_busy(sock, self.wrap)
                 if not self._refusing:
                     self._refusing = True
                     print("Kiln: 503 connection limit (%d) reached, refusing clients" % self.max_connections)
@@ -223,9 +229,13 @@ class Server:
                 if not c._in_use:
                     break
             try:
+                raw = sock
+                if self.wrap is not None:
+                    sock = self.wrap(sock)
                 c._open(sock, peer)
+                c._raw = raw
             except Exception as e:  # noqa: BLE001 - as the C loop: 503, then the caller pauses
-                _answer_busy(sock)
+                _answer_busy(sock, self.wrap)
                 if not self._accept_failing:
                     self._accept_failing = True
                     print("Kiln: 503 for a new client: " + _exc_text(e))
@@ -311,8 +321,10 @@ def _readable(sock):
     return bool(p.poll(0))
 
 
-def _answer_busy(sock):
+def _answer_busy(sock, tls):
     try:
+        if tls:
+            raise OSError  # a TLS client would read a plain 503 as a broken handshake
         sock.setblocking(False)
         for _ in range(8):
             try:
@@ -333,7 +345,7 @@ class Conn:
     def __init__(self, server, slot):
         self.server = server
         self.slot = slot
-        self.sock = None
+        self.sock = self._raw = None
         self.peer = None
         self.task = None
         self.pending = None
@@ -347,6 +359,9 @@ class Conn:
     def _open(self, sock, peer):
         sock.setblocking(False)
         self.sock = sock
+        # a TLS socket (Server's wrap=) is a stream with read/write only
+        self._read = getattr(sock, "recv", None) or sock.read
+        self._write = getattr(sock, "send", None) or sock.write
         self.peer = peer
         self.task = None
         self.pending = None
@@ -383,11 +398,13 @@ class Conn:
         if self._eof:
             return b""
         try:
-            data = self.sock.recv(self.server.recv_buffer)
+            data = self._read(self.server.recv_buffer)
         except OSError as e:
             if _would_block(e):
                 return None
             data = b""
+        if data is None:  # a TLS socket's read() with nothing decrypted yet
+            return None
         if not data:
             self._eof = True
         return data
@@ -396,7 +413,7 @@ class Conn:
         # 0 when the output is written, _RUN_WRITE when the socket is full, -1 on an error.
         while self._out:
             try:
-                n = self.sock.send(self._out)
+                n = self._write(self._out)
             except OSError as e:
                 if _would_block(e):
                     n = None
@@ -501,10 +518,12 @@ class Conn:
         self._drop_request()
         self._phase = _PH_CLOSED
         self._tphase = _T_NONE
-        try:
-            self.sock.close()
-        except OSError:
-            pass
+        for s in (self.sock, self._raw):
+            # a TLS stream whose handshake failed has let go of its socket without closing it
+            try:
+                s.close()
+            except OSError:
+                pass
         # a parked slot keeps no request bytes or response alive
         self._in = self._out = b""
         self.server._release(self)
@@ -592,6 +611,11 @@ class Conn:
                     r = self._drain_input()
                 if r <= 0:
                     r = _RUN_CLOSE
+            elif phase == _PH_UPGRADED:
+                r = self._flush()
+                if r == 0:
+                    self._tphase = _T_NONE
+                    r = _RUN_UPGRADE
             elif phase == _PH_HANDLER:
                 r = _RUN_AWAIT
             else:
@@ -711,6 +735,8 @@ class Conn:
         if len(res) != 3 or type(res[0]) is not int:
             raise TypeError("handler must return (status, headers, body)")
         status, headers, body = res
+        if status == 101:
+            return self._upgrade(headers, body)
         if status < 200 or status > 599:
             raise ValueError("bad status")
         known = True
@@ -755,6 +781,68 @@ class Conn:
         self._src = src
         self._phase = _PH_STREAM
         return None
+
+    # --- after a 101: WebSocket (kiln_wsconn.c) ---
+
+    def _upgrade(self, headers, body):
+        if not hasattr(body, "serve"):
+            raise ValueError("a 101's body must have serve(conn)")
+        if self._req is None or self._req.upgrade is None or self._streaming:
+            raise ValueError("101 answers an Upgrade request")
+        head = self._out_head(101, headers, True, 0)
+        if head is None:
+            raise ValueError("invalid response header")
+        self._emit(head)
+        if self.server.access_log:
+            print("Kiln: %s %s %s 101" % (_peer_host(self.peer), self._req.method, self._req.target))
+        self._req = None
+        self.pending = body
+        self._keep_alive = False
+        self._served = True
+        from _kiln_ws import Reader
+
+        self._ws = Reader()
+        self._phase = _PH_UPGRADED
+        return None
+
+    def ws_recv(self, max_message):
+        while True:
+            if self._closed or self._phase != _PH_UPGRADED:
+                return _WS_GONE
+            n, op, end, data = self._ws.read(self._in, max_message)
+            if n < 0:
+                return -n
+            if n == 0:
+                more = self._recv()
+                if more is None:
+                    return None
+                if not more:
+                    return _WS_GONE
+                self._in += more
+                continue
+            self._in = self._in[n:]
+            if data or end:
+                if op == 1 and end and self._ws.msg_len == len(data):
+                    data = data.decode()
+                return (op, data, end)
+
+    def ws_send(self, op, data, fin=True):
+        if self._closed or self._phase != _PH_UPGRADED:
+            return None
+        if self._out:
+            raise RuntimeError("previous frame not written")
+        from _kiln_ws import header
+
+        data = data.encode() if type(data) is str else bytes(data)
+        self._out = header(op, fin, len(data)) + data
+        return self.ws_flush()
+
+    def ws_flush(self):
+        r = self._flush()
+        if r == 0:
+            self._tphase = _T_NONE
+            return True
+        return False if r > 0 else None
 
     def _out_head(self, status, headers, known, length):
         keep_alive = self._keep_alive

@@ -10,12 +10,14 @@ from kiln import App, HTTPException, Request, Response, abort, redirect, render_
 from kiln.auth import BasicAuth, TokenAuth
 from kiln.cors import CORS
 from kiln.csrf import CSRF
+from kiln.hub import Hub, Subscription
 from kiln.multipart import FileUpload, with_form_data
 from kiln.routing import register_converter
 from kiln.session import Session, SessionDict, get_session, with_session
 from kiln.sse import SSE, with_sse
 from kiln.template import Template, add_filter
 from kiln.testing import TestClient, TestResponse
+from kiln.websocket import ConnectionClosed, WebSocket, with_websocket
 
 app = App(name="check")
 api = App(name="api")
@@ -103,6 +105,26 @@ async def events(request: Request, sse: SSE) -> None:
     await sse.send({"hello": "world"}, event="greeting")
 
 
+@app.get("/ws")
+@with_websocket(max_message=4096, subprotocols=("v1",))
+async def socket(request: Request, ws: WebSocket) -> None:
+    try:
+        while True:
+            message = await ws.receive()
+            await ws.send(message if isinstance(message, str) else bytes(message))
+    except ConnectionClosed as e:
+        print(e.code, e.reason, ws.subprotocol)
+
+
+hub = Hub()
+
+
+@app.get("/hub-events")
+@with_sse
+async def hub_events(request: Request, sse: SSE) -> None:
+    await hub.stream(sse, "temp", latest=True)
+
+
 @app.get("/file")
 def a_file(request: Request) -> Response:
     return send_file("check_api.py", max_age=60)
@@ -161,5 +183,9 @@ assert reply is not None and reply.endswith(bytes([10, 0, 0, 1]))
 assert kiln.net.addresses("10.0.0.2", "lamp", 8080)[0] == "http://10.0.0.2:8080/"
 assert len(kiln.ota.mac(b"0123456789abcdef", "app", kiln.ota.nonce(), "0" * 64, 1)) == 64
 assert kiln.slots.folder(kiln.slots.other("a")) == "app_b" and kiln.slots.load()["current"] in kiln.slots.SLOTS
+sub: Subscription = hub.subscribe("temp", maxlen=2)
+assert hub.publish("temp", {"c": 21}) == 1 and hub.count("temp") == 1
+sub.close()
+assert sub.closed and not sub.dropped and hub.count() == 0 and hub.dropped == 0
 assert kiln.portal.valid_hostname("lamp") and not kiln.portal.valid_hostname("-lamp")
 print("check_api: ok")

@@ -1,4 +1,4 @@
-"""examples/hello, the app `make run` serves."""
+"""examples/hello: one route, one line of text."""
 
 import urllib.request
 from pathlib import Path

@@ -28,10 +28,37 @@ static const char timeout_408[] =
 
 static int conn_fail(kiln_conn_obj_t *c, mp_obj_t exc);
 
-static void rbuf_resize(kiln_conn_obj_t *c, size_t cap) {
+void kiln_rbuf_resize(kiln_conn_obj_t *c, size_t cap) {
     mp_obj_array_t *a = MP_OBJ_TO_PTR(c->rbuf);
     a->items = m_renew(byte, a->items, a->len, cap);
     a->len = cap;
+}
+
+// A TLS stream raises OSError where a socket returns an error (a record that does not parse, a
+// failed handshake): that counts as an error of the stream, never as one of the handler.
+static mp_uint_t tls_io(kiln_conn_obj_t *c, void *buf, size_t n, int *err, bool write) {
+    nlr_buf_t nlr;
+    if (nlr_push(&nlr) == 0) {
+        mp_uint_t r = write ? c->sp->write(c->sock, buf, n, err) : c->sp->read(c->sock, buf, n, err);
+        nlr_pop();
+        return r;
+    }
+    *err = MP_EIO;
+    return MP_STREAM_ERROR;
+}
+
+mp_uint_t kiln_read(kiln_conn_obj_t *c, void *buf, size_t n, int *err) {
+    if (c->server->wrap == mp_const_none) {
+        return c->sp->read(c->sock, buf, n, err);
+    }
+    return tls_io(c, buf, n, err, false);
+}
+
+mp_uint_t kiln_write(kiln_conn_obj_t *c, const void *buf, size_t n, int *err) {
+    if (c->server->wrap == mp_const_none) {
+        return c->sp->write(c->sock, buf, n, err);
+    }
+    return tls_io(c, (void *)buf, n, err, true);
 }
 
 // The (host, port) tuple for an address returned by accept(): lwIP ports give a tuple already,
@@ -68,7 +95,7 @@ mp_obj_t kiln_peer_from_addr(mp_obj_t addr) {
     return mp_obj_new_tuple(2, items);
 }
 
-mp_obj_t kiln_conn_new(kiln_server_obj_t *srv, mp_obj_t sock, mp_obj_t peer, size_t slot) {
+mp_obj_t kiln_conn_new(kiln_server_obj_t *srv, mp_obj_t sock, mp_obj_t raw, mp_obj_t peer, size_t slot) {
     const mp_stream_p_t *sp = mp_get_stream(sock);
     if (sp == NULL || sp->read == NULL || sp->write == NULL) {
         mp_raise_TypeError(MP_ERROR_TEXT("stream socket required"));
@@ -83,6 +110,7 @@ mp_obj_t kiln_conn_new(kiln_server_obj_t *srv, mp_obj_t sock, mp_obj_t peer, siz
     memset((byte *)c + sizeof(mp_obj_base_t), 0, sizeof(*c) - sizeof(mp_obj_base_t));
     c->server = srv;
     c->sock = sock;
+    c->raw = raw;
     c->sp = sp;
     c->task = mp_const_none;
     c->req = mp_const_none;
@@ -141,12 +169,17 @@ void kiln_conn_close(kiln_conn_obj_t *c) {
     c->tphase = KILN_T_NONE;
     int err;
     c->sp->ioctl(c->sock, MP_STREAM_CLOSE, 0, &err);
+    if (c->raw != c->sock) {
+        // a TLS stream whose handshake failed has let go of its socket without closing it
+        mp_get_stream(c->raw)->ioctl(c->raw, MP_STREAM_CLOSE, 0, &err);
+    }
+    c->raw = MP_OBJ_NULL;
     // Give the buffers back to the slot, at their usual sizes (shrinking stays in place).
     kiln_server_obj_t *srv = c->server;
     kiln_slot_t *slot = &srv->slots[c->slot];
     if (slot->conn == MP_OBJ_FROM_PTR(c)) {
         if (kiln_rbuf_cap(c) != srv->recv_buffer) {
-            rbuf_resize(c, srv->recv_buffer);
+            kiln_rbuf_resize(c, srv->recv_buffer);
         }
         slot->wbuf = c->wcap == srv->send_buffer ? c->wbuf
             : m_renew(byte, c->wbuf, c->wcap, srv->send_buffer);
@@ -165,7 +198,7 @@ void kiln_conn_timeout(kiln_conn_obj_t *c) {
     if (c->tphase == KILN_T_HEAD || c->tphase == KILN_T_BODY) {
         if (c->wlen == c->wpos && c->dlen == 0) {
             int err;
-            c->sp->write(c->sock, timeout_408, sizeof(timeout_408) - 1, &err);
+            kiln_write(c, timeout_408, sizeof(timeout_408) - 1, &err);
         }
         kiln_log(c, 408, kiln_reason(408));
     } else if (c->tphase == KILN_T_SEND) {
@@ -195,7 +228,7 @@ static int conn_drain(kiln_conn_obj_t *c) {
     size_t limit = (size_t)c->server->limits.max_body * 4 + 65536;
     for (;;) {
         int err;
-        mp_uint_t n = c->sp->read(c->sock, kiln_rbuf_items(c), kiln_rbuf_cap(c), &err);
+        mp_uint_t n = kiln_read(c, kiln_rbuf_items(c), kiln_rbuf_cap(c), &err);
         if (n == MP_STREAM_ERROR && mp_is_nonblocking_error(err)) {
             return c->drain == KILN_DRAIN_LINGER ? KILN_RUN_READ : KILN_RUN_CLOSE;
         }
@@ -256,13 +289,13 @@ static int conn_read(kiln_conn_obj_t *c) {
                 return conn_refuse(c, c->phase == KILN_PH_HEAD ? 431 : 413);
             }
             cap *= 2;
-            rbuf_resize(c, cap < limit ? cap : limit);
+            kiln_rbuf_resize(c, cap < limit ? cap : limit);
         }
         cap = kiln_rbuf_cap(c);
     }
     int err;
     size_t room = cap - c->rlen;
-    mp_uint_t n = c->sp->read(c->sock, kiln_rbuf_items(c) + c->rlen, room, &err);
+    mp_uint_t n = kiln_read(c, kiln_rbuf_items(c) + c->rlen, room, &err);
     if (n == MP_STREAM_ERROR) {
         if (mp_is_nonblocking_error(err)) {
             c->can_read = false;
@@ -396,7 +429,7 @@ static int conn_head(kiln_conn_obj_t *c) {
     }
     bool stream = body > srv->body_in_memory && avail - r < body && srv->body_stream != mp_const_none;
     if (stream && kiln_rbuf_cap(c) < c->rpos + r + 256) {
-        rbuf_resize(c, c->rpos + r + srv->recv_buffer);
+        kiln_rbuf_resize(c, c->rpos + r + srv->recv_buffer);
     }
     if (!stream && (body || chunked) && c->rpos + r + body > kiln_rbuf_cap(c)) {
         // Make room for the body before the request starts referring to the buffer.
@@ -406,7 +439,7 @@ static int conn_head(kiln_conn_obj_t *c) {
             c->rpos = 0;
         }
         if (r + body > kiln_rbuf_cap(c)) {
-            rbuf_resize(c, r + body);
+            kiln_rbuf_resize(c, r + body);
         }
     }
     c->req = kiln_request_new(c->rbuf, c->rpos, &head, headers);
@@ -478,7 +511,7 @@ static int conn_done(kiln_conn_obj_t *c) {
         // Keep a buffer grown once for a browser's head (no churn per request); give back
         // what a big head or body took.
         if (kiln_rbuf_cap(c) > 2 * (size_t)srv->recv_buffer) {
-            rbuf_resize(c, srv->recv_buffer);
+            kiln_rbuf_resize(c, srv->recv_buffer);
         }
         c->tphase = KILN_T_IDLE;
     } else {
@@ -963,7 +996,7 @@ static mp_obj_t conn_body_read(mp_obj_t self_in, mp_obj_t n_in) {
             room = c->body_left;
         }
         int err;
-        mp_uint_t got = c->sp->read(c->sock, kiln_rbuf_items(c) + start, room, &err);
+        mp_uint_t got = kiln_read(c, kiln_rbuf_items(c) + start, room, &err);
         if (got == MP_STREAM_ERROR) {
             if (mp_is_nonblocking_error(err)) {
                 if (c->tphase != KILN_T_BODY) {

@@ -101,7 +101,7 @@ int kiln_out_flush(kiln_conn_obj_t *c) {
         } else {
             break;
         }
-        mp_uint_t w = c->sp->write(c->sock, p, n, &err);
+        mp_uint_t w = kiln_write(c, p, n, &err);
         if (w == MP_STREAM_ERROR) {
             if (mp_is_nonblocking_error(err)) {
                 if (progress || c->tphase != KILN_T_SEND) {

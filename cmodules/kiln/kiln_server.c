@@ -113,7 +113,7 @@ static mp_obj_t server_make_new(const mp_obj_type_t *type, size_t n_args, size_t
     enum { ARG_sock, ARG_handler, ARG_max_connections, ARG_head_timeout, ARG_body_timeout,
            ARG_idle_timeout, ARG_send_timeout, ARG_max_body, ARG_max_head, ARG_recv_buffer,
            ARG_send_buffer, ARG_access_log, ARG_debug, ARG_body_in_memory, ARG_body_stream,
-           ARG_lenient_lf, ARG_max_per_client };
+           ARG_lenient_lf, ARG_max_per_client, ARG_wrap };
     static const mp_arg_t allowed[] = {
         { MP_QSTR_sock, MP_ARG_REQUIRED | MP_ARG_OBJ, {.u_obj = MP_OBJ_NULL} },
         { MP_QSTR_handler, MP_ARG_REQUIRED | MP_ARG_OBJ, {.u_obj = MP_OBJ_NULL} },
@@ -132,6 +132,7 @@ static mp_obj_t server_make_new(const mp_obj_type_t *type, size_t n_args, size_t
         { MP_QSTR_body_stream, MP_ARG_KW_ONLY | MP_ARG_OBJ, {.u_obj = mp_const_none} },
         { MP_QSTR_lenient_lf, MP_ARG_KW_ONLY | MP_ARG_BOOL, {.u_bool = false} },
         { MP_QSTR_max_per_client, MP_ARG_KW_ONLY | MP_ARG_INT, {.u_int = -1} },
+        { MP_QSTR_wrap, MP_ARG_KW_ONLY | MP_ARG_OBJ, {.u_obj = mp_const_none} },
     };
     mp_arg_val_t a[MP_ARRAY_SIZE(allowed)];
     mp_arg_parse_all_kw_array(n_args, n_kw, args, MP_ARRAY_SIZE(allowed), allowed, a);
@@ -160,6 +161,7 @@ static mp_obj_t server_make_new(const mp_obj_type_t *type, size_t n_args, size_t
     srv->debug = a[ARG_debug].u_bool;
     srv->body_in_memory = a[ARG_body_in_memory].u_int;
     srv->body_stream = a[ARG_body_stream].u_obj;
+    srv->wrap = a[ARG_wrap].u_obj;
     srv->closed = false;
     srv->refusing = false;
     srv->accept_failing = false;
@@ -230,9 +232,15 @@ static bool over_cap(kiln_server_obj_t *srv, mp_obj_t peer) {
 
 // Answers 503 with Retry-After and closes the socket; allocates nothing, so it works on a full
 // heap too.
-static void answer_busy(mp_obj_t sock) {
+static void answer_busy(kiln_server_obj_t *srv, mp_obj_t sock) {
     const mp_stream_p_t *sp = mp_get_stream(sock);
     if (sp == NULL) {
+        return;
+    }
+    int err;
+    if (srv->wrap != mp_const_none) {
+        // a TLS client would read a plain 503 as a broken handshake: it only sees the close
+        sp->ioctl(sock, MP_STREAM_CLOSE, 0, &err);
         return;
     }
     nlr_buf_t nlr;
@@ -243,7 +251,6 @@ static void answer_busy(mp_obj_t sock) {
         mp_call_method_n_kw(1, 0, dest);
         nlr_pop();
     }
-    int err;
     // Take what the client sent already, so that closing does not reset the connection
     // before it reads the answer.
     byte scratch[128];
@@ -300,7 +307,7 @@ static mp_obj_t server_accept(mp_obj_t self_in) {
         mp_obj_get_array(res, &n, &items);
         mp_obj_t sock = items[0];
         if (srv->n_conns >= srv->max_conns && !evict_idle(srv)) {
-            answer_busy(sock);
+            answer_busy(srv, sock);
             if (!srv->refusing) {
                 srv->refusing = true;
                 mp_printf(&mp_plat_print, "Kiln: 503 connection limit (%u) reached, refusing clients\n",
@@ -316,7 +323,7 @@ static mp_obj_t server_accept(mp_obj_t self_in) {
             mp_obj_t peer = kiln_peer_from_addr(n > 1 ? items[1] : mp_const_none);
             if (over_cap(srv, peer)) {
                 nlr_pop();
-                answer_busy(sock);
+                answer_busy(srv, sock);
                 if (!srv->capping) {
                     srv->capping = true;
                     mp_printf(&mp_plat_print, "Kiln: 503 per-client limit (%u) reached by ",
@@ -326,13 +333,18 @@ static mp_obj_t server_accept(mp_obj_t self_in) {
                 }
                 continue;
             }
-            mp_obj_t c = kiln_conn_new(srv, sock, peer, slot);
+            mp_obj_t raw = sock;
+            if (srv->wrap != mp_const_none) {
+                // TLS: the handshake happens in the connection's first reads, never here
+                sock = mp_call_function_1(srv->wrap, sock);
+            }
+            mp_obj_t c = kiln_conn_new(srv, sock, raw, peer, slot);
             nlr_pop();
             srv->slots[slot].conn = c;
             srv->n_conns++;
             return c;
         } else {
-            answer_busy(sock);
+            answer_busy(srv, sock);
             if (!srv->accept_failing) {
                 srv->accept_failing = true;
                 mp_printf(&mp_plat_print, "Kiln: 503 for a new client: ");

@@ -126,6 +126,7 @@ typedef struct _kiln_server_obj_t {
     mp_obj_t sock;          // the listening socket
     mp_obj_t handler;
     mp_obj_t body_stream;   // makes req.stream from a Conn, for bodies over body_in_memory
+    mp_obj_t wrap;          // wrap(sock) -> the stream to serve (TLS), or None
     kiln_slot_t *slots;     // max_conns of them
     uint16_t max_conns;
     uint16_t n_conns;
@@ -151,7 +152,8 @@ typedef struct _kiln_server_obj_t {
 typedef struct _kiln_conn_obj_t {
     mp_obj_base_t base;
     kiln_server_obj_t *server;
-    mp_obj_t sock;
+    mp_obj_t sock;          // the client's stream: its socket, or the TLS stream over it
+    mp_obj_t raw;           // the client's socket
     mp_obj_t peer;          // (host, port) or what accept() returned
     mp_obj_t task;          // the asyncio task serving this connection (set by Python)
     mp_obj_t rbuf;          // bytearray receive buffer, reused across requests
@@ -206,10 +208,14 @@ void kiln_log(const kiln_conn_obj_t *c, unsigned status, const char *what);
 
 // kiln_conn.c
 mp_obj_t kiln_peer_from_addr(mp_obj_t addr);
-mp_obj_t kiln_conn_new(kiln_server_obj_t *srv, mp_obj_t sock, mp_obj_t peer, size_t slot);
+mp_obj_t kiln_conn_new(kiln_server_obj_t *srv, mp_obj_t sock, mp_obj_t raw, mp_obj_t peer, size_t slot);
 void kiln_conn_close(kiln_conn_obj_t *c);
 void kiln_conn_timeout(kiln_conn_obj_t *c);
 void kiln_conn_log_access(kiln_conn_obj_t *c);
+// The connection's stream I/O (the stream protocol's read and write, MP_STREAM_ERROR and *err
+// on an error), which never raises: a TLS stream's OSError counts as an error (EIO).
+mp_uint_t kiln_read(kiln_conn_obj_t *c, void *buf, size_t n, int *err);
+mp_uint_t kiln_write(kiln_conn_obj_t *c, const void *buf, size_t n, int *err);
 
 // The receive buffer (a bytearray, so that a Request can keep it alive).
 static inline byte *kiln_rbuf_items(kiln_conn_obj_t *c) {
@@ -218,6 +224,8 @@ static inline byte *kiln_rbuf_items(kiln_conn_obj_t *c) {
 static inline size_t kiln_rbuf_cap(kiln_conn_obj_t *c) {
     return ((mp_obj_array_t *)MP_OBJ_TO_PTR(c->rbuf))->len;
 }
+// Grows or shrinks it (kiln_conn_close gives the slot its usual size back).
+void kiln_rbuf_resize(kiln_conn_obj_t *c, size_t cap);
 
 // kiln_wsconn.c: a connection upgraded to WebSocket.
 void kiln_conn_upgrade(kiln_conn_obj_t *c, mp_obj_t headers, mp_obj_t body);

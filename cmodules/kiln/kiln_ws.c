@@ -34,7 +34,7 @@ uint32_t kiln_ws_utf8(uint32_t state, const uint8_t *p, size_t n) {
 }
 
 bool kiln_ws_close_code_ok(unsigned code) {
-    return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1011)
+    return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014)
            || (code >= 3000 && code <= 4999);
 }
 

@@ -75,7 +75,8 @@ unsigned kiln_ws_unmask(uint8_t *p, size_t n, const uint8_t mask[4], unsigned mo
 #define KILN_WS_UTF8_BAD (0xffffffffu)
 uint32_t kiln_ws_utf8(uint32_t state, const uint8_t *p, size_t n);
 
-// Whether a close frame's status code may be sent by a peer (1000-1003, 1007-1011, 3000-4999).
+// Whether a close frame's status code may be sent by a peer: 1000-1003, 1007-1014 (1012-1014
+// registered after RFC 6455) and 3000-4999.
 bool kiln_ws_close_code_ok(unsigned code);
 
 #endif // KILN_WS_H

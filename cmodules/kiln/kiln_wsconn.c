@@ -53,9 +53,13 @@ static int ws_fill(kiln_conn_obj_t *c) {
         c->can_read = true;
         return 0;
     }
+    if (c->rlen == kiln_rbuf_cap(c)) {
+        // a control frame (up to 139 bytes) is read whole: a receive buffer set smaller grows
+        kiln_rbuf_resize(c, 2 * c->rlen);
+    }
     size_t room = kiln_rbuf_cap(c) - c->rlen;
     int err;
-    mp_uint_t n = c->sp->read(c->sock, kiln_rbuf_items(c) + c->rlen, room, &err);
+    mp_uint_t n = kiln_read(c, kiln_rbuf_items(c) + c->rlen, room, &err);
     if (n == MP_STREAM_ERROR) {
         if (mp_is_nonblocking_error(err)) {
             c->can_read = true;

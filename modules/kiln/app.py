@@ -427,7 +427,9 @@ class App:
         return self.server
 
     def run(self, host="0.0.0.0", port=5000, debug=False, **config):
-        """Serve until interrupted, or until ``shutdown()`` (blocking)."""
+        """Serve until interrupted, or until ``shutdown()`` (blocking). ``ssl=ctx`` (an
+        ``ssl.SSLContext`` with its certificate chain loaded) serves HTTPS; the other keywords
+        are ``kiln.server.start_server``'s."""
         from kiln import server
 
         try:

@@ -77,7 +77,7 @@ async def _worker(srv, ioq, w):
         s = c.sock
         try:
             s.setsockopt(_NODELAY[0], _NODELAY[1], 1)
-        except OSError:
+        except (OSError, AttributeError):  # a TLS socket: set by _tls before it was wrapped
             pass
         try:
             r = c.run()
@@ -230,6 +230,19 @@ class Server:
             pass
 
 
+def _tls(ctx):
+    # What the C loop calls on each new client of a TLS server (Server's wrap=): the handshake
+    # happens in the connection's first reads, so a slow client stalls no one.
+    def wrap(sock):
+        try:
+            sock.setsockopt(_NODELAY[0], _NODELAY[1], 1)
+        except OSError:
+            pass
+        return ctx.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
+
+    return wrap
+
+
 def _listen(host, port, backlog):
     ai = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)[0]
     s = socket.socket(ai[0], socket.SOCK_STREAM)
@@ -244,7 +257,7 @@ def _listen(host, port, backlog):
     return s
 
 
-async def start_server(handler, host="0.0.0.0", port=80, **config):
+async def start_server(handler, host="0.0.0.0", port=80, ssl=None, **config):
     """Start serving HTTP on host:port with `handler`; return a `Server`.
 
     `handler(req)` gets a `_kiln.Request` and returns `(status, headers, body)` or an awaitable
@@ -260,6 +273,7 @@ async def start_server(handler, host="0.0.0.0", port=80, **config):
     below 64 KB of heap), `backlog` (default max_connections, at most 128),
     `max_per_client` (slots not answered yet that one client address may hold while 75% of
     them are busy; default half of them from 16 slots, none below; 0 for no cap),
+    `ssl` (an `ssl.SSLContext` with its certificate chain loaded: serve HTTPS),
     `access_log=False`, `debug=False` (print tracebacks of handler errors), `lenient_lf=False`
     (accept requests whose lines all end in a bare LF; a head or chunked body mixing bare LF
     with CRLF is 400 either way).
@@ -269,6 +283,8 @@ async def start_server(handler, host="0.0.0.0", port=80, **config):
             config[name] = _ms(config[name])
     _defaults(config)
     backlog = config.pop("backlog", min(config["max_connections"], 128))
+    if ssl is not None:
+        config["wrap"] = _tls(ssl)
     sock = _listen(host, port, backlog)
     try:
         srv = _kiln.Server(sock, handler, body_stream=BodyStream, **config)
@@ -298,7 +314,7 @@ def run(handler, host="0.0.0.0", port=80, started=None, **config):
         servers.append(server)
         if started is not None:
             started(server)
-        print("Kiln: serving on http://%s:%d/" % (host, port))
+        print("Kiln: serving on %s://%s:%d/" % ("https" if config.get("ssl") else "http", host, port))
         await server.wait_closed()
 
     try:

@@ -9,12 +9,16 @@
 # anything else is cancelled.
 import asyncio
 import binascii
-import hashlib
 import sys
 import time
 from asyncio import core
 
 from kiln.response import Response, abort
+
+try:
+    from hashlib import sha1
+except ImportError:  # a port built without it (stock unix without ssl): the pure-Python one
+    from _kiln_ws import sha1
 from kiln.routing import Wrapped
 
 _TEXT = 1
@@ -45,7 +49,7 @@ class ConnectionClosed(WebSocketError):
 
 def accept_key(key):
     """The Sec-WebSocket-Accept value for a client's Sec-WebSocket-Key."""
-    return binascii.b2a_base64(hashlib.sha1(key.encode() + _GUID).digest())[:-1].decode()
+    return binascii.b2a_base64(sha1(key.encode() + _GUID).digest())[:-1].decode()
 
 
 def _control(payload):
@@ -164,8 +168,17 @@ class WebSocket:
                 r = c.ws_send(op, data)
                 while r is False:
                     self._writer = core.cur_task
-                    yield core._io_queue.queue_write(c.sock)
-                    self._writer = None
+                    try:
+                        yield core._io_queue.queue_write(c.sock)
+                    except asyncio.CancelledError:
+                        # part of the frame is out and the rest never will be: the stream of
+                        # frames is broken, so the connection ends
+                        t = self._tasks[0]
+                        if t is not core.cur_task and self._c is not None:
+                            t.cancel()
+                        raise
+                    finally:
+                        self._writer = None
                     if self._c is None:
                         raise ConnectionClosed(self.close_code or _GONE, self.close_reason)
                     r = c.ws_flush()

@@ -1,0 +1,4 @@
+import ssl
+
+def server_context(cert: str | bytes, key: str | bytes) -> ssl.SSLContext:
+    """An `ssl.SSLContext` for serving HTTPS from a certificate and its key (PEM or DER)."""
