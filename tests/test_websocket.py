@@ -10,6 +10,7 @@ import hashlib
 import json
 import os
 import shutil
+import signal
 import socket
 import struct
 import threading
@@ -677,3 +678,17 @@ def test_200_websocket_clients_echo_beside_http_load(serve):
     assert len(http_results) > 50
     assert all(r == (200, b"ok") for r in http_results)
     assert wait_for(srv.port, "connections", 1)["connections"] == 1
+
+
+def test_shutting_down_sends_going_away_to_open_websockets(tmp_path):
+    from conftest import RunningServer
+
+    srv = RunningServer(APP, tmp_path / "console.log", run_args=", max_per_client=0")
+    try:
+        ws = RawWS(srv.port)
+        srv.proc.send_signal(signal.SIGINT)  # Ctrl-C: app.run closes the server
+        op, payload = ws.frames()
+        assert op is Opcode.CLOSE and payload == (1001, "")
+        srv.proc.wait(5)
+    finally:
+        srv.stop()
