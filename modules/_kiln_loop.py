@@ -811,7 +811,7 @@ class Conn:
         self._phase = _PH_UPGRADED
         return None
 
-    def ws_recv(self, max_message):
+    def ws_recv(self, max_message, drain=False):
         while True:
             if self._closed or self._phase != _PH_UPGRADED:
                 return _WS_GONE

@@ -144,6 +144,8 @@ class RawWS:
         """Reads up to the server's close frame; asserts its code and that the server then
         closes the TCP connection."""
         op, payload = self.frames()
+        while op is Opcode.PING:  # a server ping may come first
+            op, payload = self.frames()
         assert op is Opcode.CLOSE, (op, payload)
         assert payload[0] == code, payload
         assert self.closed_by_server()

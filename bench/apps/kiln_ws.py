@@ -1,4 +1,4 @@
-# WebSocket echo for bench/websocket.py, and /heap: the free heap after a collection.
+# WebSocket echo for bench/realtime.py, and /heap: the free heap after a collection.
 # argv: port [max_connections]
 import gc
 import sys

@@ -865,7 +865,13 @@ static mp_obj_t conn_enter(kiln_conn_obj_t *c, int (*fn)(kiln_conn_obj_t *, mp_o
         }
         nlr_pop();
     } else {
-        r = conn_fail(c, MP_OBJ_FROM_PTR(nlr.ret_val));
+        mp_obj_t exc = MP_OBJ_FROM_PTR(nlr.ret_val);
+        if (!mp_obj_is_subclass_fast(MP_OBJ_FROM_PTR(mp_obj_get_type(exc)), MP_OBJ_FROM_PTR(&mp_type_Exception))) {
+            // Ctrl-C (KeyboardInterrupt) or SystemExit met while C worked: it is for the program,
+            // not this request, and the server's close() will end the connection
+            nlr_jump(nlr.ret_val);
+        }
+        r = conn_fail(c, exc);
     }
     return MP_OBJ_NEW_SMALL_INT(r);
 }

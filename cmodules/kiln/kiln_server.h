@@ -229,7 +229,7 @@ void kiln_rbuf_resize(kiln_conn_obj_t *c, size_t cap);
 
 // kiln_wsconn.c: a connection upgraded to WebSocket.
 void kiln_conn_upgrade(kiln_conn_obj_t *c, mp_obj_t headers, mp_obj_t body);
-MP_DECLARE_CONST_FUN_OBJ_2(kiln_conn_ws_recv_obj);
+MP_DECLARE_CONST_FUN_OBJ_VAR_BETWEEN(kiln_conn_ws_recv_obj);
 MP_DECLARE_CONST_FUN_OBJ_VAR_BETWEEN(kiln_conn_ws_send_obj);
 MP_DECLARE_CONST_FUN_OBJ_1(kiln_conn_ws_flush_obj);
 

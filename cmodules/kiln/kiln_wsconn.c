@@ -40,7 +40,7 @@ void kiln_conn_upgrade(kiln_conn_obj_t *c, mp_obj_t headers, mp_obj_t body) {
 
 // Reads what the socket has into the buffer: 1 when bytes came, 0 when none yet, -1 when the
 // peer is gone.
-static int ws_fill(kiln_conn_obj_t *c) {
+static int ws_fill(kiln_conn_obj_t *c, bool drain) {
     if (c->rpos == c->rlen) {
         c->rpos = c->rlen = 0;
     } else if (c->rpos > 0) {
@@ -48,7 +48,7 @@ static int ws_fill(kiln_conn_obj_t *c) {
         c->rlen -= c->rpos;
         c->rpos = 0;
     }
-    if (!c->can_read) {
+    if (!c->can_read && !drain) {
         // the socket was empty: the task waits until it is readable, then calls again
         c->can_read = true;
         return 0;
@@ -62,7 +62,9 @@ static int ws_fill(kiln_conn_obj_t *c) {
     mp_uint_t n = kiln_read(c, kiln_rbuf_items(c) + c->rlen, room, &err);
     if (n == MP_STREAM_ERROR) {
         if (mp_is_nonblocking_error(err)) {
-            c->can_read = true;
+            // a reader now waits, then reads; after a drain (no one waits on the socket), the
+            // next reader waits first
+            c->can_read = !drain;
             return 0;
         }
         return -1;
@@ -75,14 +77,17 @@ static int ws_fill(kiln_conn_obj_t *c) {
     return 1;
 }
 
-// conn.ws_recv(max_message): the next piece of the client's input as (opcode, data, end): data
+// conn.ws_recv(max_message, drain=False): the next piece of the client's input as (opcode, data, end): data
 // is a str when it is a whole text message, else bytes (pieces of one message share the
 // message's opcode; control frames come whole); None when the socket has nothing yet (wait
 // until it is readable); an int close code when the connection failed (1002, 1007, 1009) or
-// the peer left (1006).
-static mp_obj_t conn_ws_recv(mp_obj_t self_in, mp_obj_t max_in) {
-    kiln_conn_obj_t *c = MP_OBJ_TO_PTR(self_in);
-    size_t max = mp_obj_get_int(max_in);
+// the peer left (1006). drain=True: what can be had now, for a task that will not wait on the
+// socket (a sender taking what came meanwhile): it reads even when the last read found the
+// socket empty.
+static mp_obj_t conn_ws_recv(size_t n_args, const mp_obj_t *args) {
+    kiln_conn_obj_t *c = MP_OBJ_TO_PTR(args[0]);
+    size_t max = mp_obj_get_int(args[1]);
+    bool drain = n_args > 2 && mp_obj_is_true(args[2]);
     for (;;) {
         if (c->closed || c->phase != KILN_PH_UPGRADED) {
             return MP_OBJ_NEW_SMALL_INT(WS_GONE);
@@ -94,7 +99,7 @@ static mp_obj_t conn_ws_recv(mp_obj_t self_in, mp_obj_t max_in) {
             return MP_OBJ_NEW_SMALL_INT(-r);
         }
         if (r == 0) {
-            int f = ws_fill(c);
+            int f = ws_fill(c, drain);
             if (f <= 0) {
                 return f == 0 ? mp_const_none : MP_OBJ_NEW_SMALL_INT(WS_GONE);
             }
@@ -115,7 +120,7 @@ static mp_obj_t conn_ws_recv(mp_obj_t self_in, mp_obj_t max_in) {
         return mp_obj_new_tuple(3, items);
     }
 }
-MP_DEFINE_CONST_FUN_OBJ_2(kiln_conn_ws_recv_obj, conn_ws_recv);
+MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(kiln_conn_ws_recv_obj, 2, 3, conn_ws_recv);
 
 // True when everything is written, False when the socket is full (wait until it is writable,
 // then call ws_flush()), None when the peer is gone.

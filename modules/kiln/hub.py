@@ -189,6 +189,11 @@ class Hub:
         left = (Closed, OSError, ws.ConnectionClosed) if ws is not None else (Closed, OSError)
         sub = self.subscribe(*topics, maxlen=maxlen, latest=latest)
         task = asyncio.current_task() if is_sse else None
+        reader = None
+        if ws is not None and isinstance(sink, ws.WebSocket) and sink._task is asyncio.current_task():
+            # The view itself streams, so it reads nothing: a task reads (and drops) what the
+            # client sends, so that its close or departure ends the stream at once.
+            reader = asyncio.create_task(_drain(sink))
         try:
             while True:
                 topic, data = await sub.get()
@@ -208,8 +213,15 @@ class Hub:
         finally:
             sub._sending = None
             sub.close()
+            if reader is not None:
+                reader.cancel()
         if sub.dropped and not is_sse:
             try:
                 await sink.close(1013)
             except left:
                 pass
+
+
+async def _drain(ws):
+    async for _ in ws:
+        pass

@@ -121,9 +121,14 @@ async def _worker(srv, ioq, w):
             # C closed the connection (timeout, eviction); only a closing server ends the worker
             if srv.closed:
                 raise
+        except (KeyboardInterrupt, SystemExit):
+            # for the program: the server's close() ends the connection (a WebSocket gets 1001)
+            c = None
+            raise
         finally:
             # c serves the slot's next client once closed: after a timeout it may already
-            c.close(s)
+            if c is not None:
+                c.close(s)
             # a parked worker keeps no response or socket alive
             s = res = chunk = None
 

@@ -3,10 +3,11 @@
 # to the WebSocket's serve(). Framing, unmasking and the UTF-8 check are C's (_kiln, kiln_ws.c):
 # conn.ws_recv() gives the client's input piece by piece, conn.ws_send() frames and writes.
 #
-# The connection's own task reads (so pings are answered and a close is seen even while the view
-# only sends); the view runs as a second task. When the connection ends, a view waiting in
-# receive(), send() or close() is woken (ConnectionClosed, or close() returns); a view waiting on
-# anything else is cancelled.
+# The connection's task runs the view: receive() reads from C in that task, with no queue or
+# task switch between the socket and the view. A task that sends while no task receives first
+# takes what the client sent (answering pings, seeing a close; messages are kept for receive()),
+# and a pinger task pings every ping_interval. When the connection ends, the view is woken if it
+# waits in receive(), send() or close() (ConnectionClosed, or close() returns), else cancelled.
 import asyncio
 import binascii
 import sys
@@ -69,7 +70,9 @@ class WebSocket:
     #: Largest message accepted, in bytes (all its fragments): a bigger one closes the
     #: connection with 1009 before its payload is held.
     max_message = 16384
-    #: Messages received and not yet taken by ``receive()``; when full, reading pauses.
+    #: Messages read while no task was in ``receive()`` (a send reads what the client sent
+    #: meanwhile, to answer its pings and see its close), kept for ``receive()``; when full,
+    #: reading waits for ``receive()``.
     max_queue = 4
     #: Seconds between server pings (None: no pings); a peer that sends nothing for
     #: ping_interval + ping_timeout seconds is taken as dead and the connection closed. On by
@@ -89,36 +92,45 @@ class WebSocket:
         self.close_reason = ""
         self._view = (view, args, kwargs)
         self._c = None
+        self._task = None  # the connection's task: it runs the view
+        self._reader = None  # the task in receive()
+        self._writer = None  # the task waiting for room to write
+        self._parked = False  # the connection's task waits inside receive(), send(), close()
         self._close_sent = False
-        self._queue = []
-        self._ready = asyncio.Event()
-        self._room = asyncio.Event()
-        # a frame is being written (one at a time); _free, made when a second sender waits
-        self._busy = False
-        self._free = None
-        self._tasks = [None, None]  # [the connection's task, the view's]
-        self._writer = None
-        self._done = None
+        self._queue = None
+        self._parts = None  # pieces of a fragmented message
+        self._busy = False  # a frame is being written (one at a time)
+        self._free = None  # Event, made when a second sender waits
+        self._done = None  # Event, made when close() waits for the end
         self._heard = 0
-        # the view is waiting in receive(), send() or close(): when the connection ends it is
-        # woken (ConnectionClosed, or close() returns) rather than cancelled, so that the code
-        # after its `async for` runs
-        self._view_parked = False
 
     async def receive(self):
         """The next message: a str (text) or bytes (binary). Raises ConnectionClosed once the
         connection is closed and every message received before has been taken."""
-        while not self._queue:
-            if self.closed:
-                raise ConnectionClosed(self.close_code, self.close_reason)
-            self._ready.clear()
-            self._park(True)
-            try:
-                await self._ready.wait()
-            finally:
-                self._park(False)
-        self._room.set()
-        return self._queue.pop(0)
+        q = self._queue
+        if q:
+            return q.pop(0)
+        if self._reader is not None:
+            raise RuntimeError("receive() in two tasks")
+        self._reader = core.cur_task
+        try:
+            while True:
+                if self.closed:
+                    raise ConnectionClosed(self.close_code, self.close_reason)
+                r = self._pump(False)
+                if r is None:
+                    # the common wait: the connection's task, on its socket
+                    self._park(True)
+                    yield core._io_queue.queue_read(self._c.raw)
+                    self._park(False)
+                    continue
+                t = type(r)
+                if t is str or t is bytes:
+                    return r
+                await self._handle(r)
+        finally:
+            self._reader = None
+            self._park(False)
 
     async def send(self, data):
         """Send a message: str as text, bytes (or bytearray, memoryview) as binary."""
@@ -132,24 +144,32 @@ class WebSocket:
     async def close(self, code=1000, reason=""):
         """Start the closing handshake with ``code`` and ``reason`` (123 bytes of UTF-8 at
         most); return once the peer has answered or ``close_timeout`` has passed."""
-        if not self._close_sent and self._c is not None:
-            payload = _control(bytes((code >> 8, code & 255)) + reason.encode())
+        payload = _control(bytes((code >> 8, code & 255)) + reason.encode())
+        if self._c is None:
+            return
+        if not self._close_sent:
             try:
                 await self._send(_CLOSE, payload)
             except ConnectionClosed:
                 return
             self._close_sent = True
-        if self._c is not None:
-            # the connection's task sets it when the peer's close frame has come
-            self._done = asyncio.Event()
-            self._park(True)
-            try:
-                await asyncio.wait_for_ms(self._done.wait(), int(self.close_timeout * 1000))
-            except asyncio.TimeoutError:
-                if self._c is not None:
-                    self._tasks[0].cancel()
-            finally:
-                self._park(False)
+        if self.closed:
+            return
+        ms = int(self.close_timeout * 1000)
+        self._park(True)
+        try:
+            if self._reader is None:
+                # read (dropping messages) until the peer's close frame comes
+                await asyncio.wait_for_ms(self._until_closed(), ms)
+            else:
+                # the task in receive() reads it
+                self._done = asyncio.Event()
+                await asyncio.wait_for_ms(self._done.wait(), ms)
+        except asyncio.TimeoutError:
+            if self._c is not None and core.cur_task is not self._task:
+                self._task.cancel()
+        finally:
+            self._park(False)
 
     def __aiter__(self):
         return self
@@ -160,9 +180,33 @@ class WebSocket:
         except ConnectionClosed:
             raise StopAsyncIteration from None
 
+    async def _until_closed(self):
+        try:
+            while True:
+                await self.receive()
+        except ConnectionClosed:
+            pass
+
     async def _send(self, op, data):
         if self._close_sent or self._c is None:
             raise ConnectionClosed(self.close_code or _GONE, self.close_reason)
+        if self._reader is None:
+            # Nobody reads: take what the client sent meanwhile (its pings are answered, its
+            # close is seen), messages kept for receive().
+            while True:
+                q = self._queue
+                if q is not None and len(q) >= self.max_queue:
+                    break
+                r = self._pump(True)
+                if r is None:
+                    break
+                t = type(r)
+                if t is str or t is bytes:
+                    if q is None:
+                        q = self._queue = []
+                    q.append(r)
+                elif await self._handle(r):
+                    raise ConnectionClosed(self.close_code, self.close_reason)
         self._park(True)
         try:
             while self._busy:
@@ -171,11 +215,11 @@ class WebSocket:
                     self._free = asyncio.Event()
                 self._free.clear()
                 await self._free.wait()
+            c = self._c
+            if c is None:
+                raise ConnectionClosed(self.close_code or _GONE, self.close_reason)
             self._busy = True
             try:
-                c = self._c
-                if c is None:
-                    raise ConnectionClosed(self.close_code or _GONE, self.close_reason)
                 r = c.ws_send(op, data)
                 while r is False:
                     self._writer = core.cur_task
@@ -184,9 +228,8 @@ class WebSocket:
                     except asyncio.CancelledError:
                         # part of the frame is out and the rest never will be: the stream of
                         # frames is broken, so the connection ends
-                        t = self._tasks[0]
-                        if t is not core.cur_task and self._c is not None:
-                            t.cancel()
+                        if self._c is not None and self._task is not core.cur_task:
+                            self._task.cancel()
                         raise
                     finally:
                         self._writer = None
@@ -203,99 +246,53 @@ class WebSocket:
         finally:
             self._park(False)
 
-    def _park(self, parked):
-        if core.cur_task is self._tasks[1]:
-            self._view_parked = parked
-
-    def _ended(self, code, reason):
-        if not self.closed:
-            self.closed = True
-            self.close_code = code
-            self.close_reason = reason
-        self._ready.set()
-        self._room.set()
-
-    async def serve(self, conn):
-        # The connection's task: starts the view, then reads until the connection ends.
-        self._c = conn
-        self._tasks[0] = core.cur_task
-        self._heard = time.ticks_ms()
-        self._tasks[1] = asyncio.create_task(self._run_view())
-        pinger = asyncio.create_task(self._pinger()) if self.ping_interval else None
-        try:
-            await self._read()
-        finally:
-            self._ended(_GONE, "")
-            self._c = None
-            if self._done is not None:
-                self._done.set()
-            w = self._writer
-            if w is not None and w.data is core._io_queue:
-                # a sender waiting for room on the socket: wake it to find the connection gone
-                core._io_queue.remove(w)
-                core._task_queue.push(w)
-            view = self._tasks[1]
-            if not (view.done() or self._view_parked):
-                view.cancel()
-            if pinger is not None and not pinger.done():
-                pinger.cancel()
-
-    async def _read(self):
+    def _pump(self, drain):
+        # The client's next message without waiting (str or bytes), a control frame (a tuple)
+        # or the end of its input (a close code) for _handle, or None when nothing is there.
         c = self._c
-        s = c.raw
-        parts = None
+        if c is None:
+            return _GONE
+        parts = self._parts
         while True:
-            r = c.ws_recv(self.max_message)
-            if r is None:
-                yield core._io_queue.queue_read(s)
-                continue
-            if type(r) is int:
-                # 1002, 1007, 1009: the connection failed (or 1006: the peer is gone)
-                if r != _GONE and not self._close_sent:
-                    await self._close_quietly(r)
-                self._ended(r, "")
-                return
+            r = c.ws_recv(self.max_message, drain)
+            if r is None or type(r) is int:
+                return r
             self._heard = time.ticks_ms()
             op, data, end = r
             if op >= _CLOSE:
-                if op == _PING:
-                    await self._pong(data)
-                elif op == _CLOSE:
-                    code = (data[0] << 8 | data[1]) if data else _NO_CODE
-                    if not self._close_sent:
-                        await self._close_quietly(code if data else None)
-                    self._ended(code, bytes(data[2:]).decode())
-                    return
-                continue
+                return r
             if parts is None:
                 if end:
-                    if len(self._queue) < self.max_queue:
-                        # the common case, without a coroutine
-                        self._queue.append(data)
-                        self._ready.set()
-                    else:
-                        await self._put(data)
-                    continue
-                parts = [data]
-                continue
-            parts.append(data)
-            if end:
-                msg = b"".join(parts)
-                parts = None
-                await self._put(msg.decode() if op == _TEXT else msg)
+                    return data
+                parts = self._parts = [data]
+            else:
+                parts.append(data)
+                if end:
+                    self._parts = None
+                    msg = b"".join(parts)
+                    return msg.decode() if op == _TEXT else msg
 
-    async def _put(self, msg):
-        while len(self._queue) >= self.max_queue and not self.closed:
-            self._room.clear()
-            await self._room.wait()
-        self._queue.append(msg)
-        self._ready.set()
-
-    async def _pong(self, data):
-        try:
-            await self._send(_PONG, data)
-        except ConnectionClosed:
-            pass
+    async def _handle(self, r):
+        # A control frame, or the end of the input; True once the connection is closed.
+        if type(r) is int:
+            # 1002, 1007, 1009: the connection failed (or 1006: the peer is gone)
+            if r != _GONE and not self._close_sent:
+                await self._close_quietly(r)
+            self._ended(r, "")
+            return True
+        op, data, _ = r
+        if op == _PING:
+            try:
+                await self._send(_PONG, data)
+            except ConnectionClosed:
+                pass
+        elif op == _CLOSE:
+            code = (data[0] << 8 | data[1]) if data else _NO_CODE
+            if not self._close_sent:
+                await self._close_quietly(code if data else None)
+            self._ended(code, bytes(data[2:]).decode())
+            return True
+        return False
 
     async def _close_quietly(self, code):
         try:
@@ -304,32 +301,79 @@ class WebSocket:
             return
         self._close_sent = True
 
-    async def _run_view(self):
-        view, args, kwargs = self._view
-        code = 1000
-        try:
-            await view(self.request, self, *args, **kwargs)
-        except ConnectionClosed:
-            return
-        except Exception as e:  # noqa: BLE001 - the view failed: log it, close with 1011
-            print("Kiln: the WebSocket view of %s failed" % self.request.path)
-            sys.print_exception(e)
-            code = 1011
+    def _park(self, parked):
+        if core.cur_task is self._task:
+            self._parked = parked
+
+    def _ended(self, code, reason):
         if not self.closed:
-            await self.close(code)
+            self.closed = True
+            self.close_code = code
+            self.close_reason = reason
+        if self._done is not None:
+            self._done.set()
+        t = self._task
+        if t is not None and t is not core.cur_task and self._c is not None:
+            # Another task saw the end: the connection's task, which runs the view, ends too.
+            # Waiting in receive(), send() or close() it is woken to find the connection
+            # closed; waiting on anything else, it is cancelled.
+            if self._parked:
+                _wake(self._reader)
+                _wake(self._writer)
+            else:
+                t.cancel()
+
+    async def serve(self, conn):
+        # The connection's task, after the 101: runs the view, closes, and ends the connection.
+        self._c = conn
+        self._task = core.cur_task
+        self._heard = time.ticks_ms()
+        pinger = asyncio.create_task(self._pinger()) if self.ping_interval else None
+        view, args, kwargs = self._view
+        try:
+            code = 1000
+            try:
+                await view(self.request, self, *args, **kwargs)
+            except ConnectionClosed:
+                code = None
+            except Exception as e:  # noqa: BLE001 - the view failed: log it, close with 1011
+                print("Kiln: the WebSocket view of %s failed" % self.request.path)
+                sys.print_exception(e)
+                code = 1011
+            if code is not None and not self.closed:
+                await self.close(code)
+        finally:
+            if pinger is not None:
+                pinger.cancel()
+            self._ended(_GONE, "")
+            self._c = None
+            # other tasks waiting on the socket wake to find the connection gone
+            _wake(self._reader)
+            _wake(self._writer)
+            if self._free is not None:
+                self._free.set()
 
     async def _pinger(self):
-        limit = (self.ping_interval + self.ping_timeout) * 1000
+        limit = int((self.ping_interval + self.ping_timeout) * 1000)
         while self._c is not None:
             await asyncio.sleep(self.ping_interval)
+            if self._c is None:
+                return
             if time.ticks_diff(time.ticks_ms(), self._heard) >= limit:
                 print("Kiln: a WebSocket peer answered no ping, closing it")
-                self._tasks[0].cancel()
+                self._task.cancel()
                 return
             try:
                 await self.ping()
             except ConnectionClosed:
                 return
+
+
+def _wake(task):
+    # A task waiting on a socket runs again (to find the connection's state changed).
+    if task is not None and task.data is core._io_queue:
+        core._io_queue.remove(task)
+        core._task_queue.push(task)
 
 
 def _handshake(request, view, args, kwargs, options):

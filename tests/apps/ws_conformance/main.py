@@ -118,7 +118,7 @@ async def loop(request, ws):
 
 
 @app.route("/wait")
-@with_websocket
+@with_websocket(ping_interval=0.3)  # a view that does not read learns of a close at the next ping
 async def wait(request, ws):
     stats["waiting"] += 1
     try:

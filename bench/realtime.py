@@ -3,8 +3,8 @@
 2.7.0's `microdot.websocket` on the same firmware (firmware/UNIX/kiln); prints a Markdown
 section for bench/RESULTS.md (bench/run.py).
 
-    .venv/bin/python bench/websocket.py
-    .venv/bin/python bench/run.py --update websocket
+    .venv/bin/python bench/realtime.py
+    .venv/bin/python bench/run.py --update realtime
 
 Echo: bench/apps/kiln_ws.py and bench/apps/microdot_ws.py echo each message. The client is one
 Python thread on raw non-blocking sockets (epoll) that sends one pre-built masked 32-byte text
@@ -256,7 +256,7 @@ def section():
 
     return "\n".join([
         "## WebSocket", "",
-        "`.venv/bin/python bench/run.py --update websocket` (bench/websocket.py): echo of a "
+        "`.venv/bin/python bench/run.py --update realtime` (bench/realtime.py): echo of a "
         "32-byte text message, one message in flight per connection, a one-thread raw-socket "
         "client with pre-built masked frames; %.0f s per figure, %d rounds, servers interleaved, "
         "medians; in brackets, against Microdot (for CPU: how many times less). The server CPU "
