@@ -1,6 +1,9 @@
 # Typed use of Kiln's public API, checked by `make typecheck` against the stubs (it is also a
 # plain Kiln app: tests/test_stubs.py runs it in the firmware, so what it calls exists).
+import asyncio
+
 import _kiln
+import kiln.client
 import kiln.dns
 import kiln.net
 import kiln.ota
@@ -8,6 +11,8 @@ import kiln.portal
 import kiln.slots
 from kiln import App, HTTPException, Request, Response, abort, redirect, render_template, send_file, url_for
 from kiln.auth import BasicAuth, TokenAuth
+from kiln.client import ClientError
+from kiln.client import Response as ClientResponse
 from kiln.cors import CORS
 from kiln.csrf import CSRF
 from kiln.hub import Hub, Subscription
@@ -188,4 +193,20 @@ assert hub.publish("temp", {"c": 21}) == 1 and hub.count("temp") == 1
 sub.close()
 assert sub.closed and not sub.dropped and hub.count() == 0 and hub.dropped == 0
 assert kiln.portal.valid_hostname("lamp") and not kiln.portal.valid_hostname("-lamp")
+
+
+async def forward(url: str, reading: dict[str, float]) -> int:
+    # What a board reporting to an API does: post a reading, stream the answer.
+    resp: ClientResponse = await kiln.client.post(url, json=reading, headers={"X-Board": "check"}, timeout=5)
+    async with resp:
+        size = 0
+        async for piece in resp.iter_chunked(256):
+            size += len(piece)
+    return resp.status if resp.headers.get("content-type") else size
+
+
+try:
+    asyncio.run(forward("ftp://example.com/", {"t": 21.5}))
+except ClientError as e:
+    assert "not an http:// or https:// URL" in str(e)
 print("check_api: ok")
