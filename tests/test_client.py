@@ -331,6 +331,9 @@ def test_malformed_response_head_raises_a_clear_error(reply, message):
 
 @pytest.mark.parametrize("body, message", [
     (b"zz\r\nhello\r\n0\r\n\r\n", "ClientError: bad chunk size"),
+    (b"0x5\r\nhello\r\n0\r\n\r\n", "ClientError: bad chunk size"),
+    (b"-5\r\nhello\r\n0\r\n\r\n", "ClientError: bad chunk size"),
+    (b"123456789\r\nhello\r\n0\r\n\r\n", "ClientError: bad chunk size"),
     (b"5\r\nhelloXX0\r\n\r\n", "ClientError: bad end of chunk"),
     (b"5\r\nhel", "ClientError: connection closed inside the body"),
 ])
@@ -342,6 +345,22 @@ def test_malformed_chunked_body_raises_a_clear_error(body, message):
 def test_body_shorter_than_its_length_raises():
     url = raw_server(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc")
     assert raised("await (await client.get(%r)).read()" % url) == "ClientError: connection closed inside the body"
+
+
+def test_refused_connection_is_an_oserror():
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    error = raised("await client.get('http://127.0.0.1:%d/')" % port)
+    assert error == "OSError: [Errno 111] ECONNREFUSED", error
+
+
+@pytest.mark.parametrize("call", [
+    "await client.get(%r, headers={'X-Test': 'a\\r\\nX-Injected: 1'})",
+    "await client.get(%r + '/a b')",
+])
+def test_line_breaks_in_the_request_are_refused_before_sending(http, call):
+    assert raised(call % http).startswith("ClientError: control character or space in the request")
 
 
 def test_https_with_the_right_ca_passes(https, certs):

@@ -248,12 +248,10 @@ class Response:
     async def _next_chunk(self):
         line = partition(await self._line(self.max_chunk_line, "chunk size line"), b";")[0]
         size = line.strip()
-        try:
-            self._chunk = int(size, 16)
-        except ValueError:
-            raise ClientError("bad chunk size: %r" % line[:20]) from None
-        if size[:1] in (b"-", b"+") or self._chunk < 0:
+        # hex digits only (int() would also take "0x", "+" and "_"), at most 4 GB
+        if not size or len(size) > 8 or size.strip(b"0123456789abcdefABCDEF"):
             raise ClientError("bad chunk size: %r" % line[:20])
+        self._chunk = int(size, 16)
         if not self._chunk:
             while await self._line(self.max_chunk_line, "trailer field"):
                 pass
@@ -321,6 +319,14 @@ def _unverified():
     return ctx
 
 
+def _unsafe(text):
+    # a header (name, value) with CR or LF, or a URL target with those or a space, would end the
+    # line early and let the rest pose as another header or request
+    if type(text) is tuple:
+        return _unsafe(text[0]) or "\r" in str(text[1]) or "\n" in str(text[1])
+    return " " in text or "\r" in text or "\n" in text or "\t" in text
+
+
 async def _send(method, url, body, headers, timeout, ssl, verify):
     https, host, port, target = _split_url(url)
     if https:
@@ -337,6 +343,9 @@ async def _send(method, url, body, headers, timeout, ssl, verify):
     reader, writer = await _within(asyncio.open_connection(host, port, ssl=ssl), timeout,
                                    "connect to %s:%d" % (host, port))
     try:
+        for text in [target] + list(headers.items()):
+            if _unsafe(text):
+                raise ClientError("control character or space in the request: %r" % (text,))
         std = port == (443 if https else 80)
         lines = ["%s %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n"
                  % (method, target, host if std else "%s:%d" % (host, port))]
