@@ -9,6 +9,8 @@ import subprocess
 import textwrap
 import threading
 import time
+import urllib.error
+import urllib.request
 import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -74,6 +76,9 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Length", str(BIG))
             self.end_headers()
             self.wfile.write(bytes(big_byte(i) for i in range(BIG)))
+        elif path == "/stall-head":
+            time.sleep(3)
+            self.reply(200, b"late")
         elif path == "/stall":
             self.send_response(200)
             self.send_header("Content-Length", "100")
@@ -439,3 +444,27 @@ def test_round_trip_with_kiln_serving_the_rest_api_example(serve):
         print(r.status, await r.read())
     """ % server.url)
     assert out == ["201 /api/items/1 lamp", "200 15", "200 [15]", "204 b''"]
+
+
+def test_views_call_out_while_the_server_keeps_serving(serve, http):
+    # a view waiting on an upstream that does not answer holds only its own request: /ping is
+    # served meanwhile, and the view gets its TimeoutError after 2 s
+    server = serve(ROOT / "tests" / "apps" / "client_relay", setup="main.UPSTREAM = %r; " % http)
+    relayed = json.loads(urllib.request.urlopen(server.url + "/relay/echo/x", timeout=10).read())
+    assert relayed["status"] == 200 and json.loads(relayed["body"])["path"] == "/echo/x"
+    stalled = {}
+
+    def wait_for_stalled():
+        try:
+            urllib.request.urlopen(server.url + "/relay/stall-head", timeout=10)
+        except urllib.error.HTTPError as e:
+            stalled["status"], stalled["body"] = e.code, json.loads(e.read())
+
+    waiter = threading.Thread(target=wait_for_stalled)
+    waiter.start()
+    time.sleep(0.3)
+    start = time.monotonic()
+    assert urllib.request.urlopen(server.url + "/ping", timeout=10).read() == b"pong"
+    assert time.monotonic() - start < 0.5
+    waiter.join()
+    assert stalled == {"status": 504, "body": {"error": "read: no answer within 2 s"}}
