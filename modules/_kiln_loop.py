@@ -233,7 +233,7 @@ class Server:
                 if self.wrap is not None:
                     sock = self.wrap(sock)
                 c._open(sock, peer)
-                c._raw = raw
+                c.raw = raw
             except Exception as e:  # noqa: BLE001 - as the C loop: 503, then the caller pauses
                 _answer_busy(sock, self.wrap)
                 if not self._accept_failing:
@@ -345,7 +345,7 @@ class Conn:
     def __init__(self, server, slot):
         self.server = server
         self.slot = slot
-        self.sock = self._raw = None
+        self.sock = self.raw = None
         self.peer = None
         self.task = None
         self.pending = None
@@ -509,7 +509,7 @@ class Conn:
         # The slot's Conn serves the next client once closed, so a task that may have been
         # cancelled (timeout, eviction) names the socket it served: once this Conn serves
         # another socket, the call does nothing.
-        if sock is not None and sock is not self.sock:
+        if sock is not None and sock is not self.raw:
             return
         if self._closed:
             self._phase = _PH_CLOSED
@@ -518,7 +518,7 @@ class Conn:
         self._drop_request()
         self._phase = _PH_CLOSED
         self._tphase = _T_NONE
-        for s in (self.sock, self._raw):
+        for s in (self.sock, self.raw):
             # a TLS stream whose handshake failed has let go of its socket without closing it
             try:
                 s.close()

@@ -16,7 +16,9 @@ from kiln.client import Response as ClientResponse
 from kiln.cors import CORS
 from kiln.csrf import CSRF
 from kiln.hub import Hub, Subscription
+from kiln.mqtt import MQTTClient
 from kiln.multipart import FileUpload, with_form_data
+from kiln.outbox import Outbox
 from kiln.routing import register_converter
 from kiln.session import Session, SessionDict, get_session, with_session
 from kiln.sse import SSE, with_sse
@@ -193,6 +195,18 @@ assert hub.publish("temp", {"c": 21}) == 1 and hub.count("temp") == 1
 sub.close()
 assert sub.closed and not sub.dropped and hub.count() == 0 and hub.dropped == 0
 assert kiln.portal.valid_hostname("lamp") and not kiln.portal.valid_hostname("-lamp")
+
+# Reporting (no broker here: publish says it was not delivered, and the reading waits on flash).
+box = Outbox("outbox", max_records=10)
+assert box.put({"t": 21.5}) and box.pending == 1
+mqtt = MQTTClient("check-api", "127.0.0.1", keepalive=30, clean=False, will=("s/status", "offline", 1, True))
+
+
+async def send(record: bytes) -> bool:
+    return await mqtt.publish("s/readings", record, qos=1)
+
+
+assert asyncio.run(box.drain(send)) == 0 and box.peek(1) == [b'{"t": 21.5}'] and not mqtt.connected
 
 
 async def forward(url: str, reading: dict[str, float]) -> int:

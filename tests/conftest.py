@@ -136,6 +136,54 @@ def serve(tmp_path):
             pytest.fail("the sanitizer reported an error in the server:\n" + report, pytrace=False)
 
 
+# --- MQTT: a real Mosquitto and MicroPython scripts as its clients (tests/mqtt_broker.py) ---
+
+
+@pytest.fixture(scope="session")
+def mqtt_certs(tmp_path_factory):
+    import mqtt_broker
+
+    return mqtt_broker.make_certs(tmp_path_factory.mktemp("mqtt-certs"))
+
+
+@pytest.fixture(scope="session")
+def broker(tmp_path_factory, mqtt_certs):
+    """One Mosquitto for the whole session."""
+    import mqtt_broker
+
+    b = mqtt_broker.Broker(tmp_path_factory.mktemp("mosquitto"), mqtt_certs)
+    yield b
+    b.stop()
+
+
+@pytest.fixture
+def own_broker(tmp_path, mqtt_certs, request):
+    """A Mosquitto for one test, which may stop and restart it; persistent (its sessions
+    survive a restart) if the test is marked `@pytest.mark.persistent_broker`."""
+    import mqtt_broker
+
+    persistent = request.node.get_closest_marker("persistent_broker") is not None
+    b = mqtt_broker.Broker(tmp_path / "broker", mqtt_certs, persistent)
+    yield b
+    b.stop()
+
+
+@pytest.fixture
+def upy_script(tmp_path):
+    """upy_script(name, code) starts a MicroPython script in the firmware; killed after the test."""
+    import mqtt_broker
+
+    scripts = []
+
+    def start(name, code):
+        scripts.append(mqtt_broker.Upy(tmp_path, name, code))
+        return scripts[-1]
+
+    yield start
+    for script in scripts:
+        script.kill()
+
+
 # --- MicroPython-side tests: tests/device/test_*.py run inside the firmware -------------------
 
 

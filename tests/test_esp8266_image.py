@@ -23,15 +23,17 @@ ESPTOOL = ROOT / ".venv" / "bin" / "esptool"
 
 IRAM_MIN_FREE = 1536
 BUDGETS = {  # bytes, upper bounds
-    "firmware.bin": 714_000,
-    "irom0": 677_000,
+    # 711,028 / 674,148 before kiln.mqtt and kiln.outbox (frozen 4,929 + 2,662 bytes: a sensor
+    # board's reports to a broker, kept on flash while offline): 721,116 / 684,236
+    "firmware.bin": 724_000,
+    "irom0": 687_000,
     # 24,393 before the loop's defences under load (pressure deadlines, per-client cap, the
     # blocked-loop check and log: kiln_server.o 2,353 -> 3,374); 25,405 with them
     "kiln_code": 25_700,
     # 63,017 before network bring-up, set-up and app OTA (kiln.dns 1,217, kiln.net 1,611,
     # kiln.portal 4,162, kiln.slots 2,038, kiln.ota 4,817) and the indexed router (kiln.routing
-    # 3,992 -> 6,912): 81,225
-    "frozen_kiln": 83_000,
+    # 3,992 -> 6,912): 81,225; 89,240 with kiln.mqtt and kiln.outbox
+    "frozen_kiln": 91_000,
 }
 
 pytestmark = pytest.mark.skipif(not IMAGE.exists(), reason="no ESP8266 image: make esp8266 (make test builds it)")

@@ -1044,12 +1044,12 @@ static mp_obj_t conn_body_read(mp_obj_t self_in, mp_obj_t n_in) {
 }
 static MP_DEFINE_CONST_FUN_OBJ_2(conn_body_read_obj, conn_body_read);
 
-// conn.close(sock=None): closes the connection. The slot's Conn object serves the next client,
-// so a task that may have been cancelled (timeout, eviction) names the socket it served: once
-// the object serves another socket, the call does nothing.
+// conn.close(raw=None): closes the connection. The slot's Conn object serves the next client,
+// so a task that may have been cancelled (timeout, eviction) names the socket it served
+// (conn.raw): once the object serves another socket, the call does nothing.
 static mp_obj_t conn_close_py(size_t n_args, const mp_obj_t *args) {
     kiln_conn_obj_t *c = MP_OBJ_TO_PTR(args[0]);
-    if (n_args == 1 || c->sock == args[1]) {
+    if (n_args == 1 || c->raw == args[1]) {
         kiln_conn_close(c);
     }
     return mp_const_none;
@@ -1061,6 +1061,8 @@ static void conn_attr(mp_obj_t self_in, qstr attr, mp_obj_t *dest) {
     if (dest[0] == MP_OBJ_NULL) {
         if (attr == MP_QSTR_sock) {
             dest[0] = c->sock;
+        } else if (attr == MP_QSTR_raw) {
+            dest[0] = c->raw == MP_OBJ_NULL ? mp_const_none : c->raw;
         } else if (attr == MP_QSTR_pending) {
             dest[0] = c->pending;
         } else if (attr == MP_QSTR_task) {

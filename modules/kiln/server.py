@@ -74,10 +74,12 @@ async def _worker(srv, ioq, w):
             yield
             continue
         w[1] = None
-        s = c.sock
+        # the client's socket, also under TLS: what the loop waits on (a TLS stream reads its
+        # records whole, so a short read leaves nothing decrypted behind)
+        s = c.raw
         try:
             s.setsockopt(_NODELAY[0], _NODELAY[1], 1)
-        except (OSError, AttributeError):  # a TLS socket: set by _tls before it was wrapped
+        except OSError:
             pass
         try:
             r = c.run()
@@ -193,7 +195,7 @@ class BodyStream:
             data = c.body_read(n)
             if data is not None:
                 return data
-            yield core._io_queue.queue_read(c.sock)
+            yield core._io_queue.queue_read(c.raw)
 
     def close(self):
         """Close the connection now, answering nothing (the client left during the body)."""
@@ -234,10 +236,6 @@ def _tls(ctx):
     # What the C loop calls on each new client of a TLS server (Server's wrap=): the handshake
     # happens in the connection's first reads, so a slow client stalls no one.
     def wrap(sock):
-        try:
-            sock.setsockopt(_NODELAY[0], _NODELAY[1], 1)
-        except OSError:
-            pass
         return ctx.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
 
     return wrap

@@ -146,7 +146,7 @@ class WebSocket:
             while r is False:
                 self._writer = core.cur_task
                 try:
-                    yield core._io_queue.queue_write(c.sock)
+                    yield core._io_queue.queue_write(c.raw)
                 except asyncio.CancelledError:
                     # part of the frame is out and the rest never will be: the stream of
                     # frames is broken, so the connection ends
@@ -196,7 +196,7 @@ class WebSocket:
 
     async def _read(self):
         c = self._c
-        s = c.sock
+        s = c.raw
         parts = None
         while True:
             r = c.ws_recv(self.max_message)

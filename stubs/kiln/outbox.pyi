@@ -1,0 +1,19 @@
+from typing import Any, Awaitable, Callable
+
+def crc32(data: bytes, crc: int = 0) -> int: ...
+
+class Outbox:
+    """A bounded queue of records on flash, kept until acknowledged."""
+
+    segment_size: int
+    max_record: int
+    path: str
+    max_records: int
+    drop_oldest: bool
+    pending: int
+    dropped: int
+    def __init__(self, path: str, max_records: int = 1000, drop_oldest: bool = True) -> None: ...
+    def put(self, record: bytes | str | dict[str, Any] | list[Any]) -> bool: ...
+    def peek(self, n: int = 1) -> list[bytes]: ...
+    def ack(self, n: int = 1) -> None: ...
+    async def drain(self, send: Callable[[bytes], Awaitable[bool]], batch: int = 8) -> int: ...
