@@ -7,7 +7,7 @@
 
 Sections: hello (Kiln's loop, Kiln's App, Microdot 2.7.0 and nginx with wrk), memory (heap per
 request, per idle connection, smallest heap), routes (framework overhead and a JSON route), and
-every bench/<name>.py script that prints a Markdown section of its own (parser, templates,
+every bench/<name>.py script that prints a Markdown section of its own (parser, templates, websocket,
 device_profiles: the heap budgets on the 32-bit device firmware, firmware/UNIX_DEVICE/kiln).
 Every server runs on the same firmware build (firmware/UNIX/kiln; device_profiles on the 32-bit
 firmware/UNIX_DEVICE/kiln) and listens on 127.0.0.1.

@@ -3,10 +3,12 @@ mosquitto_pub/mosquitto_sub as the other party, and against small fake brokers f
 one never does (garbage, a lost PUBACK)."""
 
 import socket
+import subprocess
 import threading
 import time
 
 import pytest
+from mqtt_broker import make_certs
 
 CLIENT = """import asyncio, sys
 from kiln.mqtt import MQTTClient
@@ -210,11 +212,20 @@ await c.disconnect()
     assert "Sending PUBLISH to persist-1 (d1, q1" in broker.log()
 
 
-def test_tls_round_trip(broker, upy_script):
-    run = upy_script("tls", script(broker.tls_port, """
+def tls_context(ca):
+    # the unix firmware's Mbed TLS verifies the broker against the test CA (given in DER)
+    der = subprocess.run(["openssl", "x509", "-in", str(ca), "-outform", "DER"], check=True,
+                         capture_output=True).stdout
+    return """
 import ssl
 ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-ctx.verify_mode = ssl.CERT_NONE   # axtls cannot verify the broker's certificate
+ctx.verify_mode = ssl.CERT_REQUIRED
+ctx.load_verify_locations(cadata=%r)
+""" % der
+
+
+def test_tls_round_trip_with_the_broker_verified(broker, upy_script):
+    run = upy_script("tls", script(broker.tls_port, tls_context(broker.ca) + """
 c = client("tls-1", ssl=ctx)
 await c.connect()
 await c.subscribe("kiln/tls", qos=1)
@@ -225,6 +236,21 @@ await c.disconnect()
 """))
     assert run.finish().splitlines() == ["True", "kiln/tls 3000"]
     assert "New client connected from 127.0.0.1" in broker.log()
+
+
+def test_a_broker_signed_by_another_ca_is_refused(broker, upy_script, tmp_path):
+    other_ca = make_certs(tmp_path)[0]
+    run = upy_script("tls-bad", script(broker.tls_port, tls_context(other_ca) + """
+c = client("tls-2", ssl=ctx)
+try:
+    await c.connect()
+    print("connected")
+except Exception as e:
+    print("refused", type(e).__name__)
+"""))
+    out = run.finish()
+    assert out.startswith("refused"), out
+    assert "tls-2" not in broker.log().split("New client connected")[-1]
 
 
 def test_run_reconnects_and_resubscribes_after_the_broker_restarts(own_broker, upy_script):

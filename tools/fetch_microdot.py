@@ -11,7 +11,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 VERSION = "2.7.0"
-MODULES = ("__init__", "microdot", "helpers")
+MODULES = ("__init__", "microdot", "helpers", "websocket")
 
 
 def folder():

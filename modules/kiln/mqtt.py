@@ -17,6 +17,14 @@ from time import ticks_diff, ticks_ms
 
 from micropython import const
 
+try:
+    import tls
+
+    # axtls (the ESP8266's) cannot handshake in parts under asyncio; Mbed TLS can
+    _AXTLS = not hasattr(tls, "MBEDTLS_VERSION")
+except ImportError:  # a port without TLS
+    _AXTLS = False
+
 _CONNECT = const(0x10)
 _CONNACK = const(0x20)
 _PUBLISH = const(0x30)
@@ -64,9 +72,12 @@ def _pid_of(body):
 
 
 class MQTTClient:
-    """One connection to a broker. `ssl` is an `ssl.SSLContext` (TLS; with the axtls `ssl` of
-    the ESP8266 and the unix firmware the broker's certificate is not verified, and the TLS
-    handshake blocks the event loop for its duration, up to connect_timeout). `will` is
+    """One connection to a broker. `ssl` is an `ssl.SSLContext` (TLS). With Mbed TLS (esp32,
+    unix) the handshake runs in parts without holding the event loop, and the broker's
+    certificate is verified when the context asks for it (`verify_mode = ssl.CERT_REQUIRED`,
+    `load_verify_locations(cadata=<CA in DER>)`); with the ESP8266's axtls the certificate is
+    not verified and the handshake blocks the event loop for its duration, up to
+    connect_timeout. `will` is
     `(topic, payload)` or `(topic, payload, qos, retain)`. `clean=False` keeps the session on
     the broker: subscriptions and QoS 1 messages sent while the client was away survive a
     reconnection. `callback(topic, payload, retained)`, a function or a coroutine, receives the
@@ -142,10 +153,10 @@ class MQTTClient:
     async def _open(self):
         self._rbuf = b""
         self._lock = asyncio.Lock()
-        if self.ssl:
+        if self.ssl and _AXTLS:
             self._stream = asyncio.StreamReader(self._tls_socket())
         else:
-            self._stream, _ = await asyncio.open_connection(self.host, self.port)
+            self._stream, _ = await asyncio.open_connection(self.host, self.port, ssl=self.ssl)
         flags = self.clean << 1
         payload = _field(self.client_id)
         if self.will:
@@ -170,9 +181,10 @@ class MQTTClient:
         return body[0] and not self.clean
 
     def _tls_socket(self):
-        # A blocking handshake (bounded by connect_timeout): writing before axtls finishes a
-        # handshake begun in parts sends data the server rejects, and axtls tells no one when
-        # it has finished.
+        # axtls: a blocking handshake (bounded by connect_timeout): writing before axtls
+        # finishes a handshake begun in parts sends data the server rejects, and axtls tells no
+        # one when it has finished. Mbed TLS handshakes in parts within the stream's reads and
+        # writes.
         import socket
 
         sock = socket.socket()

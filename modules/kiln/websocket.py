@@ -4,7 +4,9 @@
 # conn.ws_recv() gives the client's input piece by piece, conn.ws_send() frames and writes.
 #
 # The connection's own task reads (so pings are answered and a close is seen even while the view
-# only sends); the view runs as a second task. When the connection ends, the view is cancelled.
+# only sends); the view runs as a second task. When the connection ends, a view waiting in
+# receive(), send() or close() is woken (ConnectionClosed, or close() returns); a view waiting on
+# anything else is cancelled.
 import asyncio
 import binascii
 import sys
@@ -50,6 +52,13 @@ def accept_key(key):
     return binascii.b2a_base64(sha1(key.encode() + _GUID).digest())[:-1].decode()
 
 
+def _control(payload):
+    # RFC 6455 5.5: a control frame's payload is 125 bytes at most
+    if len(payload) > 125:
+        raise ValueError("control frame payload over 125 bytes")
+    return payload
+
+
 def _tokens(value):
     return [t.strip() for t in value.split(",")] if value else []
 
@@ -87,6 +96,10 @@ class WebSocket:
         self._writer = None
         self._done = None
         self._heard = 0
+        # the view is waiting in receive(), send() or close(): when the connection ends it is
+        # woken (ConnectionClosed, or close() returns) rather than cancelled, so that the code
+        # after its `async for` runs
+        self._view_parked = False
 
     async def receive(self):
         """The next message: a str (text) or bytes (binary). Raises ConnectionClosed once the
@@ -95,7 +108,11 @@ class WebSocket:
             if self.closed:
                 raise ConnectionClosed(self.close_code, self.close_reason)
             self._ready.clear()
-            await self._ready.wait()
+            self._park(True)
+            try:
+                await self._ready.wait()
+            finally:
+                self._park(False)
         self._room.set()
         return self._queue.pop(0)
 
@@ -104,14 +121,15 @@ class WebSocket:
         await self._send(_TEXT if type(data) is str else _BINARY, data)
 
     async def ping(self, data=b""):
-        """Send a ping (the peer answers with a pong, which ``receive`` does not return)."""
-        await self._send(_PING, data)
+        """Send a ping (the peer answers with a pong, which ``receive`` does not return); data
+        is 125 bytes at most."""
+        await self._send(_PING, _control(data))
 
     async def close(self, code=1000, reason=""):
-        """Start the closing handshake with ``code`` and ``reason``; return once the peer has
-        answered or ``close_timeout`` has passed."""
+        """Start the closing handshake with ``code`` and ``reason`` (123 bytes of UTF-8 at
+        most); return once the peer has answered or ``close_timeout`` has passed."""
         if not self._close_sent and self._c is not None:
-            payload = bytes((code >> 8, code & 255)) + reason.encode()
+            payload = _control(bytes((code >> 8, code & 255)) + reason.encode())
             try:
                 await self._send(_CLOSE, payload)
             except ConnectionClosed:
@@ -120,11 +138,14 @@ class WebSocket:
         if self._c is not None:
             # the connection's task sets it when the peer's close frame has come
             self._done = asyncio.Event()
+            self._park(True)
             try:
                 await asyncio.wait_for_ms(self._done.wait(), int(self.close_timeout * 1000))
             except asyncio.TimeoutError:
                 if self._c is not None:
                     self._tasks[0].cancel()
+            finally:
+                self._park(False)
 
     def __aiter__(self):
         return self
@@ -138,30 +159,38 @@ class WebSocket:
     async def _send(self, op, data):
         if self._close_sent or self._c is None:
             raise ConnectionClosed(self.close_code or _GONE, self.close_reason)
-        async with self._lock:
-            c = self._c
-            if c is None:
-                raise ConnectionClosed(self.close_code or _GONE, self.close_reason)
-            r = c.ws_send(op, data)
-            while r is False:
-                self._writer = core.cur_task
-                try:
-                    yield core._io_queue.queue_write(c.raw)
-                except asyncio.CancelledError:
-                    # part of the frame is out and the rest never will be: the stream of
-                    # frames is broken, so the connection ends
-                    t = self._tasks[0]
-                    if t is not core.cur_task and self._c is not None:
-                        t.cancel()
-                    raise
-                finally:
-                    self._writer = None
-                if self._c is None:
+        self._park(True)
+        try:
+            async with self._lock:
+                c = self._c
+                if c is None:
                     raise ConnectionClosed(self.close_code or _GONE, self.close_reason)
-                r = c.ws_flush()
-            if r is None:
-                self._ended(_GONE, "")
-                raise ConnectionClosed(_GONE)
+                r = c.ws_send(op, data)
+                while r is False:
+                    self._writer = core.cur_task
+                    try:
+                        yield core._io_queue.queue_write(c.raw)
+                    except asyncio.CancelledError:
+                        # part of the frame is out and the rest never will be: the stream of
+                        # frames is broken, so the connection ends
+                        t = self._tasks[0]
+                        if t is not core.cur_task and self._c is not None:
+                            t.cancel()
+                        raise
+                    finally:
+                        self._writer = None
+                    if self._c is None:
+                        raise ConnectionClosed(self.close_code or _GONE, self.close_reason)
+                    r = c.ws_flush()
+                if r is None:
+                    self._ended(_GONE, "")
+                    raise ConnectionClosed(_GONE)
+        finally:
+            self._park(False)
+
+    def _park(self, parked):
+        if core.cur_task is self._tasks[1]:
+            self._view_parked = parked
 
     def _ended(self, code, reason):
         if not self.closed:
@@ -190,9 +219,11 @@ class WebSocket:
                 # a sender waiting for room on the socket: wake it to find the connection gone
                 core._io_queue.remove(w)
                 core._task_queue.push(w)
-            for t in (self._tasks[1], pinger):
-                if t is not None and not t.done():
-                    t.cancel()
+            view = self._tasks[1]
+            if not (view.done() or self._view_parked):
+                view.cancel()
+            if pinger is not None and not pinger.done():
+                pinger.cancel()
 
     async def _read(self):
         c = self._c
