@@ -342,9 +342,17 @@ def test_malformed_response_head_raises_a_clear_error(reply, message):
     (b"5\r\nhelloXX0\r\n\r\n", "ClientError: bad end of chunk"),
     (b"5\r\nhel", "ClientError: connection closed inside the body"),
 ])
-def test_malformed_chunked_body_raises_a_clear_error(body, message):
+def test_malformed_chunked_body_raises_a_clear_error_and_closes(body, message):
     url = raw_server(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + body)
-    assert raised("await (await client.get(%r)).read()" % url).startswith(message)
+    out = client_run("""
+        r = await client.get(%r)
+        try:
+            await r.read()
+        except client.ClientError as e:
+            print("ClientError: " + str(e))
+        print(repr(await r.read()))
+    """ % url)
+    assert out[0].startswith(message) and out[1] == "b''", out
 
 
 def test_body_shorter_than_its_length_raises():

@@ -220,6 +220,13 @@ class Response:
                 if not part:
                     return b"".join(parts)
                 parts.append(part)
+        try:
+            return await self._read_some(n)
+        except ClientError:  # a malformed or cut body: the connection is of no further use
+            await self.close()
+            raise
+
+    async def _read_some(self, n):
         while self._left == -2 and not self._chunk:
             await self._next_chunk()
         if not self._left or not n:
