@@ -298,6 +298,27 @@ def test_redirect_to_another_host_drops_authorization(http):
     assert seen["authorization"] is None and seen["x-test"] == "kept"
 
 
+def test_connect_to_a_full_backlog_times_out_within_the_bound():
+    # a listener that never accepts, its accept queue filled: the kernel drops further SYNs
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    port = listener.getsockname()[1]
+    fillers = [socket.socket() for _ in range(4)]
+    for s in fillers:
+        s.setblocking(False)
+        s.connect_ex(("127.0.0.1", port))
+    time.sleep(0.2)
+    try:
+        start = time.monotonic()
+        error = raised("await client.get('http://127.0.0.1:%d/', timeout=1)" % port)
+        assert time.monotonic() - start < 5
+    finally:
+        for s in fillers + [listener]:
+            s.close()
+    assert error == "TimeoutError: connect to 127.0.0.1:%d: no answer within 1 s" % port
+
+
 def test_server_that_never_answers_times_out_within_the_bound():
     url = raw_server(b"", answer=False)
     start = time.monotonic()
@@ -410,6 +431,17 @@ def test_https_to_a_name_the_certificate_does_not_cover_fails(tmp_path):
     finally:
         server.shutdown()
     assert error.startswith("ValueError:") and "does not match with the expected CN" in error, error
+
+
+def test_https_to_kiln_serving_tls(serve, certs):
+    setup = "import kiln.tls; ctx = kiln.tls.server_context(%r, %r); " % (str(certs / "cert.pem"), str(certs / "key.pem"))
+    server = serve(ROOT / "tests" / "apps" / "ws_echo", run_args=", ssl=ctx", setup=setup)
+    out = client_run("""
+        import kiln.tls
+        r = await client.get("https://127.0.0.1:%d/", ssl=kiln.tls.client_context(%r))
+        print(r.status, await r.text())
+    """ % (server.port, str(certs / "cert.pem")))
+    assert out == ["200 ok"], server.console()
 
 
 def test_https_never_skips_verification_silently(https):
