@@ -434,7 +434,8 @@ def test_https_to_a_name_the_certificate_does_not_cover_fails(tmp_path):
 
 
 def test_https_to_kiln_serving_tls(serve, certs):
-    setup = "import kiln.tls; ctx = kiln.tls.server_context(%r, %r); " % (str(certs / "cert.pem"), str(certs / "key.pem"))
+    setup = "import kiln.tls; ctx = kiln.tls.server_context(%r, %r); " % (
+        str(certs / "cert.pem"), str(certs / "key.pem"))
     server = serve(ROOT / "tests" / "apps" / "ws_echo", run_args=", ssl=ctx", setup=setup)
     out = client_run("""
         import kiln.tls
