@@ -506,6 +506,6 @@ def test_views_call_out_while_the_server_keeps_serving(serve, http):
     time.sleep(0.3)
     start = time.monotonic()
     assert urllib.request.urlopen(server.url + "/ping", timeout=10).read() == b"pong"
-    assert time.monotonic() - start < 0.5
+    assert time.monotonic() - start < 1  # well before the view's 2 s timeout
     waiter.join()
     assert stalled == {"status": 504, "body": {"error": "read: no answer within 2 s"}}
