@@ -23,13 +23,11 @@ Another case (the hub's fan-out, messages/s delivered to many subscribers) adds 
 a function beside echo_rate, and its row to section().
 """
 
-import hashlib
 import os
 import selectors
 import shutil
 import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -57,8 +55,6 @@ CLOSE = bytes((0x88, 0x82)) + MASK + bytes((0x03 ^ MASK[0], 0xE8 ^ MASK[1]))
 KEY = b"dGhlIHNhbXBsZSBub25jZQ=="  # RFC 6455's example: its answer is s3pPLMBiTxaQ9kYGzzhZRbK+xOo=
 HANDSHAKE = (b"GET /echo HTTP/1.1\r\nHost: bench\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
              b"Sec-WebSocket-Key: " + KEY + b"\r\nSec-WebSocket-Version: 13\r\n\r\n")
-# what the device firmware, which has no hashlib.sha1, is given for its handshakes
-KEY_SHA1 = hashlib.sha1(KEY + b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11").hexdigest()
 
 
 def open_ws(port):
@@ -196,40 +192,23 @@ def heap_row(label, argv, cwd, n):
 
 
 def device_app():
-    """A folder with bench/apps/kiln_ws.py and _kiln_ws.mpy (the pure-Python SHA-1 that
-    kiln.websocket imports on a firmware whose hashlib has none), as the device firmware needs."""
+    """A folder with bench/apps/kiln_ws.py, for the device firmware."""
     where = Path(tempfile.mkdtemp(prefix="kiln-ws-bench-"))
     shutil.copy(run.BENCH / "apps" / "kiln_ws.py", where / "kiln_ws.py")
-    subprocess.run([str(ROOT / "build" / "mpy-cross" / "mpy-cross"), "-o", str(where / "_kiln_ws.mpy"),
-                    str(ROOT / "modules" / "_kiln_ws.py")], check=True)
     return where
 
 
-def device_argv(where, heap, connections, digest):
+def device_argv(where, heap, connections):
     def argv(port):
         return [str(DEVICE_FIRMWARE), "-X", "heapsize=" + heap, str(where / "kiln_ws.py"), str(port),
-                str(connections)] + ([KEY_SHA1] if digest else [])
+                str(connections)]
 
     return argv
 
 
 def device_heap_row(where, label, heap, connections, n):
     return heap_row("Kiln, 32-bit device firmware, %s: %s heap, %d connections, %d opened" % (
-        label, heap, connections, n), device_argv(where, heap, connections, True), where, n)
-
-
-def own_sha1_handshakes(where, heap, connections, n):
-    """How many of n WebSockets, opened one after the other and kept open, a fresh device
-    firmware server answers with kiln.websocket's own (pure-Python) SHA-1."""
-    with run.Server("own SHA-1", device_argv(where, heap, connections, False), where) as s:
-        socks = []
-        try:
-            for _ in range(n):
-                socks.append(open_echoed_ws(s.port))
-        except (RuntimeError, OSError):
-            pass
-        close_all(socks)
-        return len(socks)
+        label, heap, connections, n), device_argv(where, heap, connections), where, n)
 
 
 def section():
@@ -260,23 +239,10 @@ def section():
                  heap_row(MICRODOT + ", unix firmware (64-bit), %d opened" % HEAP_CONNECTIONS,
                           lambda port: [str(run.FIRMWARE), str(md_dir / "microdot_ws.py"), str(port)],
                           md_dir, HEAP_CONNECTIONS)]
-    device_note = ""
     if DEVICE_FIRMWARE.exists():
         where = device_app()
         heap_rows += [device_heap_row(where, *p) for p in DEVICE_PROFILES]
-        own = []
-        for label, heap, connections, n in DEVICE_PROFILES:
-            k = own_sha1_handshakes(where, heap, connections, n)
-            own.append("%s: %d of %d%s" % (label, k, n, " (the next got a 500: MemoryError)" if k < n else ""))
         shutil.rmtree(where)
-        device_note = (" The 32-bit device firmware has no `hashlib.sha1` (the ESP32's and the "
-                       "ESP8266's have one, in C); kiln.websocket then takes the pure-Python SHA-1 "
-                       "of `_kiln_ws`, which allocates about 100 KB per handshake (garbage the "
-                       "collector takes back as it goes). For these rows "
-                       "bench/apps/kiln_ws.py gives it instead the one digest the benchmark's fixed "
-                       "key needs, computed by the harness, as a C sha1 would. With the pure-Python "
-                       "SHA-1, WebSockets opened one after the other on a fresh server and kept "
-                       "open, answered: %s." % "; ".join(own))
     # the goal is the devices': their rows when the device firmware was there, else Kiln's
     goal_rows = [r for r in heap_rows if "32-bit" in r[0]] or heap_rows[:1]
     beyond = max(ws - idle for _, _, idle, ws in goal_rows)
@@ -305,7 +271,7 @@ def section():
             max(b[1] / r[1] for r, b in zip(kiln, base, strict=True))), "",
         "Heap: `gc.mem_free()` after a collection, before and after opening %d connections "
         "(fewer on the device profiles), divided by their number; a WebSocket has echoed one "
-        "message and its view waits in `receive()`.%s" % (HEAP_CONNECTIONS, device_note), "",
+        "message and its view waits in `receive()`." % HEAP_CONNECTIONS, "",
         *heap_lines, "",
         "Issue #14's goal, at most 1 KB per WebSocket beyond the slot, on the device profiles "
         "where they were measured: %s (largest figure in the last column: %.0f bytes)." % (

@@ -310,6 +310,12 @@ class Server:
         self.closed = True
         for c in self._slots:
             if c._in_use:
+                if c._phase == _PH_UPGRADED and not c._out:
+                    # a WebSocket between frames learns why: close code 1001, "going away"
+                    try:
+                        c._write(b"\x88\x02\x03\xe9")
+                    except OSError:
+                        pass
                 c._tphase = _T_NONE
                 c._timeout()
         self.sock.close()

@@ -10,9 +10,9 @@ import hashlib
 import json
 import os
 import shutil
+import signal
 import socket
 import struct
-import subprocess
 import threading
 import time
 from pathlib import Path
@@ -578,12 +578,9 @@ def test_the_view_is_cancelled_when_the_client_leaves(server, how):
     assert wait_for(server.port, "connections", before["connections"])["connections"] == before["connections"]
 
 
-@pytest.mark.skipif(not DEVICE_FIRMWARE.exists() or not MPY_CROSS.exists(), reason="make unix-device first")
-def test_the_32_bit_device_firmware_answers_with_the_python_sha1(serve, tmp_path):
-    # that firmware has no hashlib.sha1: kiln.websocket takes _kiln_ws's (not frozen there)
+@pytest.mark.skipif(not DEVICE_FIRMWARE.exists(), reason="make unix-device first")
+def test_the_32_bit_device_firmware_answers_a_handshake(serve, tmp_path):
     shutil.copy(APP / "main.py", tmp_path / "main.py")
-    subprocess.run([str(MPY_CROSS), "-o", str(tmp_path / "_kiln_ws.mpy"),
-                    str(ROOT / "modules" / "_kiln_ws.py")], check=True)
     srv = serve(tmp_path, heapsize="110k", firmware=DEVICE_FIRMWARE, run_args=", max_connections=8")
     with connect(url(srv), open_timeout=5) as ws:
         ws.send("on a device")
@@ -681,3 +678,17 @@ def test_200_websocket_clients_echo_beside_http_load(serve):
     assert len(http_results) > 50
     assert all(r == (200, b"ok") for r in http_results)
     assert wait_for(srv.port, "connections", 1)["connections"] == 1
+
+
+def test_shutting_down_sends_going_away_to_open_websockets(tmp_path):
+    from conftest import RunningServer
+
+    srv = RunningServer(APP, tmp_path / "console.log", run_args=", max_per_client=0")
+    try:
+        ws = RawWS(srv.port)
+        srv.proc.send_signal(signal.SIGINT)  # Ctrl-C: app.run closes the server
+        op, payload = ws.frames()
+        assert op is Opcode.CLOSE and payload == (1001, "")
+        srv.proc.wait(5)
+    finally:
+        srv.stop()

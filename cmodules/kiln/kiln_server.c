@@ -412,6 +412,12 @@ static mp_obj_t server_close(mp_obj_t self_in) {
     for (size_t i = 0; i < srv->max_conns; i++) {
         if (srv->slots[i].conn != MP_OBJ_NULL) {
             kiln_conn_obj_t *c = MP_OBJ_TO_PTR(srv->slots[i].conn);
+            if (c->phase == KILN_PH_UPGRADED && c->wlen == c->wpos && c->dlen == 0) {
+                // a WebSocket between frames learns why: close code 1001, "going away"
+                static const byte going_away[] = { 0x88, 0x02, 0x03, 0xe9 };
+                int err;
+                kiln_write(c, going_away, sizeof(going_away), &err);
+            }
             c->tphase = KILN_T_NONE;
             kiln_conn_timeout(c);
         }

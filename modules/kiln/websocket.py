@@ -72,8 +72,10 @@ class WebSocket:
     #: Messages received and not yet taken by ``receive()``; when full, reading pauses.
     max_queue = 4
     #: Seconds between server pings (None: no pings); a peer that sends nothing for
-    #: ping_interval + ping_timeout seconds is taken as dead and the connection closed.
-    ping_interval = None
+    #: ping_interval + ping_timeout seconds is taken as dead and the connection closed. On by
+    #: default: a board's client that lost power sends no FIN, and a WebSocket has no other
+    #: timeout to give its slot back.
+    ping_interval = 20
     ping_timeout = 20
     #: Seconds to wait for the peer's close frame after ours.
     close_timeout = 5
@@ -91,7 +93,9 @@ class WebSocket:
         self._queue = []
         self._ready = asyncio.Event()
         self._room = asyncio.Event()
-        self._lock = asyncio.Lock()
+        # a frame is being written (one at a time); _free, made when a second sender waits
+        self._busy = False
+        self._free = None
         self._tasks = [None, None]  # [the connection's task, the view's]
         self._writer = None
         self._done = None
@@ -161,7 +165,14 @@ class WebSocket:
             raise ConnectionClosed(self.close_code or _GONE, self.close_reason)
         self._park(True)
         try:
-            async with self._lock:
+            while self._busy:
+                # another task's frame is on its way out
+                if self._free is None:
+                    self._free = asyncio.Event()
+                self._free.clear()
+                await self._free.wait()
+            self._busy = True
+            try:
                 c = self._c
                 if c is None:
                     raise ConnectionClosed(self.close_code or _GONE, self.close_reason)
@@ -185,6 +196,10 @@ class WebSocket:
                 if r is None:
                     self._ended(_GONE, "")
                     raise ConnectionClosed(_GONE)
+            finally:
+                self._busy = False
+                if self._free is not None:
+                    self._free.set()
         finally:
             self._park(False)
 
@@ -254,7 +269,12 @@ class WebSocket:
                 continue
             if parts is None:
                 if end:
-                    await self._put(data)
+                    if len(self._queue) < self.max_queue:
+                        # the common case, without a coroutine
+                        self._queue.append(data)
+                        self._ready.set()
+                    else:
+                        await self._put(data)
                     continue
                 parts = [data]
                 continue
