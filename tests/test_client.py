@@ -319,6 +319,44 @@ def test_connect_to_a_full_backlog_times_out_within_the_bound():
     assert error == "TimeoutError: connect to 127.0.0.1:%d: no answer within 1 s" % port
 
 
+def test_every_failure_closes_its_connection(http):
+    # the firmware's open descriptors before and after a connect timeout, a read timeout, a
+    # malformed head, a cut body, a body left unread and closed, and a body read to its end
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    fillers = [socket.socket() for _ in range(4)]
+    for s in fillers:
+        s.setblocking(False)
+        s.connect_ex(listener.getsockname())
+    time.sleep(0.2)
+    urls = [
+        "http://127.0.0.1:%d/" % listener.getsockname()[1],
+        raw_server(b"", answer=False),
+        raw_server(b"HTTP/1.1 200 OK\r\nBad Name: x\r\n\r\n"),
+        raw_server(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc"),
+    ]
+    try:
+        out = client_run("""
+            import os
+            before = len(os.listdir("/proc/self/fd"))
+            for url in %r:
+                try:
+                    await (await client.get(url, timeout=0.5)).read()
+                except client.ClientError as e:
+                    print(type(e).__name__)
+            r = await client.get(%r)
+            await r.read(10)
+            await r.close()
+            await (await client.get(%r)).read()
+            print(len(os.listdir("/proc/self/fd")) - before)
+        """ % (urls, http + "/big", http + "/echo/x"))
+    finally:
+        for s in fillers + [listener]:
+            s.close()
+    assert out == ["TimeoutError", "TimeoutError", "ClientError", "ClientError", "0"]
+
+
 def test_server_that_never_answers_times_out_within_the_bound():
     url = raw_server(b"", answer=False)
     start = time.monotonic()

@@ -2,17 +2,19 @@
 # API or calls a webhook.
 #
 # Why not micropython-lib's aiohttp (frozen in the unix firmware): at the v1.25.0 pin it has no
-# timeouts, follows only 301-303 and at most twice (keeping a POST's method and body on 303,
-# ignoring 307/308, taking a relative Location as the whole URL), matches headers by case, reads
-# the head with unbounded readline(), reads a body without Content-Length whole into RAM and
-# asserts on a malformed chunk. Wrapping it would mean replacing every one of those paths, so this
-# is a small client of its own. requests (also frozen) is blocking, so it cannot serve an app
-# that serves pages at the same time.
+# timeouts, connects to https:// with an SSLContext that verifies nothing, follows only 301-303
+# and at most twice (keeping a POST's method and body on 303, ignoring 307/308, taking a
+# relative Location as the whole URL), spots Transfer-Encoding and Location only in that case,
+# reads the head with unbounded readline(), reads a body without Content-Length whole into RAM
+# for text()/json() and asserts on a malformed chunk. Wrapping it would mean replacing each of
+# those paths, so this is a small client of its own. requests (also frozen) blocks the event
+# loop, so an app that serves pages cannot use it.
 #
 # The response head is parsed here, in Python: _kiln's C parser reads requests only, and a head
 # is parsed once per response, so a C response mode would save little.
 import asyncio
 import json as _json
+from errno import EINPROGRESS as _EINPROGRESS
 
 from kiln.text import partition
 
@@ -127,13 +129,12 @@ class Response:
     # Bytes of a chunk-size line or a trailer field (chunk extensions included).
     max_chunk_line = 256
 
-    def __init__(self, reader, writer, url, timeout):
+    def __init__(self, stream, url, timeout):
         self.url = url
         self.status = 0
         self.reason = ""
         self.headers = Headers()
-        self._reader = reader
-        self._writer = writer
+        self._stream = stream
         self._timeout = timeout
         self._buf = b""
         self._left = 0  # body bytes left: -1 until close, -2 chunked, 0 done
@@ -141,7 +142,7 @@ class Response:
     async def _more(self):
         # Read what the socket has into _buf; False at end of stream.
         try:
-            data = await _within(self._reader.read(self.read_size), self._timeout, "read")
+            data = await _within(self._stream.read(self.read_size), self._timeout, "read")
         except TimeoutError:
             await self.close()
             raise
@@ -280,13 +281,9 @@ class Response:
 
     async def close(self):
         """Close the connection; the rest of the body is not read."""
-        if self._writer:
-            writer, self._writer, self._left = self._writer, None, 0
-            writer.close()
-            try:
-                await writer.wait_closed()
-            except OSError:
-                pass
+        if self._stream:
+            stream, self._stream, self._left = self._stream, None, 0
+            await _close(stream)
 
     async def __aenter__(self):
         return self
@@ -326,6 +323,45 @@ def _unverified():
     return ctx
 
 
+async def _close(stream):
+    # asyncio's Stream.close() does nothing: wait_closed() closes the socket
+    stream.close()
+    try:
+        await stream.wait_closed()
+    except OSError:
+        pass
+
+
+def _writable(sock):
+    # What asyncio.open_connection waits on, with asyncio's own IO queue (Stream does the same)
+    yield asyncio.core._io_queue.queue_write(sock)
+
+
+async def _connect(host, port, ctx, timeout):
+    # asyncio.open_connection, except that a connection that times out is closed here: the
+    # unix port's sockets have no finaliser, so one left to the GC would keep its descriptor.
+    # The name is looked up with the port's blocking getaddrinfo, as there.
+    import socket
+
+    ai = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)[0]
+    sock = socket.socket(ai[0], ai[1], ai[2])
+    try:
+        sock.setblocking(False)
+        try:
+            sock.connect(ai[-1])
+        except OSError as e:
+            if e.errno != _EINPROGRESS:
+                raise
+        if ctx:
+            sock = ctx.wrap_socket(sock, server_hostname=host, do_handshake_on_connect=False)
+            sock.setblocking(False)
+        await _within(_writable(sock), timeout, "connect to %s:%d" % (host, port))
+    except BaseException:
+        sock.close()
+        raise
+    return asyncio.StreamWriter(sock, {})
+
+
 def _unsafe(text):
     # a header (name, value) with CR or LF, or a URL target with those or a space, would end the
     # line early and let the rest pose as another header or request
@@ -347,12 +383,11 @@ async def _send(method, url, body, headers, timeout, ssl, verify):
                               " CERT_REQUIRED): set it, or pass verify=False")
     else:
         ssl = None
-    reader, writer = await _within(asyncio.open_connection(host, port, ssl=ssl), timeout,
-                                   "connect to %s:%d" % (host, port))
+    for text in [target] + list(headers.items()):
+        if _unsafe(text):
+            raise ClientError("control character or space in the request: %r" % (text,))
+    stream = await _connect(host, port, ssl, timeout)
     try:
-        for text in [target] + list(headers.items()):
-            if _unsafe(text):
-                raise ClientError("control character or space in the request: %r" % (text,))
         std = port == (443 if https else 80)
         lines = ["%s %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n"
                  % (method, target, host if std else "%s:%d" % (host, port))]
@@ -363,15 +398,15 @@ async def _send(method, url, body, headers, timeout, ssl, verify):
         if body is not None and "content-length " not in names:
             lines.append("Content-Length: %d\r\n" % len(body))
         lines.append("\r\n")
-        writer.write("".join(lines).encode())
+        stream.write("".join(lines).encode())
         if body:
-            writer.write(body)
-        await _within(writer.drain(), timeout, "send to %s:%d" % (host, port))
-        resp = Response(reader, writer, url, timeout)
+            stream.write(body)
+        await _within(stream.drain(), timeout, "send to %s:%d" % (host, port))
+        resp = Response(stream, url, timeout)
         await resp._read_head(method)
         return resp
     except BaseException:
-        writer.close()
+        await _close(stream)
         raise
 
 
