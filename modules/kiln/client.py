@@ -138,6 +138,7 @@ class Response:
         self._timeout = timeout
         self._buf = b""
         self._left = 0  # body bytes left: -1 until close, -2 chunked, 0 done
+        self._piece = 1024  # iter_chunked's size (async for over the response itself)
 
     async def _more(self):
         # Read what the socket has into _buf; False at end of stream.
@@ -269,7 +270,17 @@ class Response:
     def iter_chunked(self, n):
         """``async for data in resp.iter_chunked(n)``: the body in pieces of at most ``n``
         bytes, without holding more than one piece."""
-        return _Pieces(self, n)
+        self._piece = n
+        return self
+
+    def __aiter__(self):
+        return self
+
+    async def __anext__(self):
+        data = await self.read(self._piece)
+        if not data:
+            raise StopAsyncIteration
+        return data
 
     async def text(self, encoding="utf-8"):
         """The whole body, decoded."""
@@ -293,21 +304,6 @@ class Response:
 
     def __repr__(self):
         return "<Response %d %s>" % (self.status, self.url)
-
-
-class _Pieces:
-    def __init__(self, resp, n):
-        self._resp = resp
-        self._n = n
-
-    def __aiter__(self):
-        return self
-
-    async def __anext__(self):
-        data = await self._resp.read(self._n)
-        if not data:
-            raise StopAsyncIteration
-        return data
 
 
 def _ssl_module():
