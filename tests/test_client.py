@@ -414,6 +414,22 @@ def test_malformed_chunked_body_raises_a_clear_error_and_closes(body, message):
     assert out[0].startswith(message) and out[1] == "b''", out
 
 
+def test_interim_100_continue_is_skipped():
+    url = raw_server(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+    assert client_run("r = await client.get(%r)\nprint(r.status, await r.read())" % url) == ["200 b'ok'"]
+
+
+@pytest.mark.parametrize("method, reply", [
+    ("HEAD", b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n"),
+    ("GET", b"HTTP/1.1 204 No Content\r\nContent-Length: 100\r\n\r\n"),
+    ("GET", b"HTTP/1.1 304 Not Modified\r\nContent-Length: 100\r\n\r\n"),
+])
+def test_answers_without_a_body_have_none_whatever_their_length_says(method, reply):
+    out = client_run("r = await client.request(%r, %r)\nprint(r.status, r.headers['content-length'], await r.read())"
+                     % (method, raw_server(reply)))
+    assert out == ["%s 100 b''" % reply.split()[1].decode()]
+
+
 def test_body_shorter_than_its_length_raises():
     url = raw_server(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc")
     assert raised("await (await client.get(%r)).read()" % url) == "ClientError: connection closed inside the body"
