@@ -357,6 +357,15 @@ def test_every_failure_closes_its_connection(http):
     assert out == ["TimeoutError", "TimeoutError", "ClientError", "ClientError", "0"]
 
 
+def test_redirect_to_another_port_drops_authorization(http):
+    target = raw_server(b"HTTP/1.1 302 Found\r\nLocation: %s/echo/x\r\nContent-Length: 0\r\n\r\n" % http.encode())
+    out = client_run("""
+        r = await client.get(%r, headers={"Authorization": "Bearer s3cret", "Cookie": "a=1"})
+        print(json.dumps(await r.json()))
+    """ % (target + "/"))
+    assert json.loads(out[0])["authorization"] is None
+
+
 def test_server_that_never_answers_times_out_within_the_bound():
     url = raw_server(b"", answer=False)
     start = time.monotonic()

@@ -416,7 +416,7 @@ async def request(method, url, json=None, data=None, headers=None, timeout=10, m
     response: :class:`TimeoutError` past it. Redirects (301, 302, 303, 307, 308) are followed up
     to ``max_redirects``: 303, and 301/302 after a POST, turn into a GET without a body; 307 and
     308 repeat the method and body; ``Authorization`` and ``Cookie`` are not sent to another
-    host. One more redirect raises :class:`ClientError`; ``max_redirects=0`` returns the 3xx
+    host, port or scheme. One more redirect raises :class:`ClientError`; ``max_redirects=0`` returns the 3xx
     response instead of following it.
 
     ``https://`` needs ``ssl=``, an ``ssl.SSLContext`` whose ``verify_mode`` is
@@ -442,7 +442,7 @@ async def request(method, url, json=None, data=None, headers=None, timeout=10, m
         if redirects > max_redirects:
             raise ClientError("more than %d redirects (last to %s)" % (max_redirects, location))
         new = _resolve(url, location)
-        if _split_url(new)[1:3] != _split_url(url)[1:3]:
+        if _split_url(new)[:3] != _split_url(url)[:3]:  # another scheme, host or port
             headers = {k: v for k, v in headers.items()
                        if k.lower() not in ("authorization", "cookie")}
         url = new
