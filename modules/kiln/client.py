@@ -10,8 +10,9 @@
 # those paths, so this is a small client of its own. requests (also frozen) blocks the event
 # loop, so an app that serves pages cannot use it.
 #
-# The response head is parsed here, in Python: _kiln's C parser reads requests only, and a head
-# is parsed once per response, so a C response mode would save little.
+# The response head is parsed here, in Python: _kiln's C parser reads requests only, and a
+# response mode would need a Python binding in _kiln as well, all for a head parsed once per
+# response, whose time is the network's.
 import asyncio
 import json as _json
 from errno import EINPROGRESS as _EINPROGRESS
