@@ -11,6 +11,7 @@ package(
         "__init__.py",
         "app.py",
         "auth.py",
+        "client.py",
         "cors.py",
         "csrf.py",
         "dns.py",

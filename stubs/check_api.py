@@ -3,6 +3,7 @@
 import asyncio
 
 import _kiln
+import kiln.client
 import kiln.dns
 import kiln.net
 import kiln.ota
@@ -10,6 +11,8 @@ import kiln.portal
 import kiln.slots
 from kiln import App, HTTPException, Request, Response, abort, redirect, render_template, send_file, url_for
 from kiln.auth import BasicAuth, TokenAuth
+from kiln.client import ClientError
+from kiln.client import Response as ClientResponse
 from kiln.cors import CORS
 from kiln.csrf import CSRF
 from kiln.hub import Hub, Subscription
@@ -204,4 +207,20 @@ async def send(record: bytes) -> bool:
 
 
 assert asyncio.run(box.drain(send)) == 0 and box.peek(1) == [b'{"t": 21.5}'] and not mqtt.connected
+
+
+async def forward(url: str, reading: dict[str, float]) -> int:
+    # What a board reporting to an API does: post a reading, stream the answer.
+    resp: ClientResponse = await kiln.client.post(url, json=reading, headers={"X-Board": "check"}, timeout=5)
+    async with resp:
+        size = 0
+        async for piece in resp.iter_chunked(256):
+            size += len(piece)
+    return resp.status if resp.headers.get("content-type") else size
+
+
+try:
+    asyncio.run(forward("ftp://example.com/", {"t": 21.5}))
+except ClientError as e:
+    assert "not an http:// or https:// URL" in str(e)
 print("check_api: ok")

@@ -19,7 +19,7 @@ def __getattr__(name):
     if at < 0:
         # A module of the package not imported yet (`kiln.server`), else AttributeError:
         # hasattr(kiln, x) and dir(kiln) ask for many names.
-        if " %s " % name not in (" app auth cors csrf dns fwota hub mqtt multipart net ota outbox portal request"
+        if " %s " % name not in (" app auth client cors csrf dns fwota hub mqtt multipart net ota outbox portal request"
                                   " response routing server session slots sse static template"
                                   " template_compiler template_filters testing text tls websocket "):
             raise AttributeError(name)
