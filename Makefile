@@ -306,7 +306,7 @@ test-c: $(PARSER_BUILD)/test_http_gcc $(PARSER_BUILD)/test_http_clang $(PARSER_B
 	@$(MAKE) -s fuzz FUZZ_SECONDS=30
 	@$(MAKE) -s fuzz-ws FUZZ_SECONDS=20
 
-$(PARSER_BUILD)/test_http_gcc $(PARSER_BUILD)/test_http_clang: $(PARSER_BUILD)/test_http_%: tests/c/test_http.c $(PARSER_DEPS)
+$(PARSER_BUILD)/test_http_gcc $(PARSER_BUILD)/test_http_clang: $(PARSER_BUILD)/test_http_%: tests/c/test_http.c tests/c/check.h $(PARSER_DEPS)
 	@mkdir -p $(dir $@)
 	$* $(SAN_CFLAGS) tests/c/test_http.c $(PARSER_C) -o $@
 
@@ -315,7 +315,7 @@ $(PARSER_BUILD)/fuzz_http: tests/fuzz/fuzz_http.c $(PARSER_DEPS)
 	$(FUZZ_CC) -g -O1 -Icmodules/kiln -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 		tests/fuzz/fuzz_http.c $(PARSER_C) -o $@
 
-$(PARSER_BUILD)/test_ws_gcc $(PARSER_BUILD)/test_ws_clang: $(PARSER_BUILD)/test_ws_%: tests/c/test_ws.c $(WS_DEPS)
+$(PARSER_BUILD)/test_ws_gcc $(PARSER_BUILD)/test_ws_clang: $(PARSER_BUILD)/test_ws_%: tests/c/test_ws.c tests/c/check.h $(WS_DEPS)
 	@mkdir -p $(dir $@)
 	$* $(SAN_CFLAGS) tests/c/test_ws.c $(WS_C) -o $@
 

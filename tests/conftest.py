@@ -114,6 +114,17 @@ class RunningServer:
         self._log.close()
 
 
+@pytest.fixture(scope="session")
+def certs(tmp_path_factory):
+    """A development certificate and key from tools/make-cert.sh (make cert) for localhost and
+    127.0.0.1 (cert.pem, key.pem, DER beside them), and an unrelated one in other/: a client
+    trusting only that one must refuse the first."""
+    d = tmp_path_factory.mktemp("certs")
+    subprocess.run([ROOT / "tools" / "make-cert.sh", d], check=True, capture_output=True)
+    subprocess.run([ROOT / "tools" / "make-cert.sh", d / "other"], check=True, capture_output=True)
+    return d
+
+
 @pytest.fixture
 def serve(tmp_path):
     """serve(app_dir, heapsize=None, run_args="", firmware=None, setup="") starts `main.app` of

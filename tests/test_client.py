@@ -120,14 +120,6 @@ def http():
 
 
 @pytest.fixture(scope="module")
-def certs(tmp_path_factory):
-    d = tmp_path_factory.mktemp("certs")
-    subprocess.run([ROOT / "tools" / "make-cert.sh", d], check=True, capture_output=True)
-    subprocess.run([ROOT / "tools" / "make-cert.sh", d / "other"], check=True, capture_output=True)
-    return d
-
-
-@pytest.fixture(scope="module")
 def https(certs):
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(certs / "cert.pem", certs / "key.pem")

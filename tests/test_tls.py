@@ -12,18 +12,9 @@ from pathlib import Path
 
 import pytest
 import websockets
-from conftest import ROOT, run_upy
+from conftest import run_upy
 
 APP = Path(__file__).resolve().parent / "apps" / "ws_echo"
-
-
-@pytest.fixture(scope="module")
-def certs(tmp_path_factory):
-    d = tmp_path_factory.mktemp("certs")
-    subprocess.run([ROOT / "tools" / "make-cert.sh", d], check=True, capture_output=True)
-    # a second, unrelated certificate: a client trusting only it must refuse the server
-    subprocess.run([ROOT / "tools" / "make-cert.sh", d / "other"], check=True, capture_output=True)
-    return d
 
 
 def tls_setup(cert, key):

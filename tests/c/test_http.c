@@ -8,19 +8,9 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "check.h"
 #include "kiln_http.h"
 
-static int failures, checks;
-
-#define CHECK(cond, ...) do { \
-        checks++; \
-        if (!(cond)) { \
-            failures++; \
-            printf("FAIL %s:%d: ", __FILE__, __LINE__); \
-            printf(__VA_ARGS__); \
-            printf("\n"); \
-        } \
-} while (0)
 
 // --- guard page ---------------------------------------------------------------------------
 
