@@ -1,5 +1,6 @@
 # The pure-Python `_kiln`, part two (see _kiln.py): the socket loop (kiln_server.c, kiln_conn.c,
 # kiln_response.c).
+import json
 import select
 
 from _kiln_http import (
@@ -754,6 +755,8 @@ class Conn:
             data = body.encode()
         elif isinstance(body, (bytes, bytearray, memoryview)):
             data = bytes(body)
+        elif isinstance(body, (dict, list)):
+            data = json.dumps(body).encode()
         else:
             known = False
             if hasattr(body, "__aiter__"):

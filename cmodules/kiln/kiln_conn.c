@@ -667,6 +667,12 @@ static int conn_stream(kiln_conn_obj_t *c) {
     }
 }
 
+static void json_free(vstr_t *json) {
+    if (json->buf != NULL) {
+        vstr_clear(json);
+    }
+}
+
 // Takes the handler's result: a response tuple, or an awaitable for Python to run.
 static int conn_respond(kiln_conn_obj_t *c, mp_obj_t res) {
     if (!mp_obj_is_type(res, &mp_type_tuple) && !mp_obj_is_type(res, &mp_type_list)) {
@@ -704,10 +710,28 @@ static int conn_respond(kiln_conn_obj_t *c, mp_obj_t res) {
     bool known = true;
     uint8_t src = KILN_SRC_NONE;
     mp_buffer_info_t bi;
+    vstr_t json = { 0 };
     if (body == mp_const_none) {
         // empty body
     } else if (mp_obj_is_str_or_bytes(body)) {
         p = (const byte *)mp_obj_str_get_data(body, &len);
+    } else if (mp_obj_is_type(body, &mp_type_dict) || mp_obj_is_type(body, &mp_type_list)) {
+        // JSON, as json.dumps writes it, straight into a buffer given back once copied out: a
+        // JSON view leaves no str behind
+        vstr_init(&json, 64);
+        // JSON printing reads its separators from the extended print (as json.dumps passes)
+        mp_print_ext_t print = { { &json, (mp_print_strn_t)vstr_add_strn }, ", ", ": " };
+        mp_obj_print_helper(&print.base, body, PRINT_JSON);
+        if (json.len > 256) {
+            // sent from its own object
+            body = mp_obj_new_bytes_from_vstr(&json);
+            json.buf = NULL;
+            p = (const byte *)mp_obj_str_get_data(body, &len);
+        } else {
+            p = (const byte *)json.buf;
+            len = json.len;
+            body = mp_const_none;
+        }
     } else if (mp_get_buffer(body, &bi, MP_BUFFER_READ)) {
         p = bi.buf;
         len = bi.len;
@@ -729,17 +753,21 @@ static int conn_respond(kiln_conn_obj_t *c, mp_obj_t res) {
         }
     }
     if (!kiln_out_head(c, status, items[1], known, len)) {
+        json_free(&json);
         kiln_log(c, 500, "invalid response header (CR/LF, bad name or type)");
         close_source(body);
         kiln_out_simple(c, 500, false);
         return conn_done(c);
     }
     if (c->frame == KILN_FRAME_NONE) {
+        json_free(&json);
         close_source(body);
         return conn_done(c);
     }
     if (known) {
+        // 256 bytes or less are copied (the JSON buffer is then freed)
         conn_chunk(c, body, p, len);
+        json_free(&json);
         if (c->dlen) {
             c->phase = KILN_PH_SEND;
             return CONTINUE;

@@ -1,7 +1,6 @@
 # The App: route registration, hooks, error handling, and App.handle, the function the C loop
 # calls with each request. The request's life (hooks, view, response) is written once, in _live;
 # a request whose hooks and view are all sync is answered with no awaitable at all.
-import json
 import sys
 
 from micropython import const
@@ -465,7 +464,6 @@ _int = int
 _len = len
 _isinstance = isinstance
 _Exception = Exception
-_dumps = json.dumps
 _bare = object.__new__  # an instance without calling __init__
 try:
     # Stores an attribute without the lookups of the class's properties and __setattr__ that a
@@ -549,7 +547,7 @@ def _answered(app, req, r):
         if t is _str or t is _bytes:
             return (200, TEXT_HEADERS, r)
         if t is _dict or t is _list:
-            return (200, JSON_HEADERS, _dumps(r))  # MicroPython's dumps raises no TypeError
+            return (200, JSON_HEADERS, r)  # the loop writes it as JSON
     if _isinstance(r, _Exception):
         return app._exception(req, r)
     return _live(app, req, _NO_ENDPOINT, _ANSWERED, 0, r)
@@ -613,7 +611,7 @@ def _live(app, req, ep, stage=_BEFORE, i=0, value=None, res=None, _type=_type, _
                 if f is _str or f is _bytes:
                     return (200, TEXT_HEADERS, value)
                 if f is _dict or f is _list:
-                    return (200, JSON_HEADERS, _dumps(value))
+                    return (200, JSON_HEADERS, value)
             # make_response, written out for the common case: a str
             if _type(value) is _str:
                 res = _bare(Response)  # status_code: the class's 200

@@ -265,7 +265,8 @@ async def start_server(handler, host="0.0.0.0", port=80, ssl=None, **config):
 
     `handler(req)` gets a `_kiln.Request` and returns `(status, headers, body)` or an awaitable
     giving it. headers: None, a dict, or a list of (name, value) pairs. body: None, bytes, str,
-    a file-like object with `readinto`, a sync iterator or an async iterator of chunks. Status
+    a dict or list (written as JSON, as json.dumps would), a file-like object with `readinto`, a
+    sync iterator or an async iterator of chunks. Status
     101 answers an Upgrade request: its body has `async serve(conn)`, which owns the connection
     after the 101 (kiln.websocket).
 

@@ -39,6 +39,8 @@ def read_body(body):
     t = type(body)
     if t is str or t is bytes or t is bytearray or t is memoryview:
         return _to_bytes(body)
+    if t is dict or t is list:
+        return _json.dumps(body).encode()
     if hasattr(body, "readinto"):
         out = bytearray()
         buf = bytearray(512)
