@@ -38,6 +38,9 @@ def serve(app, raw):
     status, headers, body = res
     if type(body) is str:
         body = body.encode()
+    elif type(body) is dict or type(body) is list:  # the loop writes it as JSON
+        import json
+        body = json.dumps(body).encode()
     elif type(body) is not bytes:
         body = b''.join(c.encode() if type(c) is str else bytes(c) for c in body)
     return status, body

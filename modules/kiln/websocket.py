@@ -6,8 +6,9 @@
 # The connection's task runs the view: receive() reads from C in that task, with no queue or
 # task switch between the socket and the view. A task that sends while no task receives first
 # takes what the client sent (answering pings, seeing a close; messages are kept for receive()),
-# and a pinger task pings every ping_interval. When the connection ends, the view is woken if it
-# waits in receive(), send() or close() (ConnectionClosed, or close() returns), else cancelled.
+# and one task pings every open WebSocket that is due. When the connection ends, the view is
+# woken if it waits in receive(), send() or close() (ConnectionClosed, or close() returns), else
+# cancelled.
 import asyncio
 import binascii
 import sys
@@ -103,6 +104,7 @@ class WebSocket:
         self._free = None  # Event, made when a second sender waits
         self._done = None  # Event, made when close() waits for the end
         self._heard = 0
+        self._pinged = 0  # when the last ping went
 
     async def receive(self):
         """The next message: a str (text) or bytes (binary). Raises ConnectionClosed once the
@@ -328,7 +330,9 @@ class WebSocket:
         self._c = conn
         self._task = core.cur_task
         self._heard = time.ticks_ms()
-        pinger = asyncio.create_task(self._pinger()) if self.ping_interval else None
+        if self.ping_interval:
+            self._pinged = self._heard
+            _watch(self)
         view, args, kwargs = self._view
         try:
             code = 1000
@@ -343,8 +347,6 @@ class WebSocket:
             if code is not None and not self.closed:
                 await self.close(code)
         finally:
-            if pinger is not None:
-                pinger.cancel()
             self._ended(_GONE, "")
             self._c = None
             # other tasks waiting on the socket wake to find the connection gone
@@ -353,20 +355,53 @@ class WebSocket:
             if self._free is not None:
                 self._free.set()
 
-    async def _pinger(self):
+    async def _ping(self):
+        # A ping from the watcher's round; a peer that answered nothing for ping_interval +
+        # ping_timeout seconds is taken as dead. (The ping's send takes what came meanwhile
+        # when no task reads: the pong to the last ping counts.)
+        try:
+            await self.ping()
+        except ConnectionClosed:
+            return
         limit = int((self.ping_interval + self.ping_timeout) * 1000)
-        while self._c is not None:
-            await asyncio.sleep(self.ping_interval)
-            if self._c is None:
-                return
-            if time.ticks_diff(time.ticks_ms(), self._heard) >= limit:
-                print("Kiln: a WebSocket peer answered no ping, closing it")
-                self._task.cancel()
-                return
-            try:
-                await self.ping()
-            except ConnectionClosed:
-                return
+        if self._c is not None and time.ticks_diff(time.ticks_ms(), self._heard) >= limit:
+            print("Kiln: a WebSocket peer answered no ping, closing it")
+            self._task.cancel()
+
+
+# Open WebSockets that ping, and the one task that pings them all: a WebSocket keeps no task of
+# its own (heap on a board), only the ping it has due.
+_watched = []
+_watcher = [None, None]  # the task, and the event loop's run queue it was made on
+
+
+def _watch(ws):
+    _watched.append(ws)
+    t = _watcher[0]
+    if t is None or t.done() or _watcher[1] is not core._task_queue:
+        # none yet, or one of an event loop that has ended (app.run again at the REPL)
+        _watcher[0] = asyncio.create_task(_ping_due())
+        _watcher[1] = core._task_queue
+
+
+async def _ping_due():
+    while _watched:
+        step = 1000
+        for ws in _watched:
+            step = min(step, int(ws.ping_interval * 1000))
+        await asyncio.sleep_ms(step)
+        now = time.ticks_ms()
+        i = 0
+        while i < len(_watched):
+            ws = _watched[i]
+            if ws._c is None:
+                _watched.pop(i)
+                continue
+            i += 1
+            if time.ticks_diff(now, ws._pinged) >= int(ws.ping_interval * 1000) and not ws._busy:
+                # a frame on its way out says the connection is used: no ping needed then
+                ws._pinged = now
+                asyncio.create_task(ws._ping())
 
 
 def _wake(task):
