@@ -1,8 +1,10 @@
 """examples/reporter against a real Mosquitto: readings arrive numbered at a subscriber, the page
 and /status show the queue and the connection, and a broker outage only delays readings."""
 
+import http.server
 import json
 import shutil
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -63,3 +65,44 @@ def test_the_reporter_publishes_shows_its_state_and_rides_out_an_outage(tmp_path
     sub.terminate()
     sub.wait(10)
     assert server.alive()
+
+
+class Collector(http.server.BaseHTTPRequestHandler):
+    """An HTTP API that refuses its first posts (503), then keeps what it gets."""
+
+    received: list = []
+    refuse = 3
+
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        if Collector.refuse > 0:
+            Collector.refuse -= 1
+            self.send_response(503)
+        else:
+            Collector.received.append(json.loads(body))
+            self.send_response(201)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+def test_readings_are_posted_to_an_http_api_and_kept_until_it_takes_them(tmp_path, own_broker, serve):
+    api = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Collector)
+    threading.Thread(target=api.serve_forever, daemon=True).start()
+    try:
+        app = tmp_path / "app"
+        shutil.copytree(APP, app)
+        (app / "reporter.json").write_text(json.dumps(
+            {"port": own_broker.port, "every": 0.3, "client_id": "reporter-http",
+             "post_url": "http://127.0.0.1:%d/readings" % api.server_address[1]}))
+        server = serve(app)
+        # the first posts are refused: the readings wait in the outbox, then all go
+        done = wait_until(lambda: (lambda s: s if s["readings"] >= 6 and s["post_pending"] == 0 else None)(
+            get_status(server)), server)
+        numbers = sorted(r["n"] for r in Collector.received)
+        assert numbers[:done["readings"]] == list(range(done["readings"]))
+        assert Collector.refuse == 0
+    finally:
+        api.shutdown()

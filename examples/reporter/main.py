@@ -6,11 +6,13 @@ import json
 import time
 
 from kiln import App, Response
+from kiln import client as http
 from kiln.mqtt import MQTTClient
 from kiln.outbox import Outbox
 
 SETTINGS: dict = {"broker": "127.0.0.1", "port": 1883, "client_id": "kiln-reporter",
-            "topic": "kiln/reporter/readings", "every": 5, "outbox": "outbox", "max_records": 1000}
+            "topic": "kiln/reporter/readings", "every": 5, "outbox": "outbox", "max_records": 1000,
+            "post_url": None}
 try:
     with open("reporter.json") as f:
         SETTINGS.update(json.load(f))
@@ -21,7 +23,9 @@ app = App()
 box = Outbox(SETTINGS["outbox"], max_records=SETTINGS["max_records"])
 client = MQTTClient(SETTINGS["client_id"], SETTINGS["broker"], SETTINGS["port"], keepalive=30,
                     clean=False, will=(SETTINGS["topic"] + "/status", "offline", 1, True))
-state: dict = {"readings": 0, "last": None}
+state: dict = {"readings": 0, "last": None, "post_error": None}
+# Readings for an HTTP endpoint too (post_url): an outbox of their own, acknowledged by a 2xx.
+posts = Outbox(SETTINGS["outbox"] + "-http", max_records=SETTINGS["max_records"]) if SETTINGS["post_url"] else None
 
 
 def read_sensor():
@@ -33,16 +37,32 @@ async def send(record):
     return await client.publish(SETTINGS["topic"], record, qos=1)
 
 
+async def post(record):
+    try:
+        res = await http.post(SETTINGS["post_url"], data=record, headers={"Content-Type": "application/json"},
+                              timeout=10)
+        await res.close()
+    except (OSError, http.ClientError) as e:
+        state["post_error"] = repr(e)
+        return False
+    state["post_error"] = None if res.status < 300 else "HTTP %d" % res.status
+    return 200 <= res.status < 300
+
+
 async def report():
     # Readings are numbered from where the outbox left off, so a collector can tell one lost.
     n = box.pending + box.dropped
     while True:
         state["last"] = {"n": n, "t": read_sensor()}
         box.put(state["last"])
+        if posts is not None:
+            posts.put(state["last"])
         n += 1
         state["readings"] += 1
         if client.connected:
             await box.drain(send)
+        if posts is not None:
+            await posts.drain(post)
         await asyncio.sleep(SETTINGS["every"])
 
 
@@ -50,7 +70,8 @@ def status():
     return {"connected": client.connected, "connections": client.connections,
             "last_error": repr(client.last_error) if client.last_error else None,
             "pending": box.pending, "dropped": box.dropped, "readings": state["readings"],
-            "last": state["last"], "broker": "%s:%d" % (client.host, client.port)}
+            "last": state["last"], "broker": "%s:%d" % (client.host, client.port),
+            "post_pending": posts.pending if posts else None, "post_error": state["post_error"]}
 
 
 @app.get("/status")
