@@ -19,8 +19,10 @@ The difference is what a WebSocket costs beyond the slot an HTTP connection alre
 the 32-bit device firmware (firmware/UNIX_DEVICE/kiln, `make unix-device`) at the device
 profiles' heap sizes and connection counts.
 
-Another case (the hub's fan-out, messages/s delivered to many subscribers) adds an app route and
-a function beside echo_rate, and its row to section().
+Hub fan-out (Kiln only: Microdot has no hub): FANOUT_SUBSCRIBERS WebSockets subscribed to one
+topic through `hub.stream` (bench/apps/kiln_ws.py /feed), then FANOUT_MESSAGES messages
+published one per turn of the loop; messages delivered per second, over all subscribers, from
+the publish request to the last delivery, and the subscribers dropped for falling behind.
 """
 
 import os
@@ -42,6 +44,8 @@ ROUNDS = run.ROUNDS
 ECHO_SECONDS = float(os.environ.get("BENCH_WS_SECONDS", "5"))
 CLIENTS = (1, 16)
 HEAP_CONNECTIONS = 16
+FANOUT_SUBSCRIBERS = 100
+FANOUT_MESSAGES = 200
 # (label, heap, connections the server has, connections opened for the heap figures): the
 # device profiles of bench/device_profiles.py
 DEVICE_PROFILES = (("ESP32 profile (no SPIRAM)", "110k", 8, 6), ("ESP8266 profile", "38k", 4, 3))
@@ -211,6 +215,61 @@ def device_heap_row(where, label, heap, connections, n):
         label, heap, connections, n), device_argv(where, heap, connections), where, n)
 
 
+def fanout_rate(port):
+    """(messages delivered per second to all subscribers, subscribers dropped)."""
+    subs = []
+    for _ in range(FANOUT_SUBSCRIBERS):
+        s = socket.create_connection(("127.0.0.1", port), timeout=10)
+        s.sendall(HANDSHAKE.replace(b"/echo", b"/feed"))
+        head = b""
+        while b"\r\n\r\n" not in head:
+            head += s.recv(1)
+        if not head.startswith(b"HTTP/1.1 101 "):
+            raise RuntimeError("not a WebSocket handshake answer: %r" % head)
+        s.setblocking(False)
+        subs.append(s)
+    deadline = time.monotonic() + 10
+    while True:
+        sock, stats = run.get("http://127.0.0.1:%d" % port, "/hubstats")
+        if sock is not None:
+            sock.close()
+        if b'"subscribers": %d' % len(subs) in stats:
+            break
+        if time.monotonic() > deadline:
+            raise RuntimeError("the subscribers did not all arrive: %r" % stats)
+        time.sleep(0.05)
+    frame_len = len(REPLY)  # 2-byte header + the 32-byte message
+    want = FANOUT_MESSAGES * frame_len
+    got = {s: 0 for s in subs}
+    sel = selectors.DefaultSelector()
+    for s in subs:
+        sel.register(s, selectors.EVENT_READ)
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as c:
+        c.sendall(b"POST /fanout?n=%d HTTP/1.1\r\nHost: bench\r\nContent-Length: 0\r\n\r\n" % FANOUT_MESSAGES)
+        t0 = time.monotonic()
+        done = 0
+        while done < len(subs) and time.monotonic() - t0 < 60:
+            for key, _ in sel.select(timeout=1):
+                s = key.fileobj
+                try:
+                    data = s.recv(65536)
+                except BlockingIOError:
+                    continue
+                if not data:  # dropped (1013) and closed
+                    sel.unregister(s)
+                    done += 1
+                    continue
+                got[s] += len(data)
+                if got[s] >= want:
+                    sel.unregister(s)
+                    done += 1
+        elapsed = time.monotonic() - t0
+    delivered = sum(min(n, want) for n in got.values()) // frame_len
+    dropped = sum(1 for n in got.values() if n < want)
+    close_all(subs)
+    return delivered / elapsed, dropped
+
+
 def section():
     md_dir = run.microdot_dir()
     shutil.copy(run.BENCH / "apps" / "microdot_ws.py", md_dir / "microdot_ws.py")
@@ -233,6 +292,13 @@ def section():
         echo_lines.append("| %s | %s |" % (name, " | ".join(
             "%.0f (%.2f×) | %.1f (%.2f×)" % (rate, rate / brate, cpu, bcpu / cpu)
             for (rate, cpu), (brate, bcpu) in zip(m, base, strict=True))))
+
+    fan = []
+    for _ in range(ROUNDS):
+        with run.Server("fan-out", run.kiln("kiln_ws.py", "256")) as srv:
+            fan.append(fanout_rate(srv.port))
+    fan_rate = statistics.median(r for r, _ in fan)
+    fan_dropped = max(d for _, d in fan)
 
     heap_rows = [heap_row("Kiln, unix firmware (64-bit), %d opened" % HEAP_CONNECTIONS, run.kiln("kiln_ws.py"),
                           None, HEAP_CONNECTIONS),
@@ -269,6 +335,11 @@ def section():
             "met" if min(r[0] / b[0] for r, b in zip(kiln, base, strict=True)) >= 10 else "not met",
             max(r[0] / b[0] for r, b in zip(kiln, base, strict=True)),
             max(b[1] / r[1] for r, b in zip(kiln, base, strict=True))), "",
+        "Hub fan-out (Kiln's `kiln.hub`; Microdot has none): %d WebSockets subscribed through "
+        "`hub.stream`, %d messages of 32 bytes published one per turn of the loop: %.0f messages "
+        "delivered per second over all subscribers (median of %d rounds); subscribers dropped for "
+        "falling behind: %d at most." % (FANOUT_SUBSCRIBERS, FANOUT_MESSAGES, fan_rate, ROUNDS,
+                                          fan_dropped), "",
         "Heap: `gc.mem_free()` after a collection, before and after opening %d connections "
         "(fewer on the device profiles), divided by their number; a WebSocket has echoed one "
         "message and its view waits in `receive()`." % HEAP_CONNECTIONS, "",
