@@ -148,6 +148,11 @@ class RawWS:
             op, payload = self.frames()
         assert op is Opcode.CLOSE, (op, payload)
         assert payload[0] == code, payload
+        try:
+            # the client's half of the closing handshake (the server may have closed already)
+            self.send(CLOSE, close_payload(code) if code not in (1005, 1006) else b"")
+        except OSError:
+            pass
         assert self.closed_by_server()
         return payload
 
