@@ -84,6 +84,10 @@ def main():
     print("| transport | QoS | messages | publishes/s |")
     print("|---|---|---|---|")
     print("\n".join(rows))
+    print("\nThe TLS rows are the unix port's limit, not the protocol's: MicroPython 1.25's Mbed TLS "
+          "socket gives select no file descriptor, so asyncio polls a client's TLS stream every "
+          "millisecond (Kiln's server waits on the socket under its TLS stream instead, see TLS); "
+          "on the boards select polls every object the same way.")
 
 
 if __name__ == "__main__":
