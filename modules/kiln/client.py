@@ -130,12 +130,13 @@ class Response:
     # Bytes of a chunk-size line or a trailer field (chunk extensions included).
     max_chunk_line = 256
 
-    def __init__(self, stream, url, timeout):
+    def __init__(self, stream, url, timeout, raw=None):
         self.url = url
         self.status = 0
         self.reason = ""
         self.headers = Headers()
         self._stream = stream
+        self._raw = raw  # under a TLS stream, the socket reads wait on (see _connect)
         self._timeout = timeout
         self._buf = b""
         self._left = 0  # body bytes left: -1 until close, -2 chunked, 0 done
@@ -144,7 +145,15 @@ class Response:
     async def _more(self):
         # Read what the socket has into _buf; False at end of stream.
         try:
-            data = await _within(self._stream.read(self.read_size), self._timeout, "read")
+            if self._raw is None:
+                data = await _within(self._stream.read(self.read_size), self._timeout, "read")
+            else:
+                # read first; wait on the socket only when nothing is decrypted already
+                while True:
+                    data = self._stream.s.read(self.read_size)
+                    if data is not None:
+                        break
+                    await _within(_readable(self._raw), self._timeout, "read")
         except TimeoutError:
             await self.close()
             raise
@@ -295,7 +304,7 @@ class Response:
         """Close the connection; the rest of the body is not read."""
         if self._stream:
             stream, self._stream, self._left = self._stream, None, 0
-            await _close(stream)
+            await _close(stream, self._raw)
 
     async def __aenter__(self):
         return self
@@ -320,13 +329,20 @@ def _unverified():
     return ctx
 
 
-async def _close(stream):
+async def _close(stream, raw=None):
     # asyncio's Stream.close() does nothing: wait_closed() closes the socket
     stream.close()
     try:
         await stream.wait_closed()
     except OSError:
         pass
+    if raw is not None:
+        # a TLS stream whose handshake failed lets go of its socket without closing it
+        raw.close()
+
+
+def _readable(sock):
+    yield asyncio.core._io_queue.queue_read(sock)
 
 
 def _writable(sock):
@@ -349,6 +365,7 @@ async def _connect(host, port, ctx, timeout):
         except OSError as e:
             if e.errno != _EINPROGRESS:
                 raise
+        raw = sock
         if ctx:
             sock = ctx.wrap_socket(sock, server_hostname=host, do_handshake_on_connect=False)
             sock.setblocking(False)
@@ -356,7 +373,9 @@ async def _connect(host, port, ctx, timeout):
     except BaseException:
         sock.close()
         raise
-    return asyncio.StreamWriter(sock, {})
+    # Under TLS, reads wait on the socket: on unix select finds no file descriptor in a TLS
+    # stream and asyncio would poll it every millisecond.
+    return asyncio.StreamWriter(sock, {}), (raw if ctx else None)
 
 
 def _unsafe(text):
@@ -383,7 +402,7 @@ async def _send(method, url, body, headers, timeout, ssl, verify):
     for text in [target] + list(headers.items()):
         if _unsafe(text):
             raise ClientError("control character or space in the request: %r" % (text,))
-    stream = await _connect(host, port, ssl, timeout)
+    stream, raw = await _connect(host, port, ssl, timeout)
     try:
         std = port == (443 if https else 80)
         lines = ["%s %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n"
@@ -399,11 +418,11 @@ async def _send(method, url, body, headers, timeout, ssl, verify):
         if body:
             stream.write(body)
         await _within(stream.drain(), timeout, "send to %s:%d" % (host, port))
-        resp = Response(stream, url, timeout)
+        resp = Response(stream, url, timeout, raw)
         await resp._read_head(method)
         return resp
     except BaseException:
-        await _close(stream)
+        await _close(stream, raw)
         raise
 
 

@@ -12,6 +12,8 @@ async for topic, payload, retained in client.messages():
 """
 
 import asyncio
+from asyncio import core
+from errno import EINPROGRESS
 from random import getrandbits
 from time import ticks_diff, ticks_ms
 
@@ -115,6 +117,7 @@ class MQTTClient:
         self._down = asyncio.Event()
         self._lock = None
         self._stream = None
+        self._raw = None  # the socket under a TLS stream: what reads wait on
         self._tasks = ()
         self._pid = 0
         self._stop = False
@@ -153,10 +156,13 @@ class MQTTClient:
     async def _open(self):
         self._rbuf = b""
         self._lock = asyncio.Lock()
-        if self.ssl and _AXTLS:
+        self._raw = None
+        if not self.ssl:
+            self._stream, _ = await asyncio.open_connection(self.host, self.port)
+        elif _AXTLS:
             self._stream = asyncio.StreamReader(self._tls_socket())
         else:
-            self._stream, _ = await asyncio.open_connection(self.host, self.port, ssl=self.ssl)
+            await self._tls_open()
         flags = self.clean << 1
         payload = _field(self.client_id)
         if self.will:
@@ -179,6 +185,29 @@ class MQTTClient:
         if body[1]:
             raise MQTTError(body[1])
         return body[0] and not self.clean
+
+    async def _tls_open(self):
+        # As asyncio.open_connection with ssl=, keeping the socket: on unix select finds no file
+        # descriptor in a TLS stream and polls it every millisecond; reads wait on the socket.
+        import socket
+
+        ai = socket.getaddrinfo(self.host, self.port, 0, socket.SOCK_STREAM)[0]
+        raw = socket.socket(ai[0], ai[1], ai[2])
+        try:
+            raw.setblocking(False)
+            try:
+                raw.connect(ai[-1])
+            except OSError as e:
+                if e.errno != EINPROGRESS:
+                    raise
+            s = self.ssl.wrap_socket(raw, server_hostname=self.host, do_handshake_on_connect=False)
+            s.setblocking(False)
+            yield core._io_queue.queue_write(raw)
+        except BaseException:
+            raw.close()
+            raise
+        self._stream = asyncio.StreamReader(s)
+        self._raw = raw
 
     def _tls_socket(self):
         # axtls: a blocking handshake (bounded by connect_timeout): writing before axtls
@@ -243,6 +272,10 @@ class MQTTClient:
         if self._stream:
             self._stream.s.close()
             self._stream = None
+        if self._raw is not None:
+            # a TLS stream whose handshake failed lets go of its socket without closing it
+            self._raw.close()
+            self._raw = None
 
     # --- packets ---
 
@@ -262,7 +295,14 @@ class MQTTClient:
     async def _read(self, n):
         data = self._rbuf
         while len(data) < n:
-            chunk = await self._stream.read(_CHUNK)
+            if self._raw is not None:
+                # read first, wait on the socket only when the TLS stream has nothing decrypted
+                chunk = self._stream.s.read(_CHUNK)
+                if chunk is None:
+                    yield core._io_queue.queue_read(self._raw)
+                    continue
+            else:
+                chunk = await self._stream.read(_CHUNK)
             if not chunk:
                 raise EOFError
             data += chunk
