@@ -329,9 +329,11 @@ def _readable(sock):
 
 
 def _answer_busy(sock, tls):
+    if tls:
+        # a TLS client would read a plain 503 as a broken handshake: it only sees the close
+        sock.close()
+        return
     try:
-        if tls:
-            raise OSError  # a TLS client would read a plain 503 as a broken handshake
         sock.setblocking(False)
         for _ in range(8):
             try:

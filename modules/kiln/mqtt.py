@@ -13,7 +13,6 @@ async for topic, payload, retained in client.messages():
 
 import asyncio
 from asyncio import core
-from errno import EINPROGRESS
 from random import getrandbits
 from time import ticks_diff, ticks_ms
 
@@ -162,7 +161,11 @@ class MQTTClient:
         elif _AXTLS:
             self._stream = asyncio.StreamReader(self._tls_socket())
         else:
-            await self._tls_open()
+            # kiln.client's connect keeps the socket under the TLS stream: reads wait on it (on
+            # unix select finds no file descriptor in a TLS stream and polls it every millisecond)
+            from kiln.client import _connect
+
+            self._stream, self._raw = await _connect(self.host, self.port, self.ssl, None)
         flags = self.clean << 1
         payload = _field(self.client_id)
         if self.will:
@@ -185,29 +188,6 @@ class MQTTClient:
         if body[1]:
             raise MQTTError(body[1])
         return body[0] and not self.clean
-
-    async def _tls_open(self):
-        # As asyncio.open_connection with ssl=, keeping the socket: on unix select finds no file
-        # descriptor in a TLS stream and polls it every millisecond; reads wait on the socket.
-        import socket
-
-        ai = socket.getaddrinfo(self.host, self.port, 0, socket.SOCK_STREAM)[0]
-        raw = socket.socket(ai[0], ai[1], ai[2])
-        try:
-            raw.setblocking(False)
-            try:
-                raw.connect(ai[-1])
-            except OSError as e:
-                if e.errno != EINPROGRESS:
-                    raise
-            s = self.ssl.wrap_socket(raw, server_hostname=self.host, do_handshake_on_connect=False)
-            s.setblocking(False)
-            yield core._io_queue.queue_write(raw)
-        except BaseException:
-            raw.close()
-            raise
-        self._stream = asyncio.StreamReader(s)
-        self._raw = raw
 
     def _tls_socket(self):
         # axtls: a blocking handshake (bounded by connect_timeout): writing before axtls
