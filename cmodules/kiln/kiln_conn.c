@@ -167,6 +167,8 @@ void kiln_conn_close(kiln_conn_obj_t *c) {
     drop_request(c);
     c->phase = KILN_PH_CLOSED;
     c->tphase = KILN_T_NONE;
+    // out of the poll set before its descriptor is closed (and reused by the next socket)
+    kiln_unpoll(c->server->poller, MP_OBJ_FROM_PTR(c), &c->polled);
     int err;
     c->sp->ioctl(c->sock, MP_STREAM_CLOSE, 0, &err);
     if (c->raw != c->sock) {
@@ -314,7 +316,8 @@ static int conn_read(kiln_conn_obj_t *c) {
         c->tstart = mp_hal_ticks_ms();
     }
     c->rlen += n;
-    c->can_read = n == room;
+    // a full read may have left more behind: read again, unless this turn has had its reads
+    c->can_read = n == room && --c->reads_left > 0;
     return CONTINUE;
 }
 
@@ -877,11 +880,13 @@ static int conn_step(kiln_conn_obj_t *c) {
     }
 }
 
-// Runs fn(c, arg) then the state machine, turning any exception into a 500 or a close.
-static mp_obj_t conn_enter(kiln_conn_obj_t *c, int (*fn)(kiln_conn_obj_t *, mp_obj_t), mp_obj_t arg) {
+// Runs fn(c, arg) then the state machine, turning any exception into a 500 or a close; returns
+// a KILN_RUN_* code.
+static int conn_turn(kiln_conn_obj_t *c, int (*fn)(kiln_conn_obj_t *, mp_obj_t), mp_obj_t arg) {
     if (c->closed) {
-        return MP_OBJ_NEW_SMALL_INT(KILN_RUN_CLOSE);
+        return KILN_RUN_CLOSE;
     }
+    c->reads_left = KILN_READS_PER_TURN;
     int r;
     nlr_buf_t nlr;
     if (nlr_push(&nlr) == 0) {
@@ -901,7 +906,66 @@ static mp_obj_t conn_enter(kiln_conn_obj_t *c, int (*fn)(kiln_conn_obj_t *, mp_o
         }
         r = conn_fail(c, exc);
     }
-    return MP_OBJ_NEW_SMALL_INT(r);
+    return r;
+}
+
+// After a turn, on a server attached to a poller: a connection that waits to read or write
+// stays in (or goes back to) the poll set; one whose Python part begins leaves it, and when
+// the poller served it, goes to its slot's worker (dispatch).
+static int conn_settle(kiln_conn_obj_t *c, int r, bool polled) {
+    kiln_server_obj_t *srv = c->server;
+    if (srv->poller == MP_OBJ_NULL || r == KILN_RUN_CLOSE) {
+        return r;
+    }
+    if (r == KILN_RUN_READ || r == KILN_RUN_WRITE) {
+        c->task = mp_const_none;
+        if (kiln_poll(srv->poller, MP_OBJ_FROM_PTR(c), &c->polled,
+            r == KILN_RUN_READ ? MP_STREAM_POLL_RD : MP_STREAM_POLL_WR)) {
+            return r;
+        }
+    } else {
+        kiln_unpoll(srv->poller, MP_OBJ_FROM_PTR(c), &c->polled);
+        if (!polled) {
+            return r;
+        }
+        nlr_buf_t nlr;
+        if (nlr_push(&nlr) == 0) {
+            mp_call_function_2(srv->dispatch, MP_OBJ_FROM_PTR(c), MP_OBJ_NEW_SMALL_INT(r));
+            nlr_pop();
+            return r;
+        }
+    }
+    mp_printf(&mp_plat_print, "Kiln: out of memory, closed a connection\n");
+    kiln_conn_close(c);
+    return KILN_RUN_CLOSE;
+}
+
+static mp_obj_t conn_enter(kiln_conn_obj_t *c, int (*fn)(kiln_conn_obj_t *, mp_obj_t), mp_obj_t arg) {
+    return MP_OBJ_NEW_SMALL_INT(conn_settle(c, conn_turn(c, fn, arg), false));
+}
+
+// The poller found the connection ready (kiln_poll.c).
+void kiln_conn_ready(kiln_conn_obj_t *c) {
+    if (c->polled) {
+        conn_settle(c, conn_turn(c, NULL, mp_const_none), true);
+    }
+}
+
+// A connection just accepted: responses go out as written (Nagle's algorithm would hold a
+// large body's second write until the client's delayed ACK of the head, about 40 ms), and it
+// is served at once (its request has often arrived with it).
+void kiln_conn_start(kiln_conn_obj_t *c) {
+    nlr_buf_t nlr;
+    if (nlr_push(&nlr) == 0) {
+        mp_obj_t dest[5];
+        mp_load_method(c->raw, MP_QSTR_setsockopt, dest);
+        dest[2] = MP_OBJ_NEW_SMALL_INT(6);  // IPPROTO_TCP, on lwIP as on every BSD socket API
+        dest[3] = MP_OBJ_NEW_SMALL_INT(1);  // TCP_NODELAY
+        dest[4] = MP_OBJ_NEW_SMALL_INT(1);
+        mp_call_method_n_kw(3, 0, dest);
+        nlr_pop();
+    }
+    conn_settle(c, conn_turn(c, NULL, mp_const_none), true);
 }
 
 // After an exception: a 500 when no byte of the response was written, else close.
@@ -1007,7 +1071,8 @@ static mp_obj_t conn_fail_py(mp_obj_t self_in, mp_obj_t exc) {
     if (c->closed) {
         return MP_OBJ_NEW_SMALL_INT(KILN_RUN_CLOSE);
     }
-    return MP_OBJ_NEW_SMALL_INT(conn_fail(c, exc));
+    c->reads_left = KILN_READS_PER_TURN;
+    return MP_OBJ_NEW_SMALL_INT(conn_settle(c, conn_fail(c, exc), false));
 }
 static MP_DEFINE_CONST_FUN_OBJ_2(conn_fail_obj, conn_fail_py);
 
@@ -1127,10 +1192,25 @@ static const mp_rom_map_elem_t conn_locals_table[] = {
 };
 static MP_DEFINE_CONST_DICT(conn_locals, conn_locals_table);
 
+// The poller polls a Conn as its client's socket (a TLS stream's too: its records are read whole).
+static mp_uint_t conn_ioctl(mp_obj_t self_in, mp_uint_t request, uintptr_t arg, int *errcode) {
+    kiln_conn_obj_t *c = MP_OBJ_TO_PTR(self_in);
+    if (c->raw == MP_OBJ_NULL || (request != MP_STREAM_POLL && request != MP_STREAM_GET_FILENO)) {
+        *errcode = MP_EINVAL;
+        return MP_STREAM_ERROR;
+    }
+    return mp_get_stream(c->raw)->ioctl(c->raw, request, arg, errcode);
+}
+
+static const mp_stream_p_t conn_stream_p = {
+    .ioctl = conn_ioctl,
+};
+
 MP_DEFINE_CONST_OBJ_TYPE(
     kiln_conn_type,
     MP_QSTR_Conn,
     MP_TYPE_FLAG_NONE,
     attr, conn_attr,
+    protocol, &conn_stream_p,
     locals_dict, &conn_locals
     );

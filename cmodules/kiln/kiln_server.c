@@ -185,6 +185,10 @@ static mp_obj_t server_make_new(const mp_obj_type_t *type, size_t n_args, size_t
     srv->max_per_client = MIN(per_client, srv->max_conns);
     srv->capping = false;
     srv->pressed = false;
+    srv->poller = MP_OBJ_NULL;
+    srv->dispatch = mp_const_none;
+    srv->polled = 0;
+    srv->paused = false;
     return MP_OBJ_FROM_PTR(srv);
 }
 
@@ -357,6 +361,48 @@ static mp_obj_t server_accept(mp_obj_t self_in) {
 }
 static MP_DEFINE_CONST_FUN_OBJ_1(server_accept_obj, server_accept);
 
+// Accept failed (out of memory or file descriptors): the listening socket leaves the poll set
+// for a while, so that the running requests can finish; sweep() puts it back.
+#define KILN_ACCEPT_PAUSE_MS (100)
+
+static void listen_again(kiln_server_obj_t *srv) {
+    if (!srv->closed && srv->poller != MP_OBJ_NULL
+        && !kiln_poll(srv->poller, MP_OBJ_FROM_PTR(srv), &srv->polled, MP_STREAM_POLL_RD)) {
+        srv->paused = true;
+        srv->paused_at = mp_hal_ticks_ms();
+    }
+}
+
+// The poller found the listening socket ready: every client waiting is accepted and served.
+void kiln_server_ready(kiln_server_obj_t *srv) {
+    for (;;) {
+        mp_obj_t c = server_accept(MP_OBJ_FROM_PTR(srv));
+        if (c == mp_const_none) {
+            return;
+        }
+        if (c == mp_const_false) {
+            kiln_unpoll(srv->poller, MP_OBJ_FROM_PTR(srv), &srv->polled);
+            srv->paused = true;
+            srv->paused_at = mp_hal_ticks_ms();
+            return;
+        }
+        kiln_conn_start(MP_OBJ_TO_PTR(c));
+    }
+}
+
+// server.attach(poller, dispatch): its clients wait in poller (asyncio's select.poll, waited on
+// by a Loop) from now on; dispatch(conn, code) is called when one's Python part begins.
+static mp_obj_t server_attach(mp_obj_t self_in, mp_obj_t poller, mp_obj_t dispatch) {
+    kiln_server_obj_t *srv = MP_OBJ_TO_PTR(self_in);
+    srv->poller = poller;
+    srv->dispatch = dispatch;
+    if (!kiln_poll(poller, self_in, &srv->polled, MP_STREAM_POLL_RD)) {
+        mp_raise_type(&mp_type_MemoryError);
+    }
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_3(server_attach_obj, server_attach);
+
 // Whether the client's socket has bytes the loop has not read yet.
 static bool readable(kiln_conn_obj_t *c) {
     const mp_stream_p_t *sp = mp_get_stream(c->sock);
@@ -378,6 +424,13 @@ static mp_obj_t server_sweep(mp_obj_t self_in) {
         srv->pressed_at = now;
     } else if (srv->pressed && now - srv->pressed_at >= KILN_PRESSURE_HEAD_MS) {
         srv->pressed = false;
+    }
+    if (srv->paused) {
+        if (now - srv->paused_at >= KILN_ACCEPT_PAUSE_MS) {
+            srv->paused = false;
+            listen_again(srv);
+        }
+        next = KILN_ACCEPT_PAUSE_MS;
     }
     for (size_t i = 0; i < srv->max_conns; i++) {
         if (srv->slots[i].conn == MP_OBJ_NULL) {
@@ -422,6 +475,9 @@ static mp_obj_t server_close(mp_obj_t self_in) {
             kiln_conn_timeout(c);
         }
     }
+    if (srv->poller != MP_OBJ_NULL) {
+        kiln_unpoll(srv->poller, self_in, &srv->polled);
+    }
     int err;
     mp_get_stream(srv->sock)->ioctl(srv->sock, MP_STREAM_CLOSE, 0, &err);
     return mp_const_none;
@@ -448,10 +504,25 @@ static void server_attr(mp_obj_t self_in, qstr attr, mp_obj_t *dest) {
 
 static const mp_rom_map_elem_t server_locals_table[] = {
     { MP_ROM_QSTR(MP_QSTR_accept), MP_ROM_PTR(&server_accept_obj) },
+    { MP_ROM_QSTR(MP_QSTR_attach), MP_ROM_PTR(&server_attach_obj) },
     { MP_ROM_QSTR(MP_QSTR_sweep), MP_ROM_PTR(&server_sweep_obj) },
     { MP_ROM_QSTR(MP_QSTR_close), MP_ROM_PTR(&server_close_obj) },
 };
 static MP_DEFINE_CONST_DICT(server_locals, server_locals_table);
+
+// The poller polls a Server as its listening socket.
+static mp_uint_t server_ioctl(mp_obj_t self_in, mp_uint_t request, uintptr_t arg, int *errcode) {
+    kiln_server_obj_t *srv = MP_OBJ_TO_PTR(self_in);
+    if (request != MP_STREAM_POLL && request != MP_STREAM_GET_FILENO) {
+        *errcode = MP_EINVAL;
+        return MP_STREAM_ERROR;
+    }
+    return mp_get_stream(srv->sock)->ioctl(srv->sock, request, arg, errcode);
+}
+
+static const mp_stream_p_t server_stream_p = {
+    .ioctl = server_ioctl,
+};
 
 MP_DEFINE_CONST_OBJ_TYPE(
     kiln_server_type,
@@ -459,5 +530,6 @@ MP_DEFINE_CONST_OBJ_TYPE(
     MP_TYPE_FLAG_NONE,
     make_new, server_make_new,
     attr, server_attr,
+    protocol, &server_stream_p,
     locals_dict, &server_locals
     );

@@ -1,8 +1,10 @@
 // The socket loop: a listening server (_kiln.Server) and its connections (_kiln.Conn).
 //
-// Python (modules/kiln/server.py) runs one asyncio task per connection. The task calls
-// conn.run(), which reads, parses, calls the handler and writes as much as it can without
-// waiting, then returns one of the KILN_RUN_* codes telling the task what to wait for.
+// Connections wait in asyncio's poll set, served by kiln_poll.c's Loop: when one is ready, C
+// reads, parses, calls the handler and writes as much as it can without waiting, and leaves it
+// registered for what it waits for next (one of the KILN_RUN_* codes). Only what must run in
+// Python (an awaitable handler, an async body, an upgraded connection) goes to the slot's
+// worker task (modules/kiln/server.py), which gives the connection back when it waits again.
 // Everything here goes through socket methods and the stream protocol only, so it is the same
 // code on unix (BSD sockets), esp32 (lwIP sockets) and esp8266 (modlwip).
 #ifndef KILN_SERVER_H
@@ -65,6 +67,12 @@ mp_uint_t mp_hal_ticks_ms(void);
 #endif
 #ifndef KILN_PER_CLIENT_MIN_SLOTS
 #define KILN_PER_CLIENT_MIN_SLOTS (16)
+#endif
+
+// A connection ready to read takes at most this many reads of its buffer per turn, so that a
+// client that keeps sending cannot hold the loop from the others.
+#ifndef KILN_READS_PER_TURN
+#define KILN_READS_PER_TURN (8)
 #endif
 
 // A sync handler that holds the loop this long or longer gets a console line.
@@ -147,6 +155,11 @@ typedef struct _kiln_server_obj_t {
     bool capping;           // refusing a client over max_per_client (logged once per episode)
     bool accept_failing;    // accept() fails, e.g. out of file descriptors (logged once)
     kiln_http_limits_t limits;
+    mp_obj_t poller;        // the select.poll its connections wait in (attach()), or NULL
+    mp_obj_t dispatch;      // dispatch(conn, KILN_RUN_*): a connection's Python part begins
+    uint8_t polled;         // what the listening socket is registered for (0: not registered)
+    bool paused;            // accept failed (out of memory or descriptors): retried by sweep
+    uint32_t paused_at;
 } kiln_server_obj_t;
 
 typedef struct _kiln_conn_obj_t {
@@ -194,22 +207,32 @@ typedef struct _kiln_conn_obj_t {
     bool streaming;         // the body is left to req.stream
     bool body_done;         // streamed body: all of it was read from the socket
     uint8_t drain;          // before closing, read and drop input: KILN_DRAIN_*
+    uint8_t polled;         // what it is registered for in the poller (0: not registered)
+    uint8_t reads_left;     // reads it may still take this turn (KILN_READS_PER_TURN)
     kiln_http_chunked_t chunked;
     kiln_ws_reader_t ws;    // after an upgrade to WebSocket
 } kiln_conn_obj_t;
 
 extern const mp_obj_type_t kiln_server_type;
 extern const mp_obj_type_t kiln_conn_type;
+extern const mp_obj_type_t kiln_loop_type;
+
+// kiln_poll.c
+bool kiln_poll(mp_obj_t poller, mp_obj_t obj, uint8_t *polled, uint8_t events);
+void kiln_unpoll(mp_obj_t poller, mp_obj_t obj, uint8_t *polled);
 
 // kiln_server.c
 void kiln_server_release(kiln_server_obj_t *srv, kiln_conn_obj_t *c);
 void kiln_print_peer(const kiln_conn_obj_t *c);
 void kiln_log(const kiln_conn_obj_t *c, unsigned status, const char *what);
+void kiln_server_ready(kiln_server_obj_t *srv);
 
 // kiln_conn.c
 mp_obj_t kiln_peer_from_addr(mp_obj_t addr);
 mp_obj_t kiln_conn_new(kiln_server_obj_t *srv, mp_obj_t sock, mp_obj_t raw, mp_obj_t peer, size_t slot);
 void kiln_conn_close(kiln_conn_obj_t *c);
+void kiln_conn_start(kiln_conn_obj_t *c);
+void kiln_conn_ready(kiln_conn_obj_t *c);
 void kiln_conn_timeout(kiln_conn_obj_t *c);
 void kiln_conn_log_access(kiln_conn_obj_t *c);
 // The connection's stream I/O (the stream protocol's read and write, MP_STREAM_ERROR and *err

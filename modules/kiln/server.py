@@ -1,8 +1,9 @@
 """Kiln's HTTP server: the C socket loop (`_kiln.Server`) driven by asyncio.
 
-One asyncio task accepts clients, one worker task per connection slot waits on its client's
-socket and lets C do the work (read, parse, call the handler, write), and a janitor task
-enforces the timeouts.
+Connections wait in asyncio's own poll set and are served by C where asyncio waits (`_kiln.Loop`
+is the wait of asyncio's IOQueue): a request to a sync handler takes no task and no scheduler
+pass. What must run in Python (an awaitable handler, an async body, a WebSocket) runs in the
+slot's worker task, and a janitor task enforces the timeouts.
 """
 
 import asyncio
@@ -14,17 +15,11 @@ from asyncio import core
 import _kiln
 from micropython import const
 
-# What Conn.run() and friends ask the connection task to do (kiln_server.h, KILN_RUN_*);
-# const() makes them literals in the bytecode, not global lookups.
-_READ = const(1)
+# What the C loop asks a worker to do (kiln_server.h, KILN_RUN_*); const() makes them literals
+# in the bytecode, not global lookups. READ and WRITE: C has the connection back.
 _WRITE = const(2)
 _AWAIT = const(3)
-_ANEXT = const(4)
 _UPGRADE = const(5)
-
-# Responses go out as written: the head and a large body are two writes, and Nagle's algorithm
-# would hold the second until the client's delayed ACK of the first (about 40 ms).
-_NODELAY = (getattr(socket, "IPPROTO_TCP", 6), getattr(socket, "TCP_NODELAY", 1))
 
 # Per-connection heap: buffers, objects and the task, with room for a request's own objects.
 _BYTES_PER_CONNECTION = 4096
@@ -47,23 +42,26 @@ def _ms(seconds):
     return int(seconds * 1000)
 
 
-def _unqueue(ioq, s):
-    # After a MemoryError inside queue_read/queue_write: undo the half-made registration. A
-    # failed poller.register can leave an empty entry that unregister cannot remove, so fill
-    # it first.
-    if ioq.map.pop(id(s), None) is not None:
-        gc.collect()
-        try:
-            ioq.poller.register(s, 1)
-        except MemoryError:
-            return
-        ioq.poller.unregister(s)
+class _IOQueue(core.IOQueue):
+    # asyncio's IOQueue, same poll set and map, whose wait_io_event is the C loop's (an instance
+    # attribute: the bound method of a C object, called without a Python frame).
+    def __init__(self, ioq):
+        self.poller = ioq.poller
+        self.map = ioq.map
+        self.wait_io_event = _kiln.Loop(ioq.poller, ioq.map, core._task_queue).wait
 
 
-async def _worker(srv, ioq, w):
-    # One task per slot for the server's life, so a new client needs no task or generator:
-    # w is [TaskQueue where it waits, the Conn to serve next, this task]. C works until it must
-    # wait; the worker waits, then hands back to C.
+def _io_queue():
+    ioq = core._io_queue
+    if type(ioq) is not _IOQueue:
+        # tasks already waiting keep the old queue as their data: it shares poll set and map
+        ioq = core._io_queue = _IOQueue(ioq)
+    return ioq
+
+
+async def _worker(srv, w):
+    # One task per slot for the server's life, so a connection's Python part needs no new task:
+    # w is [TaskQueue where it waits, the Conn to serve next, what C asked for, this task].
     q = w[0]
     while True:
         c = w[1]
@@ -74,31 +72,21 @@ async def _worker(srv, ioq, w):
             yield
             continue
         w[1] = None
-        # the client's socket, also under TLS: what the loop waits on (a TLS stream reads its
-        # records whole, so a short read leaves nothing decrypted behind)
+        r = w[2]
+        # the client's socket, also under TLS (what close() is matched against)
         s = c.raw
         try:
-            s.setsockopt(_NODELAY[0], _NODELAY[1], 1)
-        except OSError:
-            pass
-        try:
-            r = c.run()
-            while r:
-                if r == _READ:
-                    yield ioq.queue_read(s)
-                    r = c.run()
-                elif r == _WRITE:
-                    yield ioq.queue_write(s)
-                    r = c.run()
-                elif r == _UPGRADE:
+            while r > _WRITE:
+                if r == _UPGRADE:
                     # a 101 went out: the upgrade (a WebSocket) serves the connection to its end
                     try:
                         await c.pending.serve(c)
                     except Exception as e:  # noqa: BLE001 - its view's error: log it and close
                         print("Kiln: an upgraded connection failed")
                         sys.print_exception(e)
+                    c.close(s)
                     break
-                elif r == _AWAIT:
+                if r == _AWAIT:
                     try:
                         res = await c.pending
                     except Exception as e:  # noqa: BLE001 - the loop answers 500 and logs it
@@ -115,7 +103,7 @@ async def _worker(srv, ioq, w):
                         continue
                     r = c.feed(chunk)
         except MemoryError:
-            _unqueue(ioq, s)
+            c.close(s)
             print("Kiln: out of memory, closed a connection")
         except asyncio.CancelledError:
             # C closed the connection (timeout, eviction); only a closing server ends the worker
@@ -123,50 +111,33 @@ async def _worker(srv, ioq, w):
                 raise
         except (KeyboardInterrupt, SystemExit):
             # for the program: the server's close() ends the connection (a WebSocket gets 1001)
-            c = None
             raise
         finally:
-            # c serves the slot's next client once closed: after a timeout it may already
-            if c is not None:
-                c.close(s)
             # a parked worker keeps no response or socket alive
-            s = res = chunk = None
+            c = s = res = chunk = None
 
 
-def _new_worker(srv, ioq):
-    w = [core.TaskQueue(), None, None]
-    w[2] = asyncio.create_task(_worker(srv, ioq, w))
+def _new_worker(srv):
+    w = [core.TaskQueue(), None, 0, None]
+    w[3] = asyncio.create_task(_worker(srv, w))
     return w
 
 
-async def _accept(srv, ioq, workers):
-    s = srv.sock
-    while True:
-        try:
-            yield ioq.queue_read(s)
-            c = srv.accept()
-            while c:
-                i = c.slot
-                try:
-                    w = workers[i]
-                    if w[2].done():
-                        # a worker ended by an error it did not expect: replace it
-                        w = workers[i] = _new_worker(srv, ioq)
-                except MemoryError:
-                    c.close()
-                    print("Kiln: out of memory, closed a connection")
-                else:
-                    w[1] = c
-                    c.task = w[2]
-                    if w[0].peek():
-                        core._task_queue.push(w[0].pop())
-                c = srv.accept()
-        except MemoryError:
-            _unqueue(ioq, s)
-            c = False
-        if c is False:
-            # Out of memory or file descriptors: give the running requests time to finish.
-            await asyncio.sleep_ms(100)
+def _dispatcher(srv, workers):
+    # What C calls when a connection's Python part begins: the slot's worker takes it.
+    def dispatch(c, r):
+        i = c.slot
+        w = workers[i]
+        if w[3].done():
+            # a worker ended by an error it did not expect: replace it
+            w = workers[i] = _new_worker(srv)
+        w[1] = c
+        w[2] = r
+        c.task = w[3]
+        if w[0].peek():
+            core._task_queue.push(w[0].pop())
+
+    return dispatch
 
 
 async def _janitor(srv):
@@ -228,7 +199,7 @@ class Server:
             t.cancel()
         self._srv.close()
         for w in self._workers:
-            w[2].cancel()
+            w[3].cancel()
 
     async def wait_closed(self):
         try:
@@ -295,13 +266,13 @@ async def start_server(handler, host="0.0.0.0", port=80, ssl=None, **config):
     except Exception:
         sock.close()
         raise
-    ioq = core._io_queue
     # a worker per slot, made now like the slots (C may have made fewer slots than asked for)
     workers = []
     try:
         for _ in range(srv.max_connections):
-            workers.append(_new_worker(srv, ioq))
-        tasks = [asyncio.create_task(_accept(srv, ioq, workers)), asyncio.create_task(_janitor(srv))]
+            workers.append(_new_worker(srv))
+        tasks = [asyncio.create_task(_janitor(srv))]
+        srv.attach(_io_queue().poller, _dispatcher(srv, workers))
     except MemoryError:
         Server(srv, [], workers).close()
         raise

@@ -1,0 +1,154 @@
+// The one poller: asyncio's IOQueue waits in Loop.wait (kiln/server.py installs it as the
+// queue's wait_io_event), one poll over asyncio's own streams and every Kiln connection. A ready
+// connection is served here, in C, until it must wait again; a ready stream of asyncio's wakes
+// its task exactly as asyncio's own wait_io_event does. So a request to a sync handler costs no
+// task, no scheduler pass and no poll registration: the connection stays registered (the Conn
+// object itself, whose stream ioctl is its socket's) while the client keeps it open.
+//
+// Everything goes through select.poll's methods, so it is the same code on unix (poll(2) on the
+// sockets' file descriptors) and on the boards (each socket's MP_STREAM_POLL).
+#include "py/runtime.h"
+#include "py/stream.h"
+#include "py/gc.h"
+#include "kiln_server.h"
+
+// Ready objects taken from one poll: the rest are reported again by the next one.
+#ifndef KILN_POLL_BATCH
+#define KILN_POLL_BATCH (16)
+#endif
+
+typedef struct _kiln_loop_obj_t {
+    mp_obj_base_t base;
+    mp_obj_t poller;    // asyncio's select.poll
+    mp_obj_t map;       // asyncio's IOQueue.map: id(stream) -> [reading task, writing task, stream]
+    mp_obj_t tasks;     // asyncio's run queue (_task_queue)
+} kiln_loop_obj_t;
+
+// poller.<method>(obj[, events]); false if it raised (out of memory).
+static bool poller_call(mp_obj_t poller, qstr method, mp_obj_t obj, int events) {
+    nlr_buf_t nlr;
+    if (nlr_push(&nlr) == 0) {
+        mp_obj_t dest[4];
+        mp_load_method(poller, method, dest);
+        dest[2] = obj;
+        dest[3] = MP_OBJ_NEW_SMALL_INT(events);
+        mp_call_method_n_kw(events ? 2 : 1, 0, dest);
+        nlr_pop();
+        return true;
+    }
+    return false;
+}
+
+// Registers obj for events (MP_STREAM_POLL_RD or _WR), or changes what it waits for; *polled
+// holds what it is registered for (0: not registered). False when the poller is out of memory.
+bool kiln_poll(mp_obj_t poller, mp_obj_t obj, uint8_t *polled, uint8_t events) {
+    if (*polled == events) {
+        return true;
+    }
+    if (poller_call(poller, *polled ? MP_QSTR_modify : MP_QSTR_register, obj, events)) {
+        *polled = events;
+        return true;
+    }
+    if (!*polled) {
+        // A failed register leaves an empty entry in the poll set that unregister cannot
+        // remove (and poll would trip on): fill it, then remove it.
+        gc_collect();
+        if (poller_call(poller, MP_QSTR_register, obj, events)) {
+            poller_call(poller, MP_QSTR_unregister, obj, 0);
+        }
+    }
+    return false;
+}
+
+void kiln_unpoll(mp_obj_t poller, mp_obj_t obj, uint8_t *polled) {
+    if (*polled) {
+        *polled = 0;
+        poller_call(poller, MP_QSTR_unregister, obj, 0);
+    }
+}
+
+// What asyncio's wait_io_event does with one of its streams: wake the task reading (POLLIN or
+// an error) and the one writing (POLLOUT or an error), and keep waiting for what is left.
+static void wake_tasks(kiln_loop_obj_t *self, mp_obj_t s, mp_uint_t ev) {
+    mp_map_elem_t *e = mp_map_lookup(mp_obj_dict_get_map(self->map), mp_obj_id(s), MP_MAP_LOOKUP);
+    if (e == NULL) {
+        return;
+    }
+    size_t n;
+    mp_obj_t *waiting;
+    mp_obj_list_get(e->value, &n, &waiting);
+    for (int i = 0; i < 2; i++) {
+        mp_uint_t wakes = i == 0 ? ~MP_STREAM_POLL_WR : ~MP_STREAM_POLL_RD;
+        if ((ev & wakes) && waiting[i] != mp_const_none) {
+            mp_obj_t dest[3];
+            mp_load_method(self->tasks, MP_QSTR_push, dest);
+            dest[2] = waiting[i];
+            mp_call_method_n_kw(1, 0, dest);
+            waiting[i] = mp_const_none;
+        }
+    }
+    if (waiting[0] == mp_const_none && waiting[1] == mp_const_none) {
+        mp_obj_dict_delete(self->map, mp_obj_id(s));
+        poller_call(self->poller, MP_QSTR_unregister, s, 0);
+    } else {
+        poller_call(self->poller, MP_QSTR_modify, s,
+            waiting[0] == mp_const_none ? MP_STREAM_POLL_WR : MP_STREAM_POLL_RD);
+    }
+}
+
+// loop.wait(dt): asyncio's wait_io_event(dt): polls for at most dt ms (-1: until something is
+// ready), then serves or wakes what is ready.
+static mp_obj_t loop_wait(mp_obj_t self_in, mp_obj_t dt) {
+    kiln_loop_obj_t *self = MP_OBJ_TO_PTR(self_in);
+    mp_obj_t dest[3];
+    mp_load_method(self->poller, MP_QSTR_ipoll, dest);
+    dest[2] = dt;
+    mp_obj_t it = mp_call_method_n_kw(1, 0, dest);
+    // Taken out first: serving one may register or unregister others, which ipoll's iteration
+    // over the poll set would not survive.
+    mp_obj_t ready[KILN_POLL_BATCH];
+    mp_uint_t events[KILN_POLL_BATCH];
+    size_t n = 0;
+    mp_obj_t item;
+    while (n < KILN_POLL_BATCH && (item = mp_iternext(it)) != MP_OBJ_STOP_ITERATION) {
+        mp_obj_t *pair = ((mp_obj_tuple_t *)MP_OBJ_TO_PTR(item))->items;
+        ready[n] = pair[0];
+        events[n++] = MP_OBJ_SMALL_INT_VALUE(pair[1]);
+    }
+    for (size_t i = 0; i < n; i++) {
+        const mp_obj_type_t *type = mp_obj_get_type(ready[i]);
+        if (type == &kiln_conn_type) {
+            kiln_conn_ready(MP_OBJ_TO_PTR(ready[i]));
+        } else if (type == &kiln_server_type) {
+            kiln_server_ready(MP_OBJ_TO_PTR(ready[i]));
+        } else {
+            wake_tasks(self, ready[i], events[i]);
+        }
+        ready[i] = MP_OBJ_NULL;
+    }
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_2(loop_wait_obj, loop_wait);
+
+// Loop(poller, map, tasks): the wait of asyncio's IOQueue with that poller and map.
+static mp_obj_t loop_make_new(const mp_obj_type_t *type, size_t n_args, size_t n_kw, const mp_obj_t *args) {
+    mp_arg_check_num(n_args, n_kw, 3, 3, false);
+    kiln_loop_obj_t *self = mp_obj_malloc(kiln_loop_obj_t, type);
+    self->poller = args[0];
+    self->map = args[1];
+    self->tasks = args[2];
+    return MP_OBJ_FROM_PTR(self);
+}
+
+static const mp_rom_map_elem_t loop_locals_table[] = {
+    { MP_ROM_QSTR(MP_QSTR_wait), MP_ROM_PTR(&loop_wait_obj) },
+};
+static MP_DEFINE_CONST_DICT(loop_locals, loop_locals_table);
+
+MP_DEFINE_CONST_OBJ_TYPE(
+    kiln_loop_type,
+    MP_QSTR_Loop,
+    MP_TYPE_FLAG_NONE,
+    make_new, loop_make_new,
+    locals_dict, &loop_locals
+    );
