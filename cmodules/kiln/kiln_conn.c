@@ -934,6 +934,11 @@ static int conn_settle(kiln_conn_obj_t *c, int r, bool polled) {
             nlr_pop();
             return r;
         }
+        if (!mp_obj_is_subclass_fast(MP_OBJ_FROM_PTR(((mp_obj_base_t *)nlr.ret_val)->type),
+            MP_OBJ_FROM_PTR(&mp_type_Exception))) {
+            // Ctrl-C: the server's close() ends the connection (a WebSocket learns why)
+            nlr_jump(nlr.ret_val);
+        }
     }
     mp_printf(&mp_plat_print, "Kiln: out of memory, closed a connection\n");
     kiln_conn_close(c);

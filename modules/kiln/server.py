@@ -84,7 +84,6 @@ async def _worker(srv, w):
                     except Exception as e:  # noqa: BLE001 - its view's error: log it and close
                         print("Kiln: an upgraded connection failed")
                         sys.print_exception(e)
-                    c.close(s)
                     break
                 if r == _AWAIT:
                     try:
@@ -103,7 +102,6 @@ async def _worker(srv, w):
                         continue
                     r = c.feed(chunk)
         except MemoryError:
-            c.close(s)
             print("Kiln: out of memory, closed a connection")
         except asyncio.CancelledError:
             # C closed the connection (timeout, eviction); only a closing server ends the worker
@@ -111,8 +109,13 @@ async def _worker(srv, w):
                 raise
         except (KeyboardInterrupt, SystemExit):
             # for the program: the server's close() ends the connection (a WebSocket gets 1001)
+            r = 0
             raise
         finally:
+            # still the worker's (an upgrade ended, an error, a timeout's cancel): closed; c
+            # serves the slot's next client once closed, so only while it serves s
+            if r > _WRITE:
+                c.close(s)
             # a parked worker keeps no response or socket alive
             c = s = res = chunk = None
 
@@ -196,16 +199,23 @@ class Server:
 
     def close(self):
         for t in self._tasks:
-            t.cancel()
+            _cancel(t)
         self._srv.close()
         for w in self._workers:
-            w[3].cancel()
+            _cancel(w[3])
 
     async def wait_closed(self):
         try:
             await self._tasks[0]
         except asyncio.CancelledError:
             pass
+
+
+def _cancel(task):
+    # After Ctrl-C in the C loop's wait, asyncio's current task is the last one that ran, which
+    # cannot be cancelled ("can't cancel self"): it ends with its event loop.
+    if task is not core.cur_task:
+        task.cancel()
 
 
 def _tls(ctx):
