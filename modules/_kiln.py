@@ -22,4 +22,4 @@ from _kiln_http import (  # noqa: F401 - the module's names
     url_decode,
     version,
 )
-from _kiln_loop import Conn, Server  # noqa: F401
+from _kiln_loop import Conn, Loop, Server  # noqa: F401

@@ -26,12 +26,16 @@ from _kiln_http import (
     reason,
 )
 
-# kiln/server.py drives it: one worker task per connection slot calls conn.run(), which reads,
-# parses, calls the handler and writes as much as it can without waiting, then returns what to
-# wait for. As in the C loop, each slot's Conn is made when the server starts and reused by the
-# slot's clients. Differences from the C loop: chunked request bodies are always read into
-# memory (up to max_body); only Content-Length bodies over body_in_memory stream through
-# req.stream; receive and send buffers are allocated per read and per response, not per slot.
+# kiln/server.py drives it as the C loop: Loop.wait is asyncio's wait (kiln_poll.c), a ready
+# connection is served there (conn.run() reads, parses, calls the handler and writes as much as
+# it can without waiting) and stays registered for what it waits for; what must run in Python
+# goes to the slot's worker task (dispatch). The poll set holds the sockets themselves (a
+# Python object has no stream ioctl here), found again through _owners. As in the C loop, each
+# slot's Conn is made when the server starts and reused by the slot's clients. Differences from
+# the C loop: chunked request bodies are always read into memory (up to max_body); only
+# Content-Length bodies over body_in_memory stream through req.stream; receive and send buffers
+# are allocated per read and per response, not per slot; a connection reads without a limit
+# per turn.
 
 try:
     from time import ticks_diff, ticks_ms
@@ -134,6 +138,79 @@ def _peer_host(peer):
     return peer[0] if isinstance(peer, tuple) and peer else peer
 
 
+# id(socket) -> the Server or Conn the poller serves it for
+_owners = {}
+
+_POLL_BATCH = 16
+_ACCEPT_PAUSE_MS = 100
+
+
+class Loop:
+    """kiln_poll.c's Loop: wait(dt) is asyncio's IOQueue.wait_io_event(dt)."""
+
+    def __init__(self, poller, waiting, tasks):
+        self._poller = poller
+        self._map = waiting
+        self._tasks = tasks
+
+    def wait(self, dt):
+        ready = []
+        for s, ev in self._poller.ipoll(dt):
+            ready.append((s, ev))
+            if len(ready) == _POLL_BATCH:
+                break
+        for s, ev in ready:
+            owner = _owners.get(id(s))
+            if owner is not None:
+                owner._ready()
+            else:
+                self._wake(s, ev)
+
+    def _wake(self, s, ev):
+        # asyncio's own wait_io_event, for one stream
+        sm = self._map.get(id(s))
+        if sm is None:
+            return
+        if ev & ~select.POLLOUT and sm[0] is not None:
+            self._tasks.push(sm[0])
+            sm[0] = None
+        if ev & ~select.POLLIN and sm[1] is not None:
+            self._tasks.push(sm[1])
+            sm[1] = None
+        if sm[0] is None and sm[1] is None:
+            del self._map[id(s)]
+            self._poller.unregister(s)
+        else:
+            self._poller.modify(s, select.POLLOUT if sm[0] is None else select.POLLIN)
+
+
+def _poll(poller, owner, sock, events):
+    # kiln_poll(): registers sock for events, or changes them; False when out of memory
+    if owner._polled == events:
+        return True
+    try:
+        if owner._polled:
+            poller.modify(sock, events)
+        else:
+            _owners[id(sock)] = owner
+            poller.register(sock, events)
+    except MemoryError:
+        _owners.pop(id(sock), None)
+        return False
+    owner._polled = events
+    return True
+
+
+def _unpoll(poller, owner, sock):
+    if owner._polled:
+        owner._polled = 0
+        _owners.pop(id(sock), None)
+        try:
+            poller.unregister(sock)
+        except (KeyError, OSError):
+            pass
+
+
 class Server:
     """The socket loop over a listening socket; kiln/server.py drives it under asyncio."""
 
@@ -166,6 +243,11 @@ class Server:
         self._capping = False
         self._pressed = False
         self._pressed_at = 0
+        self._poller = None
+        self._dispatch = None
+        self._polled = 0
+        self._paused = False
+        self._paused_at = 0
         self._reserve_slots()
         n = self.max_connections  # the slots reserved
         if max_per_client < 0:
@@ -245,6 +327,24 @@ class Server:
             self.connections += 1
             return c
 
+    def attach(self, poller, dispatch):
+        self._poller = poller
+        self._dispatch = dispatch
+        if not _poll(poller, self, self.sock, select.POLLIN):
+            raise MemoryError
+
+    def _ready(self):
+        while True:
+            c = self.accept()
+            if c is None:
+                return
+            if c is False:
+                _unpoll(self._poller, self, self.sock)
+                self._paused = True
+                self._paused_at = ticks_ms()
+                return
+            c._start()
+
     def _under_pressure(self):
         return self.connections * 100 >= self.max_connections * _PRESSURE_PERCENT
 
@@ -282,6 +382,13 @@ class Server:
     def sweep(self):
         now = ticks_ms()
         nxt = 1000
+        if self._paused:
+            if ticks_diff(now, self._paused_at) >= _ACCEPT_PAUSE_MS:
+                self._paused = False
+                if not self.closed and not _poll(self._poller, self, self.sock, select.POLLIN):
+                    self._paused = True
+                    self._paused_at = now
+            nxt = _ACCEPT_PAUSE_MS
         if self._under_pressure():
             self._pressed = True
             self._pressed_at = now
@@ -319,6 +426,8 @@ class Server:
                         pass
                 c._tphase = _T_NONE
                 c._timeout()
+        if self._poller is not None:
+            _unpoll(self._poller, self, self.sock)
         self.sock.close()
 
 
@@ -364,6 +473,7 @@ class Conn:
         self._tphase = _T_NONE
         self._in = self._out = b""
         self._req = self._src = None
+        self._polled = 0
 
     def _open(self, sock, peer):
         sock.setblocking(False)
@@ -449,19 +559,57 @@ class Conn:
     # --- the Python-facing steps ---
 
     def run(self):
+        return self._settle(self._turn(), False)
+
+    def _turn(self):
         try:
             return self._step()
         except Exception as e:  # noqa: BLE001 - as the C loop: a 500 if nothing was sent
-            return self.fail(e)
+            return self._fail(e)
+
+    def _settle(self, r, polled):
+        # kiln_conn.c's conn_settle: waiting, the connection stays in the poll set; its Python
+        # part begins outside it, in the slot's worker when the poller served it
+        srv = self.server
+        if srv._poller is None or r == _RUN_CLOSE:
+            return r
+        if r == _RUN_READ or r == _RUN_WRITE:
+            self.task = None
+            if _poll(srv._poller, self, self.raw, select.POLLIN if r == _RUN_READ else select.POLLOUT):
+                return r
+        else:
+            _unpoll(srv._poller, self, self.raw)
+            if not polled:
+                return r
+            try:
+                srv._dispatch(self, r)
+                return r
+            except Exception:  # noqa: BLE001 - as the C loop: out of memory, closed
+                pass
+        print("Kiln: out of memory, closed a connection")
+        self.close()
+        return _RUN_CLOSE
+
+    def _ready(self):
+        if self._polled:
+            self._settle(self._turn(), True)
+
+    def _start(self):
+        try:
+            self.raw.setsockopt(6, 1, 1)  # IPPROTO_TCP, TCP_NODELAY: responses go out as written
+        except (OSError, AttributeError):
+            pass
+        self._settle(self._turn(), True)
 
     def respond(self, res):
         if self._phase != _PH_HANDLER:
             return _RUN_CLOSE
         try:
             r = self._respond(res)
-            return self._step() if r is None else r
+            r = self._step() if r is None else r
         except Exception as e:  # noqa: BLE001
-            return self.fail(e)
+            r = self._fail(e)
+        return self._settle(r, False)
 
     def feed(self, chunk):
         if self._phase != _PH_ASTREAM:
@@ -469,13 +617,17 @@ class Conn:
         try:
             if chunk is None:
                 self._end_body()
-                return self._step()
-            self._chunk(chunk)
-            return self._step()
+            else:
+                self._chunk(chunk)
+            r = self._step()
         except Exception as e:  # noqa: BLE001
-            return self.fail(e)
+            r = self._fail(e)
+        return self._settle(r, False)
 
     def fail(self, exc):
+        return self._settle(self._fail(exc), False)
+
+    def _fail(self, exc):
         in_handler = self._phase == _PH_HANDLER
         oom = isinstance(exc, MemoryError)
         print("Kiln: %s from %s: %s" % ("500 handler error" if in_handler else "500 server error",
@@ -527,6 +679,9 @@ class Conn:
         self._drop_request()
         self._phase = _PH_CLOSED
         self._tphase = _T_NONE
+        # out of the poll set before the socket is closed
+        if self.server._poller is not None:
+            _unpoll(self.server._poller, self, self.raw)
         for s in (self.sock, self.raw):
             # a TLS stream whose handshake failed has let go of its socket without closing it
             try:
