@@ -152,19 +152,29 @@ class Loop:
         self._poller = poller
         self._map = waiting
         self._tasks = tasks
+        # what one poll found, taken out first (serving changes the poll set); kept, so that a
+        # wait allocates nothing
+        self._found = [None] * _POLL_BATCH
+        self._events = [0] * _POLL_BATCH
 
     def wait(self, dt):
-        ready = []
+        found = self._found
+        events = self._events
+        n = 0
         for s, ev in self._poller.ipoll(dt):
-            ready.append((s, ev))
-            if len(ready) == _POLL_BATCH:
+            found[n] = s
+            events[n] = ev
+            n += 1
+            if n == _POLL_BATCH:
                 break
-        for s, ev in ready:
+        for i in range(n):
+            s = found[i]
+            found[i] = None
             owner = _owners.get(id(s))
             if owner is not None:
                 owner._ready()
             else:
-                self._wake(s, ev)
+                self._wake(s, events[i])
 
     def _wake(self, s, ev):
         # asyncio's own wait_io_event, for one stream

@@ -46,16 +46,23 @@ class SSE:
             data = json.dumps(data)
         elif t is bytes:
             data = data.decode()
-        lines = str(data).replace("\r\n", "\n").replace("\r", "\n").split("\n")
+        text = str(data)
         if comment:
-            out = "".join(": %s\n" % line for line in lines) + "\n"
+            field = ": %s\n"
+            out = ""
         else:
+            field = "data: %s\n"
             out = _field("id", event_id) if event_id is not None else ""
             if event:
                 out += _field("event", event)
             if retry is not None:
                 out += "retry: %d\n" % int(retry * 1000)
-            out += "".join("data: %s\n" % line for line in lines) + "\n"
+        if "\n" in text or "\r" in text:
+            lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+            out += "".join(field % line for line in lines) + "\n"
+        else:
+            # one line (a JSON document): one copy of it, not five (a board's heap)
+            out += field % text + "\n"
         while len(self._queue) >= self.max_queued and not self.closed:
             self._has_room.clear()
             await self._has_room.wait()
