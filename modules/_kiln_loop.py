@@ -156,8 +156,15 @@ class Loop:
         # wait allocates nothing
         self._found = [None] * _POLL_BATCH
         self._events = [0] * _POLL_BATCH
+        self._polled_at = ticks_ms()
 
     def wait(self, dt):
+        if dt == 0:
+            # kiln_poll.c's turn_of_io: polled again once the tasks ready at the last poll ran
+            t = self._tasks.peek()
+            if t and ticks_diff(t.ph_key, self._polled_at) < 0:
+                return
+        self._polled_at = ticks_ms()
         found = self._found
         events = self._events
         n = 0

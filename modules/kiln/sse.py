@@ -9,6 +9,9 @@ import sys
 from kiln.response import Response
 from kiln.routing import Wrapped
 
+# An event's one line longer than this is written from the str given, not copied into the event.
+_COPY_MAX = 512
+
 
 def _field(name, value):
     value = str(value)
@@ -34,6 +37,7 @@ class SSE:
         self._has_event = asyncio.Event()
         self._has_room = asyncio.Event()
         self._task = None
+        self._parts = None  # what is left to write of an event sent in parts
         self.closed = False
 
     async def send(self, data, event=None, event_id=None, retry=None, comment=False):
@@ -60,8 +64,11 @@ class SSE:
         if "\n" in text or "\r" in text:
             lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
             out += "".join(field % line for line in lines) + "\n"
+        elif len(text) > _COPY_MAX:
+            # one long line (a JSON document, maybe one str shared by a hub's subscribers): sent
+            # as it is, between its field name and the blank line, never copied
+            out = (out + field[:-3], text, "\n\n")
         else:
-            # one line (a JSON document): one copy of it, not five (a board's heap)
             out += field % text + "\n"
         while len(self._queue) >= self.max_queued and not self.closed:
             self._has_room.clear()
@@ -86,6 +93,9 @@ class SSE:
         return self
 
     async def __anext__(self):
+        parts = self._parts
+        if parts:
+            return parts.pop(0)
         if self._task is None:
             self._task = asyncio.create_task(self._run())
         while not self._queue:
@@ -97,7 +107,11 @@ class SSE:
             except asyncio.TimeoutError:
                 return ":\n\n"
         self._has_room.set()
-        return self._queue.pop(0)
+        event = self._queue.pop(0)
+        if type(event) is tuple:
+            self._parts = [event[1], event[2]]
+            return event[0]
+        return event
 
     def close(self):
         """Stop the view (the server calls this when the client leaves)."""
