@@ -3,6 +3,7 @@
 # a request whose hooks and view are all sync is answered with no awaitable at all.
 import sys
 
+from _kiln import reason as _reason
 from micropython import const
 
 from kiln.request import G, Request
@@ -14,12 +15,6 @@ from kiln.routing import Router, endpoint_info, urlencode
 # 50 28.7k (bench/framework.py). A change of qstr numbering alone (a new name anywhere in the
 # frozen modules) can move the figure about as much, so add module-level names sparingly and
 # measure.
-
-_REASONS = {
-    400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
-    405: "Method Not Allowed", 408: "Request Timeout", 413: "Payload Too Large",
-    415: "Unsupported Media Type", 416: "Range Not Satisfiable", 500: "Internal Server Error",
-}
 
 current_app = None
 
@@ -218,14 +213,14 @@ class App:
     # hello, bench/framework.py). _live's defaults keep its callers' calls short.
 
     def handle(self, creq):
-        """Answer one C request: returns (status, headers, body) or an awaitable of it."""
+        """Answer one request (an instance of ``_request``, this app's request class, as the
+        server makes it): returns (status, headers, body) or an awaitable of it."""
         ep = self._static.get(creq.path)
         if ep is None:
             return self._dynamic(creq)
         ep = ep.get(creq.method)
         if ep is None or creq.content_length is not None:
             return self._general(creq)
-        creq._class = self._request
         if not ep.sync or not self._plain:
             return _live(self, creq, ep)
         # No hook applies and the view is sync: the life starts at the view's answer.
@@ -244,7 +239,6 @@ class App:
         ep = m[0].get(creq.method)
         if ep is None or creq.content_length is not None:
             return self._general(creq)
-        creq._class = self._request
         creq.url_args = m[1]
         if not ep.sync or not self._plain:
             return _live(self, creq, ep)
@@ -261,7 +255,6 @@ class App:
         if ep is None:
             return self._no_route(creq, methods)
         req = creq
-        req._class = self._request
         if args is not None:
             req.url_args = args
         length = req.content_length
@@ -279,7 +272,6 @@ class App:
 
     def _no_route(self, creq, methods):
         req = creq
-        req._class = self._request
         method = creq.method
         if methods is not None:
             allow = self._allow(methods)
@@ -325,7 +317,7 @@ class App:
                 sys.print_exception(e)
                 res = None
         if res is None:
-            res = Response(reason or _REASONS.get(status, "Error"), status, headers)
+            res = Response(reason or _reason(status) or "Error", status, headers)
         elif headers:
             for k, v in headers.items():
                 res.headers.setdefault(k, v)
@@ -413,6 +405,7 @@ class App:
         current_app = self
         if debug:
             self.debug = True
+        config["request_class"] = self._request
         config.setdefault("max_body", self._request.max_content_length)
         config.setdefault("body_in_memory", self._request.max_body_length)
         return self._logged if self.access_log else self.handle

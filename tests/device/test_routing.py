@@ -285,7 +285,8 @@ def test_sync_handler_returns_a_tuple_without_awaiting():
     app = make_app()
     import _kiln
 
-    creq = _kiln.Parser().feed(b"GET /users/5 HTTP/1.1\r\nHost: x\r\n\r\n")
+    # App.handle takes a request of the app's class, as the server makes it
+    creq = _kiln.Parser(request_class=app._request).feed(b"GET /users/5 HTTP/1.1\r\nHost: x\r\n\r\n")
     result = app.handle(creq)
     assert type(result) is tuple, type(result)
     # a dict body: the loop writes it as JSON (no str made for it)
@@ -455,7 +456,7 @@ def test_sync_hooks_answer_without_awaiting_in_order():
         return "never sent"
 
     def handle(raw):
-        return app.handle(_kiln.Parser().feed(raw))
+        return app.handle(_kiln.Parser(request_class=app._request).feed(raw))
 
     result = handle(b"GET /users/7 HTTP/1.1\r\nHost: x\r\n\r\n")
     assert type(result) is tuple, type(result)
