@@ -78,6 +78,11 @@ class App:
     # connection is closed), and the access log leaves it out.
     _client_left = (400, TEXT_HEADERS, "")
 
+    #: What views get is an instance of a class the app derives from this one (a subclass of
+    #: ``kiln.Request``), so ``isinstance(request, request_class)`` holds and its methods,
+    #: properties and class attributes apply.
+    request_class = Request
+
     def __init__(self, name=None, debug=False, access_log=False):
         global current_app
         self.name = name
@@ -94,9 +99,10 @@ class App:
         self._after = None
         # no before_request or after_request hook: App.handle calls a sync view itself
         self._plain = True
-        # what the hot path reads of a request, found in the first class it searches
-        self._request = type("Request", (Request,), {"app": self, "url_args": None, "_after": None,
-                                                     "_owned": None})
+        # the class the server makes requests of; what the hot path reads of a request is found in
+        # the first class it searches
+        self._request = type("Request", (self.request_class,), {"app": self, "url_args": None,
+                                                                "_after": None, "_owned": None})
         self.template_folder = "templates"
         self.server = None
         if current_app is None:
