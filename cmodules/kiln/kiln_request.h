@@ -24,7 +24,7 @@ typedef struct _kiln_request_obj_t {
     mp_obj_t stream;
     mp_obj_t client_addr;
     mp_obj_t owner;         // the instance this is the native part of, or this object itself
-    uint32_t offset;        // where the head starts in buf
+    uint32_t offset;        // where the head starts in buf (buffers stay far below 4 GB)
     kiln_http_request_t head;
     kiln_http_header_t headers[];
 } kiln_request_obj_t;
