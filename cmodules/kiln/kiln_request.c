@@ -202,12 +202,11 @@ static mp_obj_t request_make_new(const mp_obj_type_t *type, size_t n_args, size_
         mp_raise_TypeError(MP_ERROR_TEXT("requests are made by the parser"));
     }
     const kiln_request_obj_t *from = kiln_request_native(args[0]);
-    kiln_request_obj_t *self = request_alloc(&kiln_type_request, from->head.num_headers);
-    memcpy(&self->buf, &from->buf, offsetof(kiln_request_obj_t, owner) - offsetof(kiln_request_obj_t, buf));
+    size_t n = from->head.num_headers;
+    kiln_request_obj_t *self = request_alloc(&kiln_type_request, n);
+    memcpy(&self->buf, &from->buf, offsetof(kiln_request_obj_t, headers[n]) - offsetof(kiln_request_obj_t, buf));
+    self->owner = MP_OBJ_FROM_PTR(self);
     self->headers_obj = MP_OBJ_NULL;
-    self->offset = from->offset;
-    self->head = from->head;
-    memcpy(self->headers, from->headers, from->head.num_headers * sizeof(kiln_http_header_t));
     return MP_OBJ_FROM_PTR(self);
 }
 
