@@ -341,3 +341,28 @@ def test_a_request_given_another_class():
     raises(AttributeError, lambda: other.user)
     plain = _kiln.Request(r)
     assert type(plain) is _kiln.Request and plain.method == "GET"
+
+
+def part_of_a_dropped_request(name):
+    return getattr(_kiln.Parser(request_class=Extended).feed(BROWSER), name)
+
+
+def churn():
+    # Fills the heap with marked blocks, reusing any block the dropped request had left.
+    for _ in range(3):
+        junk = [bytearray(b"\xff" * 160) for _ in range(100)]
+        gc.collect()
+    return junk
+
+
+def test_a_headers_view_keeps_its_request():
+    headers = part_of_a_dropped_request("headers")
+    churn()
+    assert headers["host"] == "192.168.4.1" and len(headers) == 10
+
+
+def test_a_bound_finish_keeps_its_request():
+    finish = part_of_a_dropped_request("finish")
+    junk = churn()
+    finish()  # writes to its request, never to a block the collector gave to something else
+    assert all(b == b"\xff" * 160 for b in junk)
