@@ -79,8 +79,10 @@ typedef struct _kiln_request_instance_t {
     mp_map_t members;
     mp_obj_t subobj[1];
 } kiln_request_instance_t;
-_Static_assert(sizeof(kiln_request_instance_t) == offsetof(mp_obj_instance_t, subobj) + sizeof(mp_obj_t),
-    "kiln_request_instance_t is an mp_obj_instance_t with one native base");
+_Static_assert(offsetof(kiln_request_instance_t, members) == offsetof(mp_obj_instance_t, members)
+    && offsetof(kiln_request_instance_t, subobj) == offsetof(mp_obj_instance_t, subobj)
+    && sizeof(kiln_request_instance_t) == offsetof(mp_obj_instance_t, subobj) + sizeof(mp_obj_t),
+    "kiln_request_instance_t is an mp_obj_instance_t with one native base (py/objtype.h)");
 
 // A request of class cls: the instance (when cls is a subclass) and the native part in one block.
 static kiln_request_obj_t *request_alloc(const mp_obj_type_t *cls, size_t num_headers) {

@@ -36,6 +36,7 @@ extern const mp_obj_type_t kiln_type_parser;
 
 // The class a server or Parser makes its requests of (its `request_class` argument): None gives
 // _kiln.Request itself; anything but _kiln.Request or a Python subclass of it raises TypeError.
+// The dicts of the class's Python classes are left at most half full (see kiln_request.c).
 const mp_obj_type_t *kiln_request_class(mp_obj_t cls);
 
 // Makes a request of class cls (from kiln_request_class) from a complete head: `head` and
