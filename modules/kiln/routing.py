@@ -77,7 +77,8 @@ class Rule:
     are counted in thousands on boards with tens of KB of heap (bench/routing.py): no per-rule
     regex unless the rule needs one, no per-rule function, few instance attributes."""
 
-    # calls view(request, name=value, ...) with keywords, which allocates nothing, where
+    # caller(view, request, argument) calls view(request, name=value, ...) with keywords, from
+    # the argument of a match (Router.match), which allocates nothing, where
     # view(request, **args) would build and free an argument array on the heap; one function
     # per set of argument names (_caller), an instance attribute: read on every request, where a
     # class attribute costs ~600 instructions more (bench/routing.py)
@@ -97,6 +98,11 @@ class Rule:
     def pattern(self):
         return self.entry[5]
 
+    def call(self, view, request, args):
+        """Call ``view`` with ``request`` and the arguments ``args`` (a dict by name)."""
+        e = self.entry
+        return self.caller(view, request, args if e[1] is None else args[e[2]])
+
     def build(self, params):
         """The path of this rule with ``params``' values (popped from it)."""
         parts = self.parts
@@ -115,14 +121,19 @@ class Rule:
         return out
 
 
-_callers = {}  # "name,name" -> caller
+_callers = {}  # its source -> caller
 
 
-def _caller(names):
-    key = ",".join(names)
+def _caller(names, single):
+    # calls the view with the argument of a match (see Router.match): the value of a rule's one
+    # argument (single), else a dict of them
+    if single:
+        key = "lambda f, r, a: f(r, %s=a)" % names[0]
+    else:
+        key = "lambda f, r, a: f(r, %s)" % ", ".join("%s=a[%r]" % (n, n) for n in names)
     caller = _callers.get(key)
     if caller is None:
-        caller = _callers[key] = eval("lambda f, r, a: f(r, %s)" % ", ".join("%s=a[%r]" % (n, n) for n in names))
+        caller = _callers[key] = eval(key)
     return caller
 
 
@@ -157,7 +168,7 @@ class Endpoint:
 #   (methods, conv, argname, extra, suffix, pattern)  one argument between literal text, matched
 #       without a regex: conv is str, int, or (compiled "^(?:regex)$", to_python) of a
 #       converter; extra: the literal text after "/first/" (after "/" when the first segment is
-#       not literal) or None; suffix: the literal text after the argument
+#       not literal) or None; suffix: the literal text after the argument or None
 #   (methods, None, ((name, to_python), ...), regex, None, pattern)  any other rule
 # Rules whose arguments may span segments (path, re:, ...) have no slash count: they are kept
 # per first segment in Router.loose[h] and also added to every bucket of that segment that they
@@ -299,7 +310,7 @@ class Router:
         slash = head.find("/", 1)
         h = _hash(head[1 : slash + 1]) if slash > 0 else -1  # of "first/"
         slashes = _slashes(parts)
-        fixed = slashes < 255  # find_dynamic counts 255 for more
+        fixed = slashes < 255  # match counts 255 for more
         for a in args:
             fixed = fixed and a[4]
         key = h * 256 + slashes
@@ -313,16 +324,16 @@ class Router:
             _, regex, to_python, _, _ = args[0]
             if regex == _SEGMENT and to_python is None:
                 conv = str
-            elif regex == _INT and to_python is int:
-                conv = int
+            elif regex == _INT and to_python is int and _len(head.encode()) == _len(head):
+                conv = int  # _int reads the path's bytes at the indexes of its characters
             else:
                 conv = _simple_converter(regex, to_python)
         if conv is None:
             entry = ({}, None, tuple((a[0], a[2]) for a in args), _regex(parts), None, pattern)
         else:
             extra = head[slash + 1 :] if slash > 0 else head[1:]
-            entry = ({}, conv, args[0][0], extra or None, parts[2], pattern)
-        rule = Rule(entry, _caller([a[0] for a in args]))
+            entry = ({}, conv, args[0][0], extra or None, parts[2] or None, pattern)
+        rule = Rule(entry, _caller([a[0] for a in args], conv is not None))
         self.rules.append(rule)
         if slash > 0:
             self.literal = True
@@ -371,14 +382,19 @@ class Router:
         methods = self.static.get(path)
         if methods is not None:
             return methods, None
-        return self.find_dynamic(path) or (None, None)
+        m = self.match(path)
+        if m is None:
+            return None, None
+        return m[0][0], args_dict(m[0], m[1])
 
     # The lookup is split in small functions with few locals, reused: a function whose frame
     # has more than 11 words gets it from the heap, ~2,000 instructions (bench/routing.py).
 
-    def find_dynamic(self, path):
-        """(methods, args) of the first dynamic rule matching path, or None: the rules whose
-        first segment is literal come first, in registration order, then the others."""
+    def match(self, path):
+        """[entry, argument] of the first dynamic rule matching path, or None: the rules whose
+        first segment is literal come first, in registration order, then the others. The list
+        is the same one on every call (no heap used): read it before the next match.
+        ``args_dict(entry, argument)`` is the rule's arguments by name."""
         n = path.count("/")
         if n > 255:
             n = 255  # no bucket has as many: a rule with a slash count has fewer
@@ -420,6 +436,7 @@ class Router:
 
 _hash = hash
 _gc_collect = gc.collect
+_memoryview = memoryview
 
 
 def _slashes(parts):
@@ -469,20 +486,16 @@ def _scan(bucket, path, first, start):
     return None
 
 
+# What Router.match returns, filled in again by each match: [entry, argument]. The argument is
+# the value of a rule's one argument, or a dict of a regex rule's arguments by name.
+last_match = [None, None]
+
+
 def _match(e, path, first, start):
     # e: an entry; first: the path's "first/" when the bucket was found by its hash, which other
     # segments may share; start: where the text after "/first/" (or "/") begins
     if e[1] is None:
-        try:
-            first = e[3].match(path)
-        except RuntimeError:
-            # MicroPython's re recurses per character: a path too long for the stack (about
-            # 1000 characters on unix, 600 in the 32-bit build, fewer on a device) matches nothing
-            return None
-        if first is None:
-            return None
-        first = _groups(first, e[2])
-        return None if first is None else (e[0], first)
+        return _match_regex(e, path)
     if first is not None and not e[5].startswith(first, 1):
         return None
     # the bucket's slash count is the path's: between prefix and suffix is one segment
@@ -492,26 +505,63 @@ def _match(e, path, first, start):
             return None
         start += _len(first)
     first = e[4]
-    if first and not path.endswith(first):
+    if first is None:
+        first = _len(path)  # the end of the argument
+    elif path.endswith(first):
+        first = _len(path) - _len(first)
+    else:
         return None
-    first = _len(path) - _len(first)  # the end of the argument
     if first <= start:
         return None
     if e[1] is int:
         return _int(e, path, start, first)
     first = path[start:first]
     if e[1] is str:
-        return e[0], {e[2]: first}
+        return _matched(e, first)
     return _convert(e, first)
 
 
+def _match_regex(e, path):
+    try:
+        m = e[3].match(path)
+    except RuntimeError:
+        # MicroPython's re recurses per character: a path too long for the stack (about 1000
+        # characters on unix, 600 in the 32-bit build, fewer on a device) matches nothing
+        return None
+    if m is None:
+        return None
+    m = _groups(m, e[2])
+    return None if m is None else _matched(e, m)
+
+
+def _matched(e, arg):
+    last_match[0] = e
+    last_match[1] = arg
+    return last_match
+
+
 def _int(e, path, start, end):
-    # bytes: a str slice looks for an equal interned string, and so does text[0]
-    raw = path.encode()
-    raw = raw[start:end] if _len(raw) == _len(path) else path[start:end].encode()
-    if (raw[1:] if raw[0] == 45 else raw).isdigit():  # 45: "-"
-        return e[0], {e[2]: int(raw)}
-    return None
+    # The digits are read from the path's bytes (a memoryview is one small object, where a
+    # slice would be a str, two objects and a search of the interned strings): the text before
+    # start is the rule's, ASCII, so start is also a byte index, and so is a character of the
+    # argument up to its first non-ASCII one, which is no digit.
+    raw = _memoryview(path)
+    path = 1  # the sign
+    if raw[start] == 45:  # "-"
+        path = -1
+        start += 1
+        if start == end:
+            return None
+    value = 0
+    while start < end:
+        n = raw[start] - 48  # "0"
+        if n < 0 or n > 9:
+            return None
+        value = value * 10 + n
+        start += 1
+    last_match[0] = e
+    last_match[1] = value * path
+    return last_match
 
 
 def _convert(e, text):
@@ -526,7 +576,12 @@ def _convert(e, text):
             text = conv[1](text)
         except ValueError:
             return None
-    return e[0], {e[2]: text}
+    return _matched(e, text)
+
+
+def args_dict(e, arg):
+    """The arguments by name of entry ``e``'s rule, from the argument of its match."""
+    return arg if e[1] is None else {e[2]: arg}
 
 
 def _groups(m, names):
