@@ -516,9 +516,11 @@ def _match(e, path, first, start):
     if e[1] is int:
         return _int(e, path, start, first)
     first = path[start:first]
-    if e[1] is str:
-        return _matched(e, first)
-    return _convert(e, first)
+    if e[1] is not str:
+        return _convert(e, first)
+    last_match[0] = e
+    last_match[1] = first
+    return last_match
 
 
 def _match_regex(e, path):
