@@ -247,7 +247,6 @@ class Router:
         self.static = {}  # path -> {method: Endpoint}
         self.index = {}  # _part(h) -> {h * 256 + n: bucket} (see above)
         self.loose = {}  # h -> bucket of the rules without a slash count
-        self.literal = False  # a dynamic rule with a literal first segment exists
         # "/first/", hash of "first/", its index part, ... while there are few: found with
         # startswith, which allocates nothing, where the index needs a slice of the path; None
         # once there are more
@@ -325,7 +324,7 @@ class Router:
             if regex == _SEGMENT and to_python is None:
                 conv = str
             elif regex == _INT and to_python is int and _len(head.encode()) == _len(head):
-                conv = int  # _int reads the path's bytes at the indexes of its characters
+                conv = int  # _match reads the path's bytes at the indexes of its characters
             else:
                 conv = _simple_converter(regex, to_python)
         if conv is None:
@@ -336,7 +335,6 @@ class Router:
         rule = Rule(entry, _caller([a[0] for a in args], conv is not None))
         self.rules.append(rule)
         if slash > 0:
-            self.literal = True
             groups = self.groups
             if groups is not None and head[: slash + 1] not in groups:
                 # found by startswith, a group's entries are not checked against the path's
@@ -398,45 +396,49 @@ class Router:
         n = path.count("/")
         if n > 255:
             n = 255  # no bucket has as many: a rule with a slash count has fewer
-        found = self._literal(path, n) if self.literal else None
-        if found is None and self.wild is not None:
-            n = self.wild.get(n - 256) or self.loose.get(-1)  # the key of first segment -1
-            if type(n) is tuple:
-                return _match(n, path, None, 1)
-            if n is not None:
-                return _scan(n, path, None, 1)
-        return found
-
-    def _literal(self, path, n):
-        key = self.groups
-        if key is not None:
+        g = self.groups
+        if g is None:
+            g = self._hashed(path, n)
+        else:
             i = 0
-            while i < _len(key):  # no iterator object per request
-                if path.startswith(key[i]):
+            while i < _len(g):  # no iterator object per request
+                if path.startswith(g[i]):
+                    # the bucket (g[i + 2] is the index part of hash g[i + 1]), else the loose
+                    # rules; the path's first segment is checked
+                    b = g[i + 2].get(g[i + 1] * 256 + n) or self.loose.get(g[i + 1])
+                    i = _len(g[i])  # where the text after "/first/" begins
+                    if _type(b) is _tuple:  # a bucket of one entry: one call fewer
+                        g = _match(b, path, None, i)
+                    else:
+                        g = None if b is None else _scan(b, path, None, i)
                     break
                 i += 3
             else:
-                return None
-            # the bucket (key[i + 2] is the index part of hash key[i + 1]), else the loose rules
-            n = key[i + 2].get(key[i + 1] * 256 + n) or self.loose.get(key[i + 1])
-            i = _len(key[i])  # where the text after "/first/" begins
-            key = None  # the path's first segment is checked
-        else:
-            i = path.find("/", 1) + 1
-            if i <= 0:
-                return None
-            key = path[1:i]  # "first/": checked against the entries found by its hash
-            n = _lookup(self.index, self.loose, n + _hash(key) * 256)
-        if n is None:
+                g = None
+        if g is None and self.wild is not None:
+            g = self.wild.get(n - 256) or self.loose.get(-1)  # the key of first segment -1
+            if g is not None:
+                return _scan(g, path, None, 1)
+        return g
+
+    def _hashed(self, path, n):
+        # the rules of the path's first segment once there are too many for self.groups
+        i = path.find("/", 1) + 1
+        if i <= 0:
             return None
-        if type(n) is tuple:  # a bucket of one entry: one call fewer
-            return _match(n, path, key, i)
-        return _scan(n, path, key, i)
+        key = path[1:i]  # "first/": checked against the entries found by its hash
+        n = _lookup(self.index, self.loose, n + _hash(key) * 256)
+        return None if n is None else _scan(n, path, key, i)
 
 
+# builtins the lookup reads, found faster as module globals
 _hash = hash
 _gc_collect = gc.collect
 _memoryview = memoryview
+_type = type
+_tuple = tuple
+_int_type = int
+_str = str
 
 
 def _slashes(parts):
@@ -475,7 +477,7 @@ def _lookup(index, loose, key):
 
 
 def _scan(bucket, path, first, start):
-    if type(bucket) is not list:
+    if _type(bucket) is _tuple:  # a bucket of one entry
         return _match(bucket, path, first, start)
     i = 0
     while i < _len(bucket):  # no iterator object per request
@@ -513,13 +515,33 @@ def _match(e, path, first, start):
         return None
     if first <= start:
         return None
-    if e[1] is int:
-        return _int(e, path, start, first)
-    first = path[start:first]
-    if e[1] is not str:
-        return _convert(e, first)
+    if e[1] is not _int_type:
+        first = path[start:first]
+        if e[1] is not _str:
+            return _convert(e, first)
+        last_match[0] = e
+        last_match[1] = first
+        return last_match
+    # An int: its digits are read from the path's bytes (a memoryview is one small object, where
+    # a slice would be a str, two objects and a search of the interned strings). The text
+    # before start is the rule's, ASCII, so start is also a byte index, and so is a character
+    # of the argument up to its first non-ASCII one, which is no digit.
+    path = _memoryview(path)
+    sign = 1
+    if path[start] == 45:  # "-"
+        sign = -1
+        start += 1
+        if start == first:
+            return None
+    value = 0
+    while start < first:
+        n = path[start] - 48  # "0"
+        if n < 0 or n > 9:
+            return None
+        value = value * 10 + n
+        start += 1
     last_match[0] = e
-    last_match[1] = first
+    last_match[1] = value * sign
     return last_match
 
 
@@ -539,30 +561,6 @@ def _match_regex(e, path):
 def _matched(e, arg):
     last_match[0] = e
     last_match[1] = arg
-    return last_match
-
-
-def _int(e, path, start, end):
-    # The digits are read from the path's bytes (a memoryview is one small object, where a
-    # slice would be a str, two objects and a search of the interned strings): the text before
-    # start is the rule's, ASCII, so start is also a byte index, and so is a character of the
-    # argument up to its first non-ASCII one, which is no digit.
-    raw = _memoryview(path)
-    path = 1  # the sign
-    if raw[start] == 45:  # "-"
-        path = -1
-        start += 1
-        if start == end:
-            return None
-    value = 0
-    while start < end:
-        n = raw[start] - 48  # "0"
-        if n < 0 or n > 9:
-            return None
-        value = value * 10 + n
-        start += 1
-    last_match[0] = e
-    last_match[1] = value * path
     return last_match
 
 
