@@ -3,12 +3,11 @@
 # a request whose hooks and view are all sync is answered with no awaitable at all.
 import sys
 
-from _kiln import Request as CRequest
 from micropython import const
 
 from kiln.request import G, Request
 from kiln.response import JSON_HEADERS, TEXT, TEXT_HEADERS, HTTPException, Response, slash_location
-from kiln.routing import Router, args_dict, endpoint_info, last_match, urlencode
+from kiln.routing import Router, endpoint_info, last_match, urlencode
 
 # Speed: every request looks names up in this module's dict, and MicroPython grows a dict only
 # when it is full: with 54 names in its 59 slots a served hello measured 30.5k instructions, with
@@ -108,7 +107,7 @@ class App:
         if current_app is None:
             current_app = self
         # the class of the requests App._dynamic gives a sync view when no hook applies
-        self._lazy = _lazy_request(self._request)
+        self._lazy = self._lazy_request()
 
     # --- registration ------------------------------------------------------------------------
 
@@ -251,8 +250,32 @@ class App:
             creq._class = self._lazy
             return _answered(self, creq, _call_args(ep, creq))
         creq._class = self._request
-        creq.url_args = args_dict(m[0], m[1])
+        creq.url_args = self.router.args(m)
         return _live(self, creq, ep)
+
+    def _lazy_request(self):
+        # A subclass of the app's request class whose url_args is made on first read (the view
+        # gets the arguments; few read them again): -1.9k instructions and -96 B per request
+        # (bench/framework.py). None where the request does not run its class's properties (the
+        # pure-Python _kiln: modules/_kiln_http.py).
+        from _kiln import Request as CRequest
+
+        if "__getattr__" in CRequest.__dict__:
+            return None
+
+        def get(req):
+            args = req._url_args
+            if args is None:
+                args = req._url_args = req.app.router.args(req.app.router.match(req.path))
+            return args
+
+        def set(req, args):
+            req._url_args = args
+
+        attrs = dict(self._request.__dict__)  # what the hot path reads, in the first class
+        attrs["url_args"] = property(get, set)
+        attrs["_url_args"] = None
+        return type("Request", (self._request,), attrs)
 
     def _general(self, creq):
         # HEAD served by GET, 405, 404, the trailing-slash redirect, a body over the limit
@@ -537,30 +560,6 @@ else:
         with _GUARD:
             return ep.rule.caller(ep.func, req, last_match[1])
         return _caught()
-
-
-def _lazy_request(cls):
-    # A subclass of the app's request class whose url_args is made on first read (the view gets
-    # the arguments; few read them again): -1.9k instructions and -96 B per request
-    # (bench/framework.py). None where the request does not run its class's properties (the
-    # pure-Python _kiln: modules/_kiln_http.py).
-    if "__getattr__" in CRequest.__dict__:
-        return None
-
-    def get(req):
-        args = req._url_args
-        if args is None:
-            m = req.app.router.match(req.path)
-            args = req._url_args = args_dict(m[0], m[1])
-        return args
-
-    def set(req, args):
-        req._url_args = args
-
-    attrs = dict(cls.__dict__)  # the hot path's attributes found in the first class searched
-    attrs["url_args"] = property(get, set)
-    attrs["_url_args"] = None
-    return type("Request", (cls,), attrs)
 
 
 # what _live reads of the endpoint of a request no route answers (OPTIONS)

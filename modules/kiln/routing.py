@@ -383,7 +383,13 @@ class Router:
         m = self.match(path)
         if m is None:
             return None, None
-        return m[0][0], args_dict(m[0], m[1])
+        return m[0][0], self.args(m)
+
+    @staticmethod
+    def args(m):
+        """The arguments by name of the rule of match ``m`` ([entry, argument], see match)."""
+        e = m[0]
+        return m[1] if e[1] is None else {e[2]: m[1]}
 
     # The lookup is split in small functions with few locals, reused: a function whose frame
     # has more than 11 words gets it from the heap, ~2,000 instructions (bench/routing.py).
@@ -392,7 +398,7 @@ class Router:
         """[entry, argument] of the first dynamic rule matching path, or None: the rules whose
         first segment is literal come first, in registration order, then the others. The list
         is the same one on every call (no heap used): read it before the next match.
-        ``args_dict(entry, argument)`` is the rule's arguments by name."""
+        ``args(match)`` is the rule's arguments by name."""
         n = path.count("/")
         if n > 255:
             n = 255  # no bucket has as many: a rule with a slash count has fewer
@@ -577,11 +583,6 @@ def _convert(e, text):
         except ValueError:
             return None
     return _matched(e, text)
-
-
-def args_dict(e, arg):
-    """The arguments by name of entry ``e``'s rule, from the argument of its match."""
-    return arg if e[1] is None else {e[2]: arg}
 
 
 def _groups(m, names):
