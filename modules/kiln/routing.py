@@ -502,18 +502,20 @@ last_match = [None, None]
 def _match(e, path, first, start):
     # e: an entry; first: the path's "first/" when the bucket was found by its hash, which other
     # segments may share; start: where the text after "/first/" (or "/") begins
-    if e[1] is None:
+    # (a truth test costs less than `is None`, a call to mp_binary_op: conv, first, extra
+    # and suffix are None or true)
+    if not e[1]:
         return _match_regex(e, path)
-    if first is not None and not e[5].startswith(first, 1):
+    if first and not e[5].startswith(first, 1):
         return None
     # the bucket's slash count is the path's: between prefix and suffix is one segment
     first = e[3]
-    if first is not None:
+    if first:
         if not path.startswith(first, start):
             return None
         start += _len(first)
     first = e[4]
-    if first is None:
+    if not first:
         first = _len(path)  # the end of the argument
     elif path.endswith(first):
         first = _len(path) - _len(first)
