@@ -8,7 +8,7 @@ from micropython import const
 
 from kiln.request import G, Request
 from kiln.response import JSON_HEADERS, TEXT, TEXT_HEADERS, HTTPException, Response, slash_location
-from kiln.routing import Router, endpoint_info, urlencode
+from kiln.routing import Router, endpoint_info, last_match, urlencode
 
 # Speed: every request looks names up in this module's dict, and MicroPython grows a dict only
 # when it is full: with 54 names in its 59 slots a served hello measured 30.5k instructions, with
@@ -239,13 +239,13 @@ class App:
         return _answered(self, creq, r)
 
     def _dynamic(self, creq):
-        m = self.router.find_dynamic(creq.path)
+        m = self.router.match(creq.path)  # last_match: [entry, argument]
         if m is None:
             return self._no_route(creq, None)
-        ep = m[0].get(creq.method)
+        ep = m[0][0].get(creq.method)
         if ep is None or creq.content_length is not None:
             return self._general(creq)
-        creq.url_args = m[1]
+        creq.url_args = self.router.args(m)
         if not ep.sync or not self._plain:
             return _live(self, creq, ep)
         return _answered(self, creq, _call_args(ep, creq))
@@ -517,7 +517,7 @@ if _exc_info is not None:
 
     def _call_args(ep, req):
         try:
-            return ep.rule.caller(ep.func, req, req.url_args)
+            return ep.rule.caller(ep.func, req, last_match[1])
         except Exception:  # noqa: BLE001
             return _exc_info()[1]
 
@@ -530,7 +530,7 @@ else:
 
     def _call_args(ep, req):
         with _GUARD:
-            return ep.rule.caller(ep.func, req, req.url_args)
+            return ep.rule.caller(ep.func, req, last_match[1])
         return _caught()
 
 
@@ -598,7 +598,7 @@ def _live(app, req, ep, stage=_BEFORE, i=0, value=None, res=None, _type=_type, _
                 if req.url_args is None:
                     value = ep.func(req)
                 else:
-                    value = ep.rule.caller(ep.func, req, req.url_args)
+                    value = ep.rule.call(ep.func, req, req.url_args)
                 if ep.is_async:
                     return _resume(app, req, ep, _ANSWERED, 0, value, None)
             stage = _ANSWERED
