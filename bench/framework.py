@@ -90,7 +90,7 @@ if case == "full":
     add_hooks_and_sessions(app)
 
 handle = app.handle
-parser = _kiln.Parser()
+parser = _kiln.Parser(request_class=app._request)
 path = {"json": b"/items/42", "built": b"/hi/ann"}.get(case, b"/")
 raw = b"GET " + path + b" HTTP/1.1\r\nHost: bench\r\n\r\n"
 if len(sys.argv) > 4:

@@ -19,6 +19,7 @@ from _kiln_http import (  # noqa: F401 - the module's names
     header_ok,
     is_coroutine_function,
     parse_qs,
+    reason,
     url_decode,
     version,
 )

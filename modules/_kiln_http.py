@@ -790,18 +790,17 @@ def is_coroutine_function(f):
 class Headers:
     """A request's headers, read-only, names matched case-insensitively."""
 
-    def __init__(self, req):
-        self._req = req
+    def __init__(self, parsed):
+        self._p = parsed
 
     def _items(self):
-        req = self._req
-        data = req._data
+        p = self._p
+        data = p.data
         if data is None:
             raise RuntimeError("request finished")
-        items = req._items
+        items = p.items
         if items is None:
-            items = [(_str(data[a:a + b]), _str(data[c:c + d])) for a, b, c, d in req._head.headers]
-            _set(req, "_items", items)
+            items = p.items = [(_str(data[a:a + b]), _str(data[c:c + d])) for a, b, c, d in p.head.headers]
         return items
 
     def _find(self, name, start=0):
@@ -836,150 +835,110 @@ class Headers:
         return iter([n for n, _ in self._items()])
 
     def __len__(self):
-        return len(self._req._head.headers)
+        return len(self._p.head.headers)
 
     def __bool__(self):
-        return bool(self._req._head.headers)
+        return bool(self._p.head.headers)
 
     def __contains__(self, name):
         return isinstance(name, str) and self._find(name) >= 0
 
 
-try:
-    _set = object.__setattr__
-    _del = object.__delattr__
-except AttributeError:  # a port without __setattr__ support: plain stores reach the instance
-    _set = setattr
-    _del = delattr
+class _Parsed:
+    # What the C module's Request holds: the head, the bytes it is in (None once finished), the
+    # body, the two fields the loop sets, and the views made on first read. Every Request made of
+    # it (Request(req)) shares it.
+    def __init__(self, data, h, body):
+        self.data = data
+        self.head = h
+        self.body = body
+        self.stream = None
+        self.client_addr = None
+        self.method = h.method or _str(data[h.method_off:h.method_off + h.method_len])
+        self.path = None
+        self.headers = None
+        self.items = None
 
-# The parsed fields: read-only to Python (stream and client_addr aside), as in the C module.
-_FIELDS = ("method", "path", "target", "query_string", "http_version", "headers", "content_length",
-           "chunked", "keep_alive", "expect_continue", "upgrade", "body", "finish")
-# Fields read from the request's bytes, so unreadable once it is finished.
-_LAZY_FIELDS = ("path", "target", "query_string", "headers")
+    def text(self, off, n):
+        if self.data is None:
+            raise RuntimeError("request finished")
+        return _str(self.data[off:off + n])
+
+
+def _field(read):
+    return property(lambda req: read(req._p, req._p.head))
+
+
+def _settable(name):
+    return property(lambda req: getattr(req._p, name), lambda req, value: setattr(req._p, name, value))
+
+
+def _path(p, h):
+    if p.path is None:
+        if p.data is None:
+            raise RuntimeError("request finished")
+        p.path = _decode(p.data[h.path_off:h.path_off + h.path_len], False) if h.path_len else "/"
+    return p.path
+
+
+def _headers(p, h):
+    if p.headers is None:
+        p.headers = Headers(p)
+    return p.headers
 
 
 class Request:
-    """A parsed request. A Python class stored as its `_class` extends it, as in the C module:
-    names the request does not hold are looked up in that class (functions are bound to the
-    request), then its `__getattr__(request, name)` is asked. Properties of that class are not
-    supported here (the C module runs their getters and setters)."""
+    """A parsed request: the loop and the Parser make it, or an instance of a subclass of it
+    (their `request_class`), without calling __init__. The fields are read-only but for stream
+    and client_addr; a subclass's instance stores what Python sets on it. `Cls(req)` gives
+    req's parse to a new instance of subclass Cls."""
 
-    _class = None
+    def __init__(self, req):
+        if not isinstance(req, Request):
+            raise TypeError("requests are made by the parser")
+        self._p = req._p
 
-    def __init__(self, data, h, body):
-        _set(self, "_data", data)
-        _set(self, "_head", h)
-        _set(self, "_items", None)
-        _set(self, "method", h.method or _str(data[h.method_off:h.method_off + h.method_len]))
-        _set(self, "http_version", "1.1" if h.minor else "1.0")
-        _set(self, "content_length", h.content_length if h.flags & _F_CONTENT_LENGTH else None)
-        _set(self, "chunked", bool(h.flags & _F_CHUNKED))
-        _set(self, "keep_alive", bool(h.flags & _F_KEEP_ALIVE))
-        _set(self, "expect_continue", bool(h.flags & _F_EXPECT_CONTINUE))
-        _set(self, "upgrade", _str(data[h.upgrade_off:h.upgrade_off + h.upgrade_len])
-             if h.flags & _F_UPGRADE else None)
-        _set(self, "body", body)
-        _set(self, "stream", None)
-        _set(self, "client_addr", None)
+    method = _field(lambda p, h: p.method)
+    path = _field(_path)
+    target = _field(lambda p, h: p.text(h.target_off, h.target_len))
+    query_string = _field(lambda p, h: p.text(h.query_off, h.query_len))
+    http_version = _field(lambda p, h: "1.1" if h.minor else "1.0")
+    headers = _field(_headers)
+    content_length = _field(lambda p, h: h.content_length if h.flags & _F_CONTENT_LENGTH else None)
+    chunked = _field(lambda p, h: bool(h.flags & _F_CHUNKED))
+    keep_alive = _field(lambda p, h: bool(h.flags & _F_KEEP_ALIVE))
+    expect_continue = _field(lambda p, h: bool(h.flags & _F_EXPECT_CONTINUE))
+    upgrade = _field(lambda p, h: p.text(h.upgrade_off, h.upgrade_len) if h.flags & _F_UPGRADE else None)
+    body = _field(lambda p, h: p.body)
+    stream = _settable("stream")
+    client_addr = _settable("client_addr")
 
     def finish(self):
-        _set(self, "_data", None)
+        self._p.data = None
 
     def __repr__(self):
-        return "<Request %s%s>" % (self.method if self.method in METHODS else "(custom)",
-                                  " finished" if self._data is None else "")
-
-    def __setattr__(self, name, value):
-        if name == "_class":
-            if value is not None and not (isinstance(value, type) and _can_extend(value)):
-                raise TypeError("_class must be a Python class")
-        elif name in _FIELDS:
-            raise AttributeError(name)
-        _set(self, name, value)
-
-    def __delattr__(self, name):
-        if name == "_class":
-            _set(self, "_class", None)
-        elif name in _FIELDS:
-            raise AttributeError(name)
-        else:
-            _del(self, name)
-
-    def __getattr__(self, name):
-        if name in _LAZY_FIELDS:
-            data = self._data
-            if data is None:
-                raise RuntimeError("request finished")
-            h = self._head
-            if name == "path":
-                value = _decode(data[h.path_off:h.path_off + h.path_len], False) if h.path_len else "/"
-            elif name == "target":
-                return _str(data[h.target_off:h.target_off + h.target_len])
-            elif name == "query_string":
-                return _str(data[h.query_off:h.query_off + h.query_len])
-            else:
-                value = Headers(self)
-            _set(self, name, value)
-            return value
-        cls = self._class
-        if cls is None:
-            raise AttributeError(name)
-        member = _class_lookup(cls, name)
-        if member is _MISSING:
-            getter = _class_lookup(cls, "__getattr__")
-            if getter is _MISSING:
-                raise AttributeError(name)
-            return getter(self, name)
-        t = type(member)
-        if t is staticmethod or t is classmethod:
-            return getattr(cls, name)
-        if callable(member) and not isinstance(member, type):
-            return _bind(member, self)
-        return member
+        p = self._p
+        return "<Request %s%s>" % (p.method if p.method in METHODS else "(custom)",
+                                  " finished" if p.data is None else "")
 
 
-def _can_extend(cls):
-    # A class whose bases are Python classes: a built-in base's methods (list, dict...) would
-    # take the request for one of their own objects.
-    if cls is object:
-        return True
-    for base in getattr(cls, "__bases__", ()):
-        if base is object:
-            continue
-        if base in (list, dict, tuple, str, bytes, bytearray, int, set) or not _can_extend(base):
-            return False
-    return cls not in (list, dict, tuple, str, bytes, bytearray, int, set)
+_new = object.__new__
 
 
-_MISSING = object()
+def request_class_of(cls):
+    """The class a server or Parser makes requests of (kiln_request_class in the C module)."""
+    if cls is None:
+        return Request
+    if not (isinstance(cls, type) and issubclass(cls, Request)):
+        raise TypeError("request_class must be _kiln.Request or a subclass")
+    return cls
 
 
-def _class_lookup(cls, name):
-    # name in a Python class or its bases (depth first).
-    d = cls.__dict__
-    if name in d:
-        return d[name]
-    for base in getattr(cls, "__bases__", ()):
-        if base is not object:
-            found = _class_lookup(base, name)
-            if found is not _MISSING:
-                return found
-    return _MISSING
-
-
-def _bind(f, obj):
-    if is_coroutine_function(f):
-        # Still a coroutine function, as a bound method of an async def is.
-        async def abound(*args, **kwargs):
-            return await f(obj, *args, **kwargs)
-
-        return abound
-
-    def bound(*args, **kwargs):
-        return f(obj, *args, **kwargs)
-
-    return bound
+def new_request(cls, data, h, body):
+    """A request of class cls made from a parsed head (kiln_request_new)."""
+    req = _new(cls)
+    req._p = _Parsed(data, h, body)
+    return req
 
 
 class Parser:
@@ -990,6 +949,7 @@ class Parser:
     def __init__(
         self, *, max_request_line=_MAX_REQUEST_LINE, max_header_line=_MAX_HEADER_LINE, max_head=_MAX_HEAD,
         max_headers=_MAX_HEADERS, max_body=_MAX_BODY, custom_methods=False, lenient_lf=False,
+        request_class=None,
     ):
         for v, top in ((max_request_line, 65535), (max_header_line, 65535), (max_head, 65535),
                        (max_headers, 65535), (max_body, 0x7FFFFFFF)):
@@ -998,6 +958,7 @@ class Parser:
         self._lim = _Limits(max_request_line, max_header_line, max_head, max_body,
                             (_ALLOW_CUSTOM if custom_methods else 0) | (_ALLOW_BARE_LF if lenient_lf else 0))
         self._max_headers = max_headers
+        self._request_class = request_class_of(request_class)
         self._buf = b""
         self._failed = 0
 
@@ -1031,4 +992,4 @@ class Parser:
                 return None
             body = buf[head_len:end]
         self._buf = buf[end:]
-        return Request(buf, h, body)
+        return new_request(self._request_class, buf, h, body)

@@ -18,12 +18,13 @@ from _kiln_http import (
     _MAX_REQUEST_LINE,
     _RECV_BUFFER,
     _SEND_BUFFER,
-    Request,
     _decode_chunked,
     _field_ok,
     _Limits,
     _parse_head,
+    new_request,
     reason,
+    request_class_of,
 )
 
 # kiln/server.py drives it as the C loop: Loop.wait is asyncio's wait (kiln_poll.c), a ready
@@ -236,7 +237,7 @@ class Server:
         idle_timeout=15000, send_timeout=30000, max_body=_MAX_BODY, max_head=_MAX_HEAD,
         recv_buffer=_RECV_BUFFER, send_buffer=_SEND_BUFFER, access_log=False, debug=False,
         body_in_memory=_BODY_IN_MEMORY, body_stream=None, lenient_lf=False, max_per_client=-1,
-        wrap=None,
+        wrap=None, request_class=None,
     ):
         if max_connections < 1 or max_connections > 65535 or recv_buffer < 16 or send_buffer < 16:
             raise ValueError("bad server configuration")
@@ -253,6 +254,7 @@ class Server:
         self.body_in_memory = body_in_memory
         self.body_stream = body_stream
         self.wrap = wrap
+        self.request_class = request_class_of(request_class)
         self.connections = 0
         self.closed = False
         self._refusing = False
@@ -865,7 +867,7 @@ class Conn:
             self._continue_sent = True
             self._emit(b"HTTP/1.1 100 Continue\r\n\r\n")
         if cl > srv.body_in_memory and srv.body_stream is not None and not chunked:
-            req = Request(buf, h, None)
+            req = new_request(srv.request_class, buf, h, None)
             self._in = buf[head_len:]
             self._streaming = True
             self._body_left = cl
@@ -886,7 +888,7 @@ class Conn:
             return self._read_more()
         if r < 0:
             return self._refuse(-r)
-        req = Request(buf, h, body)
+        req = new_request(srv.request_class, buf, h, body)
         self._in = buf[end:]
         return self._call(req, end)
 

@@ -141,6 +141,12 @@ def test_args_json_cookies_client_addr(server):
                                 "cookies": {"c1": "v1", "c2": "v2"}, "client": True}
 
 
+def test_views_get_an_instance_of_the_apps_request_class(server):
+    status, _, body = request(server, "GET", "/request-class", headers={"Host": "h"})
+    assert status == 200
+    assert json.loads(body) == {"app": True, "kiln": True, "note": "kept", "method": "GET", "host": "h"}
+
+
 def test_malformed_json_400(server):
     status, _, body = request(server, "POST", "/echo", body=b"{not json",
                               headers={"Content-Type": "application/json"})

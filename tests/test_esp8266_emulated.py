@@ -30,7 +30,7 @@ pytestmark = pytest.mark.skipif(
 SERVE = """
 import _kiln, asyncio
 def serve(app, raw):
-    res = app.handle(_kiln.Parser().feed(raw))
+    res = app.handle(_kiln.Parser(request_class=getattr(app, '_request', None)).feed(raw))
     if type(res) is not tuple:
         async def wait(x):
             return await x

@@ -8,6 +8,7 @@ extension. tests/test_mip.py and `make test-fallback` run the fallback alone on 
 MicroPython."""
 
 import ast
+import re
 
 import pytest
 from conftest import ROOT, free_port
@@ -190,6 +191,7 @@ FUNCTION_CASES = [
     ("coroutine-closure", "k.is_coroutine_function(make_closure())"),
     ("coroutine-plain-closure", "k.is_coroutine_function(make_closure(False))"),
     ("extend", "extended(k)"),
+    ("reason", "[(s, k.reason(s)) for s in range(100, 600)] + [k.reason(999)]"),
     ("headers", "headers(k)"),
     ("limits-checked", "bad_limit(k)"),
     ("loop-slots", "slots(k)"),
@@ -225,47 +227,54 @@ def make_closure(is_async=True):
     return a if is_async else s
 
 
-class Base:
-    limit = 7
+def request_classes(k):
+    class Base(k.Request):
+        limit = 7
 
-    def who(self):
-        return "base:" + self.path
+        def who(self):
+            return "base:" + self.path
 
-    def __getattr__(self, name):
-        if name == "lazy":
-            self.lazy = "made once"
-            return self.lazy
-        raise AttributeError(name)
+        def __getattr__(self, name):
+            if name == "lazy":
+                self.lazy = "made once"
+                return self.lazy
+            raise AttributeError(name)
 
+    class Ext(Base):
+        @staticmethod
+        def static():
+            return "static"
 
-class Ext(Base):
-    @staticmethod
-    def static():
-        return "static"
+        @classmethod
+        def klass(cls):
+            return cls.__name__
 
-    @classmethod
-    def klass(cls):
-        return cls.__name__
+        async def later(self):
+            return 1
 
-    async def later(self):
-        return 1
+        shouted = property(lambda self: self.path.upper())
+
+    return Base, Ext
 
 
 def extended(k):
-    r = k.Parser().feed(b"GET /p HTTP/1.1\r\nHost: a\r\n\r\n")
-    out = [getattr(r, "_class", None)]
-    try:
-        r.limit
-    except AttributeError:
-        out.append("no class: AttributeError")
-    r._class = Ext
+    base, ext = request_classes(k)
+    r = k.Parser(request_class=ext).feed(b"GET /p HTTP/1.1\r\nHost: a\r\n\r\n")
+    out = [type(r) is ext, isinstance(r, base), isinstance(r, k.Request)]
     r.url_args = {"a": 1}
-    out += [r.limit, r.who(), r.lazy, r.lazy, r.static(), r.klass(), r.url_args, r.path]
+    out += [r.limit, r.who(), r.lazy, r.lazy, r.static(), r.klass(), r.url_args, r.path, r.shouted]
     out.append(k.is_coroutine_function(r.later))
     try:
         r.missing
     except AttributeError:
         out.append("missing: AttributeError")
+    other = base(r)
+    out += [type(other) is base, other.path, other.who(), hasattr(other, "url_args")]
+    for make in (lambda: k.Request(), lambda: k.Request(1), lambda: k.Parser(request_class=int)):
+        try:
+            make()
+        except TypeError:
+            out.append("TypeError")
     return out
 
 
@@ -428,3 +437,12 @@ def test_fallback_on_cpython_matches_c_module(results, name):
     kind, case = name.split(":", 1)
     raw = dict(CASES + C_CASES + PIPELINED)[case]
     assert cpython_feed_all(k, [raw]) == results[name]["c"]
+
+
+def test_kiln_reads_reason_phrases_from_kiln():
+    # kiln_response.c owns the table; _kiln_http.py restates it for firmware without the C
+    # module (the "reason" case above compares the two); kiln reads _kiln.reason.
+    for path in sorted((ROOT / "modules" / "kiln").glob("*.py")):
+        copies = re.findall(r'\b[1-5]\d\d: *"[A-Z][a-z]', path.read_text())
+        assert not copies, "%s restates reason phrases: %s" % (path.name, copies)
+

@@ -341,7 +341,7 @@ static int conn_start_streaming(kiln_conn_obj_t *c, size_t have, size_t left) {
     c->body_left = left;
     c->body_have = 0;
     c->rlen = c->rpos + c->head_len + have;
-    mp_store_attr(c->req, MP_QSTR_stream, mp_call_function_1(c->server->body_stream, MP_OBJ_FROM_PTR(c)));
+    kiln_request_set_stream(c->req, mp_call_function_1(c->server->body_stream, MP_OBJ_FROM_PTR(c)));
     kiln_request_set_body(c->req, mp_const_none);
     if ((kiln_request_head(c->req)->flags & KILN_HTTP_F_EXPECT_CONTINUE) && !c->continue_sent) {
         c->continue_sent = true;
@@ -445,7 +445,7 @@ static int conn_head(kiln_conn_obj_t *c) {
             kiln_rbuf_resize(c, r + body);
         }
     }
-    c->req = kiln_request_new(c->rbuf, c->rpos, &head, headers);
+    c->req = kiln_request_new(srv->request_class, c->rbuf, c->rpos, &head, headers);
     kiln_request_set_client_addr(c->req, c->peer);
     c->keep_alive = (head.flags & KILN_HTTP_F_KEEP_ALIVE) && !srv->closed;
     c->head_only = head.method == KILN_HTTP_HEAD;

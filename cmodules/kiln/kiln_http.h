@@ -34,6 +34,19 @@
 #define KILN_HTTP_MAX_BODY (64 * 1024)      // Content-Length or decoded chunked size; above: 413
 #endif
 
+// The head is addressed with 16-bit offsets and counts (kiln_http_request_t, kiln_http_header_t,
+// the 16-bit line and head limits of kiln_http_limits_t); a body's size with 32 bits, of which
+// the Python binding takes 31 (a limit above is refused there).
+#if KILN_HTTP_MAX_HEAD > 65535 || KILN_HTTP_MAX_REQUEST_LINE > 65535 || KILN_HTTP_MAX_HEADER_LINE > 65535
+#error "KILN_HTTP_MAX_HEAD, _REQUEST_LINE and _HEADER_LINE must fit 16-bit offsets (<= 65535)"
+#endif
+#if KILN_HTTP_MAX_HEADERS < 1 || KILN_HTTP_MAX_HEADERS > 65535
+#error "KILN_HTTP_MAX_HEADERS must fit the 16-bit header count (1 to 65535)"
+#endif
+#if KILN_HTTP_MAX_BODY < 1 || KILN_HTTP_MAX_BODY > 0x7fffffff
+#error "KILN_HTTP_MAX_BODY must be 1 to 0x7fffffff"
+#endif
+
 #define KILN_HTTP_INCOMPLETE (-1)
 
 // Methods. KILN_HTTP_OTHER is a custom token, accepted only with KILN_HTTP_ALLOW_CUSTOM.
@@ -62,7 +75,7 @@ enum {
 typedef struct _kiln_http_limits_t {
     uint16_t max_request_line;
     uint16_t max_header_line;
-    uint16_t max_head;          // at most 65535: head offsets are 16-bit
+    uint16_t max_head;          // head offsets are 16-bit (see the #error above)
     uint32_t max_body;
     uint8_t allow;
 } kiln_http_limits_t;

@@ -5,6 +5,7 @@
 #include "py/mperrno.h"
 #include "py/gc.h"
 #include "kiln_server.h"
+#include "kiln_request.h"
 
 static const char busy_503[] =
     "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nContent-Type: text/plain\r\n"
@@ -113,7 +114,7 @@ static mp_obj_t server_make_new(const mp_obj_type_t *type, size_t n_args, size_t
     enum { ARG_sock, ARG_handler, ARG_max_connections, ARG_head_timeout, ARG_body_timeout,
            ARG_idle_timeout, ARG_send_timeout, ARG_max_body, ARG_max_head, ARG_recv_buffer,
            ARG_send_buffer, ARG_access_log, ARG_debug, ARG_body_in_memory, ARG_body_stream,
-           ARG_lenient_lf, ARG_max_per_client, ARG_wrap };
+           ARG_lenient_lf, ARG_max_per_client, ARG_wrap, ARG_request_class };
     static const mp_arg_t allowed[] = {
         { MP_QSTR_sock, MP_ARG_REQUIRED | MP_ARG_OBJ, {.u_obj = MP_OBJ_NULL} },
         { MP_QSTR_handler, MP_ARG_REQUIRED | MP_ARG_OBJ, {.u_obj = MP_OBJ_NULL} },
@@ -133,6 +134,7 @@ static mp_obj_t server_make_new(const mp_obj_type_t *type, size_t n_args, size_t
         { MP_QSTR_lenient_lf, MP_ARG_KW_ONLY | MP_ARG_BOOL, {.u_bool = false} },
         { MP_QSTR_max_per_client, MP_ARG_KW_ONLY | MP_ARG_INT, {.u_int = -1} },
         { MP_QSTR_wrap, MP_ARG_KW_ONLY | MP_ARG_OBJ, {.u_obj = mp_const_none} },
+        { MP_QSTR_request_class, MP_ARG_KW_ONLY | MP_ARG_OBJ, {.u_obj = mp_const_none} },
     };
     mp_arg_val_t a[MP_ARRAY_SIZE(allowed)];
     mp_arg_parse_all_kw_array(n_args, n_kw, args, MP_ARRAY_SIZE(allowed), allowed, a);
@@ -162,6 +164,7 @@ static mp_obj_t server_make_new(const mp_obj_type_t *type, size_t n_args, size_t
     srv->body_in_memory = a[ARG_body_in_memory].u_int;
     srv->body_stream = a[ARG_body_stream].u_obj;
     srv->wrap = a[ARG_wrap].u_obj;
+    srv->request_class = kiln_request_class(a[ARG_request_class].u_obj);
     srv->closed = false;
     srv->refusing = false;
     srv->accept_failing = false;

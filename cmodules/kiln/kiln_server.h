@@ -135,6 +135,7 @@ typedef struct _kiln_server_obj_t {
     mp_obj_t handler;
     mp_obj_t body_stream;   // makes req.stream from a Conn, for bodies over body_in_memory
     mp_obj_t wrap;          // wrap(sock) -> the stream to serve (TLS), or None
+    const mp_obj_type_t *request_class; // what requests are made of (kiln_request_class)
     kiln_slot_t *slots;     // max_conns of them
     uint16_t max_conns;
     uint16_t n_conns;

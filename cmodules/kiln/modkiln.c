@@ -2,6 +2,7 @@
 #include "py/runtime.h"
 #include "modkiln.h"
 #include "kiln_request.h"
+#include "kiln_url.h"
 #include "kiln_server.h"
 
 static mp_obj_t kiln_version(void) {
@@ -31,6 +32,12 @@ static mp_obj_t kiln_is_coroutine_function(mp_obj_t f) {
 }
 static MP_DEFINE_CONST_FUN_OBJ_1(kiln_is_coroutine_function_obj, kiln_is_coroutine_function);
 
+// _kiln.reason(status): the reason phrase the loop writes for status ("" when it knows none).
+static mp_obj_t kiln_reason_fun(mp_obj_t status) {
+    return mp_obj_new_str_from_cstr(kiln_reason(mp_obj_get_int(status)));
+}
+static MP_DEFINE_CONST_FUN_OBJ_1(kiln_reason_obj, kiln_reason_fun);
+
 static const mp_rom_map_elem_t kiln_module_globals_table[] = {
     { MP_ROM_QSTR(MP_QSTR___name__), MP_ROM_QSTR(MP_QSTR__kiln) },
     { MP_ROM_QSTR(MP_QSTR_version), MP_ROM_PTR(&kiln_version_obj) },
@@ -43,6 +50,7 @@ static const mp_rom_map_elem_t kiln_module_globals_table[] = {
     { MP_ROM_QSTR(MP_QSTR_url_decode), MP_ROM_PTR(&kiln_url_decode_obj) },
     { MP_ROM_QSTR(MP_QSTR_parse_qs), MP_ROM_PTR(&kiln_parse_qs_obj) },
     { MP_ROM_QSTR(MP_QSTR_header_ok), MP_ROM_PTR(&kiln_header_ok_obj) },
+    { MP_ROM_QSTR(MP_QSTR_reason), MP_ROM_PTR(&kiln_reason_obj) },
     { MP_ROM_QSTR(MP_QSTR_Server), MP_ROM_PTR(&kiln_server_type) },
     { MP_ROM_QSTR(MP_QSTR_Loop), MP_ROM_PTR(&kiln_loop_type) },
 };

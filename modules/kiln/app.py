@@ -3,23 +3,18 @@
 # a request whose hooks and view are all sync is answered with no awaitable at all.
 import sys
 
+from _kiln import reason as _reason
 from micropython import const
 
 from kiln.request import G, Request
 from kiln.response import JSON_HEADERS, TEXT, TEXT_HEADERS, HTTPException, Response, slash_location
-from kiln.routing import Router, endpoint_info, urlencode
+from kiln.routing import Router, endpoint_info, last_match, urlencode
 
 # Speed: every request looks names up in this module's dict, and MicroPython grows a dict only
 # when it is full: with 54 names in its 59 slots a served hello measured 30.5k instructions, with
 # 50 28.7k (bench/framework.py). A change of qstr numbering alone (a new name anywhere in the
 # frozen modules) can move the figure about as much, so add module-level names sparingly and
 # measure.
-
-_REASONS = {
-    400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
-    405: "Method Not Allowed", 408: "Request Timeout", 413: "Payload Too Large",
-    415: "Unsupported Media Type", 416: "Range Not Satisfiable", 500: "Internal Server Error",
-}
 
 current_app = None
 
@@ -83,6 +78,11 @@ class App:
     # connection is closed), and the access log leaves it out.
     _client_left = (400, TEXT_HEADERS, "")
 
+    #: What views get is an instance of a class the app derives from this one (a subclass of
+    #: ``kiln.Request``), so ``isinstance(request, request_class)`` holds and its methods,
+    #: properties and class attributes apply.
+    request_class = Request
+
     def __init__(self, name=None, debug=False, access_log=False):
         global current_app
         self.name = name
@@ -99,9 +99,10 @@ class App:
         self._after = None
         # no before_request or after_request hook: App.handle calls a sync view itself
         self._plain = True
-        # what the hot path reads of a request, found in the first class it searches
-        self._request = type("Request", (Request,), {"app": self, "url_args": None, "_after": None,
-                                                     "_owned": None})
+        # the class the server makes requests of; what the hot path reads of a request is found in
+        # the first class it searches
+        self._request = type("Request", (self.request_class,), {"app": self, "url_args": None,
+                                                                "_after": None, "_owned": None})
         self.template_folder = "templates"
         self.server = None
         if current_app is None:
@@ -218,14 +219,14 @@ class App:
     # hello, bench/framework.py). _live's defaults keep its callers' calls short.
 
     def handle(self, creq):
-        """Answer one C request: returns (status, headers, body) or an awaitable of it."""
+        """Answer one request (an instance of ``_request``, this app's request class, as the
+        server makes it): returns (status, headers, body) or an awaitable of it."""
         ep = self._static.get(creq.path)
         if ep is None:
             return self._dynamic(creq)
         ep = ep.get(creq.method)
         if ep is None or creq.content_length is not None:
             return self._general(creq)
-        creq._class = self._request
         if not ep.sync or not self._plain:
             return _live(self, creq, ep)
         # No hook applies and the view is sync: the life starts at the view's answer.
@@ -238,14 +239,13 @@ class App:
         return _answered(self, creq, r)
 
     def _dynamic(self, creq):
-        m = self.router.find_dynamic(creq.path)
+        m = self.router.match(creq.path)  # last_match: [entry, argument]
         if m is None:
             return self._no_route(creq, None)
-        ep = m[0].get(creq.method)
+        ep = m[0][0].get(creq.method)
         if ep is None or creq.content_length is not None:
             return self._general(creq)
-        creq._class = self._request
-        creq.url_args = m[1]
+        creq.url_args = self.router.args(m)
         if not ep.sync or not self._plain:
             return _live(self, creq, ep)
         return _answered(self, creq, _call_args(ep, creq))
@@ -261,7 +261,6 @@ class App:
         if ep is None:
             return self._no_route(creq, methods)
         req = creq
-        req._class = self._request
         if args is not None:
             req.url_args = args
         length = req.content_length
@@ -279,7 +278,6 @@ class App:
 
     def _no_route(self, creq, methods):
         req = creq
-        req._class = self._request
         method = creq.method
         if methods is not None:
             allow = self._allow(methods)
@@ -325,7 +323,7 @@ class App:
                 sys.print_exception(e)
                 res = None
         if res is None:
-            res = Response(reason or _REASONS.get(status, "Error"), status, headers)
+            res = Response(reason or _reason(status) or "Error", status, headers)
         elif headers:
             for k, v in headers.items():
                 res.headers.setdefault(k, v)
@@ -413,6 +411,7 @@ class App:
         current_app = self
         if debug:
             self.debug = True
+        config["request_class"] = self._request
         config.setdefault("max_body", self._request.max_content_length)
         config.setdefault("body_in_memory", self._request.max_body_length)
         return self._logged if self.access_log else self.handle
@@ -518,7 +517,7 @@ if _exc_info is not None:
 
     def _call_args(ep, req):
         try:
-            return ep.rule.caller(ep.func, req, req.url_args)
+            return ep.rule.caller(ep.func, req, last_match[1])
         except Exception:  # noqa: BLE001
             return _exc_info()[1]
 
@@ -531,7 +530,7 @@ else:
 
     def _call_args(ep, req):
         with _GUARD:
-            return ep.rule.caller(ep.func, req, req.url_args)
+            return ep.rule.caller(ep.func, req, last_match[1])
         return _caught()
 
 
@@ -599,7 +598,7 @@ def _live(app, req, ep, stage=_BEFORE, i=0, value=None, res=None, _type=_type, _
                 if req.url_args is None:
                     value = ep.func(req)
                 else:
-                    value = ep.rule.caller(ep.func, req, req.url_args)
+                    value = ep.rule.call(ep.func, req, req.url_args)
                 if ep.is_async:
                     return _resume(app, req, ep, _ANSWERED, 0, value, None)
             stage = _ANSWERED

@@ -243,7 +243,7 @@ def _parser(req, content_type, file_sink):
     boundary = parse_options(content_type)[1].get("boundary")
     if not boundary or len(boundary) > 70:
         refuse(400, "multipart body without a valid boundary", req)
-    cls = req._class
+    cls = type(req)
 
     def sink(name, filename, ctype, headers):
         if file_sink is not None:

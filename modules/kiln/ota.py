@@ -300,9 +300,12 @@ def handler(app, st, config):
         def no_app(request):
             return "No app yet: upload one with `make ota APP=... HOST=...`. See /ota/status.\n"
 
-        return ota.handle, config
+    config["request_class"] = (app or ota)._request
 
     def handle(creq):
-        return ota.handle(creq) if creq.path.startswith("/ota/") else app.handle(creq)
+        # the request made of the app's class becomes one of ota's (its limits, request.app)
+        if app is None or creq.path.startswith("/ota/"):
+            return ota.handle(ota._request(creq))
+        return app.handle(creq)
 
     return handle, config

@@ -1,9 +1,10 @@
-# The request handlers get is the C request (`_kiln.Request`: method, path, headers, body...
-# read straight from the parsed head). This class extends it: an App sets a subclass of it as
-# the request's `_class`, which gives the request these methods and class attributes, and the
-# attributes below that are computed on first access (__getattr__) and then kept on it.
+# The request handlers get: an instance of an App's subclass of Request, made by the C loop (or
+# the Parser) with the parsed head as its `_kiln.Request` part (method, path, headers, body...
+# read straight from the receive buffer). This class adds the methods, the class attributes and
+# the attributes below that are computed on first access (__getattr__) and then kept on it.
 import json
 
+from _kiln import Request as ParsedRequest
 from _kiln import parse_qs
 
 from kiln.response import HTTPException
@@ -131,7 +132,7 @@ _LAZY = {
 }
 
 
-class Request:
+class Request(ParsedRequest):
     """An HTTP request, as handlers see it.
 
     ``app``, ``method``, ``path``, ``url_args`` (the route's arguments), and, computed on first
@@ -141,8 +142,9 @@ class Request:
     ``form`` (MultiDict, urlencoded or multipart; None for other bodies), ``files`` (MultiDict of
     ``FileUpload``), ``client_addr``, ``g`` (per-request storage).
 
-    The object a handler gets is a ``_kiln.Request`` extended by (a subclass of) this class,
-    so ``isinstance(request, Request)`` is False; class attributes set here apply to it."""
+    The object a handler gets is an instance of the app's subclass of this class (made by the
+    server without calling ``__init__``), so ``isinstance(request, Request)`` holds and class
+    attributes set here apply to it."""
 
     #: Largest body accepted (bytes); a larger one is answered with 413. ``App.run`` passes it
     #: to the C loop (``max_body``).
@@ -161,7 +163,7 @@ class Request:
     url_args = None
     _after = None
     _owned = None
-    # An App extends its requests with a subclass whose class attribute ``app`` is the app.
+    # An App's subclass sets ``app`` to the app.
     app = None
 
     def __getattr__(self, name):

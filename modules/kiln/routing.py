@@ -77,7 +77,8 @@ class Rule:
     are counted in thousands on boards with tens of KB of heap (bench/routing.py): no per-rule
     regex unless the rule needs one, no per-rule function, few instance attributes."""
 
-    # calls view(request, name=value, ...) with keywords, which allocates nothing, where
+    # caller(view, request, argument) calls view(request, name=value, ...) with keywords, from
+    # the argument of a match (Router.match), which allocates nothing, where
     # view(request, **args) would build and free an argument array on the heap; one function
     # per set of argument names (_caller), an instance attribute: read on every request, where a
     # class attribute costs ~600 instructions more (bench/routing.py)
@@ -97,6 +98,11 @@ class Rule:
     def pattern(self):
         return self.entry[5]
 
+    def call(self, view, request, args):
+        """Call ``view`` with ``request`` and the arguments ``args`` (a dict by name)."""
+        e = self.entry
+        return self.caller(view, request, args if e[1] is None else args[e[2]])
+
     def build(self, params):
         """The path of this rule with ``params``' values (popped from it)."""
         parts = self.parts
@@ -115,14 +121,19 @@ class Rule:
         return out
 
 
-_callers = {}  # "name,name" -> caller
+_callers = {}  # its source -> caller
 
 
-def _caller(names):
-    key = ",".join(names)
+def _caller(names, single):
+    # calls the view with the argument of a match (see Router.match): the value of a rule's one
+    # argument (single), else a dict of them
+    if single:
+        key = "lambda f, r, a: f(r, %s=a)" % names[0]
+    else:
+        key = "lambda f, r, a: f(r, %s)" % ", ".join("%s=a[%r]" % (n, n) for n in names)
     caller = _callers.get(key)
     if caller is None:
-        caller = _callers[key] = eval("lambda f, r, a: f(r, %s)" % ", ".join("%s=a[%r]" % (n, n) for n in names))
+        caller = _callers[key] = eval(key)
     return caller
 
 
@@ -157,7 +168,7 @@ class Endpoint:
 #   (methods, conv, argname, extra, suffix, pattern)  one argument between literal text, matched
 #       without a regex: conv is str, int, or (compiled "^(?:regex)$", to_python) of a
 #       converter; extra: the literal text after "/first/" (after "/" when the first segment is
-#       not literal) or None; suffix: the literal text after the argument
+#       not literal) or None; suffix: the literal text after the argument or None
 #   (methods, None, ((name, to_python), ...), regex, None, pattern)  any other rule
 # Rules whose arguments may span segments (path, re:, ...) have no slash count: they are kept
 # per first segment in Router.loose[h] and also added to every bucket of that segment that they
@@ -236,7 +247,6 @@ class Router:
         self.static = {}  # path -> {method: Endpoint}
         self.index = {}  # _part(h) -> {h * 256 + n: bucket} (see above)
         self.loose = {}  # h -> bucket of the rules without a slash count
-        self.literal = False  # a dynamic rule with a literal first segment exists
         # "/first/", hash of "first/", its index part, ... while there are few: found with
         # startswith, which allocates nothing, where the index needs a slice of the path; None
         # once there are more
@@ -299,7 +309,7 @@ class Router:
         slash = head.find("/", 1)
         h = _hash(head[1 : slash + 1]) if slash > 0 else -1  # of "first/"
         slashes = _slashes(parts)
-        fixed = slashes < 255  # find_dynamic counts 255 for more
+        fixed = slashes < 255  # match counts 255 for more
         for a in args:
             fixed = fixed and a[4]
         key = h * 256 + slashes
@@ -313,19 +323,18 @@ class Router:
             _, regex, to_python, _, _ = args[0]
             if regex == _SEGMENT and to_python is None:
                 conv = str
-            elif regex == _INT and to_python is int:
-                conv = int
+            elif regex == _INT and to_python is int and _len(head.encode()) == _len(head):
+                conv = int  # _match reads the path's bytes at the indexes of its characters
             else:
                 conv = _simple_converter(regex, to_python)
         if conv is None:
             entry = ({}, None, tuple((a[0], a[2]) for a in args), _regex(parts), None, pattern)
         else:
             extra = head[slash + 1 :] if slash > 0 else head[1:]
-            entry = ({}, conv, args[0][0], extra or None, parts[2], pattern)
-        rule = Rule(entry, _caller([a[0] for a in args]))
+            entry = ({}, conv, args[0][0], extra or None, parts[2] or None, pattern)
+        rule = Rule(entry, _caller([a[0] for a in args], conv is not None))
         self.rules.append(rule)
         if slash > 0:
-            self.literal = True
             groups = self.groups
             if groups is not None and head[: slash + 1] not in groups:
                 # found by startswith, a group's entries are not checked against the path's
@@ -371,55 +380,71 @@ class Router:
         methods = self.static.get(path)
         if methods is not None:
             return methods, None
-        return self.find_dynamic(path) or (None, None)
+        m = self.match(path)
+        if m is None:
+            return None, None
+        return m[0][0], self.args(m)
+
+    @staticmethod
+    def args(m):
+        """The arguments by name of the rule of match ``m`` ([entry, argument], see match)."""
+        e = m[0]
+        return m[1] if e[1] is None else {e[2]: m[1]}
 
     # The lookup is split in small functions with few locals, reused: a function whose frame
     # has more than 11 words gets it from the heap, ~2,000 instructions (bench/routing.py).
 
-    def find_dynamic(self, path):
-        """(methods, args) of the first dynamic rule matching path, or None: the rules whose
-        first segment is literal come first, in registration order, then the others."""
+    def match(self, path):
+        """[entry, argument] of the first dynamic rule matching path, or None: the rules whose
+        first segment is literal come first, in registration order, then the others. The list
+        is the same one on every call (no heap used): read it before the next match.
+        ``args(match)`` is the rule's arguments by name."""
         n = path.count("/")
         if n > 255:
             n = 255  # no bucket has as many: a rule with a slash count has fewer
-        found = self._literal(path, n) if self.literal else None
-        if found is None and self.wild is not None:
-            n = self.wild.get(n - 256) or self.loose.get(-1)  # the key of first segment -1
-            if type(n) is tuple:
-                return _match(n, path, None, 1)
-            if n is not None:
-                return _scan(n, path, None, 1)
-        return found
-
-    def _literal(self, path, n):
-        key = self.groups
-        if key is not None:
+        g = self.groups
+        if g is None:
+            g = self._hashed(path, n)
+        else:
             i = 0
-            while i < _len(key):  # no iterator object per request
-                if path.startswith(key[i]):
+            while i < _len(g):  # no iterator object per request
+                if path.startswith(g[i]):
+                    # the bucket (g[i + 2] is the index part of hash g[i + 1]), else the loose
+                    # rules; the path's first segment is checked
+                    b = g[i + 2].get(g[i + 1] * 256 + n) or self.loose.get(g[i + 1])
+                    i = _len(g[i])  # where the text after "/first/" begins
+                    if _type(b) is _tuple:  # a bucket of one entry: one call fewer
+                        g = _match(b, path, None, i)
+                    else:
+                        g = None if b is None else _scan(b, path, None, i)
                     break
                 i += 3
             else:
-                return None
-            # the bucket (key[i + 2] is the index part of hash key[i + 1]), else the loose rules
-            n = key[i + 2].get(key[i + 1] * 256 + n) or self.loose.get(key[i + 1])
-            i = _len(key[i])  # where the text after "/first/" begins
-            key = None  # the path's first segment is checked
-        else:
-            i = path.find("/", 1) + 1
-            if i <= 0:
-                return None
-            key = path[1:i]  # "first/": checked against the entries found by its hash
-            n = _lookup(self.index, self.loose, n + _hash(key) * 256)
-        if n is None:
+                g = None
+        if g is None and self.wild is not None:
+            g = self.wild.get(n - 256) or self.loose.get(-1)  # the key of first segment -1
+            if g is not None:
+                return _scan(g, path, None, 1)
+        return g
+
+    def _hashed(self, path, n):
+        # the rules of the path's first segment once there are too many for self.groups
+        i = path.find("/", 1) + 1
+        if i <= 0:
             return None
-        if type(n) is tuple:  # a bucket of one entry: one call fewer
-            return _match(n, path, key, i)
-        return _scan(n, path, key, i)
+        key = path[1:i]  # "first/": checked against the entries found by its hash
+        n = _lookup(self.index, self.loose, n + _hash(key) * 256)
+        return None if n is None else _scan(n, path, key, i)
 
 
+# builtins the lookup reads, found faster as module globals
 _hash = hash
 _gc_collect = gc.collect
+_memoryview = memoryview
+_type = type
+_tuple = tuple
+_int_type = int
+_str = str
 
 
 def _slashes(parts):
@@ -458,7 +483,7 @@ def _lookup(index, loose, key):
 
 
 def _scan(bucket, path, first, start):
-    if type(bucket) is not list:
+    if _type(bucket) is _tuple:  # a bucket of one entry
         return _match(bucket, path, first, start)
     i = 0
     while i < _len(bucket):  # no iterator object per request
@@ -469,49 +494,82 @@ def _scan(bucket, path, first, start):
     return None
 
 
+# What Router.match returns, filled in again by each match: [entry, argument]. The argument is
+# the value of a rule's one argument, or a dict of a regex rule's arguments by name.
+last_match = [None, None]
+
+
 def _match(e, path, first, start):
     # e: an entry; first: the path's "first/" when the bucket was found by its hash, which other
     # segments may share; start: where the text after "/first/" (or "/") begins
-    if e[1] is None:
-        try:
-            first = e[3].match(path)
-        except RuntimeError:
-            # MicroPython's re recurses per character: a path too long for the stack (about
-            # 1000 characters on unix, 600 in the 32-bit build, fewer on a device) matches nothing
-            return None
-        if first is None:
-            return None
-        first = _groups(first, e[2])
-        return None if first is None else (e[0], first)
-    if first is not None and not e[5].startswith(first, 1):
+    # (a truth test costs less than `is None`, a call to mp_binary_op: conv, first, extra
+    # and suffix are None or true)
+    if not e[1]:
+        return _match_regex(e, path)
+    if first and not e[5].startswith(first, 1):
         return None
     # the bucket's slash count is the path's: between prefix and suffix is one segment
     first = e[3]
-    if first is not None:
+    if first:
         if not path.startswith(first, start):
             return None
         start += _len(first)
     first = e[4]
-    if first and not path.endswith(first):
+    if not first:
+        first = _len(path)  # the end of the argument
+    elif path.endswith(first):
+        first = _len(path) - _len(first)
+    else:
         return None
-    first = _len(path) - _len(first)  # the end of the argument
     if first <= start:
         return None
-    if e[1] is int:
-        return _int(e, path, start, first)
-    first = path[start:first]
-    if e[1] is str:
-        return e[0], {e[2]: first}
-    return _convert(e, first)
+    if e[1] is not _int_type:
+        first = path[start:first]
+        if e[1] is not _str:
+            return _convert(e, first)
+        last_match[0] = e
+        last_match[1] = first
+        return last_match
+    # An int: its digits are read from the path's bytes (a memoryview is one small object, where
+    # a slice would be a str, two objects and a search of the interned strings). The text
+    # before start is the rule's, ASCII, so start is also a byte index, and so is a character
+    # of the argument up to its first non-ASCII one, which is no digit.
+    path = _memoryview(path)
+    sign = 1
+    if path[start] == 45:  # "-"
+        sign = -1
+        start += 1
+        if start == first:
+            return None
+    value = 0
+    while start < first:
+        n = path[start] - 48  # "0"
+        if n < 0 or n > 9:
+            return None
+        value = value * 10 + n
+        start += 1
+    last_match[0] = e
+    last_match[1] = value * sign
+    return last_match
 
 
-def _int(e, path, start, end):
-    # bytes: a str slice looks for an equal interned string, and so does text[0]
-    raw = path.encode()
-    raw = raw[start:end] if _len(raw) == _len(path) else path[start:end].encode()
-    if (raw[1:] if raw[0] == 45 else raw).isdigit():  # 45: "-"
-        return e[0], {e[2]: int(raw)}
-    return None
+def _match_regex(e, path):
+    try:
+        m = e[3].match(path)
+    except RuntimeError:
+        # MicroPython's re recurses per character: a path too long for the stack (about 1000
+        # characters on unix, 600 in the 32-bit build, fewer on a device) matches nothing
+        return None
+    if m is None:
+        return None
+    m = _groups(m, e[2])
+    return None if m is None else _matched(e, m)
+
+
+def _matched(e, arg):
+    last_match[0] = e
+    last_match[1] = arg
+    return last_match
 
 
 def _convert(e, text):
@@ -526,7 +584,7 @@ def _convert(e, text):
             text = conv[1](text)
         except ValueError:
             return None
-    return e[0], {e[2]: text}
+    return _matched(e, text)
 
 
 def _groups(m, names):

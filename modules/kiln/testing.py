@@ -125,7 +125,8 @@ class TestClient:
             head += "%s: %s\r\n" % (k, v)
         raw = (head + "\r\n").encode() + body
         try:
-            creq = _kiln.Parser(max_body=self.app._request.max_content_length).feed(raw)
+            creq = _kiln.Parser(max_body=self.app._request.max_content_length,
+                                 request_class=self.app._request).feed(raw)
         except ValueError as e:
             return TestResponse(e.args[0], None, str(e.args[1]).encode() if len(e.args) > 1 else b"")
         if creq is None:

@@ -19,6 +19,9 @@ def url_decode(s: str | bytes, plus: bool = False) -> str:
 def parse_qs(qs: str | bytes) -> list[tuple[str, str]]:
     """The decoded `(name, value)` pairs of a query string, in order."""
 
+def reason(status: int) -> str:
+    """The reason phrase the server writes for `status` ("" when it knows none)."""
+
 def header_ok(name: str | bytes, value: str | bytes) -> bool:
     """Whether a response header may be written as given: the name a token, the value free of
     control characters other than HTAB (the parser's rules for incoming fields)."""
@@ -35,7 +38,12 @@ class Headers:
     def items(self) -> list[tuple[str, str]]: ...
 
 class Request:
-    """A parsed request; its fields point into the received bytes."""
+    """A parsed request; its fields point into the received bytes. Servers and parsers make
+    requests of a subclass given as their `request_class` (without calling `__init__`);
+    `Cls(req)` gives req's parse to a new instance of subclass `Cls`."""
+
+    def __init__(self, req: Request) -> None: ...
+    def finish(self) -> None: ...
 
     method: str
     path: str
@@ -67,6 +75,7 @@ class Parser:
         max_body: int = ...,
         custom_methods: bool = False,
         lenient_lf: bool = False,
+        request_class: type[Request] | None = None,
     ) -> None: ...
     def feed(self, data: bytes | bytearray | memoryview) -> Request | None: ...
 
@@ -114,6 +123,7 @@ class Server:
         body_in_memory: int = ...,
         body_stream: Any = None,
         lenient_lf: bool = False,
+        request_class: type[Request] | None = None,
     ) -> None: ...
     def accept(self) -> Conn | None | bool: ...
     def sweep(self) -> int: ...

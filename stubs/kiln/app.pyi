@@ -31,6 +31,7 @@ class App:
     error_handlers: dict[Any, Any]
     template_folder: str
     server: Server | None
+    request_class: type[Request]
     def __init__(self, name: str | None = None, debug: bool = False, access_log: bool = False) -> None: ...
     def route(
         self, url_pattern: str, methods: list[str] | tuple[str, ...] | None = None, endpoint: str | None = None

@@ -1,6 +1,7 @@
 from typing import Any, Callable, TypeVar
 
 from _kiln import Headers
+from _kiln import Request as ParsedRequest
 from kiln.app import App
 from kiln.multipart import FileUpload
 
@@ -25,8 +26,8 @@ def media_type(content_type: str | None) -> str: ...
 def refuse(status: int, reason: str, req: Any = None) -> Any: ...
 def parse_cookies(header: str | None) -> dict[str, str]: ...
 
-class Request:
-    """An HTTP request, as handlers see it (a `_kiln.Request` extended by this class)."""
+class Request(ParsedRequest):
+    """An HTTP request, as handlers see it (an instance of the app's subclass of this class)."""
 
     max_content_length: int
     max_body_length: int

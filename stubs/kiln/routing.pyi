@@ -22,7 +22,9 @@ class Rule:
     entry: tuple[Any, ...]
     parts: list[Any] | None
     def __init__(self, entry: tuple[Any, ...], caller: Callable[..., Any] | None = None) -> None: ...
-    def caller(self, f: Callable[..., Any], r: Any, a: dict[str, Any]) -> Any: ...
+    def caller(self, f: Callable[..., Any], r: Any, a: Any) -> Any: ...
+    def call(self, view: Callable[..., Any], request: Any, args: dict[str, Any]) -> Any:
+        """Call `view` with `request` and the arguments `args` (a dict by name)."""
     @property
     def methods(self) -> dict[str, Endpoint]: ...
     @property
@@ -70,7 +72,6 @@ class Router:
     static: dict[str, dict[str, Endpoint]]
     index: dict[int, dict[int, Any]]
     loose: dict[int, Any]
-    literal: bool
     groups: Any
     wild: dict[int, Any] | None
     rules: Rules
@@ -80,7 +81,13 @@ class Router:
     def add(self, pattern: str, methods: Any, func: Callable[..., Any], endpoint: str | None = None) -> Endpoint: ...
     def find(self, path: str) -> tuple[dict[str, Endpoint] | None, dict[str, Any] | None]:
         """({method: Endpoint}, args) of the first rule matching path, or (None, None)."""
-    def find_dynamic(self, path: str) -> tuple[dict[str, Endpoint], dict[str, Any] | None] | None:
-        """(methods, args) of the first dynamic rule matching path, or None."""
+    def match(self, path: str) -> list[Any] | None:
+        """[entry, argument] of the first dynamic rule matching path, or None: `last_match`,
+        filled again by each match."""
+    @staticmethod
+    def args(m: list[Any]) -> dict[str, Any]:
+        """The arguments by name of the rule of match `m`."""
+
+last_match: list[Any]
 
 def urlencode(pairs: Any) -> str: ...

@@ -248,7 +248,7 @@ def test_parse_qs():
     assert _kiln.parse_qs(b"k=%E2%9C%93") == [("k", "\u2713")]
 
 
-class Base:
+class Base(_kiln.Request):
     limit = 10
 
     def describe(self, extra):
@@ -265,14 +265,12 @@ class Extended(Base):
     app = "the app"
 
 
-def test_a_class_extends_the_request():
-    r = _kiln.Parser().feed(BROWSER)
-    assert r._class is None
-    raises(AttributeError, lambda: r.app)
-    r._class = Extended
-    assert r._class is Extended
+def test_requests_are_made_of_the_request_class():
+    r = _kiln.Parser(request_class=Extended).feed(BROWSER)
+    assert type(r) is Extended and isinstance(r, Base) and isinstance(r, _kiln.Request)
     assert r.app == "the app" and r.limit == 10  # class attributes, from the class and its bases
     assert r.describe(1) == "GET /index.html 1"  # methods get the request as self
+    assert r.method == "GET" and r.headers["host"] == "192.168.4.1"  # the parsed fields
     first = r.lazy  # __getattr__, which stores its result on the request
     assert first == ["/index.html"] and r.lazy is first
     raises(AttributeError, lambda: r.missing)
@@ -282,15 +280,14 @@ def test_a_class_extends_the_request():
     assert r.user == "ann" and r.limit == 3 and Extended.limit == 10
     del r.user
     raises(AttributeError, lambda: r.user)
-    raises(AttributeError, setattr, r, "path", "/other")  # the parsed fields are read-only
-    raises(TypeError, setattr, r, "_class", "not a class")
     r.finish()
     assert r.limit == 3 and r.lazy is first and r.method == "GET"
+    raises(RuntimeError, lambda: r.target)
+    assert repr(r) == "<Request GET finished>"
 
 
-class WithProperties:
+class WithProperties(_kiln.Request):
     limit = 7
-    log = []
 
     @classmethod
     def kind(cls):
@@ -304,22 +301,68 @@ class WithProperties:
 
     user = property(_get_user, _set_user)
     read_only = property(lambda self: "fixed")
+    shouted = property(lambda self: self.path.upper())
 
 
-def test_classmethods_properties_and_what_cannot_extend_a_request():
-    r = _kiln.Parser().feed(BROWSER)
-    r._class = WithProperties
-    assert r.kind() == ("WithProperties", 7)  # bound to the class, not to _kiln.Request
+def test_classmethods_and_properties_of_the_request_class():
+    r = _kiln.Parser(request_class=WithProperties).feed(BROWSER)
+    assert r.kind() == ("WithProperties", 7)  # bound to the class
     r.user = "bob"  # the setter runs; the getter reads
     assert r.stored_user == "bob" and r.user == "got bob"
     raises(AttributeError, setattr, r, "read_only", 1)
-    assert r.read_only == "fixed"
+    assert r.read_only == "fixed" and r.shouted == "/INDEX.HTML"
 
-    class ListBased(list):
-        pass
 
-    raises(TypeError, setattr, r, "_class", ListBased)  # its methods would take r for a list
-    del r._class
-    assert r._class is None
-    r.finish()
-    raises(AttributeError, setattr, r, "target", "/x")  # refused by name, nothing computed
+def test_a_plain_request_stores_only_its_two_fields():
+    r = _kiln.Parser().feed(BROWSER)
+    assert type(r) is _kiln.Request
+    raises(AttributeError, lambda: r.app)
+    raises(AttributeError, setattr, r, "user", "ann")
+    raises(AttributeError, setattr, r, "path", "/other")  # the parsed fields are read-only
+    r.stream = "s"
+    r.client_addr = ("1.2.3.4", 5)
+    assert r.stream == "s" and r.client_addr == ("1.2.3.4", 5)
+
+
+def test_a_request_class_is_checked():
+    raises(TypeError, lambda: _kiln.Parser(request_class=list))
+    raises(TypeError, lambda: _kiln.Parser(request_class="not a class"))
+    raises(TypeError, _kiln.Request)  # requests are made by the parser
+    raises(TypeError, _kiln.Request, "GET / HTTP/1.1")
+    raises(TypeError, Extended, 1)
+
+
+def test_a_request_given_another_class():
+    r = _kiln.Parser(request_class=Extended).feed(BROWSER)
+    r.user = "ann"
+    other = WithProperties(r)  # the same parse, another class; what was stored stays with r
+    assert type(other) is WithProperties and other.path == "/index.html" and other.kind()[1] == 7
+    assert other.headers["Cookie"] == "session=abc123; theme=dark"
+    raises(AttributeError, lambda: other.user)
+    plain = _kiln.Request(r)
+    assert type(plain) is _kiln.Request and plain.method == "GET"
+
+
+def part_of_a_dropped_request(name):
+    return getattr(_kiln.Parser(request_class=Extended).feed(BROWSER), name)
+
+
+def churn():
+    # Fills the heap with marked blocks, reusing any block the dropped request had left.
+    for _ in range(3):
+        junk = [bytearray(b"\xff" * 160) for _ in range(100)]
+        gc.collect()
+    return junk
+
+
+def test_a_headers_view_keeps_its_request():
+    headers = part_of_a_dropped_request("headers")
+    churn()
+    assert headers["host"] == "192.168.4.1" and len(headers) == 10
+
+
+def test_a_bound_finish_keeps_its_request():
+    finish = part_of_a_dropped_request("finish")
+    junk = churn()
+    finish()  # writes to its request, never to a block the collector gave to something else
+    assert all(b == b"\xff" * 160 for b in junk)

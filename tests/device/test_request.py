@@ -105,3 +105,53 @@ def test_multidict():
     assert sorted(d.keys()) == ["a", "b"]
     assert d.to_dict() == {"a": "1", "b": "x"}
     assert d.to_dict(flat=False) == {"a": ["1", "2"], "b": ["x"]}
+
+
+class ShoutingRequest(Request):
+    greeting = "hello"
+
+    @property
+    def shout(self):
+        return self.path.upper()
+
+    @classmethod
+    def kind(cls):
+        return "%s %s" % (cls.greeting, issubclass(cls, ShoutingRequest))
+
+    def __getattr__(self, name):
+        if name == "visits":
+            self.visits = [self.path]
+            return self.visits
+        return Request.__getattr__(self, name)  # kiln's own lazy attributes: args, json...
+
+
+class ShoutingApp(App):
+    request_class = ShoutingRequest
+
+
+def test_views_get_an_instance_of_the_apps_request_class():
+    app = ShoutingApp()
+
+    @app.get("/a/<int:n>")
+    def view(request, n):
+        request.user = "ann"  # stored on the request
+        first = request.visits
+        return {
+            "mine": isinstance(request, ShoutingRequest),
+            "kiln": isinstance(request, Request),
+            "app": type(request) is app._request and request.app is app,
+            "shout": request.shout,  # a property
+            "kind": request.kind(),  # a classmethod
+            "visits": first,  # __getattr__, then kept
+            "same": request.visits is first,
+            "args": request.args.get("q"),  # kiln.Request's __getattr__
+            "user": request.user,
+            "url_args": request.url_args,
+            "method": request.method,  # a C field
+        }
+
+    assert TestClient(app).get("/a/3?q=x").json == {
+        "mine": True, "kiln": True, "app": True, "shout": "/A/3", "kind": "hello True",
+        "visits": ["/a/3"], "same": True, "args": "x", "user": "ann", "url_args": {"n": 3},
+        "method": "GET",
+    }

@@ -285,7 +285,8 @@ def test_sync_handler_returns_a_tuple_without_awaiting():
     app = make_app()
     import _kiln
 
-    creq = _kiln.Parser().feed(b"GET /users/5 HTTP/1.1\r\nHost: x\r\n\r\n")
+    # App.handle takes a request of the app's class, as the server makes it
+    creq = _kiln.Parser(request_class=app._request).feed(b"GET /users/5 HTTP/1.1\r\nHost: x\r\n\r\n")
     result = app.handle(creq)
     assert type(result) is tuple, type(result)
     # a dict body: the loop writes it as JSON (no str made for it)
@@ -455,7 +456,7 @@ def test_sync_hooks_answer_without_awaiting_in_order():
         return "never sent"
 
     def handle(raw):
-        return app.handle(_kiln.Parser().feed(raw))
+        return app.handle(_kiln.Parser(request_class=app._request).feed(raw))
 
     result = handle(b"GET /users/7 HTTP/1.1\r\nHost: x\r\n\r\n")
     assert type(result) is tuple, type(result)
@@ -691,3 +692,52 @@ def test_url_for_never_makes_a_dot_segment():
     c = TestClient(app)
     check(c.get(app.url_for("posts", name="..")), 200, b"posts of ..")
     check(c.get(app.url_for("files", rest="a/../b")), 200, b"file a/../b")
+
+
+def test_int_converter_takes_an_optional_minus_and_digits_only():
+    c = TestClient(make_app())
+    assert c.get("/users/0042").json["id"] == 42
+    assert c.get("/users/-0").json["id"] == 0
+    assert c.get("/users/123456789012345678901234567890").json["id"] == 123456789012345678901234567890
+    # what int() would also read: a sign alone, "+", "_", spaces, other digits than ASCII ones
+    for text in ("-", "--1", "+4", "4_2", "%204", "4%20", "4%C3%A9", "%C3%A94", "%D9%A3"):
+        check(c.get("/users/" + text), 404)
+
+
+def test_int_converter_after_non_ascii_literal_text():
+    app = App()
+
+    @app.get("/caf\u00e9/<int:n>/x")
+    def cafe(request, n):
+        return {"n": n}
+
+    c = TestClient(app)
+    assert c.get("/caf%C3%A9/12/x").json == {"n": 12}
+    check(c.get("/caf%C3%A9/1y/x"), 404)
+
+
+def test_url_args_of_a_view_without_hooks():
+    app = App()
+    seen = []
+
+    @app.get("/items/<int:id>")
+    def item(request, id):
+        args = request.url_args
+        args["seen"] = True
+        seen.append((id, request.url_args is args, dict(request.url_args)))
+        request.url_args = {"other": 1}
+        seen.append(request.url_args)
+        return "ok"
+
+    @app.get("/fail/<name>")
+    def fail(request, name):
+        raise ValueError(name)
+
+    @app.errorhandler(ValueError)
+    def failed(request, exc):
+        return "url_args %s" % request.url_args["name"], 400
+
+    c = TestClient(app)
+    check(c.get("/items/7"), 200, b"ok")
+    assert seen == [(7, True, {"id": 7, "seen": True}), {"other": 1}], seen
+    check(c.get("/fail/x"), 400, b"url_args x")

@@ -66,6 +66,13 @@ def index(request):
     return "Hello, world!"
 
 
+@app.get("/request-class")
+def request_class(request):
+    request.note = "kept"
+    return {"app": isinstance(request, app._request), "kiln": isinstance(request, Request),
+            "note": request.note, "method": request.method, "host": request.headers["Host"]}
+
+
 @app.get("/items/<int:item_id>")
 def item(request, item_id):
     return {"id": item_id, "g": request.g.started}
