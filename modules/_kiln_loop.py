@@ -157,15 +157,20 @@ class Loop:
         # wait allocates nothing
         self._found = [None] * _POLL_BATCH
         self._events = [0] * _POLL_BATCH
-        self._polled_at = ticks_ms()
+        # connections found ready while tasks waited to run (kiln_poll.c's tasks_ran_since)
+        self._deferred = []
+        self._found_at = 0
 
     def wait(self, dt):
-        if dt == 0:
-            # kiln_poll.c's turn_of_io: polled again once the tasks ready at the last poll ran
-            t = self._tasks.peek()
-            if t and ticks_diff(t.ph_key, self._polled_at) < 0:
-                return
-        self._polled_at = ticks_ms()
+        deferred = self._deferred
+        if deferred:
+            if dt == 0:
+                t = self._tasks.peek()
+                if t and ticks_diff(t.ph_key, self._found_at) <= 0:
+                    return
+            while deferred:
+                deferred.pop(0)._ready()
+            return
         found = self._found
         events = self._events
         n = 0
@@ -179,10 +184,14 @@ class Loop:
             s = found[i]
             found[i] = None
             owner = _owners.get(id(s))
-            if owner is not None:
-                owner._ready()
-            else:
+            if owner is None:
                 self._wake(s, events[i])
+            elif dt == 0:
+                deferred.append(owner)
+            else:
+                owner._ready()
+        if deferred:
+            self._found_at = ticks_ms()
 
     def _wake(self, s, ev):
         # asyncio's own wait_io_event, for one stream

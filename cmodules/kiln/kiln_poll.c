@@ -7,6 +7,8 @@
 //
 // Everything goes through select.poll's methods, so it is the same code on unix (poll(2) on the
 // sockets' file descriptors) and on the boards (each socket's MP_STREAM_POLL).
+#include <string.h>
+
 #include "py/runtime.h"
 #include "py/stream.h"
 #include "py/gc.h"
@@ -25,7 +27,9 @@ typedef struct _kiln_loop_obj_t {
     mp_obj_t poller;    // asyncio's select.poll
     mp_obj_t map;       // asyncio's IOQueue.map: id(stream) -> [reading task, writing task, stream]
     mp_obj_t tasks;     // asyncio's run queue (_task_queue)
-    mp_int_t polled_at; // asyncio's ticks() at the last poll
+    mp_int_t found_at;  // asyncio's ticks() when the deferred ones were found ready
+    size_t n_deferred;
+    mp_obj_t deferred[KILN_POLL_BATCH]; // connections found ready while tasks waited to run
 } kiln_loop_obj_t;
 
 // poller.<method>(obj[, events]); false if it raised (out of memory).
@@ -100,38 +104,65 @@ static void wake_tasks(kiln_loop_obj_t *self, mp_obj_t s, mp_uint_t ev) {
     }
 }
 
-// asyncio asks for a poll before every step of every task. A connection found ready is served
-// at once, so while tasks wait to run, it waits its turn: the loop polls again once the tasks
-// that were ready at the last poll have had their step (the first task's ph_key, the time it
-// became ready, is not older than that poll). Else a busy client would be served ahead of the
-// app's tasks at every step (measured: 20 event streams fell behind one client publishing).
-static bool turn_of_io(kiln_loop_obj_t *self) {
+// asyncio asks for a poll before every step of every task. A connection is served when it is
+// handled, ahead of whatever asyncio has queued, so one found ready while tasks wait to run
+// waits its turn as a task would: it is served once the tasks queued when it was found have run
+// (the first task in the queue became ready, its ph_key, after that). Served at once instead, a
+// busy client would go ahead of the app's tasks at every step (measured: 20 event streams fell
+// behind a client publishing to them, and their queues filled).
+static bool tasks_ran_since(kiln_loop_obj_t *self, mp_int_t when) {
     mp_obj_t dest[2];
     mp_load_method(self->tasks, MP_QSTR_peek, dest);
     mp_obj_t task = mp_call_method_n_kw(0, 0, dest);
     if (task == mp_const_none) {
         return true;
     }
-    mp_int_t since = (mp_obj_get_int(mp_load_attr(task, MP_QSTR_ph_key)) - self->polled_at)
+    mp_int_t since = (mp_obj_get_int(mp_load_attr(task, MP_QSTR_ph_key)) - when)
         & (KILN_TICKS_PERIOD - 1);
-    return since < KILN_TICKS_PERIOD / 2;
+    return since > 0 && since < KILN_TICKS_PERIOD / 2;
+}
+
+static void serve(mp_obj_t obj) {
+    if (mp_obj_is_type(obj, &kiln_conn_type)) {
+        kiln_conn_ready(MP_OBJ_TO_PTR(obj));
+    } else {
+        kiln_server_ready(MP_OBJ_TO_PTR(obj));
+    }
+}
+
+static mp_obj_t serve_deferred(kiln_loop_obj_t *self) {
+    // taken out first: serving may defer nothing new, but a handler may run the loop's wait
+    mp_obj_t objs[KILN_POLL_BATCH] = { MP_OBJ_NULL };
+    size_t n = self->n_deferred;
+    memcpy(objs, self->deferred, n * sizeof(mp_obj_t));
+    memset(self->deferred, 0, sizeof(self->deferred));
+    self->n_deferred = 0;
+    for (size_t i = 0; i < n; i++) {
+        serve(objs[i]);
+        objs[i] = MP_OBJ_NULL;
+    }
+    return mp_const_none;
 }
 
 // loop.wait(dt): asyncio's wait_io_event(dt): polls for at most dt ms (-1: until something is
-// ready), then serves or wakes what is ready.
+// ready; 0: tasks wait to run), wakes the tasks of asyncio's streams that are ready, and serves
+// the connections that are (or defers them, see tasks_ran_since).
 static mp_obj_t loop_wait(mp_obj_t self_in, mp_obj_t dt) {
     kiln_loop_obj_t *self = MP_OBJ_TO_PTR(self_in);
-    if (dt == MP_OBJ_NEW_SMALL_INT(0) && !turn_of_io(self)) {
-        return mp_const_none;
+    bool busy = dt == MP_OBJ_NEW_SMALL_INT(0);
+    if (self->n_deferred) {
+        if (busy && !tasks_ran_since(self, self->found_at)) {
+            return mp_const_none;
+        }
+        return serve_deferred(self);
     }
-    self->polled_at = mp_hal_ticks_ms() & (KILN_TICKS_PERIOD - 1);
     mp_obj_t dest[3];
     mp_load_method(self->poller, MP_QSTR_ipoll, dest);
     dest[2] = dt;
     mp_obj_t it = mp_call_method_n_kw(1, 0, dest);
     // Taken out first: serving one may register or unregister others, which ipoll's iteration
-    // over the poll set would not survive.
-    // zeroed: the collector scans the C stack, and a stale pointer here would keep an object
+    // over the poll set would not survive. Zeroed: the collector scans the C stack, and a
+    // stale pointer here would keep an object alive.
     mp_obj_t ready[KILN_POLL_BATCH] = { MP_OBJ_NULL };
     mp_uint_t events[KILN_POLL_BATCH];
     size_t n = 0;
@@ -143,14 +174,17 @@ static mp_obj_t loop_wait(mp_obj_t self_in, mp_obj_t dt) {
     }
     for (size_t i = 0; i < n; i++) {
         const mp_obj_type_t *type = mp_obj_get_type(ready[i]);
-        if (type == &kiln_conn_type) {
-            kiln_conn_ready(MP_OBJ_TO_PTR(ready[i]));
-        } else if (type == &kiln_server_type) {
-            kiln_server_ready(MP_OBJ_TO_PTR(ready[i]));
-        } else {
+        if (type != &kiln_conn_type && type != &kiln_server_type) {
             wake_tasks(self, ready[i], events[i]);
+        } else if (busy) {
+            self->deferred[self->n_deferred++] = ready[i];
+        } else {
+            serve(ready[i]);
         }
         ready[i] = MP_OBJ_NULL;
+    }
+    if (self->n_deferred) {
+        self->found_at = mp_hal_ticks_ms() & (KILN_TICKS_PERIOD - 1);
     }
     return mp_const_none;
 }
@@ -163,7 +197,6 @@ static mp_obj_t loop_make_new(const mp_obj_type_t *type, size_t n_args, size_t n
     self->poller = args[0];
     self->map = args[1];
     self->tasks = args[2];
-    self->polled_at = mp_hal_ticks_ms() & (KILN_TICKS_PERIOD - 1);
     return MP_OBJ_FROM_PTR(self);
 }
 
