@@ -144,18 +144,24 @@ static mp_obj_t serve_deferred(kiln_loop_obj_t *self) {
     return mp_const_none;
 }
 
-// loop.wait(dt): asyncio's wait_io_event(dt): polls for at most dt ms (-1: until something is
-// ready; 0: tasks wait to run), wakes the tasks of asyncio's streams that are ready, and serves
-// the connections that are (or defers them, see tasks_ran_since).
-static mp_obj_t loop_wait(mp_obj_t self_in, mp_obj_t dt) {
-    kiln_loop_obj_t *self = MP_OBJ_TO_PTR(self_in);
-    bool busy = dt == MP_OBJ_NEW_SMALL_INT(0);
-    if (self->n_deferred) {
-        if (busy && !tasks_ran_since(self, self->found_at)) {
-            return mp_const_none;
-        }
-        return serve_deferred(self);
+// After serving, what asyncio's loop would wait next: the ms until the first task in the queue
+// is due, or 0 when one is due now, a task of asyncio's stream woke, or no task is queued (the
+// loop then decides whether to end).
+static mp_obj_t next_wait(kiln_loop_obj_t *self) {
+    mp_obj_t dest[2];
+    mp_load_method(self->tasks, MP_QSTR_peek, dest);
+    mp_obj_t task = mp_call_method_n_kw(0, 0, dest);
+    if (task == mp_const_none) {
+        return MP_OBJ_NEW_SMALL_INT(0);
     }
+    mp_int_t due = (mp_obj_get_int(mp_load_attr(task, MP_QSTR_ph_key))
+        - (mp_int_t)(mp_hal_ticks_ms() & (KILN_TICKS_PERIOD - 1))) & (KILN_TICKS_PERIOD - 1);
+    return MP_OBJ_NEW_SMALL_INT(due < KILN_TICKS_PERIOD / 2 ? due : 0);
+}
+
+// One poll: wakes the tasks of asyncio's streams that are ready and serves the connections that
+// are, or defers them when busy (see tasks_ran_since); false when it woke a task.
+static bool poll_once(kiln_loop_obj_t *self, mp_obj_t dt, bool busy) {
     mp_obj_t dest[3];
     mp_load_method(self->poller, MP_QSTR_ipoll, dest);
     dest[2] = dt;
@@ -172,10 +178,12 @@ static mp_obj_t loop_wait(mp_obj_t self_in, mp_obj_t dt) {
         ready[n] = pair[0];
         events[n++] = MP_OBJ_SMALL_INT_VALUE(pair[1]);
     }
+    bool woke = false;
     for (size_t i = 0; i < n; i++) {
         const mp_obj_type_t *type = mp_obj_get_type(ready[i]);
         if (type != &kiln_conn_type && type != &kiln_server_type) {
             wake_tasks(self, ready[i], events[i]);
+            woke = true;
         } else if (busy) {
             self->deferred[self->n_deferred++] = ready[i];
         } else {
@@ -185,6 +193,28 @@ static mp_obj_t loop_wait(mp_obj_t self_in, mp_obj_t dt) {
     }
     if (self->n_deferred) {
         self->found_at = mp_hal_ticks_ms() & (KILN_TICKS_PERIOD - 1);
+    }
+    return n > 0 && !woke;
+}
+
+// loop.wait(dt): asyncio's wait_io_event(dt): waits at most dt ms (-1: until something is
+// ready; 0: tasks wait to run) for streams and connections. While it only serves connections
+// and no task is due, it waits again without going back to asyncio's loop (a keep-alive
+// request then costs no pass of that Python loop).
+static mp_obj_t loop_wait(mp_obj_t self_in, mp_obj_t dt) {
+    kiln_loop_obj_t *self = MP_OBJ_TO_PTR(self_in);
+    bool busy = dt == MP_OBJ_NEW_SMALL_INT(0);
+    if (self->n_deferred) {
+        if (busy && !tasks_ran_since(self, self->found_at)) {
+            return mp_const_none;
+        }
+        return serve_deferred(self);
+    }
+    while (poll_once(self, dt, busy) && !busy) {
+        dt = next_wait(self);
+        if (dt == MP_OBJ_NEW_SMALL_INT(0)) {
+            break;
+        }
     }
     return mp_const_none;
 }
