@@ -259,6 +259,7 @@ async def start_server(handler, host="0.0.0.0", port=80, ssl=None, **config):
     `max_per_client` (slots not answered yet that one client address may hold while 75% of
     them are busy; default half of them from 16 slots, none below; 0 for no cap),
     `ssl` (an `ssl.SSLContext` with its certificate chain loaded: serve HTTPS),
+    `request_class` (a subclass of `_kiln.Request`: the class the loop makes requests of),
     `access_log=False`, `debug=False` (print tracebacks of handler errors), `lenient_lf=False`
     (accept requests whose lines all end in a bare LF; a head or chunked body mixing bare LF
     with CRLF is 400 either way).
