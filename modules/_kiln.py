@@ -11,6 +11,7 @@
 # tests/test_fallback.py runs the same cases against both implementations.
 
 from _kiln_http import (  # noqa: F401 - the module's names
+    BODY_IN_MEMORY,
     MAX_CONNECTIONS,
     METHODS,
     Headers,
@@ -23,4 +24,4 @@ from _kiln_http import (  # noqa: F401 - the module's names
     url_decode,
     version,
 )
-from _kiln_loop import Conn, Loop, Server  # noqa: F401
+from _kiln_loop import RUN_AWAIT, RUN_UPGRADE, RUN_WRITE, Conn, Loop, Server  # noqa: F401

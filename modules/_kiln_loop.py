@@ -71,6 +71,10 @@ _RUN_WRITE = 2
 _RUN_AWAIT = 3
 _RUN_ANEXT = 4
 _RUN_UPGRADE = 5
+# what kiln/server.py's worker reads (the C module's names)
+RUN_WRITE = _RUN_WRITE
+RUN_AWAIT = _RUN_AWAIT
+RUN_UPGRADE = _RUN_UPGRADE
 # ws_recv's answer when the peer is gone without a close frame
 _WS_GONE = 1006
 
@@ -362,15 +366,13 @@ class Server:
             raise MemoryError
 
     def _ready(self):
-        while True:
-            c = self.accept()
-            if c is None:
-                return
-            if c is False:
-                _unpoll(self._poller, self, self.sock)
-                self._paused = True
-                self._paused_at = ticks_ms()
-                return
+        # kiln_server_ready: one client; the next one waiting is found by the next poll
+        c = self.accept()
+        if c is False:
+            _unpoll(self._poller, self, self.sock)
+            self._paused = True
+            self._paused_at = ticks_ms()
+        elif c is not None:
             c._start()
 
     def _under_pressure(self):

@@ -376,19 +376,16 @@ static void listen_again(kiln_server_obj_t *srv) {
     }
 }
 
-// The poller found the listening socket ready: every client waiting is accepted and served.
+// The poller found the listening socket ready: one client is accepted and served. The next one
+// waiting is found by the next poll, in its turn (kiln_poll.c): a client that connects again
+// and again is not served ahead of the app's tasks.
 void kiln_server_ready(kiln_server_obj_t *srv) {
-    for (;;) {
-        mp_obj_t c = server_accept(MP_OBJ_FROM_PTR(srv));
-        if (c == mp_const_none) {
-            return;
-        }
-        if (c == mp_const_false) {
-            kiln_unpoll(srv->poller, MP_OBJ_FROM_PTR(srv), &srv->polled);
-            srv->paused = true;
-            srv->paused_at = mp_hal_ticks_ms();
-            return;
-        }
+    mp_obj_t c = server_accept(MP_OBJ_FROM_PTR(srv));
+    if (c == mp_const_false) {
+        kiln_unpoll(srv->poller, MP_OBJ_FROM_PTR(srv), &srv->polled);
+        srv->paused = true;
+        srv->paused_at = mp_hal_ticks_ms();
+    } else if (c != mp_const_none) {
         kiln_conn_start(MP_OBJ_TO_PTR(c));
     }
 }

@@ -43,6 +43,11 @@ static const mp_rom_map_elem_t kiln_module_globals_table[] = {
     { MP_ROM_QSTR(MP_QSTR_version), MP_ROM_PTR(&kiln_version_obj) },
     { MP_ROM_QSTR(MP_QSTR_is_coroutine_function), MP_ROM_PTR(&kiln_is_coroutine_function_obj) },
     { MP_ROM_QSTR(MP_QSTR_MAX_CONNECTIONS), MP_ROM_INT(KILN_MAX_CONNECTIONS) },
+    { MP_ROM_QSTR(MP_QSTR_BODY_IN_MEMORY), MP_ROM_INT(KILN_BODY_IN_MEMORY) },
+    // what a Conn's methods return to the worker task (kiln_server.h KILN_RUN_*)
+    { MP_ROM_QSTR(MP_QSTR_RUN_WRITE), MP_ROM_INT(KILN_RUN_WRITE) },
+    { MP_ROM_QSTR(MP_QSTR_RUN_AWAIT), MP_ROM_INT(KILN_RUN_AWAIT) },
+    { MP_ROM_QSTR(MP_QSTR_RUN_UPGRADE), MP_ROM_INT(KILN_RUN_UPGRADE) },
     { MP_ROM_QSTR(MP_QSTR_Request), MP_ROM_PTR(&kiln_type_request) },
     { MP_ROM_QSTR(MP_QSTR_Headers), MP_ROM_PTR(&kiln_type_headers) },
     { MP_ROM_QSTR(MP_QSTR_Parser), MP_ROM_PTR(&kiln_type_parser) },

@@ -188,12 +188,7 @@ class Hub:
         ws = mods.get("kiln.websocket")  # loaded already if the sink is a WebSocket
         left = (Closed, OSError, ws.ConnectionClosed) if ws is not None else (Closed, OSError)
         sub = self.subscribe(*topics, maxlen=maxlen, latest=latest)
-        task = None
-        if is_sse:
-            task = asyncio.current_task()
-            # Messages wait in the hub's queue (bounded by maxlen, one copy shared by every
-            # subscriber), not in the stream's: it holds one formatted event at a time.
-            sink.max_queued = 1
+        task = asyncio.current_task() if is_sse else None
         reader = None
         if ws is not None and isinstance(sink, ws.WebSocket) and sink._task is asyncio.current_task():
             # The view itself streams, so it reads nothing: a task reads (and drops) what the

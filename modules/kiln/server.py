@@ -13,13 +13,12 @@ import sys
 from asyncio import core
 
 import _kiln
-from micropython import const
 
-# What the C loop asks a worker to do (kiln_server.h, KILN_RUN_*); const() makes them literals
-# in the bytecode, not global lookups. READ and WRITE: C has the connection back.
-_WRITE = const(2)
-_AWAIT = const(3)
-_UPGRADE = const(5)
+# What the C loop asks a worker to do (kiln_server.h KILN_RUN_*); READ and WRITE: C has the
+# connection back.
+_WRITE = _kiln.RUN_WRITE
+_AWAIT = _kiln.RUN_AWAIT
+_UPGRADE = _kiln.RUN_UPGRADE
 
 # Per-connection heap: buffers, objects and the task, with room for a request's own objects.
 _BYTES_PER_CONNECTION = 4096
@@ -35,7 +34,7 @@ def _defaults(config):
         config["send_buffer"] = 512
     # Bodies held in memory stay under an eighth of the heap (the App asks for its Request's
     # max_body_length); larger ones are streamed to the handler.
-    config["body_in_memory"] = min(config.get("body_in_memory", 16384), heap // 8)
+    config["body_in_memory"] = min(config.get("body_in_memory", _kiln.BODY_IN_MEMORY), heap // 8)
 
 
 def _ms(seconds):

@@ -7,6 +7,10 @@ def version() -> str:
     """Kiln's version, as built into the firmware."""
 
 MAX_CONNECTIONS: int
+BODY_IN_MEMORY: int
+RUN_WRITE: int
+RUN_AWAIT: int
+RUN_UPGRADE: int
 METHODS: tuple[str, ...]
 """The methods the parser knows, in the order of its method codes."""
 
