@@ -121,10 +121,10 @@ def heap_per_request(script, case, n=200):
     return int(out.split()[-1])
 
 
-def served(script, args, n):
+def served(script, args, n, firmware=FIRMWARE):
     # callgrind's count for a benchmark app that answered n keep-alive requests, then SIGINT
     port = run.free_port()
-    proc = subprocess.Popen(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", str(FIRMWARE),
+    proc = subprocess.Popen(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", str(firmware),
                              str(run.BENCH / "apps" / script), str(port), *args],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     run.wait_port(port, proc, timeout=60)
@@ -155,8 +155,13 @@ def main():
             rows.append("| %s | %.0f | %.2f× | %d |" % (label, per, per / base, heap_per_request(f.name, case)))
     served_rows = []
     base = None
-    for label, script, args in SERVED:
-        per = (served(script, args, SERVED_N) - served(script, args, 0)) / SERVED_N
+    cases = [(label, script, args, FIRMWARE) for label, script, args in SERVED]
+    if run.BASELINE:
+        # the same cases on a firmware of an earlier commit (bench/run.py BENCH_BASELINE)
+        cases += [("%s, %s" % (label, run.BASELINE_NAME), script, args, run.BASELINE)
+                  for label, script, args in SERVED]
+    for label, script, args, firmware in cases:
+        per = (served(script, args, SERVED_N, firmware) - served(script, args, 0, firmware)) / SERVED_N
         base = base or per
         served_rows.append("| %s | %.0f | %.2f× |" % (label, per, per / base))
     print("\n".join([

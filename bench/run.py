@@ -90,8 +90,14 @@ def microdot_dir():
     return target
 
 
-def kiln(script, *args):
-    return lambda port: [str(FIRMWARE), str(BENCH / "apps" / script), str(port), *args]
+def kiln(script, *args, firmware=FIRMWARE):
+    return lambda port: [str(firmware), str(BENCH / "apps" / script), str(port), *args]
+
+
+# A firmware built from an earlier commit, measured beside today's in the pinned table (issue 11:
+# the request path before its redesign): BENCH_BASELINE=path/to/kiln, BENCH_BASELINE_NAME=label.
+BASELINE = os.environ.get("BENCH_BASELINE")
+BASELINE_NAME = os.environ.get("BENCH_BASELINE_NAME", "before")
 
 
 def microdot():
@@ -238,6 +244,9 @@ def section_routes():
         "Kiln App + hooks + sessions": (kiln("kiln_app.py", "full"), None),
     }
     shared = overhead(hello, pinned=False)
+    if BASELINE:
+        hello["Kiln loop only, %s" % BASELINE_NAME] = (kiln("kiln_loop.py", firmware=BASELINE), None)
+        hello["Kiln App, %s" % BASELINE_NAME] = (kiln("kiln_app.py", firmware=BASELINE), None)
     pinned = overhead(hello, pinned=True) if shutil.which("taskset") and (os.cpu_count() or 1) >= 2 else None
     json_route = side_by_side({
         "Kiln App": (kiln("kiln_app.py"), None),
