@@ -58,7 +58,49 @@ void kiln_out_reserve(kiln_conn_obj_t *c, size_t n) {
         cap = c->wlen + n;
     }
     c->wbuf = m_renew(byte, c->wbuf, c->wcap, cap);
+    c->server->out_grown += cap - c->wcap;
     c->wcap = cap;
+}
+
+// The heap's size in bytes (every area of a split heap).
+static size_t heap_size(void) {
+    size_t n = 0;
+    #if MICROPY_GC_SPLIT_HEAP
+    for (mp_state_mem_area_t *a = &MP_STATE_MEM(area); a != NULL; a = a->next) {
+        n += a->gc_pool_end - a->gc_pool_start;
+    }
+    #else
+    n = MP_STATE_MEM(area).gc_pool_end - MP_STATE_MEM(area).gc_pool_start;
+    #endif
+    return n;
+}
+
+// Grows the output buffer towards cap bytes for a file being streamed, within what the
+// connections may hold together beyond their send buffers (an eighth of the heap, as request
+// bodies held in memory); never raises: the buffer keeps its size when the heap has no room.
+// kiln_out_flush gives the room back.
+void kiln_out_grow(kiln_conn_obj_t *c, size_t cap) {
+    kiln_server_obj_t *srv = c->server;
+    size_t budget = heap_size() / 8;
+    size_t left = srv->out_grown < budget ? budget - srv->out_grown : 0;
+    if (cap > c->wcap + left) {
+        cap = c->wcap + left;
+    }
+    if (c->wcap >= cap) {
+        return;
+    }
+    if (c->wpos > 0) {
+        memmove(c->wbuf, c->wbuf + c->wpos, c->wlen - c->wpos);
+        c->wlen -= c->wpos;
+        c->resp_start = c->resp_start > c->wpos ? c->resp_start - c->wpos : 0;
+        c->wpos = 0;
+    }
+    byte *p = m_renew_maybe(byte, c->wbuf, c->wcap, cap, true);
+    if (p != NULL) {
+        srv->out_grown += cap - c->wcap;
+        c->wbuf = p;
+        c->wcap = cap;
+    }
 }
 
 void kiln_out_add(kiln_conn_obj_t *c, const void *data, size_t n) {
@@ -123,6 +165,14 @@ int kiln_out_flush(kiln_conn_obj_t *c) {
     c->wpos = c->wlen = 0;
     c->resp_start = 0;
     c->dobj = MP_OBJ_NULL;
+    size_t usual = c->server->send_buffer;
+    if (c->wcap > usual && c->phase != KILN_PH_STREAM && c->phase != KILN_PH_UPGRADED) {
+        // a buffer grown for a file (or a large head) is given back once written; a WebSocket
+        // keeps its own for the frames to come (shrinking stays in place)
+        c->wbuf = m_renew(byte, c->wbuf, c->wcap, usual);
+        c->server->out_grown -= c->wcap - usual;
+        c->wcap = usual;
+    }
     return 0;
 }
 
