@@ -1,6 +1,7 @@
 # Files: send_file() and static folders, with ETag/Last-Modified validators, single ranges,
 # precompressed .gz variants, and no way out of the static root.
 import os
+from time import ticks_diff, ticks_ms
 
 from kiln.request import refuse
 from kiln.response import HTTPException, NoCaseDict, Response, http_date, slash_location
@@ -16,6 +17,11 @@ MIME_TYPES = {
     "md": "text/markdown; charset=UTF-8", "map": "application/json", "bin": "application/octet-stream",
 }
 DEFAULT_TYPE = "application/octet-stream"
+_bare = object.__new__
+try:
+    _store = object.__setattr__
+except AttributeError:  # a port without MICROPY_PY_DELATTR_SETATTR
+    _store = setattr
 
 
 def guess_type(filename):
@@ -26,9 +32,12 @@ def guess_type(filename):
     return MIME_TYPES.get(filename[dot + 1 :].lower(), DEFAULT_TYPE)
 
 
+_os_stat = os.stat
+
+
 def _stat(path):
     try:
-        st = os.stat(path)
+        st = _os_stat(path)
     except OSError:
         return None
     return st
@@ -36,6 +45,58 @@ def _stat(path):
 
 def _is_dir(st):
     return st[0] & 0x4000 != 0
+
+
+#: Files whose metadata (size, modification time, validators, type) is kept between requests,
+#: by path. The file served is still stat'ed on every request, so a change is seen at once; a
+#: ``.gz`` variant that appears beside an unchanged file is seen within ``VARIANT_RECHECK_MS``.
+CACHE_SIZE = 8
+VARIANT_RECHECK_MS = 1000
+# path -> [ticks checked, plain meta, .gz meta, the plain 200's kept answer, the .gz one's,
+#          ("Content-Type", guessed), plain path as bytes, .gz path as bytes]
+_cache = {}
+_max_age = {}  # max_age -> ("Cache-Control", "max-age=N")
+_GZIP = ("Content-Encoding", "gzip")
+_VARY = ("Vary", "Accept-Encoding")
+_RANGES = ("Accept-Ranges", "bytes")
+
+
+def _meta(st, gz):
+    # What a response needs to know of a file, from its stat: (size, mtime, is_dir, ETag,
+    # Last-Modified, Content-Length, the 200's validator headers); None for a missing file.
+    if st is None:
+        return None
+    if _is_dir(st):
+        return (0, 0, True, None, None, None, None)
+    size = st[6]
+    mtime = st[8]
+    tag = '"%x-%x%s"' % (mtime, size, "-gz" if gz else "")
+    modified = http_date(mtime) if mtime > 0 else None
+    length = str(size)
+    pairs = [("ETag", tag)]
+    if modified:
+        pairs.append(("Last-Modified", modified))
+    pairs.append(_RANGES)
+    pairs.append(("Content-Length", length))
+    return (size, mtime, False, tag, modified, length, pairs)
+
+
+def _entry(path):
+    # The cache entry of path, its variants looked at again after VARIANT_RECHECK_MS.
+    e = _cache.get(path)
+    now = ticks_ms()
+    if e is None or ticks_diff(now, e[0]) >= VARIANT_RECHECK_MS:
+        if e is None and len(_cache) >= CACHE_SIZE:
+            _cache.pop(next(iter(_cache)))
+        # The file system is asked with bytes paths: a str path is made again by the VFS, and a
+        # new str costs a look-up in the interned strings (-7k instructions per file response,
+        # bench/files.py)
+        plain = path.encode()
+        gz = plain + b".gz"
+        e = [now, _meta(_stat(plain), False), _meta(_stat(gz), True), None, None,
+             ("Content-Type", guess_type(path)), plain, gz]
+        _cache[path] = e
+    return e
 
 
 class _Slice:
@@ -94,110 +155,193 @@ def _parse_range(spec, size):
 
 
 class FileResponse(Response):
-    """A Response whose body is a file; validators and ranges are settled in ``prepare``."""
+    """A Response whose body is a file; validators and ranges are settled in ``prepare``.
+
+    Its headers stay a plain list, made from the file's cached metadata, unless the app reads
+    or changes ``headers`` (then they are a NoCaseDict, as for any Response)."""
+
+    body = ""
+    # What prepare chose: (the header list, or None once a NoCaseDict was asked for; the file to
+    # open in to_tuple, (path, start, length or None), or None). One attribute: a store to a
+    # Response costs ~700 instructions (its class has a property).
+    _out = None
 
     def __init__(self, path, status_code=200, content_type=None, max_age=None, gzip=True,
                  etag=True):
-        super().__init__("", status_code)
-        self.path = path
-        self.gzip = gzip
-        self.etag = etag
-        self.headers["Content-Type"] = content_type or guess_type(path)
-        if max_age is not None:
-            self.headers["Cache-Control"] = "max-age=%d" % max_age
-        self.prepared = False
-        self._open = None
+        self._opts = (path, content_type, max_age, gzip, etag)
+        if status_code != 200:
+            self.status_code = status_code
+
+    @property
+    def path(self):
+        """The file's path, as given."""
+        return self._opts[0]
+
+    @property
+    def headers(self):
+        """The response headers (case-insensitive)."""
+        h = self._headers
+        if h is None:
+            h = self._out[0] if self._out is not None else None
+            if h is None:
+                path, content_type, max_age = self._opts[:3]
+                h = [("Content-Type", content_type or guess_type(path))]
+                if max_age is not None:
+                    h.append(("Cache-Control", "max-age=%d" % max_age))
+            h = self._headers = NoCaseDict(h)
+            if self._out is not None:
+                _store(self, "_out", (None, self._out[1]))
+        return h
+
+    @headers.setter
+    def headers(self, value):
+        self._headers = value if type(value) is NoCaseDict else NoCaseDict(value)
 
     def prepare(self, req):
         """Choose the .gz variant, answer If-None-Match/If-Modified-Since (304) and Range (206
-        or 416) for ``req``, and open the file."""
-        self.prepared = True
-        headers = self.headers
-        path = self.path
-        st = None
-        if self.gzip:
-            gz = _stat(path + ".gz")
-            if gz is not None:
-                plain = _stat(path)
-                accept = req.headers.get("Accept-Encoding", "") if req is not None else ""
-                if plain is None or "gzip" in accept:
-                    path += ".gz"
-                    st = gz
-                    headers["Content-Encoding"] = "gzip"
-                else:
-                    st = plain
-                headers["Vary"] = "Accept-Encoding"
-        if st is None:
-            st = _stat(path)
-        if st is None or _is_dir(st):
+        or 416) for ``req``, and choose the file to open."""
+        path, content_type, max_age, gzip, etag = self._opts
+        # _entry and _stat written out: a call costs ~1.4k instructions (bench/files.py)
+        e = _cache.get(path)
+        if e is None or ticks_diff(ticks_ms(), e[0]) >= VARIANT_RECHECK_MS:
+            e = _entry(path)
+        gz = e[2]
+        i = 1
+        if gzip and gz is not None and not gz[2]:
+            if e[1] is None or (req is not None and "gzip" in req.headers.get("Accept-Encoding", "")):
+                i = 2
+        else:
+            gzip = False
+        path = e[5 + i]
+        # The file served is looked at on every request: a changed file gets new validators.
+        try:
+            st = _os_stat(path)
+        except OSError:
+            st = None
+        m = e[i]
+        if st is None and m is not None and i == 2:
+            # the .gz variant is gone: look again at both
+            del _cache[self._opts[0]]
+            return self.prepare(req)
+        if st is not None and (m is None or st[6] != m[0] or st[8] != m[1]
+                               or (st[0] & 0x4000 != 0) != m[2]):
+            m = e[i] = _meta(st, i == 2)
+        if st is None or m[2]:
             if req is not None:
                 # answered as a missing static file is: the app's 404 (its handler, if any)
                 raise HTTPException(404)
             self.status_code = 404
             self.headers = NoCaseDict({"Content-Type": "text/plain; charset=UTF-8"})
             self.body = "Not Found"
+            _store(self, "_out", (None, None))
             return
-        size = st[6]
-        mtime = st[8]
         if self.status_code != 200:
-            self._open = (path, 0, None)
-            headers["Content-Length"] = str(size)
-            return
-        tag = None
-        if self.etag:
-            tag = '"%x-%x%s"' % (mtime, size, "-gz" if path is not self.path else "")
-            headers["ETag"] = tag
-        modified = http_date(mtime) if mtime > 0 else None
-        if modified:
-            headers["Last-Modified"] = modified
-        headers["Accept-Ranges"] = "bytes"
+            return self._set(self._encoding(gzip, i) + [("Content-Length", m[5])], e, (path, 0, None))
+        tag = m[3] if etag else None
+        modified = m[4]
         if req is not None:
             h = req.headers
             inm = h.get("If-None-Match")
             if inm is not None:
                 # weak comparison (RFC 9110 13.1.2): W/"x" matches "x"
                 if tag is not None and (inm.strip() == "*" or tag in [_strip_weak(t) for t in inm.split(",")]):
-                    return self._not_modified()
+                    return self._not_modified(gzip, tag, modified, e)
             elif modified is not None and h.get("If-Modified-Since") == modified:
-                return self._not_modified()
+                return self._not_modified(gzip, tag, modified, e)
             spec = h.get("Range")
             if spec is not None and req.method in ("GET", "HEAD"):
                 cond = h.get("If-Range")
                 if cond is None or cond == tag or cond == modified:
+                    size = m[0]
                     rng = _parse_range(spec, size)
                     if rng == -1:
                         self.status_code = 416
-                        headers["Content-Range"] = "bytes */%d" % size
-                        headers["Content-Length"] = "0"
-                        return
+                        out = self._encoding(gzip, i) + _validators(tag, modified)
+                        out.append(("Content-Range", "bytes */%d" % size))
+                        out.append(("Content-Length", "0"))
+                        return self._set(out, e, None)
                     if rng is not None:
                         start, end = rng
                         self.status_code = 206
-                        headers["Content-Range"] = "bytes %d-%d/%d" % (start, end, size)
-                        headers["Content-Length"] = str(end - start + 1)
-                        self._open = (path, start, end - start + 1)
-                        return
-        headers["Content-Length"] = str(size)
-        self._open = (path, 0, None)
+                        out = self._encoding(gzip, i) + _validators(tag, modified)
+                        out.append(("Content-Range", "bytes %d-%d/%d" % (start, end, size)))
+                        out.append(("Content-Length", str(end - start + 1)))
+                        return self._set(out, e, (path, start, end - start + 1))
+        # A 200: the answer for these options is kept with the entry, so that a request for an
+        # unchanged file makes no list and no tuple of its own.
+        kept = e[2 + i]
+        if kept is not None and kept[0] is m and (kept[1] is self._opts or kept[1] == self._opts) \
+                and self._headers is None:
+            _store(self, "_out", kept[2])
+            return
+        out = self._encoding(gzip, i)
+        out += m[6] if etag else _validators(None, modified) + [("Content-Length", m[5])]
+        self._set(out, e, (path, 0, None))
+        if self._headers is None:
+            e[2 + i] = (m, self._opts, self._out)
 
-    def _not_modified(self):
+    @staticmethod
+    def _encoding(gzip, i):
+        if not gzip:
+            return []
+        return [_VARY, _GZIP] if i == 2 else [_VARY]
+
+    def _set(self, out, e, to_open, head=True):
+        # The headers chosen: a NoCaseDict the app asked for gets them one by one; else the
+        # list goes to the loop as it is, behind the type and Cache-Control (head=False: none).
+        h = self._headers
+        if h is not None:
+            for name, value in out:
+                h[name] = value
+            _store(self, "_out", (None, to_open))
+            return
+        _, content_type, max_age = self._opts[:3]
+        first = [("Content-Type", content_type) if content_type else e[5]] if head else []
+        if max_age is not None:
+            cc = _max_age.get(max_age)
+            if cc is None:
+                if len(_max_age) >= CACHE_SIZE:
+                    _max_age.clear()
+                cc = _max_age[max_age] = ("Cache-Control", "max-age=%d" % max_age)
+            first.append(cc)
+        _store(self, "_out", (first + out, to_open))
+
+    def _not_modified(self, gzip, tag, modified, e):
         self.status_code = 304
-        for name in ("Content-Type", "Content-Encoding", "Accept-Ranges", "Content-Length"):
-            self.headers.pop(name, None)
+        out = [_VARY] if gzip else []
+        h = self._headers
+        if h is not None:
+            for name in ("Content-Type", "Content-Encoding", "Accept-Ranges", "Content-Length"):
+                h.pop(name, None)
+        if tag is not None:
+            out.append(("ETag", tag))
+        if modified:
+            out.append(("Last-Modified", modified))
+        self._set(out, e, None, False)
 
     def to_tuple(self):
-        if not self.prepared:
+        if self._out is None:
             self.prepare(None)
-        t = super().to_tuple()
-        if self._open is not None:
-            # Opened last, when nothing (a hook, a bad header) can fail any more: the loop closes it.
-            path, start, length = self._open
-            f = open(path, "rb")
-            if length is not None:
-                f.seek(start)
-                f = _Slice(f, length)
-            t = (t[0], t[1], f)
-        return t
+        head, to_open = self._out
+        if head is None or self.cookies is not None:
+            head = super().to_tuple()[1]
+        if to_open is None:
+            return (self.status_code, head, self.body)
+        # Opened last, when nothing (a hook, a bad header) can fail any more: the loop closes it.
+        path, start, length = to_open
+        f = open(path, "rb")
+        if length is not None:
+            f.seek(start)
+            f = _Slice(f, length)
+        return (self.status_code, head, f)
+
+
+def _validators(tag, modified):
+    out = [("ETag", tag)] if tag is not None else []
+    if modified:
+        out.append(("Last-Modified", modified))
+    out.append(_RANGES)
+    return out
 
 
 def send_file(filename, status_code=200, content_type=None, max_age=None, gzip=True, etag=True):
@@ -207,39 +351,65 @@ def send_file(filename, status_code=200, content_type=None, max_age=None, gzip=T
     Cache-Control. When the app serves it, ``filename + '.gz'`` is sent instead if it exists and
     the client accepts gzip, a matching If-None-Match or If-Modified-Since gives 304, and a
     single Range gives 206 (or 416)."""
-    return FileResponse(filename, status_code, content_type, max_age, gzip, etag)
+    r = _bare(FileResponse)  # without a call of __init__: -? instructions
+    _store(r, "_opts", (filename, content_type, max_age, gzip, etag))
+    if status_code != 200:
+        r.status_code = status_code
+    return r
 
 
 def safe_join(root, rel, req=None):
     """``root/rel`` if ``rel`` stays inside root; raises 404 (escapes) or 400 (NUL, backslash)."""
+    _check_relative(rel, req)
+    return root.rstrip("/") + "/" + rel if rel else root
+
+
+def _check_relative(rel, req):
     if "\0" in rel or "\\" in rel:
         refuse(400, "bad character in file path", req)
     if rel.startswith("/"):
         refuse(404, "absolute file path refused", req)
-    for part in rel.split("/"):
-        if part == ".." or part == ".":
-            refuse(404, "file path escapes the static root", req)
-    return root.rstrip("/") + "/" + rel if rel else root
+    # a "." or ".." segment starts with a dot: the segments are looked at only then
+    if rel.startswith(".") or "/." in rel:
+        for part in rel.split("/"):
+            if part == ".." or part == ".":
+                refuse(404, "file path escapes the static root", req)
 
 
 def mount_static(app, url_prefix, root, index="index.html", max_age=None, gzip=True):
     """Serve folder ``root`` under ``url_prefix``: files with send_file's validators, ``index``
     for folders (a folder URL without its final '/' redirects to it)."""
     prefix = url_prefix.rstrip("/")
+    base = root.rstrip("/") + "/"
+
+    known = {}  # filename -> send_file's options, for the files found already
 
     def static_file(request, filename=""):
-        path = safe_join(root, filename, request)
-        st = _stat(path)
-        if st is None and gzip:
-            if _stat(path + ".gz") is not None:
+        opts = known.get(filename)
+        if opts is not None:
+            # a file served before: send_file checks it is still there
+            r = _bare(FileResponse)
+            _store(r, "_opts", opts)
+            return r
+        _check_relative(filename, request)
+        path = base + filename if filename else root
+        # what the cache knows (send_file stats the file it serves); a file not there may have
+        # come since
+        plain = _entry(path)[1]
+        if plain is None:
+            plain = _meta(_stat(path), False)
+        if plain is None:
+            if gzip and _stat(path + ".gz") is not None:
                 return send_file(path, max_age=max_age, gzip=True)
-        if st is None:
             raise HTTPException(404)  # as send_file of a missing file answers
-        if _is_dir(st):
+        if plain[2]:
             if filename and not filename.endswith("/"):
                 # 308, as a route's trailing-slash redirect; the query is kept
                 return Response("", 308, {"Location": slash_location(request.url)})
-            path = path.rstrip("/") + "/" + index
+            return send_file(path.rstrip("/") + "/" + index, max_age=max_age, gzip=gzip)
+        if len(known) >= CACHE_SIZE:
+            known.clear()
+        known[filename] = (path, None, max_age, gzip, True)
         return send_file(path, max_age=max_age, gzip=gzip)
 
     name = "static" if not prefix else "static" + prefix.replace("/", "_")
