@@ -20,7 +20,7 @@
 // A file goes out in blocks of up to this many bytes (one read and one write each): the output
 // buffer grows to it while the file streams, when the heap has the room (kiln_out_grow).
 #ifndef KILN_FILE_BLOCK
-#define KILN_FILE_BLOCK (16 * 1024)
+#define KILN_FILE_BLOCK (32 * 1024)
 #endif
 
 static const char continue_100[] = "HTTP/1.1 100 Continue\r\n\r\n";

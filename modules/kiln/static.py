@@ -351,7 +351,7 @@ def send_file(filename, status_code=200, content_type=None, max_age=None, gzip=T
     Cache-Control. When the app serves it, ``filename + '.gz'`` is sent instead if it exists and
     the client accepts gzip, a matching If-None-Match or If-Modified-Since gives 304, and a
     single Range gives 206 (or 416)."""
-    r = _bare(FileResponse)  # without a call of __init__: -? instructions
+    r = _bare(FileResponse)  # no call of __init__, one store: -7k instructions (bench/files.py)
     _store(r, "_opts", (filename, content_type, max_age, gzip, etag))
     if status_code != 200:
         r.status_code = status_code
