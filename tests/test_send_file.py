@@ -28,6 +28,13 @@ def hooked(request):
     return send_file("files/data.bin")
 
 
+@app.get("/cookie")
+def cookie(request):
+    res = send_file("files/data.bin")
+    res.set_cookie("seen", "1")
+    return res
+
+
 @app.after_request
 def mark(request, response):
     if request.path == "/hooked":
@@ -202,3 +209,13 @@ def test_pipelined_file_responses_stay_in_order(site):
     assert len(parts) == 4
     bodies = [p.split(b"\r\n\r\n", 1)[1] for p in parts[1:]]
     assert bodies == [b"A" * 50000, b"B" * 10, b"A" * 50000]
+
+
+def test_a_cookie_on_a_file_response_keeps_its_headers(site):
+    start, files = site
+    server = start()
+    for _ in range(2):
+        status, headers, body = get(server, "/cookie")
+        assert status == 200 and body == (files / "data.bin").read_bytes()
+        assert headers["set-cookie"] == "seen=1" and headers["etag"].startswith('"')
+        assert headers["content-length"] == "3000"

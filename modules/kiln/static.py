@@ -55,10 +55,6 @@ VARIANT_RECHECK_MS = 1000
 # path -> [ticks checked, plain meta, .gz meta, the plain 200's kept answer, the .gz one's,
 #          ("Content-Type", guessed), plain path as bytes, .gz path as bytes]
 _cache = {}
-_max_age = {}  # max_age -> ("Cache-Control", "max-age=N")
-_GZIP = ("Content-Encoding", "gzip")
-_VARY = ("Vary", "Accept-Encoding")
-_RANGES = ("Accept-Ranges", "bytes")
 
 
 def _meta(st, gz):
@@ -76,7 +72,7 @@ def _meta(st, gz):
     pairs = [("ETag", tag)]
     if modified:
         pairs.append(("Last-Modified", modified))
-    pairs.append(_RANGES)
+    pairs.append(("Accept-Ranges", "bytes"))
     pairs.append(("Content-Length", length))
     return (size, mtime, False, tag, modified, length, pairs)
 
@@ -157,12 +153,12 @@ def _parse_range(spec, size):
 class FileResponse(Response):
     """A Response whose body is a file; validators and ranges are settled in ``prepare``.
 
-    Its headers stay a plain list, made from the file's cached metadata, unless the app reads
-    or changes ``headers`` (then they are a NoCaseDict, as for any Response)."""
+    A plain 200 keeps its headers as a list made once per file (until the file changes), unless
+    the app reads or changes ``headers``: then they are a NoCaseDict, as for any Response."""
 
     body = ""
-    # What prepare chose: (the header list, or None once a NoCaseDict was asked for; the file to
-    # open in to_tuple, (path, start, length or None), or None). One attribute: a store to a
+    # What prepare chose: (the header list, None once a NoCaseDict holds them; the file to open
+    # in to_tuple: (path, start, length or None), or None). One attribute: a store to a
     # Response costs ~700 instructions (its class has a property).
     _out = None
 
@@ -173,24 +169,20 @@ class FileResponse(Response):
             self.status_code = status_code
 
     @property
-    def path(self):
-        """The file's path, as given."""
-        return self._opts[0]
-
-    @property
     def headers(self):
         """The response headers (case-insensitive)."""
         h = self._headers
         if h is None:
-            h = self._out[0] if self._out is not None else None
-            if h is None:
+            out = self._out
+            if out is None or out[0] is None:
                 path, content_type, max_age = self._opts[:3]
                 h = [("Content-Type", content_type or guess_type(path))]
                 if max_age is not None:
                     h.append(("Cache-Control", "max-age=%d" % max_age))
+            else:
+                h = out[0]
+                _store(self, "_out", (None, out[1]))
             h = self._headers = NoCaseDict(h)
-            if self._out is not None:
-                _store(self, "_out", (None, self._out[1]))
         return h
 
     @headers.setter
@@ -235,96 +227,74 @@ class FileResponse(Response):
             self.body = "Not Found"
             _store(self, "_out", (None, None))
             return
-        if self.status_code != 200:
-            return self._set(self._encoding(gzip, i) + [("Content-Length", m[5])], e, (path, 0, None))
+        size = m[0]
         tag = m[3] if etag else None
         modified = m[4]
-        if req is not None:
+        status = self.status_code
+        fresh = False  # a 304
+        rng = None
+        if status == 200 and req is not None:
             h = req.headers
             inm = h.get("If-None-Match")
             if inm is not None:
                 # weak comparison (RFC 9110 13.1.2): W/"x" matches "x"
-                if tag is not None and (inm.strip() == "*" or tag in [_strip_weak(t) for t in inm.split(",")]):
-                    return self._not_modified(gzip, tag, modified, e)
-            elif modified is not None and h.get("If-Modified-Since") == modified:
-                return self._not_modified(gzip, tag, modified, e)
-            spec = h.get("Range")
+                fresh = tag is not None and (inm.strip() == "*" or tag in [_strip_weak(t) for t in inm.split(",")])
+            elif modified is not None:
+                fresh = h.get("If-Modified-Since") == modified
+            spec = None if fresh else h.get("Range")
             if spec is not None and req.method in ("GET", "HEAD"):
                 cond = h.get("If-Range")
                 if cond is None or cond == tag or cond == modified:
-                    size = m[0]
                     rng = _parse_range(spec, size)
-                    if rng == -1:
-                        self.status_code = 416
-                        out = self._encoding(gzip, i) + _validators(tag, modified)
-                        out.append(("Content-Range", "bytes */%d" % size))
-                        out.append(("Content-Length", "0"))
-                        return self._set(out, e, None)
-                    if rng is not None:
-                        start, end = rng
-                        self.status_code = 206
-                        out = self._encoding(gzip, i) + _validators(tag, modified)
-                        out.append(("Content-Range", "bytes %d-%d/%d" % (start, end, size)))
-                        out.append(("Content-Length", str(end - start + 1)))
-                        return self._set(out, e, (path, start, end - start + 1))
-        # A 200: the answer for these options is kept with the entry, so that a request for an
-        # unchanged file makes no list and no tuple of its own.
-        kept = e[2 + i]
-        if kept is not None and kept[0] is m and (kept[1] is self._opts or kept[1] == self._opts) \
-                and self._headers is None:
+        if status == 200 and not fresh and rng is None and etag and self._headers is None:
+            # A plain 200: the answer for these options is kept with the entry, so that a
+            # request for an unchanged file makes no list and no tuple of its own.
+            kept = e[2 + i]
+            if kept is None or kept[0] is not m or kept[1] != self._opts:
+                head = [("Content-Type", content_type) if content_type else e[5]]
+                if max_age is not None:
+                    head.append(("Cache-Control", "max-age=%d" % max_age))
+                if gzip:
+                    head.append(("Vary", "Accept-Encoding"))
+                if i == 2:
+                    head.append(("Content-Encoding", "gzip"))
+                kept = e[2 + i] = (m, self._opts, (head + m[6], (path, 0, None)))
             _store(self, "_out", kept[2])
             return
-        out = self._encoding(gzip, i)
-        out += m[6] if etag else _validators(None, modified) + [("Content-Length", m[5])]
-        self._set(out, e, (path, 0, None))
-        if self._headers is None:
-            e[2 + i] = (m, self._opts, self._out)
-
-    @staticmethod
-    def _encoding(gzip, i):
-        if not gzip:
-            return []
-        return [_VARY, _GZIP] if i == 2 else [_VARY]
-
-    def _set(self, out, e, to_open, head=True):
-        # The headers chosen: a NoCaseDict the app asked for gets them one by one; else the
-        # list goes to the loop as it is, behind the type and Cache-Control (head=False: none).
-        h = self._headers
-        if h is not None:
-            for name, value in out:
-                h[name] = value
-            _store(self, "_out", (None, to_open))
-            return
-        _, content_type, max_age = self._opts[:3]
-        first = [("Content-Type", content_type) if content_type else e[5]] if head else []
-        if max_age is not None:
-            cc = _max_age.get(max_age)
-            if cc is None:
-                if len(_max_age) >= CACHE_SIZE:
-                    _max_age.clear()
-                cc = _max_age[max_age] = ("Cache-Control", "max-age=%d" % max_age)
-            first.append(cc)
-        _store(self, "_out", (first + out, to_open))
-
-    def _not_modified(self, gzip, tag, modified, e):
-        self.status_code = 304
-        out = [_VARY] if gzip else []
-        h = self._headers
-        if h is not None:
-            for name in ("Content-Type", "Content-Encoding", "Accept-Ranges", "Content-Length"):
-                h.pop(name, None)
-        if tag is not None:
-            out.append(("ETag", tag))
-        if modified:
-            out.append(("Last-Modified", modified))
-        self._set(out, e, None, False)
+        h = self.headers
+        if gzip:
+            h["Vary"] = "Accept-Encoding"
+            if i == 2:
+                h["Content-Encoding"] = "gzip"
+        h.update(m[6] if status == 200 else [("Content-Length", m[5])])
+        if not etag:
+            h.pop("ETag", None)
+        to_open = (path, 0, None)
+        if status == 200:
+            if fresh:
+                self.status_code = 304
+                for name in ("Content-Type", "Content-Encoding", "Accept-Ranges", "Content-Length"):
+                    h.pop(name, None)
+                to_open = None
+            if rng == -1:
+                self.status_code = 416
+                h["Content-Range"] = "bytes */%d" % size
+                h["Content-Length"] = "0"
+                to_open = None
+            elif rng is not None:
+                start, end = rng
+                self.status_code = 206
+                h["Content-Range"] = "bytes %d-%d/%d" % (start, end, size)
+                h["Content-Length"] = str(end - start + 1)
+                to_open = (path, start, end - start + 1)
+        _store(self, "_out", (None, to_open))
 
     def to_tuple(self):
         if self._out is None:
             self.prepare(None)
         head, to_open = self._out
         if head is None or self.cookies is not None:
-            head = super().to_tuple()[1]
+            head = self._header_list(self.headers._d)
         if to_open is None:
             return (self.status_code, head, self.body)
         # Opened last, when nothing (a hook, a bad header) can fail any more: the loop closes it.
@@ -334,14 +304,6 @@ class FileResponse(Response):
             f.seek(start)
             f = _Slice(f, length)
         return (self.status_code, head, f)
-
-
-def _validators(tag, modified):
-    out = [("ETag", tag)] if tag is not None else []
-    if modified:
-        out.append(("Last-Modified", modified))
-    out.append(_RANGES)
-    return out
 
 
 def send_file(filename, status_code=200, content_type=None, max_age=None, gzip=True, etag=True):
