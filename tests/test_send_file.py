@@ -9,6 +9,7 @@ import threading
 import time
 
 import pytest
+from conftest import DEVICE_FIRMWARE
 
 APP = '''
 import gc
@@ -66,8 +67,8 @@ def site(tmp_path, serve):
     data = os.urandom(3000)
     (files / "data.bin").write_bytes(data)
 
-    def start(heapsize=None):
-        return serve(tmp_path, heapsize=heapsize)
+    def start(heapsize=None, firmware=None):
+        return serve(tmp_path, heapsize=heapsize, firmware=firmware)
 
     return start, files
 
@@ -107,6 +108,29 @@ def test_1mb_files_to_several_clients_fit_a_small_heap(site):
     assert results == [True] * 4
     assert "MemoryError" not in server.console() and "500" not in server.console()
     assert get(server, "/s/data.bin")[0] == 200
+
+
+@pytest.mark.skipif(not DEVICE_FIRMWARE.exists(), reason="make unix-device first")
+def test_files_to_several_clients_in_the_esp8266_profile(site):
+    # the 32-bit device firmware in an ESP8266's 38 KB heap: blocks sized from that heap
+    start, files = site
+    big = os.urandom(100000)
+    (files / "big.bin").write_bytes(big)
+    server = start(heapsize="38k", firmware=DEVICE_FIRMWARE)
+    results = []
+
+    def fetch(path, data):
+        status, _, body = get(server, path)
+        results.append(status == 200 and body == data)
+
+    threads = [threading.Thread(target=fetch, args=("/s/big.bin", big)) for _ in range(3)]
+    threads.append(threading.Thread(target=fetch, args=("/s/data.bin", (files / "data.bin").read_bytes())))
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert results == [True] * 4
+    assert "MemoryError" not in server.console()
 
 
 def test_the_output_buffer_grown_for_a_file_is_given_back(site):

@@ -43,10 +43,6 @@ def _stat(path):
     return st
 
 
-def _is_dir(st):
-    return st[0] & 0x4000 != 0
-
-
 #: Files whose metadata (size, modification time, validators, type) is kept between requests,
 #: by path. The file served is still stat'ed on every request, so a change is seen at once; a
 #: ``.gz`` variant that appears beside an unchanged file is seen within ``VARIANT_RECHECK_MS``.
@@ -62,7 +58,7 @@ def _meta(st, gz):
     # Last-Modified, Content-Length, the 200's validator headers); None for a missing file.
     if st is None:
         return None
-    if _is_dir(st):
+    if st[0] & 0x4000:  # a folder
         return (0, 0, True, None, None, None, None)
     size = st[6]
     mtime = st[8]
@@ -362,17 +358,18 @@ def mount_static(app, url_prefix, root, index="index.html", max_age=None, gzip=T
             plain = _meta(_stat(path), False)
         if plain is None:
             if gzip and _stat(path + ".gz") is not None:
-                return send_file(path, max_age=max_age, gzip=True)
+                return send_file(path, 200, None, max_age)
             raise HTTPException(404)  # as send_file of a missing file answers
         if plain[2]:
             if filename and not filename.endswith("/"):
                 # 308, as a route's trailing-slash redirect; the query is kept
                 return Response("", 308, {"Location": slash_location(request.url)})
-            return send_file(path.rstrip("/") + "/" + index, max_age=max_age, gzip=gzip)
+            return send_file(path.rstrip("/") + "/" + index, 200, None, max_age, gzip)
         if len(known) >= CACHE_SIZE:
             known.clear()
-        known[filename] = (path, None, max_age, gzip, True)
-        return send_file(path, max_age=max_age, gzip=gzip)
+        r = send_file(path, 200, None, max_age, gzip)
+        known[filename] = r._opts
+        return r
 
     name = "static" if not prefix else "static" + prefix.replace("/", "_")
     app.route(prefix + "/", endpoint=name + "_index")(static_file)
