@@ -1,5 +1,6 @@
 # Files: send_file() and static folders, with ETag/Last-Modified validators, single ranges,
 # precompressed .gz variants, and no way out of the static root.
+import gc
 import os
 from time import ticks_diff, ticks_ms
 
@@ -44,9 +45,10 @@ def _stat(path):
 
 
 #: Files whose metadata (size, modification time, validators, type) is kept between requests,
-#: by path. The file served is still stat'ed on every request, so a change is seen at once; a
-#: ``.gz`` variant that appears beside an unchanged file is seen within ``VARIANT_RECHECK_MS``.
-CACHE_SIZE = 8
+#: by path: 8, or 3 in a heap under 64 KB (an entry holds about 670 bytes on a 32-bit board).
+#: The file served is still stat'ed on every request, so a change is seen at once; a ``.gz``
+#: variant that appears beside an unchanged file is seen within ``VARIANT_RECHECK_MS``.
+CACHE_SIZE = 8 if gc.mem_free() + gc.mem_alloc() >= 65536 else 3
 VARIANT_RECHECK_MS = 1000
 # path -> [ticks checked, plain meta, .gz meta, the plain 200's kept answer, the .gz one's,
 #          ("Content-Type", guessed), plain path as bytes, .gz path as bytes]
@@ -55,22 +57,26 @@ _cache = {}
 
 def _meta(st, gz):
     # What a response needs to know of a file, from its stat: (size, mtime, is_dir, ETag,
-    # Last-Modified, Content-Length, the 200's validator headers); None for a missing file.
+    # Last-Modified, Content-Length); None for a missing file.
     if st is None:
         return None
     if st[0] & 0x4000:  # a folder
-        return (0, 0, True, None, None, None, None)
+        return (0, 0, True, None, None, None)
     size = st[6]
     mtime = st[8]
     tag = '"%x-%x%s"' % (mtime, size, "-gz" if gz else "")
     modified = http_date(mtime) if mtime > 0 else None
-    length = str(size)
-    pairs = [("ETag", tag)]
-    if modified:
-        pairs.append(("Last-Modified", modified))
-    pairs.append(("Accept-Ranges", "bytes"))
-    pairs.append(("Content-Length", length))
-    return (size, mtime, False, tag, modified, length, pairs)
+    return (size, mtime, False, tag, modified, str(size))
+
+
+def _validators(m):
+    # A 200's headers from a file's meta.
+    out = [("ETag", m[3])]
+    if m[4]:
+        out.append(("Last-Modified", m[4]))
+    out.append(("Accept-Ranges", "bytes"))
+    out.append(("Content-Length", m[5]))
+    return out
 
 
 def _entry(path):
@@ -254,7 +260,7 @@ class FileResponse(Response):
                     head.append(("Vary", "Accept-Encoding"))
                 if i == 2:
                     head.append(("Content-Encoding", "gzip"))
-                kept = e[2 + i] = (m, self._opts, (head + m[6], (path, 0, None)))
+                kept = e[2 + i] = (m, self._opts, (head + _validators(m), (path, 0, None)))
             _store(self, "_out", kept[2])
             return
         h = self.headers
@@ -262,7 +268,7 @@ class FileResponse(Response):
             h["Vary"] = "Accept-Encoding"
             if i == 2:
                 h["Content-Encoding"] = "gzip"
-        h.update(m[6] if status == 200 else [("Content-Length", m[5])])
+        h.update(_validators(m) if status == 200 else [("Content-Length", m[5])])
         if not etag:
             h.pop("ETag", None)
         to_open = (path, 0, None)
