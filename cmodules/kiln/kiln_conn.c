@@ -186,10 +186,9 @@ void kiln_conn_close(kiln_conn_obj_t *c) {
         if (kiln_rbuf_cap(c) != srv->recv_buffer) {
             kiln_rbuf_resize(c, srv->recv_buffer);
         }
-        slot->wbuf = c->wcap == srv->send_buffer ? c->wbuf
-            : m_renew(byte, c->wbuf, c->wcap, srv->send_buffer);
-    }
-    if (c->wcap > srv->send_buffer) {
+        kiln_out_resize(c, srv->send_buffer);
+        slot->wbuf = c->wbuf;
+    } else {
         srv->out_grown -= c->wcap - srv->send_buffer;
     }
     c->wbuf = NULL;
@@ -625,13 +624,8 @@ static int conn_stream(kiln_conn_obj_t *c) {
         // Files: read straight into the output buffer, after room for the chunk header; the
         // buffer grows to a block, or to what the rest of the file needs when that is less.
         size_t head = c->frame == KILN_FRAME_CHUNKED ? CHUNK_HEAD : 0;
-        size_t block = KILN_FILE_BLOCK;
-        if (c->frame == KILN_FRAME_LENGTH && c->wlen - c->wpos + c->out_left < block) {
-            block = c->wlen - c->wpos + c->out_left;
-        }
-        if (block > c->wcap) {
-            kiln_out_grow(c, block);
-        }
+        kiln_out_grow(c, c->frame == KILN_FRAME_LENGTH && c->out_left < KILN_FILE_BLOCK
+            ? c->wlen + c->out_left : KILN_FILE_BLOCK);
         kiln_out_reserve(c, head + 64 + 2);
         size_t room = c->wcap - c->wlen - head - 2;
         if (room > STREAM_MAX) {

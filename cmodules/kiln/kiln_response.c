@@ -39,6 +39,19 @@ const char *kiln_reason(unsigned status) {
     return "";
 }
 
+// Gives the output buffer cap bytes; false when the heap has no room for them. What buffers
+// hold beyond their send_buffer, all connections together, is counted in out_grown.
+bool kiln_out_resize(kiln_conn_obj_t *c, size_t cap) {
+    byte *p = m_renew_maybe(byte, c->wbuf, c->wcap, cap, true);
+    if (p == NULL) {
+        return false;
+    }
+    c->server->out_grown += cap - c->wcap;  // modulo: a shrink subtracts
+    c->wbuf = p;
+    c->wcap = cap;
+    return true;
+}
+
 // Makes room for n more bytes: compacts, then grows (may raise MemoryError).
 void kiln_out_reserve(kiln_conn_obj_t *c, size_t n) {
     if (c->wcap - c->wlen >= n) {
@@ -57,9 +70,9 @@ void kiln_out_reserve(kiln_conn_obj_t *c, size_t n) {
     if (cap < c->wlen + n) {
         cap = c->wlen + n;
     }
-    c->wbuf = m_renew(byte, c->wbuf, c->wcap, cap);
-    c->server->out_grown += cap - c->wcap;
-    c->wcap = cap;
+    if (!kiln_out_resize(c, cap)) {
+        m_malloc_fail(cap);
+    }
 }
 
 // The heap's size in bytes (every area of a split heap).
@@ -82,24 +95,12 @@ static size_t heap_size(void) {
 void kiln_out_grow(kiln_conn_obj_t *c, size_t cap) {
     kiln_server_obj_t *srv = c->server;
     size_t budget = heap_size() / 8;
-    size_t left = srv->out_grown < budget ? budget - srv->out_grown : 0;
-    if (cap > c->wcap + left) {
-        cap = c->wcap + left;
+    size_t most = srv->out_grown < budget ? c->wcap + budget - srv->out_grown : 0;
+    if (cap > most) {
+        cap = most;
     }
-    if (c->wcap >= cap) {
-        return;
-    }
-    if (c->wpos > 0) {
-        memmove(c->wbuf, c->wbuf + c->wpos, c->wlen - c->wpos);
-        c->wlen -= c->wpos;
-        c->resp_start = c->resp_start > c->wpos ? c->resp_start - c->wpos : 0;
-        c->wpos = 0;
-    }
-    byte *p = m_renew_maybe(byte, c->wbuf, c->wcap, cap, true);
-    if (p != NULL) {
-        srv->out_grown += cap - c->wcap;
-        c->wbuf = p;
-        c->wcap = cap;
+    if (cap > c->wcap) {
+        kiln_out_resize(c, cap);
     }
 }
 
@@ -166,12 +167,10 @@ int kiln_out_flush(kiln_conn_obj_t *c) {
     c->resp_start = 0;
     c->dobj = MP_OBJ_NULL;
     size_t usual = c->server->send_buffer;
-    if (c->wcap > usual && c->phase != KILN_PH_STREAM && c->phase != KILN_PH_UPGRADED) {
-        // a buffer grown for a file (or a large head) is given back once written; a WebSocket
-        // keeps its own for the frames to come (shrinking stays in place)
-        c->wbuf = m_renew(byte, c->wbuf, c->wcap, usual);
-        c->server->out_grown -= c->wcap - usual;
-        c->wcap = usual;
+    if (c->wcap > usual && c->phase == KILN_PH_HEAD) {
+        // a buffer grown for a file (or a large head) is given back once written, between
+        // requests (a WebSocket keeps its own; shrinking stays in place)
+        kiln_out_resize(c, usual);
     }
     return 0;
 }

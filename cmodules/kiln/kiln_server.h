@@ -236,6 +236,7 @@ MP_DECLARE_CONST_FUN_OBJ_1(kiln_conn_ws_flush_obj);
 
 // kiln_response.c: the output buffer and response heads.
 void kiln_out_reserve(kiln_conn_obj_t *c, size_t n);
+bool kiln_out_resize(kiln_conn_obj_t *c, size_t cap);
 void kiln_out_grow(kiln_conn_obj_t *c, size_t cap);
 void kiln_out_add(kiln_conn_obj_t *c, const void *data, size_t n);
 void kiln_out_str(kiln_conn_obj_t *c, const char *s);
