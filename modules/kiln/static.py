@@ -84,16 +84,21 @@ def _entry(path):
     e = _cache.get(path)
     now = ticks_ms()
     if e is None or ticks_diff(now, e[0]) >= VARIANT_RECHECK_MS:
-        if e is None and len(_cache) >= CACHE_SIZE:
-            _cache.pop(next(iter(_cache)))
         # The file system is asked with bytes paths: a str path is made again by the VFS, and a
         # new str costs a look-up in the interned strings (-7k instructions per file response,
         # bench/files.py)
         plain = path.encode()
         gz = plain + b".gz"
+        known = e is not None
         e = [now, _meta(_stat(plain), False), _meta(_stat(gz), True), None, None,
              ("Content-Type", guess_type(path)), plain, gz]
-        _cache[path] = e
+        if e[1] is not None or e[2] is not None:
+            # kept; a path that is not there (a scanner's guesses) takes no one's place
+            if not known and len(_cache) >= CACHE_SIZE:
+                _cache.pop(next(iter(_cache)))
+            _cache[path] = e
+        elif known:
+            del _cache[path]
     return e
 
 
@@ -215,7 +220,7 @@ class FileResponse(Response):
         m = e[i]
         if st is None and m is not None and i == 2:
             # the .gz variant is gone: look again at both
-            del _cache[self._opts[0]]
+            _cache.pop(self._opts[0], None)
             return self.prepare(req)
         if st is not None and (m is None or st[6] != m[0] or st[8] != m[1]
                                or (st[0] & 0x4000 != 0) != m[2]):
@@ -357,13 +362,12 @@ def mount_static(app, url_prefix, root, index="index.html", max_age=None, gzip=T
             return r
         _check_relative(filename, request)
         path = base + filename if filename else root
-        # what the cache knows (send_file stats the file it serves); a file not there may have
-        # come since
-        plain = _entry(path)[1]
+        # what the cache knows (send_file stats the file it serves; a path not there is looked
+        # at afresh)
+        e = _entry(path)
+        plain = e[1]
         if plain is None:
-            plain = _meta(_stat(path), False)
-        if plain is None:
-            if gzip and _stat(path + ".gz") is not None:
+            if gzip and e[2] is not None:
                 return send_file(path, 200, None, max_age)
             raise HTTPException(404)  # as send_file of a missing file answers
         if plain[2]:
