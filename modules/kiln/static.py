@@ -45,7 +45,7 @@ def _stat(path):
 
 
 #: Files whose metadata (size, modification time, validators, type) is kept between requests,
-#: by path: 8, or 3 in a heap under 64 KB (an entry holds about 670 bytes on a 32-bit board).
+#: by path: 8, or 3 in a heap under 64 KB (an entry holds about 620 bytes on a 32-bit board).
 #: The file served is still stat'ed on every request, so a change is seen at once; a ``.gz``
 #: variant that appears beside an unchanged file is seen within ``VARIANT_RECHECK_MS``.
 CACHE_SIZE = 8 if gc.mem_free() + gc.mem_alloc() >= 65536 else 3
