@@ -17,6 +17,10 @@
 #ifndef KILN_MAX_CONNECTIONS
 #define KILN_MAX_CONNECTIONS (4)
 #endif
+// Files go out in blocks of 2 KB at most (lwIP's send buffer here is 2 segments, 2,920 bytes).
+#ifndef KILN_FILE_BLOCK
+#define KILN_FILE_BLOCK (2048)
+#endif
 
 // kiln.app answers a failing view through sys.exc_info() (cheaper than its fallback guard).
 #define MICROPY_PY_SYS_EXC_INFO (1)

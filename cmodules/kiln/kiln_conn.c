@@ -17,6 +17,11 @@
 // Chunk header written before a streamed chunk: four hex digits (leading zeros are valid).
 #define CHUNK_HEAD (6)
 #define STREAM_MAX (0xffff)
+// A file goes out in blocks of up to this many bytes (one read and one write each): the output
+// buffer grows to it while the file streams, when the heap has the room (kiln_out_grow).
+#ifndef KILN_FILE_BLOCK
+#define KILN_FILE_BLOCK (32 * 1024)
+#endif
 
 static const char continue_100[] = "HTTP/1.1 100 Continue\r\n\r\n";
 // The answer to a MemoryError: written from here, it needs no heap.
@@ -183,8 +188,10 @@ void kiln_conn_close(kiln_conn_obj_t *c) {
         if (kiln_rbuf_cap(c) != srv->recv_buffer) {
             kiln_rbuf_resize(c, srv->recv_buffer);
         }
-        slot->wbuf = c->wcap == srv->send_buffer ? c->wbuf
-            : m_renew(byte, c->wbuf, c->wcap, srv->send_buffer);
+        kiln_out_resize(c, srv->send_buffer);
+        slot->wbuf = c->wbuf;
+    } else {
+        srv->out_grown -= c->wcap - srv->send_buffer;
     }
     c->wbuf = NULL;
     c->wcap = c->wlen = c->wpos = 0;
@@ -617,8 +624,11 @@ static int conn_stream(kiln_conn_obj_t *c) {
             conn_chunk(c, item, (const byte *)p, n);
             continue;
         }
-        // Files: read straight into the output buffer, after room for the chunk header.
+        // Files: read straight into the output buffer, after room for the chunk header; the
+        // buffer grows to a block, or to what the rest of the file needs when that is less.
         size_t head = c->frame == KILN_FRAME_CHUNKED ? CHUNK_HEAD : 0;
+        kiln_out_grow(c, c->frame == KILN_FRAME_LENGTH && c->out_left < KILN_FILE_BLOCK
+            ? c->wlen + c->out_left : KILN_FILE_BLOCK);
         kiln_out_reserve(c, head + 64 + 2);
         size_t room = c->wcap - c->wlen - head - 2;
         if (room > STREAM_MAX) {

@@ -39,6 +39,19 @@ const char *kiln_reason(unsigned status) {
     return "";
 }
 
+// Gives the output buffer cap bytes; false when the heap has no room for them. What buffers
+// hold beyond their send_buffer, all connections together, is counted in out_grown.
+bool kiln_out_resize(kiln_conn_obj_t *c, size_t cap) {
+    byte *p = m_renew_maybe(byte, c->wbuf, c->wcap, cap, true);
+    if (p == NULL) {
+        return false;
+    }
+    c->server->out_grown += cap - c->wcap;  // modulo: a shrink subtracts
+    c->wbuf = p;
+    c->wcap = cap;
+    return true;
+}
+
 // Makes room for n more bytes: compacts, then grows (may raise MemoryError).
 void kiln_out_reserve(kiln_conn_obj_t *c, size_t n) {
     if (c->wcap - c->wlen >= n) {
@@ -57,8 +70,38 @@ void kiln_out_reserve(kiln_conn_obj_t *c, size_t n) {
     if (cap < c->wlen + n) {
         cap = c->wlen + n;
     }
-    c->wbuf = m_renew(byte, c->wbuf, c->wcap, cap);
-    c->wcap = cap;
+    if (!kiln_out_resize(c, cap)) {
+        m_malloc_fail(cap);
+    }
+}
+
+// The heap's size in bytes (every area of a split heap).
+static size_t heap_size(void) {
+    size_t n = 0;
+    #if MICROPY_GC_SPLIT_HEAP
+    for (mp_state_mem_area_t *a = &MP_STATE_MEM(area); a != NULL; a = a->next) {
+        n += a->gc_pool_end - a->gc_pool_start;
+    }
+    #else
+    n = MP_STATE_MEM(area).gc_pool_end - MP_STATE_MEM(area).gc_pool_start;
+    #endif
+    return n;
+}
+
+// Grows the output buffer towards cap bytes for a file being streamed, within what the
+// connections may hold together beyond their send buffers (an eighth of the heap, as request
+// bodies held in memory); never raises: the buffer keeps its size when the heap has no room.
+// kiln_out_flush gives the room back.
+void kiln_out_grow(kiln_conn_obj_t *c, size_t cap) {
+    kiln_server_obj_t *srv = c->server;
+    size_t budget = heap_size() / 8;
+    size_t most = srv->out_grown < budget ? c->wcap + budget - srv->out_grown : 0;
+    if (cap > most) {
+        cap = most;
+    }
+    if (cap > c->wcap) {
+        kiln_out_resize(c, cap);
+    }
 }
 
 void kiln_out_add(kiln_conn_obj_t *c, const void *data, size_t n) {
@@ -123,6 +166,12 @@ int kiln_out_flush(kiln_conn_obj_t *c) {
     c->wpos = c->wlen = 0;
     c->resp_start = 0;
     c->dobj = MP_OBJ_NULL;
+    size_t usual = c->server->send_buffer;
+    if (c->wcap > usual && c->phase == KILN_PH_HEAD) {
+        // a buffer grown for a file (or a large head) is given back once written, between
+        // requests (a WebSocket keeps its own; shrinking stays in place)
+        kiln_out_resize(c, usual);
+    }
     return 0;
 }
 

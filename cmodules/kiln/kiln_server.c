@@ -153,6 +153,7 @@ static mp_obj_t server_make_new(const mp_obj_type_t *type, size_t n_args, size_t
     srv->slots = m_new0(kiln_slot_t, max_conns);
     srv->max_conns = max_conns;
     srv->n_conns = 0;
+    srv->out_grown = 0;
     srv->recv_buffer = recv_buffer;
     srv->send_buffer = send_buffer;
     srv->head_ms = a[ARG_head_timeout].u_int;

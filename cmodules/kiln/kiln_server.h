@@ -143,6 +143,7 @@ typedef struct _kiln_server_obj_t {
     uint16_t recv_buffer;
     uint16_t send_buffer;
     uint32_t body_in_memory;
+    size_t out_grown;       // output buffer bytes held beyond send_buffer, all connections
     uint32_t head_ms;
     uint32_t body_ms;
     uint32_t idle_ms;
@@ -259,6 +260,8 @@ MP_DECLARE_CONST_FUN_OBJ_1(kiln_conn_ws_flush_obj);
 
 // kiln_response.c: the output buffer and response heads.
 void kiln_out_reserve(kiln_conn_obj_t *c, size_t n);
+bool kiln_out_resize(kiln_conn_obj_t *c, size_t cap);
+void kiln_out_grow(kiln_conn_obj_t *c, size_t cap);
 void kiln_out_add(kiln_conn_obj_t *c, const void *data, size_t n);
 void kiln_out_str(kiln_conn_obj_t *c, const char *s);
 void kiln_out_uint(kiln_conn_obj_t *c, size_t n, unsigned base);

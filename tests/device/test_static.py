@@ -179,3 +179,20 @@ def test_a_missing_static_file_and_a_missing_send_file_answer_alike():
         assert (a.status_code, a.body) == (b.status_code, b.body), (a.body, b.body)
         assert a.status_code == 404 and a.body == (b"no such page" if custom else b"Not Found")
         assert a.headers["Content-Type"] == b.headers["Content-Type"]
+
+
+def test_a_missing_path_takes_no_cache_entry_and_a_new_file_there_is_served_at_once():
+    from kiln import static
+
+    c = setup()
+    assert c.get("/s/data.txt").status_code == 200
+    for i in range(static.CACHE_SIZE + 4):  # a scanner's guesses
+        assert c.get("/s/guess%d.txt" % i).status_code == 404
+    assert ROOT + "/data.txt" in static._cache
+    assert not [p for p in static._cache if "guess" in p]
+    assert c.get("/s/late.txt").status_code == 404
+    write(ROOT + "/late.txt", b"late")
+    try:
+        assert c.get("/s/late.txt").body == b"late"
+    finally:
+        os.remove(ROOT + "/late.txt")
