@@ -11,8 +11,7 @@
 #include "kiln_server.h"
 #include "kiln_request.h"
 
-// A phase handler's "keep going" result (any other value is returned to Python).
-#define CONTINUE (-1)
+#define CONTINUE KILN_CONTINUE
 
 // Chunk header written before a streamed chunk: four hex digits (leading zeros are valid).
 #define CHUNK_HEAD (6)
@@ -271,8 +270,8 @@ static int conn_read(kiln_conn_obj_t *c) {
     }
     if (!c->can_read) {
         int f = kiln_out_flush(c);
-        if (f != 0) {
-            return f < 0 ? KILN_RUN_CLOSE : f;
+        if (f != CONTINUE) {
+            return f;
         }
         c->can_read = true;
         if (c->tphase == KILN_T_SEND) {
@@ -353,7 +352,7 @@ static int conn_start_streaming(kiln_conn_obj_t *c, size_t have, size_t left) {
     if ((kiln_request_head(c->req)->flags & KILN_HTTP_F_EXPECT_CONTINUE) && !c->continue_sent) {
         c->continue_sent = true;
         kiln_out_add(c, continue_100, sizeof(continue_100) - 1);
-        if (kiln_out_flush(c) < 0) {
+        if (kiln_out_flush(c) == KILN_RUN_CLOSE) {
             return KILN_RUN_CLOSE;
         }
     }
@@ -530,8 +529,8 @@ static int conn_done(kiln_conn_obj_t *c) {
     c->tstart = mp_hal_ticks_ms();
     if (c->wlen >= c->wcap / 2) {
         int f = kiln_out_flush(c);
-        if (f != 0) {
-            return f < 0 ? KILN_RUN_CLOSE : f;
+        if (f != CONTINUE) {
+            return f;
         }
     }
     return CONTINUE;
@@ -575,32 +574,32 @@ static int conn_stream_end(kiln_conn_obj_t *c) {
     return conn_done(c);
 }
 
-// Flushes a pending direct segment (and the CRLF that ends its chunk). 0 when done.
+// Flushes a pending direct segment (and the CRLF that ends its chunk).
 static int conn_flush_direct(kiln_conn_obj_t *c) {
     if (c->dlen == 0) {
-        return 0;
+        return CONTINUE;
     }
     int f = kiln_out_flush(c);
-    if (f != 0) {
-        return f < 0 ? KILN_RUN_CLOSE : f;
+    if (f != CONTINUE) {
+        return f;
     }
     if (c->frame == KILN_FRAME_CHUNKED) {
         kiln_out_add(c, "\r\n", 2);
     }
-    return 0;
+    return CONTINUE;
 }
 
 // Streams from a file or a sync iterator until it ends or the socket is full.
 static int conn_stream(kiln_conn_obj_t *c) {
     for (;;) {
         int f = conn_flush_direct(c);
-        if (f != 0) {
+        if (f != CONTINUE) {
             return f;
         }
         if (c->wlen >= c->wcap / 2) {
             f = kiln_out_flush(c);
-            if (f != 0) {
-                return f < 0 ? KILN_RUN_CLOSE : f;
+            if (f != CONTINUE) {
+                return f;
             }
         }
         if (c->frame == KILN_FRAME_LENGTH && c->out_left == 0) {
@@ -697,7 +696,7 @@ static int conn_respond(kiln_conn_obj_t *c, mp_obj_t res) {
         c->pending = res;
         c->phase = KILN_PH_HANDLER;
         // Earlier pipelined responses go out now rather than after the awaitable.
-        if (kiln_out_flush(c) < 0) {
+        if (kiln_out_flush(c) == KILN_RUN_CLOSE) {
             return KILN_RUN_CLOSE;
         }
         return KILN_RUN_AWAIT;
@@ -792,8 +791,8 @@ static int conn_respond(kiln_conn_obj_t *c, mp_obj_t res) {
     if (src == KILN_SRC_AITER) {
         c->phase = KILN_PH_ASTREAM;
         int f = kiln_out_flush(c);
-        if (f != 0) {
-            return f < 0 ? KILN_RUN_CLOSE : f;
+        if (f != CONTINUE) {
+            return f;
         }
         c->tphase = KILN_T_NONE;
         return KILN_RUN_ANEXT;
@@ -838,7 +837,7 @@ static int conn_step(kiln_conn_obj_t *c) {
                 break;
             case KILN_PH_SEND:
                 r = conn_flush_direct(c);
-                if (r == 0) {
+                if (r == CONTINUE) {
                     r = conn_done(c);
                 }
                 break;
@@ -847,33 +846,26 @@ static int conn_step(kiln_conn_obj_t *c) {
                 break;
             case KILN_PH_ASTREAM:
                 r = conn_flush_direct(c);
-                if (r == 0) {
+                if (r == CONTINUE) {
                     r = kiln_out_flush(c);
-                    if (r == 0) {
-                        c->tphase = KILN_T_NONE;
-                        r = KILN_RUN_ANEXT;
-                    } else if (r < 0) {
-                        r = KILN_RUN_CLOSE;
-                    }
+                }
+                if (r == CONTINUE) {
+                    c->tphase = KILN_T_NONE;
+                    r = KILN_RUN_ANEXT;
                 }
                 break;
             case KILN_PH_CLOSING:
                 r = kiln_out_flush(c);
-                if (r == 0 && c->drain) {
-                    r = conn_drain(c);
-                }
-                if (r <= 0) {
-                    r = KILN_RUN_CLOSE;
+                if (r == CONTINUE) {
+                    r = c->drain ? conn_drain(c) : KILN_RUN_CLOSE;
                 }
                 break;
             case KILN_PH_UPGRADED:
                 // the 101 goes out whole before the WebSocket's own reads and writes begin
                 r = kiln_out_flush(c);
-                if (r == 0) {
+                if (r == CONTINUE) {
                     c->tphase = KILN_T_NONE;
                     r = KILN_RUN_UPGRADE;
-                } else if (r < 0) {
-                    r = KILN_RUN_CLOSE;
                 }
                 break;
             case KILN_PH_HANDLER:

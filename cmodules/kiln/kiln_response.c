@@ -124,11 +124,10 @@ void kiln_out_uint(kiln_conn_obj_t *c, size_t n, unsigned base) {
     kiln_out_add(c, p, digits + sizeof(digits) - p);
 }
 
-// Writes the buffered output, then the direct segment. Returns 0 when all is written,
-// KILN_RUN_WRITE when the socket is full, -1 when the peer is gone.
+// Writes the buffered output, then the direct segment (kiln_server.h).
 int kiln_out_flush(kiln_conn_obj_t *c) {
     if (c->closed) {
-        return -1;
+        return KILN_RUN_CLOSE;
     }
     bool progress = false;
     int err;
@@ -153,7 +152,7 @@ int kiln_out_flush(kiln_conn_obj_t *c) {
                 }
                 return KILN_RUN_WRITE;
             }
-            return -1;
+            return KILN_RUN_CLOSE;
         }
         progress = true;
         if (c->wpos < c->wlen) {
@@ -172,7 +171,7 @@ int kiln_out_flush(kiln_conn_obj_t *c) {
         // requests (a WebSocket keeps its own; shrinking stays in place)
         kiln_out_resize(c, usual);
     }
-    return 0;
+    return KILN_CONTINUE;
 }
 
 // A complete small response that closes the connection, for errors the loop answers itself.

@@ -38,6 +38,9 @@ mp_uint_t mp_hal_ticks_ms(void);
 #define KILN_SLOTS_HEAP_PERCENT (50)
 #endif
 
+// What a step of a connection returns, in C as to Python: KILN_CONTINUE (go on) or one of the
+// KILN_RUN_* codes (conn.run() and friends return those to the worker task).
+#define KILN_CONTINUE (-1)
 // What conn.run() and friends return to the Python task.
 #define KILN_RUN_CLOSE (0)  // finished: close the connection
 #define KILN_RUN_READ (1)   // wait until the socket is readable, then call run()
@@ -265,6 +268,8 @@ void kiln_out_grow(kiln_conn_obj_t *c, size_t cap);
 void kiln_out_add(kiln_conn_obj_t *c, const void *data, size_t n);
 void kiln_out_str(kiln_conn_obj_t *c, const char *s);
 void kiln_out_uint(kiln_conn_obj_t *c, size_t n, unsigned base);
+// KILN_CONTINUE once everything is written, KILN_RUN_WRITE when the socket is full,
+// KILN_RUN_CLOSE when the peer is gone.
 int kiln_out_flush(kiln_conn_obj_t *c);
 void kiln_out_simple(kiln_conn_obj_t *c, unsigned status, bool close);
 bool kiln_out_head(kiln_conn_obj_t *c, unsigned status, mp_obj_t headers, bool known, size_t len);

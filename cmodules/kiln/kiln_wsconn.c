@@ -126,11 +126,11 @@ MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(kiln_conn_ws_recv_obj, 2, 3, conn_ws_recv);
 // then call ws_flush()), None when the peer is gone.
 static mp_obj_t ws_flush_result(kiln_conn_obj_t *c) {
     int f = kiln_out_flush(c);
-    if (f == 0) {
+    if (f == KILN_CONTINUE) {
         c->tphase = KILN_T_NONE;
         return mp_const_true;
     }
-    return f > 0 ? mp_const_false : mp_const_none;
+    return f == KILN_RUN_WRITE ? mp_const_false : mp_const_none;
 }
 
 // conn.ws_send(opcode, data, fin=True): frames data (anything with the buffer protocol) and
