@@ -264,8 +264,11 @@ def main():
            "heap) and nginx (1 worker, worker_connections 4096), `%s` for N = %s (wrk's 2 s "
            "timeout), a fresh server per run, %d rounds, servers and counts interleaved, medians; "
            "errors and non-2xx summed over the rounds; open-file limit %d. A read error is a "
-           "connection closed or reset before its answer; clients beyond the slots wait in the "
-           "listen backlog, and get a 503 once they have waited %s (`bench/scale.py`)." % (
+           "connection closed or reset before its answer. Clients beyond the slots wait in the "
+           "listen backlog and get a 503 once they have waited %s; wrk's p99 counts those waits. "
+           "What changed: a full server used to close the connection it had served last, under "
+           "its next request (wrk's read errors), and to answer 503 before a refused client's "
+           "request had arrived, to clients that reconnect at once (`bench/scale.py`)." % (
                " ".join(wrk_command(CONNECTIONS[0], False)).replace("-c16", "-cN"),
                ", ".join(str(n) for n in CONNECTIONS), ROUNDS, limit, "1 s"),
            "", "### wrk and the server sharing the 2 cores", "", storms(False), ""]

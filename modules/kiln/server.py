@@ -141,11 +141,16 @@ def _new_worker(srv, ioq):
 
 async def _accept(srv, ioq, workers):
     s = srv.sock
+    pause = 1
     while True:
+        admitted = False
         try:
             yield ioq.queue_read(s)
             c = srv.accept()
+            n = 0
             while c:
+                admitted = True
+                n += 1
                 i = c.slot
                 try:
                     w = workers[i]
@@ -160,7 +165,9 @@ async def _accept(srv, ioq, workers):
                     c.task = w[2]
                     if w[0].peek():
                         core._task_queue.push(w[0].pop())
-                c = srv.accept()
+                # A few at a time, served before the next ones: a burst out of the backlog would
+                # otherwise be a crowd of clients not answered yet (max_per_client counts them).
+                c = srv.accept() if n < 8 else None
         except MemoryError:
             _unqueue(ioq, s)
             c = False
@@ -169,8 +176,10 @@ async def _accept(srv, ioq, workers):
             await asyncio.sleep_ms(100)
         elif c == 0:
             # Every slot is busy and clients wait in the listen backlog: look again soon (the
-            # listening socket stays readable meanwhile).
-            await asyncio.sleep_ms(1)
+            # listening socket stays readable meanwhile), every millisecond while slots free
+            # (a few clients at a time), less often while none does (each look costs the loop).
+            pause = 1 if admitted else min(2 * pause, 10)
+            await asyncio.sleep_ms(pause)
 
 
 async def _janitor(srv):
