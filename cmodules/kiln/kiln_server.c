@@ -280,8 +280,9 @@ static void answer_busy(kiln_server_obj_t *srv, mp_obj_t sock) {
 
 // Whether a client waits in the listen backlog.
 static bool client_waiting(kiln_server_obj_t *srv) {
+    const mp_stream_p_t *sp = mp_get_stream(srv->sock);
     int err;
-    mp_uint_t r = mp_get_stream(srv->sock)->ioctl(srv->sock, MP_STREAM_POLL, MP_STREAM_POLL_RD, &err);
+    mp_uint_t r = sp->ioctl(srv->sock, MP_STREAM_POLL, MP_STREAM_POLL_RD, &err);
     return r != MP_STREAM_ERROR && (r & MP_STREAM_POLL_RD);
 }
 

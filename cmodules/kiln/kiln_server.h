@@ -69,9 +69,9 @@ mp_uint_t mp_hal_ticks_ms(void);
 
 // When every slot is busy, a new client waits in the listen backlog (it is not accepted) until
 // a slot frees, or a keep-alive connection has been answered, then idle for KILN_EVICT_IDLE_MS
-// with nothing unread (it is closed for the newcomer), or clients have waited KILN_BACKLOG_WAIT_MS: then up
-// to 4 × max_connections of them (the default backlog) are answered 503, and the ones after
-// them wait again.
+// with nothing unread (it is closed for the newcomer), or clients have waited
+// KILN_BACKLOG_WAIT_MS: then up to 4 × max_connections of them (the default backlog) are
+// answered 503, and the ones after them wait again.
 #ifndef KILN_EVICT_IDLE_MS
 #define KILN_EVICT_IDLE_MS (1000)
 #endif
