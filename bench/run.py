@@ -105,13 +105,13 @@ def microdot():
     return lambda port: [str(FIRMWARE), str(where / "microdot_app.py"), str(port)], where
 
 
-def nginx_conf(port, tmp):
+def nginx_conf(port, tmp, worker_connections=1024):
     return """
 worker_processes 1;
 daemon off;
 pid %(tmp)s/nginx.pid;
 error_log %(tmp)s/error.log;
-events { worker_connections 1024; }
+events { worker_connections %(wc)d; }
 http {
     access_log off;
     client_body_temp_path %(tmp)s; proxy_temp_path %(tmp)s; fastcgi_temp_path %(tmp)s;
@@ -121,16 +121,16 @@ http {
         location / { default_type "text/plain; charset=UTF-8"; return 200 "Hello, world!"; }
     }
 }
-""" % {"port": port, "tmp": tmp}
+""" % {"port": port, "tmp": tmp, "wc": worker_connections}
 
 
-def nginx():
+def nginx(worker_connections=1024):
     binary = shutil.which("nginx") or "/usr/sbin/nginx"
     tmp = tempfile.mkdtemp(prefix="kiln-nginx-")
 
     def argv(port):
         conf = Path(tmp) / "nginx.conf"
-        conf.write_text(nginx_conf(port, tmp))
+        conf.write_text(nginx_conf(port, tmp, worker_connections))
         return [binary, "-c", str(conf), "-e", str(Path(tmp) / "error.log")]
 
     return argv

@@ -39,12 +39,18 @@ void kiln_log(const kiln_conn_obj_t *c, unsigned status, const char *what) {
     mp_printf(&mp_plat_print, "\n");
 }
 
+static void listen_again(kiln_server_obj_t *srv);
+
 void kiln_server_release(kiln_server_obj_t *srv, kiln_conn_obj_t *c) {
     if (c->slot < srv->max_conns && srv->slots[c->slot].conn == MP_OBJ_FROM_PTR(c)) {
         srv->slots[c->slot].conn = MP_OBJ_NULL;
         srv->n_conns--;
         srv->refusing = false;
         srv->capping = false;
+        if (srv->paused) {
+            // a client waiting in the backlog gets the slot
+            listen_again(srv);
+        }
     }
 }
 
@@ -169,6 +175,7 @@ static mp_obj_t server_make_new(const mp_obj_type_t *type, size_t n_args, size_t
     srv->closed = false;
     srv->refusing = false;
     srv->accept_failing = false;
+    srv->waiting = false;
     srv->limits = kiln_http_default_limits;
     srv->limits.max_head = max_head;
     if (srv->limits.max_request_line > max_head) {
@@ -196,8 +203,20 @@ static mp_obj_t server_make_new(const mp_obj_type_t *type, size_t n_args, size_t
     return MP_OBJ_FROM_PTR(srv);
 }
 
-// Closes the idle keep-alive connection that has waited longest, to admit a new one. A client
-// that has not sent its first request yet is spared for its first second (it may be about to).
+// Whether the client's socket has bytes the loop has not read yet.
+static bool readable(kiln_conn_obj_t *c) {
+    const mp_stream_p_t *sp = mp_get_stream(c->sock);
+    int err;
+    mp_uint_t r = sp->ioctl(c->sock, MP_STREAM_POLL, MP_STREAM_POLL_RD, &err);
+    return r != MP_STREAM_ERROR && (r & MP_STREAM_POLL_RD);
+}
+
+// Closes the keep-alive connection that has been idle longest, to admit a new one: one that has
+// been answered, then idle for KILN_EVICT_IDLE_MS with nothing unread. A client served a moment
+// ago may be sending its next request, and closing under it loses that request (the client
+// sees a reset or an empty answer); so may a client that has sent nothing yet (a handshake that
+// overflowed the backlog has its request retransmitted later), which the head deadline under
+// pressure (KILN_PRESSURE_HEAD_MS) closes if it never speaks.
 static bool evict_idle(kiln_server_obj_t *srv) {
     kiln_conn_obj_t *oldest = NULL;
     uint32_t now = mp_hal_ticks_ms();
@@ -208,7 +227,8 @@ static bool evict_idle(kiln_server_obj_t *srv) {
         }
         kiln_conn_obj_t *c = MP_OBJ_TO_PTR(srv->slots[i].conn);
         uint32_t a = now - c->tstart;
-        if (c->tphase == KILN_T_IDLE && (c->served || a >= 1000) && (oldest == NULL || a > age)) {
+        if (c->tphase == KILN_T_IDLE && c->served && a >= KILN_EVICT_IDLE_MS
+            && (oldest == NULL || a > age) && !readable(c)) {
             oldest = c;
             age = a;
         }
@@ -272,13 +292,61 @@ static void answer_busy(kiln_server_obj_t *srv, mp_obj_t sock) {
     sp->ioctl(sock, MP_STREAM_CLOSE, 0, &err);
 }
 
-// server.accept(): the next client as a Conn, None when there is none waiting, False after an
-// error (out of memory, out of file descriptors) after which the caller should pause.
+// Whether a client waits in the listen backlog.
+static bool client_waiting(kiln_server_obj_t *srv) {
+    const mp_stream_p_t *sp = mp_get_stream(srv->sock);
+    int err;
+    mp_uint_t r = sp->ioctl(srv->sock, MP_STREAM_POLL, MP_STREAM_POLL_RD, &err);
+    return r != MP_STREAM_ERROR && (r & MP_STREAM_POLL_RD);
+}
+
+// With every slot busy: whether to take the waiting client only to answer it 503 (it has waited
+// KILN_BACKLOG_WAIT_MS), rather than leave it in the backlog. Accepting a client that has no
+// slot to go to answers it before its request has arrived (closing then resets the connection)
+// and, with clients that reconnect at once, turns into a storm of refusals that takes the
+// loop's time from the clients it serves (a refused client that reconnects at once is back in
+// the backlog): so at most 4 × max_conns 503s (what the default backlog holds), then a new wait.
+static bool refuse_now(kiln_server_obj_t *srv) {
+    uint32_t now = mp_hal_ticks_ms();
+    if (!srv->waiting) {
+        srv->waiting = true;
+        srv->waiting_since = now;
+        srv->refused = 0;
+    }
+    if (srv->refused >= 4 * srv->max_conns) {
+        srv->waiting_since = now;
+        srv->refused = 0;
+    }
+    return now - srv->waiting_since >= KILN_BACKLOG_WAIT_MS;
+}
+
+// server.accept(): the next client as a Conn; None when there is none waiting; 0 when clients
+// wait in the listen backlog for a slot (call again in a millisecond or so, not when the
+// listening socket is readable: it stays readable); False after an error (out of memory, out of
+// file descriptors) after which the caller should pause.
 static mp_obj_t server_accept(mp_obj_t self_in) {
     kiln_server_obj_t *srv = MP_OBJ_TO_PTR(self_in);
+    // a few 503s per call, so that a round of them does not hold the loop
+    int refusals_left = 4;
     for (;;) {
         if (srv->closed) {
             return mp_const_none;
+        }
+        bool refuse = false;
+        // a slot that freed by itself ends the wait; one made by closing an idle connection
+        // does not (those come a second apart, and the backlog would never move)
+        bool freed = srv->n_conns < srv->max_conns;
+        if (!freed) {
+            if (!client_waiting(srv)) {
+                srv->waiting = false;
+                return mp_const_none;
+            }
+            if (!evict_idle(srv)) {
+                refuse = refuse_now(srv) && refusals_left-- > 0;
+                if (!refuse) {
+                    return MP_OBJ_NEW_SMALL_INT(0);
+                }
+            }
         }
         mp_obj_t res;
         nlr_buf_t nlr;
@@ -294,6 +362,7 @@ static mp_obj_t server_accept(mp_obj_t self_in) {
                 mp_obj_t errno_obj = mp_load_attr(exc, MP_QSTR_errno);
                 mp_int_t e = mp_obj_is_small_int(errno_obj) ? MP_OBJ_SMALL_INT_VALUE(errno_obj) : 0;
                 if (e == MP_EAGAIN || e == MP_EWOULDBLOCK) {
+                    srv->waiting = false;
                     return mp_const_none;
                 }
                 if (e == MP_ECONNABORTED) {
@@ -314,7 +383,9 @@ static mp_obj_t server_accept(mp_obj_t self_in) {
         mp_obj_t *items;
         mp_obj_get_array(res, &n, &items);
         mp_obj_t sock = items[0];
-        if (srv->n_conns >= srv->max_conns && !evict_idle(srv)) {
+        if (refuse) {
+            // it has waited: its request has arrived, and answer_busy reads it before closing
+            srv->refused++;
             answer_busy(srv, sock);
             if (!srv->refusing) {
                 srv->refusing = true;
@@ -350,6 +421,9 @@ static mp_obj_t server_accept(mp_obj_t self_in) {
             nlr_pop();
             srv->slots[slot].conn = c;
             srv->n_conns++;
+            if (freed) {
+                srv->waiting = false;
+            }
             return c;
         } else {
             answer_busy(srv, sock);
@@ -365,11 +439,14 @@ static mp_obj_t server_accept(mp_obj_t self_in) {
 }
 static MP_DEFINE_CONST_FUN_OBJ_1(server_accept_obj, server_accept);
 
-// Accept failed (out of memory or file descriptors): the listening socket leaves the poll set
-// for a while, so that the running requests can finish; sweep() puts it back.
+// The listening socket leaves the poll set for a while when accept failed (out of memory or
+// file descriptors: the running requests get time to finish) and while every slot is busy
+// (clients wait in the listen backlog, which stays readable): a slot that frees, or sweep()
+// after KILN_ACCEPT_PAUSE_MS, puts it back.
 #define KILN_ACCEPT_PAUSE_MS (100)
 
 static void listen_again(kiln_server_obj_t *srv) {
+    srv->paused = false;
     if (!srv->closed && srv->poller != MP_OBJ_NULL
         && !kiln_poll(srv->poller, MP_OBJ_FROM_PTR(srv), &srv->polled, MP_STREAM_POLL_RD)) {
         srv->paused = true;
@@ -382,7 +459,7 @@ static void listen_again(kiln_server_obj_t *srv) {
 // and again is not served ahead of the app's tasks.
 void kiln_server_ready(kiln_server_obj_t *srv) {
     mp_obj_t c = server_accept(MP_OBJ_FROM_PTR(srv));
-    if (c == mp_const_false) {
+    if (c == mp_const_false || c == MP_OBJ_NEW_SMALL_INT(0)) {
         kiln_unpoll(srv->poller, MP_OBJ_FROM_PTR(srv), &srv->polled);
         srv->paused = true;
         srv->paused_at = mp_hal_ticks_ms();
@@ -403,14 +480,6 @@ static mp_obj_t server_attach(mp_obj_t self_in, mp_obj_t poller, mp_obj_t dispat
     return mp_const_none;
 }
 static MP_DEFINE_CONST_FUN_OBJ_3(server_attach_obj, server_attach);
-
-// Whether the client's socket has bytes the loop has not read yet.
-static bool readable(kiln_conn_obj_t *c) {
-    const mp_stream_p_t *sp = mp_get_stream(c->sock);
-    int err;
-    mp_uint_t r = sp->ioctl(c->sock, MP_STREAM_POLL, MP_STREAM_POLL_RD, &err);
-    return r != MP_STREAM_ERROR && (r & MP_STREAM_POLL_RD);
-}
 
 // server.sweep(): times out stalled connections (408 for a stalled request, close for an idle
 // one); returns the milliseconds until the next check is due.

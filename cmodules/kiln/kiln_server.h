@@ -78,6 +78,18 @@ mp_uint_t mp_hal_ticks_ms(void);
 #define KILN_READS_PER_TURN (8)
 #endif
 
+// When every slot is busy, a new client waits in the listen backlog (it is not accepted) until
+// a slot frees, or a keep-alive connection has been answered, then idle for KILN_EVICT_IDLE_MS
+// with nothing unread (it is closed for the newcomer), or clients have waited
+// KILN_BACKLOG_WAIT_MS: then up to 4 × max_connections of them (the default backlog) are
+// answered 503, and the ones after them wait again.
+#ifndef KILN_EVICT_IDLE_MS
+#define KILN_EVICT_IDLE_MS (1000)
+#endif
+#ifndef KILN_BACKLOG_WAIT_MS
+#define KILN_BACKLOG_WAIT_MS (1000)
+#endif
+
 // A sync handler that holds the loop this long or longer gets a console line.
 #ifndef KILN_BLOCKED_LOG_MS
 #define KILN_BLOCKED_LOG_MS (1000)
@@ -159,11 +171,16 @@ typedef struct _kiln_server_obj_t {
     uint32_t pressed_at;    // mp_hal_ticks_ms() when the sweep last saw pressure
     bool capping;           // refusing a client over max_per_client (logged once per episode)
     bool accept_failing;    // accept() fails, e.g. out of file descriptors (logged once)
+    bool waiting;           // clients wait in the listen backlog for a slot
+    uint32_t waiting_since; // mp_hal_ticks_ms() when they started to (or the last 503s went out)
+    uint16_t refused;       // 503s answered since then
     kiln_http_limits_t limits;
     mp_obj_t poller;        // the select.poll its connections wait in (attach()), or NULL
     mp_obj_t dispatch;      // dispatch(conn, KILN_RUN_*): a connection's Python part begins
     uint8_t polled;         // what the listening socket is registered for (0: not registered)
-    bool paused;            // accept failed (out of memory or descriptors): retried by sweep
+    bool paused;            // not listening for a while: accept failed (out of memory or
+                            // descriptors), or every slot is busy (retried by sweep, or when a
+                            // slot frees)
     uint32_t paused_at;
 } kiln_server_obj_t;
 

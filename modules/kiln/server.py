@@ -254,7 +254,8 @@ async def start_server(handler, host="0.0.0.0", port=80, ssl=None, **config):
     of the free heap holds),
     `head_timeout=10`, `body_timeout=30`, `idle_timeout=15`, `send_timeout=30` (seconds),
     `max_body=65536`, `max_head=4096`, `recv_buffer=512` (bytes), `send_buffer=1024` (512
-    below 64 KB of heap), `backlog` (default max_connections, at most 128),
+    below 64 KB of heap), `backlog` (default 4 × max_connections, at most 255: clients beyond
+    the slots wait there),
     `max_per_client` (slots not answered yet that one client address may hold while 75% of
     them are busy; default half of them from 16 slots, none below; 0 for no cap),
     `ssl` (an `ssl.SSLContext` with its certificate chain loaded: serve HTTPS),
@@ -267,7 +268,8 @@ async def start_server(handler, host="0.0.0.0", port=80, ssl=None, **config):
         if name in config:
             config[name] = _ms(config[name])
     _defaults(config)
-    backlog = config.pop("backlog", min(config["max_connections"], 128))
+    # Clients beyond the slots wait in the backlog (lwIP takes its size as a u8).
+    backlog = config.pop("backlog", min(4 * config["max_connections"], 255))
     if ssl is not None:
         config["wrap"] = _tls(ssl)
     sock = _listen(host, port, backlog)
