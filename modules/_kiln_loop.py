@@ -598,7 +598,7 @@ class Conn:
             return self._fail(e)
 
     def _settle(self, r, polled):
-        # kiln_conn.c's conn_settle: waiting, the connection stays in the poll set; its Python
+        # kiln_conn.c's kiln_conn_settle: waiting, the connection stays in the poll set; its Python
         # part begins outside it, in the slot's worker when the poller served it
         srv = self.server
         if srv._poller is None or r == _RUN_CLOSE:

@@ -232,7 +232,7 @@ void kiln_print_peer(const kiln_conn_obj_t *c);
 void kiln_log(const kiln_conn_obj_t *c, unsigned status, const char *what);
 void kiln_server_ready(kiln_server_obj_t *srv);
 
-// kiln_conn.c
+// kiln_conn.c (a connection's life), kiln_conn_type.c (_kiln.Conn), kiln_output.c (answering)
 mp_obj_t kiln_peer_from_addr(mp_obj_t addr);
 mp_obj_t kiln_conn_new(kiln_server_obj_t *srv, mp_obj_t sock, mp_obj_t raw, mp_obj_t peer, size_t slot);
 void kiln_conn_close(kiln_conn_obj_t *c);
@@ -240,12 +240,12 @@ void kiln_conn_start(kiln_conn_obj_t *c);
 void kiln_conn_ready(kiln_conn_obj_t *c);
 void kiln_conn_timeout(kiln_conn_obj_t *c);
 void kiln_conn_log_access(kiln_conn_obj_t *c);
-// The connection's stream I/O (the stream protocol's read and write, MP_STREAM_ERROR and *err
-// on an error), which never raises: a TLS stream's OSError counts as an error (EIO).
+// kiln_io.c: the connection's stream I/O (the stream protocol's read and write, MP_STREAM_ERROR
+// and *err on an error), which never raises: a TLS stream's OSError counts as an error (EIO).
 mp_uint_t kiln_read(kiln_conn_obj_t *c, void *buf, size_t n, int *err);
 mp_uint_t kiln_write(kiln_conn_obj_t *c, const void *buf, size_t n, int *err);
 
-// The receive buffer (a bytearray, so that a Request can keep it alive).
+// kiln_input.c: the receive buffer (a bytearray, so that a Request can keep it alive).
 static inline byte *kiln_rbuf_items(kiln_conn_obj_t *c) {
     return ((mp_obj_array_t *)MP_OBJ_TO_PTR(c->rbuf))->items;
 }
