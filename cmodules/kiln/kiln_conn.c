@@ -37,11 +37,11 @@ mp_obj_t kiln_conn_new(kiln_server_obj_t *srv, mp_obj_t sock, mp_obj_t raw, mp_o
     c->task = mp_const_none;
     c->req = mp_const_none;
     c->pending = mp_const_none;
-    c->dobj = MP_OBJ_NULL;
+    c->direct_obj = MP_OBJ_NULL;
     c->slot = slot;
     c->can_read = true;
     c->phase = KILN_PH_HEAD;
-    c->tphase = KILN_T_IDLE;
+    c->timer = KILN_T_IDLE;
     c->tstart = mp_hal_ticks_ms();
     c->peer = peer;
     c->rbuf = srv->slots[slot].rbuf;
@@ -88,7 +88,7 @@ void kiln_conn_close(kiln_conn_obj_t *c) {
     c->closed = true;
     kiln_conn_drop_request(c);
     c->phase = KILN_PH_CLOSED;
-    c->tphase = KILN_T_NONE;
+    c->timer = KILN_T_NONE;
     // out of the poll set before its descriptor is closed (and reused by the next socket)
     kiln_unpoll(c->server->poller, MP_OBJ_FROM_PTR(c), &c->polled);
     int err;
@@ -112,8 +112,8 @@ void kiln_conn_close(kiln_conn_obj_t *c) {
     }
     c->wbuf = NULL;
     c->wcap = c->wlen = c->wpos = 0;
-    c->dlen = 0;
-    c->dobj = MP_OBJ_NULL;
+    c->direct_len = 0;
+    c->direct_obj = MP_OBJ_NULL;
     c->rbuf = mp_const_none;
     kiln_server_release(srv, c);
 }
@@ -121,13 +121,13 @@ void kiln_conn_close(kiln_conn_obj_t *c) {
 // Called by the server's sweep when the connection is over its timeout: a stalled request gets
 // 408, then the task is cancelled and the connection closed.
 void kiln_conn_timeout(kiln_conn_obj_t *c) {
-    if (c->tphase == KILN_T_HEAD || c->tphase == KILN_T_BODY) {
-        if (c->wlen == c->wpos && c->dlen == 0) {
+    if (c->timer == KILN_T_HEAD || c->timer == KILN_T_BODY) {
+        if (c->wlen == c->wpos && c->direct_len == 0) {
             int err;
             kiln_write(c, timeout_408, sizeof(timeout_408) - 1, &err);
         }
         kiln_log(c, 408, kiln_reason(408));
-    } else if (c->tphase == KILN_T_SEND) {
+    } else if (c->timer == KILN_T_SEND) {
         kiln_log(c, 0, "send timeout, closing connection");
     }
     mp_obj_t task = c->task;
@@ -169,7 +169,7 @@ static int conn_step(kiln_conn_obj_t *c) {
                     r = kiln_out_flush(c);
                 }
                 if (r == CONTINUE) {
-                    c->tphase = KILN_T_NONE;
+                    c->timer = KILN_T_NONE;
                     r = KILN_RUN_ANEXT;
                 }
                 break;
@@ -183,7 +183,7 @@ static int conn_step(kiln_conn_obj_t *c) {
                 // the 101 goes out whole before the WebSocket's own reads and writes begin
                 r = kiln_out_flush(c);
                 if (r == CONTINUE) {
-                    c->tphase = KILN_T_NONE;
+                    c->timer = KILN_T_NONE;
                     r = KILN_RUN_UPGRADE;
                 }
                 break;
@@ -318,9 +318,9 @@ int kiln_conn_fail(kiln_conn_obj_t *c, mp_obj_t exc) {
             }
             c->keep_alive = c->keep_alive && in_handler && !oom;
             c->phase = KILN_PH_HANDLER;
-            if (oom && c->dlen == 0) {
-                c->dptr = (const byte *)oom_500;
-                c->dlen = sizeof(oom_500) - 1;
+            if (oom && c->direct_len == 0) {
+                c->direct = (const byte *)oom_500;
+                c->direct_len = sizeof(oom_500) - 1;
             } else {
                 kiln_out_simple(c, 500, !c->keep_alive);
             }

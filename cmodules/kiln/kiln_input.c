@@ -19,7 +19,7 @@ void kiln_rbuf_resize(kiln_conn_obj_t *c, size_t cap) {
 void kiln_conn_start_drain(kiln_conn_obj_t *c, uint8_t how) {
     c->drain = how;
     c->drained = 0;
-    c->tphase = KILN_T_DRAIN;
+    c->timer = KILN_T_DRAIN;
     c->tstart = mp_hal_ticks_ms();
 }
 
@@ -65,8 +65,8 @@ static int conn_read(kiln_conn_obj_t *c) {
             return f;
         }
         c->can_read = true;
-        if (c->tphase == KILN_T_SEND) {
-            c->tphase = c->phase == KILN_PH_BODY ? KILN_T_BODY
+        if (c->timer == KILN_T_SEND) {
+            c->timer = c->phase == KILN_PH_BODY ? KILN_T_BODY
                 : c->rlen > c->rpos ? KILN_T_HEAD : KILN_T_IDLE;
             c->tstart = mp_hal_ticks_ms();
         }
@@ -109,7 +109,7 @@ static int conn_read(kiln_conn_obj_t *c) {
         return CONTINUE;
     }
     if (c->rlen == c->rpos && c->phase == KILN_PH_HEAD) {
-        c->tphase = KILN_T_HEAD;
+        c->timer = KILN_T_HEAD;
         c->tstart = mp_hal_ticks_ms();
     }
     c->rlen += n;
@@ -132,7 +132,7 @@ static int conn_start_streaming(kiln_conn_obj_t *c, size_t have, size_t left) {
     c->streaming = true;
     c->body_done = false;
     c->bpos = 0;
-    c->bdec = have;
+    c->body_ready = have;
     c->body_left = left;
     c->body_have = 0;
     c->rlen = c->rpos + c->head_len + have;
@@ -252,7 +252,7 @@ int kiln_conn_head(kiln_conn_obj_t *c) {
     if (body || chunked) {
         memset(&c->chunked, 0, sizeof(c->chunked));
         c->phase = KILN_PH_BODY;
-        c->tphase = KILN_T_BODY;
+        c->timer = KILN_T_BODY;
         c->tstart = mp_hal_ticks_ms();
         return kiln_conn_body(c);
     }
@@ -282,7 +282,7 @@ static mp_obj_t conn_body_read(mp_obj_t self_in, mp_obj_t n_in) {
     }
     bool chunked = kiln_request_head(c->req)->flags & KILN_HTTP_F_CHUNKED;
     size_t start = c->rpos + c->head_len;
-    while (c->bpos == c->bdec) {
+    while (c->bpos == c->body_ready) {
         if (c->body_done) {
             return mp_const_empty_bytes;
         }
@@ -294,8 +294,8 @@ static mp_obj_t conn_body_read(mp_obj_t self_in, mp_obj_t n_in) {
         mp_uint_t got = kiln_read(c, kiln_rbuf_items(c) + start, room, &err);
         if (got == MP_STREAM_ERROR) {
             if (mp_is_nonblocking_error(err)) {
-                if (c->tphase != KILN_T_BODY) {
-                    c->tphase = KILN_T_BODY;
+                if (c->timer != KILN_T_BODY) {
+                    c->timer = KILN_T_BODY;
                     c->tstart = mp_hal_ticks_ms();
                 }
                 return mp_const_none;
@@ -307,7 +307,7 @@ static mp_obj_t conn_body_read(mp_obj_t self_in, mp_obj_t n_in) {
             c->keep_alive = false;
             mp_raise_msg(&mp_type_EOFError, MP_ERROR_TEXT("connection closed during the body"));
         }
-        c->tphase = KILN_T_NONE;
+        c->timer = KILN_T_NONE;
         c->bpos = 0;
         if (chunked) {
             size_t len = got;
@@ -317,19 +317,19 @@ static mp_obj_t conn_body_read(mp_obj_t self_in, mp_obj_t n_in) {
                 c->keep_alive = false;
                 mp_raise_ValueError(MP_ERROR_TEXT("bad chunked body"));
             }
-            c->bdec = len;
+            c->body_ready = len;
             if (r >= 0) {
                 c->body_done = true;
                 // bytes of a next pipelined request were read with the body's end: drop them
                 c->keep_alive = c->keep_alive && r == 0;
             }
         } else {
-            c->bdec = got;
+            c->body_ready = got;
             c->body_left -= got;
             c->body_done = c->body_left == 0;
         }
     }
-    size_t k = c->bdec - c->bpos;
+    size_t k = c->body_ready - c->bpos;
     if (n >= 0 && (size_t)n < k) {
         k = n;
     }

@@ -20,7 +20,7 @@
 
 int kiln_conn_call(kiln_conn_obj_t *c) {
     c->phase = KILN_PH_HANDLER;
-    c->tphase = KILN_T_NONE;
+    c->timer = KILN_T_NONE;
     c->resp_start = c->wlen;
     uint32_t t0 = mp_hal_ticks_ms();
     mp_obj_t res = mp_call_function_1(c->server->handler, c->req);
@@ -142,7 +142,7 @@ int kiln_conn_respond(kiln_conn_obj_t *c, mp_obj_t res) {
         // 256 bytes or less are copied (the JSON buffer is then freed)
         kiln_conn_chunk(c, body, p, len);
         json_free(&json);
-        if (c->dlen) {
+        if (c->direct_len) {
             c->phase = KILN_PH_SEND;
             return CONTINUE;
         }
@@ -156,7 +156,7 @@ int kiln_conn_respond(kiln_conn_obj_t *c, mp_obj_t res) {
         if (f != CONTINUE) {
             return f;
         }
-        c->tphase = KILN_T_NONE;
+        c->timer = KILN_T_NONE;
         return KILN_RUN_ANEXT;
     }
     c->phase = KILN_PH_STREAM;
@@ -185,15 +185,15 @@ void kiln_conn_chunk(kiln_conn_obj_t *c, mp_obj_t obj, const byte *p, size_t n) 
             kiln_out_add(c, "\r\n", 2);
         }
     } else {
-        c->dptr = p;
-        c->dlen = n;
-        c->dobj = obj;
+        c->direct = p;
+        c->direct_len = n;
+        c->direct_obj = obj;
     }
 }
 
 // Flushes a pending direct segment (and the CRLF that ends its chunk).
 int kiln_conn_flush_direct(kiln_conn_obj_t *c) {
-    if (c->dlen == 0) {
+    if (c->direct_len == 0) {
         return CONTINUE;
     }
     int f = kiln_out_flush(c);
@@ -332,9 +332,9 @@ int kiln_conn_done(kiln_conn_obj_t *c) {
         if (kiln_rbuf_cap(c) > 2 * (size_t)srv->recv_buffer) {
             kiln_rbuf_resize(c, srv->recv_buffer);
         }
-        c->tphase = KILN_T_IDLE;
+        c->timer = KILN_T_IDLE;
     } else {
-        c->tphase = KILN_T_HEAD;
+        c->timer = KILN_T_HEAD;
     }
     c->tstart = mp_hal_ticks_ms();
     if (c->wlen >= c->wcap / 2) {

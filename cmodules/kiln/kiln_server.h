@@ -96,7 +96,7 @@ enum {
     KILN_PH_CLOSED,
 };
 
-// What a timeout is currently measured against.
+// What a timeout is currently measured against (a connection's timer, from its tstart).
 enum {
     KILN_T_NONE,    // no timeout (the application is running)
     KILN_T_IDLE,    // keep-alive connection, nothing of the next request yet
@@ -177,11 +177,11 @@ typedef struct _kiln_conn_obj_t {
     mp_obj_t rbuf;          // bytearray receive buffer, reused across requests
     mp_obj_t req;           // the current _kiln.Request, or None
     mp_obj_t pending;       // awaitable, body source or iterator of the current response
-    mp_obj_t dobj;          // keeps the direct output segment alive
+    mp_obj_t direct_obj;    // keeps the direct output segment alive
     const mp_stream_p_t *sp;
     byte *wbuf;             // output buffer
-    const byte *dptr;       // direct output segment, written after wbuf (large bodies)
-    size_t dlen;
+    const byte *direct;     // direct output segment, written after wbuf (large bodies)
+    size_t direct_len;      // its bytes not yet written (0: none)
     size_t rlen;            // bytes in rbuf
     size_t rpos;            // where the current request starts in rbuf
     size_t head_len;        // length of the parsed head
@@ -189,17 +189,17 @@ typedef struct _kiln_conn_obj_t {
     size_t body_have;       // body bytes complete after the head (decoded for chunked)
     size_t body_left;       // streamed Content-Length body: bytes not yet read from the socket
     size_t bpos;            // streamed body: next byte to hand out, after the head
-    size_t bdec;            // streamed body: bytes ready after the head
+    size_t body_ready;      // streamed body: bytes ready after the head
     size_t drained;         // bytes dropped while draining
     size_t out_left;        // Content-Length framing: body bytes still to send
     size_t resp_start;      // wlen when the current response started (undone on a 500)
-    uint32_t tstart;        // mp_hal_ticks_ms() when the timed phase started
+    uint32_t tstart;        // mp_hal_ticks_ms() when the timer started
     size_t wcap;
     size_t wlen;
     size_t wpos;
     uint16_t status;        // status of the response being sent (access log)
     uint8_t phase;
-    uint8_t tphase;
+    uint8_t timer;          // what a timeout is measured against: KILN_T_*
     uint8_t frame;
     uint8_t src;
     uint16_t slot;
