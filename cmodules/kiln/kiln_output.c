@@ -8,14 +8,20 @@
 #include "kiln_request.h"
 #include "kiln_conn.h"
 
-// Chunk header written before a streamed chunk: four hex digits (leading zeros are valid).
+// Chunk header written before a chunk read from a file: four hex digits (leading zeros are
+// valid) and CRLF. STREAM_MAX, the most a file read takes, is the largest size they can write.
 #define CHUNK_HEAD (6)
 #define STREAM_MAX (0xffff)
-
+#if CHUNK_HEAD != 4 + 2 || STREAM_MAX > 0xffff
+#error "a chunk read from a file must fit the four hex digits of CHUNK_HEAD"
+#endif
 // A file goes out in blocks of up to this many bytes (one read and one write each): the output
 // buffer grows to it while the file streams, when the heap has the room (kiln_out_grow).
 #ifndef KILN_FILE_BLOCK
 #define KILN_FILE_BLOCK (32 * 1024)
+#endif
+#if KILN_FILE_BLOCK > STREAM_MAX
+#error "KILN_FILE_BLOCK: a block is one read of at most STREAM_MAX bytes"
 #endif
 
 int kiln_conn_call(kiln_conn_obj_t *c) {

@@ -26,6 +26,9 @@ mp_uint_t mp_hal_ticks_ms(void);
 #ifndef KILN_SEND_BUFFER
 #define KILN_SEND_BUFFER (1024)
 #endif
+#if KILN_RECV_BUFFER > 0xffff || KILN_SEND_BUFFER > 0xffff
+#error "KILN_RECV_BUFFER and KILN_SEND_BUFFER must fit the server's uint16_t fields"
+#endif
 // Bodies up to this size are read before the handler runs (req.body); larger ones are left to
 // req.stream when the server has a body_stream factory.
 #ifndef KILN_BODY_IN_MEMORY
@@ -76,6 +79,9 @@ mp_uint_t mp_hal_ticks_ms(void);
 // client that keeps sending cannot hold the loop from the others.
 #ifndef KILN_READS_PER_TURN
 #define KILN_READS_PER_TURN (8)
+#endif
+#if KILN_READS_PER_TURN < 1 || KILN_READS_PER_TURN > 255
+#error "KILN_READS_PER_TURN must fit a connection's uint8_t reads_left, and be 1 or more"
 #endif
 
 // A sync handler that holds the loop this long or longer gets a console line.
