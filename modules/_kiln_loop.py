@@ -393,12 +393,12 @@ class Server:
             if not c._in_use:
                 continue
             a = ticks_diff(now, c._tstart)
-            if c._tphase == _T_IDLE and (c._served or a >= 1000) and (oldest is None or a > age):
+            if c._timer == _T_IDLE and (c._served or a >= 1000) and (oldest is None or a > age):
                 oldest = c
                 age = a
         if oldest is None:
             return False
-        oldest._tphase = _T_NONE
+        oldest._timer = _T_NONE
         oldest._timeout()
         return True
 
@@ -427,13 +427,13 @@ class Server:
         for c in self._slots:
             if not c._in_use:
                 continue
-            limit = self._timeouts[c._tphase]
-            if self._pressed and (c._tphase == _T_HEAD or (c._tphase == _T_IDLE and not c._served)):
+            limit = self._timeouts[c._timer]
+            if self._pressed and (c._timer == _T_HEAD or (c._timer == _T_IDLE and not c._served)):
                 limit = min(limit, self._timeouts[_T_HEAD], _PRESSURE_HEAD_MS)
             if not limit:
                 continue
             elapsed = ticks_diff(now, c._tstart)
-            if elapsed >= limit and c._tphase in (_T_IDLE, _T_HEAD) and _readable(c.sock):
+            if elapsed >= limit and c._timer in (_T_IDLE, _T_HEAD) and _readable(c.sock):
                 # Bytes wait unread: the loop was held (a slow sync handler), not the client.
                 nxt = 20
             elif elapsed >= limit:
@@ -454,7 +454,7 @@ class Server:
                         c._write(b"\x88\x02\x03\xe9")
                     except OSError:
                         pass
-                c._tphase = _T_NONE
+                c._timer = _T_NONE
                 c._timeout()
         if self._poller is not None:
             _unpoll(self._poller, self, self.sock)
@@ -500,7 +500,7 @@ class Conn:
         self._in_use = False
         self._closed = True
         self._phase = _PH_CLOSED
-        self._tphase = _T_NONE
+        self._timer = _T_NONE
         self._in = self._out = b""
         self._req = self._src = None
         self._polled = 0
@@ -517,7 +517,7 @@ class Conn:
         self._in = b""
         self._out = b""
         self._phase = _PH_HEAD
-        self._tphase = _T_IDLE
+        self._timer = _T_IDLE
         self._tstart = ticks_ms()
         self._served = False
         self._closed = False
@@ -569,8 +569,8 @@ class Conn:
                 else:
                     return -1
             if n is None:
-                if self._tphase != _T_SEND:
-                    self._tphase = _T_SEND
+                if self._timer != _T_SEND:
+                    self._timer = _T_SEND
                     self._tstart = ticks_ms()
                 return _RUN_WRITE
             self._out = self._out[n:]
@@ -598,7 +598,7 @@ class Conn:
             return self._fail(e)
 
     def _settle(self, r, polled):
-        # kiln_conn.c's conn_settle: waiting, the connection stays in the poll set; its Python
+        # kiln_conn.c's kiln_conn_settle: waiting, the connection stays in the poll set; its Python
         # part begins outside it, in the slot's worker when the poller served it
         srv = self.server
         if srv._poller is None or r == _RUN_CLOSE:
@@ -708,7 +708,7 @@ class Conn:
         self._closed = True
         self._drop_request()
         self._phase = _PH_CLOSED
-        self._tphase = _T_NONE
+        self._timer = _T_NONE
         # out of the poll set before the socket is closed
         if self.server._poller is not None:
             _unpoll(self.server._poller, self, self.raw)
@@ -731,8 +731,8 @@ class Conn:
         if not self._in:
             data = self._recv()
             if data is None:
-                if self._tphase != _T_BODY:
-                    self._tphase = _T_BODY
+                if self._timer != _T_BODY:
+                    self._timer = _T_BODY
                     self._tstart = ticks_ms()
                 return None
             if not data:
@@ -746,14 +746,14 @@ class Conn:
     # --- internals ---
 
     def _timeout(self):
-        if self._tphase in (_T_HEAD, _T_BODY):
+        if self._timer in (_T_HEAD, _T_BODY):
             if not self._out:
                 try:
                     self.sock.send(_TIMEOUT_408)
                 except OSError:
                     pass
             self._log(408, reason(408))
-        elif self._tphase == _T_SEND:
+        elif self._timer == _T_SEND:
             self._log(0, "send timeout, closing connection")
         task = self.task
         self.close()
@@ -797,7 +797,7 @@ class Conn:
             elif phase == _PH_ASTREAM:
                 r = self._flush()
                 if r == 0:
-                    self._tphase = _T_NONE
+                    self._timer = _T_NONE
                     r = _RUN_ANEXT
             elif phase == _PH_CLOSING:
                 r = self._flush()
@@ -808,7 +808,7 @@ class Conn:
             elif phase == _PH_UPGRADED:
                 r = self._flush()
                 if r == 0:
-                    self._tphase = _T_NONE
+                    self._timer = _T_NONE
                     r = _RUN_UPGRADE
             elif phase == _PH_HANDLER:
                 r = _RUN_AWAIT
@@ -829,8 +829,8 @@ class Conn:
             if data is None:
                 if self._drain == 1:
                     return 0
-                if self._tphase != _T_DRAIN:
-                    self._tphase = _T_DRAIN
+                if self._timer != _T_DRAIN:
+                    self._timer = _T_DRAIN
                     self._tstart = ticks_ms()
                 return _RUN_READ
             if not data:
@@ -861,8 +861,8 @@ class Conn:
                 head_len, h = _parse_head(buf, len(buf), _MAX_HEADERS, srv._lim)
                 if head_len != _INCOMPLETE:
                     break
-                if self._tphase == _T_IDLE:
-                    self._tphase = _T_HEAD
+                if self._timer == _T_IDLE:
+                    self._timer = _T_HEAD
                     self._tstart = ticks_ms()
             more = self._read_more()
             if more is not None:
@@ -893,8 +893,8 @@ class Conn:
             r = 0 if len(buf) >= end else _INCOMPLETE
             body = buf[head_len:end]
         if r == _INCOMPLETE:
-            if self._tphase != _T_BODY:
-                self._tphase = _T_BODY
+            if self._timer != _T_BODY:
+                self._timer = _T_BODY
                 self._tstart = ticks_ms()
             return self._read_more()
         if r < 0:
@@ -907,7 +907,7 @@ class Conn:
         req.client_addr = self.peer
         self._req = req
         self._phase = _PH_HANDLER
-        self._tphase = _T_NONE
+        self._timer = _T_NONE
         t0 = ticks_ms()
         res = self.server.handler(req)
         dt = ticks_diff(ticks_ms(), t0)
@@ -1036,7 +1036,7 @@ class Conn:
     def ws_flush(self):
         r = self._flush()
         if r == 0:
-            self._tphase = _T_NONE
+            self._timer = _T_NONE
             return True
         return False if r > 0 else None
 
@@ -1209,7 +1209,7 @@ class Conn:
         self._reset()
         self._yield = not self._in
         self._phase = _PH_HEAD
-        self._tphase = _T_IDLE
+        self._timer = _T_IDLE
         self._tstart = ticks_ms()
         return None
 

@@ -1,5 +1,5 @@
 // _kiln.Parser: feed bytes, get requests (the binding tests, kiln.testing and the benchmarks use
-// it; the socket loop parses in kiln_conn.c).
+// it; the socket loop parses in kiln_input.c).
 //
 // The unconsumed input lives either in `src` from `src_pos` on (an immutable bytes object: the
 // caller's own, or a finished buffer that still holds pipelined bytes), or in `acc` when a

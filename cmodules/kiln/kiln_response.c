@@ -137,17 +137,17 @@ int kiln_out_flush(kiln_conn_obj_t *c) {
         if (c->wpos < c->wlen) {
             p = c->wbuf + c->wpos;
             n = c->wlen - c->wpos;
-        } else if (c->dlen) {
-            p = c->dptr;
-            n = c->dlen;
+        } else if (c->direct_len) {
+            p = c->direct;
+            n = c->direct_len;
         } else {
             break;
         }
         mp_uint_t w = kiln_write(c, p, n, &err);
         if (w == MP_STREAM_ERROR) {
             if (mp_is_nonblocking_error(err)) {
-                if (progress || c->tphase != KILN_T_SEND) {
-                    c->tphase = KILN_T_SEND;
+                if (progress || c->timer != KILN_T_SEND) {
+                    c->timer = KILN_T_SEND;
                     c->tstart = mp_hal_ticks_ms();
                 }
                 return KILN_RUN_WRITE;
@@ -158,13 +158,13 @@ int kiln_out_flush(kiln_conn_obj_t *c) {
         if (c->wpos < c->wlen) {
             c->wpos += w;
         } else {
-            c->dptr += w;
-            c->dlen -= w;
+            c->direct += w;
+            c->direct_len -= w;
         }
     }
     c->wpos = c->wlen = 0;
     c->resp_start = 0;
-    c->dobj = MP_OBJ_NULL;
+    c->direct_obj = MP_OBJ_NULL;
     size_t usual = c->server->send_buffer;
     if (c->wcap > usual && c->phase == KILN_PH_HEAD) {
         // a buffer grown for a file (or a large head) is given back once written, between

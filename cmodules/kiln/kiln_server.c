@@ -60,7 +60,7 @@ static bool under_pressure(kiln_server_obj_t *srv) {
 }
 
 static uint32_t timeout_of(kiln_server_obj_t *srv, kiln_conn_obj_t *c) {
-    switch (c->tphase) {
+    switch (c->timer) {
         case KILN_T_IDLE:
             // a new client that has said nothing yet is a head that has not started
             if (!c->served && srv->pressed) {
@@ -227,7 +227,7 @@ static bool evict_idle(kiln_server_obj_t *srv) {
         }
         kiln_conn_obj_t *c = MP_OBJ_TO_PTR(srv->slots[i].conn);
         uint32_t a = now - c->tstart;
-        if (c->tphase == KILN_T_IDLE && c->served && a >= KILN_EVICT_IDLE_MS
+        if (c->timer == KILN_T_IDLE && c->served && a >= KILN_EVICT_IDLE_MS
             && (oldest == NULL || a > age) && !readable(c)) {
             oldest = c;
             age = a;
@@ -236,7 +236,7 @@ static bool evict_idle(kiln_server_obj_t *srv) {
     if (oldest == NULL) {
         return false;
     }
-    oldest->tphase = KILN_T_NONE;
+    oldest->timer = KILN_T_NONE;
     kiln_conn_timeout(oldest);
     return true;
 }
@@ -512,7 +512,7 @@ static mp_obj_t server_sweep(mp_obj_t self_in) {
             continue;
         }
         uint32_t elapsed = now - c->tstart;
-        if (elapsed >= limit && (c->tphase == KILN_T_IDLE || c->tphase == KILN_T_HEAD) && readable(c)) {
+        if (elapsed >= limit && (c->timer == KILN_T_IDLE || c->timer == KILN_T_HEAD) && readable(c)) {
             // Bytes wait unread: the loop was held (a slow sync handler), not the client.
             next = 20;
         } else if (elapsed >= limit) {
@@ -535,13 +535,13 @@ static mp_obj_t server_close(mp_obj_t self_in) {
     for (size_t i = 0; i < srv->max_conns; i++) {
         if (srv->slots[i].conn != MP_OBJ_NULL) {
             kiln_conn_obj_t *c = MP_OBJ_TO_PTR(srv->slots[i].conn);
-            if (c->phase == KILN_PH_UPGRADED && c->wlen == c->wpos && c->dlen == 0) {
+            if (c->phase == KILN_PH_UPGRADED && c->wlen == c->wpos && c->direct_len == 0) {
                 // a WebSocket between frames learns why: close code 1001, "going away"
                 static const byte going_away[] = { 0x88, 0x02, 0x03, 0xe9 };
                 int err;
                 kiln_write(c, going_away, sizeof(going_away), &err);
             }
-            c->tphase = KILN_T_NONE;
+            c->timer = KILN_T_NONE;
             kiln_conn_timeout(c);
         }
     }

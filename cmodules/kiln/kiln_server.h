@@ -26,6 +26,9 @@ mp_uint_t mp_hal_ticks_ms(void);
 #ifndef KILN_SEND_BUFFER
 #define KILN_SEND_BUFFER (1024)
 #endif
+#if KILN_RECV_BUFFER > 0xffff || KILN_SEND_BUFFER > 0xffff
+#error "KILN_RECV_BUFFER and KILN_SEND_BUFFER must fit the server's uint16_t fields"
+#endif
 // Bodies up to this size are read before the handler runs (req.body); larger ones are left to
 // req.stream when the server has a body_stream factory.
 #ifndef KILN_BODY_IN_MEMORY
@@ -77,6 +80,9 @@ mp_uint_t mp_hal_ticks_ms(void);
 #ifndef KILN_READS_PER_TURN
 #define KILN_READS_PER_TURN (8)
 #endif
+#if KILN_READS_PER_TURN < 1 || KILN_READS_PER_TURN > 255
+#error "KILN_READS_PER_TURN must fit a connection's uint8_t reads_left, and be 1 or more"
+#endif
 
 // When every slot is busy, a new client waits in the listen backlog (it is not accepted) until
 // a slot frees, or a keep-alive connection has been answered, then idle for KILN_EVICT_IDLE_MS
@@ -108,7 +114,7 @@ enum {
     KILN_PH_CLOSED,
 };
 
-// What a timeout is currently measured against.
+// What a timeout is currently measured against (a connection's timer, from its tstart).
 enum {
     KILN_T_NONE,    // no timeout (the application is running)
     KILN_T_IDLE,    // keep-alive connection, nothing of the next request yet
@@ -194,11 +200,11 @@ typedef struct _kiln_conn_obj_t {
     mp_obj_t rbuf;          // bytearray receive buffer, reused across requests
     mp_obj_t req;           // the current _kiln.Request, or None
     mp_obj_t pending;       // awaitable, body source or iterator of the current response
-    mp_obj_t dobj;          // keeps the direct output segment alive
+    mp_obj_t direct_obj;    // keeps the direct output segment alive
     const mp_stream_p_t *sp;
     byte *wbuf;             // output buffer
-    const byte *dptr;       // direct output segment, written after wbuf (large bodies)
-    size_t dlen;
+    const byte *direct;     // direct output segment, written after wbuf (large bodies)
+    size_t direct_len;      // its bytes not yet written (0: none)
     size_t rlen;            // bytes in rbuf
     size_t rpos;            // where the current request starts in rbuf
     size_t head_len;        // length of the parsed head
@@ -206,17 +212,17 @@ typedef struct _kiln_conn_obj_t {
     size_t body_have;       // body bytes complete after the head (decoded for chunked)
     size_t body_left;       // streamed Content-Length body: bytes not yet read from the socket
     size_t bpos;            // streamed body: next byte to hand out, after the head
-    size_t bdec;            // streamed body: bytes ready after the head
+    size_t body_ready;      // streamed body: bytes ready after the head
     size_t drained;         // bytes dropped while draining
     size_t out_left;        // Content-Length framing: body bytes still to send
     size_t resp_start;      // wlen when the current response started (undone on a 500)
-    uint32_t tstart;        // mp_hal_ticks_ms() when the timed phase started
+    uint32_t tstart;        // mp_hal_ticks_ms() when the timer started
     size_t wcap;
     size_t wlen;
     size_t wpos;
     uint16_t status;        // status of the response being sent (access log)
     uint8_t phase;
-    uint8_t tphase;
+    uint8_t timer;          // what a timeout is measured against: KILN_T_*
     uint8_t frame;
     uint8_t src;
     uint16_t slot;
@@ -249,7 +255,7 @@ void kiln_print_peer(const kiln_conn_obj_t *c);
 void kiln_log(const kiln_conn_obj_t *c, unsigned status, const char *what);
 void kiln_server_ready(kiln_server_obj_t *srv);
 
-// kiln_conn.c
+// kiln_conn.c (a connection's life), kiln_conn_type.c (_kiln.Conn), kiln_output.c (answering)
 mp_obj_t kiln_peer_from_addr(mp_obj_t addr);
 mp_obj_t kiln_conn_new(kiln_server_obj_t *srv, mp_obj_t sock, mp_obj_t raw, mp_obj_t peer, size_t slot);
 void kiln_conn_close(kiln_conn_obj_t *c);
@@ -257,12 +263,12 @@ void kiln_conn_start(kiln_conn_obj_t *c);
 void kiln_conn_ready(kiln_conn_obj_t *c);
 void kiln_conn_timeout(kiln_conn_obj_t *c);
 void kiln_conn_log_access(kiln_conn_obj_t *c);
-// The connection's stream I/O (the stream protocol's read and write, MP_STREAM_ERROR and *err
-// on an error), which never raises: a TLS stream's OSError counts as an error (EIO).
+// kiln_io.c: the connection's stream I/O (the stream protocol's read and write, MP_STREAM_ERROR
+// and *err on an error), which never raises: a TLS stream's OSError counts as an error (EIO).
 mp_uint_t kiln_read(kiln_conn_obj_t *c, void *buf, size_t n, int *err);
 mp_uint_t kiln_write(kiln_conn_obj_t *c, const void *buf, size_t n, int *err);
 
-// The receive buffer (a bytearray, so that a Request can keep it alive).
+// kiln_input.c: the receive buffer (a bytearray, so that a Request can keep it alive).
 static inline byte *kiln_rbuf_items(kiln_conn_obj_t *c) {
     return ((mp_obj_array_t *)MP_OBJ_TO_PTR(c->rbuf))->items;
 }

@@ -127,7 +127,7 @@ MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(kiln_conn_ws_recv_obj, 2, 3, conn_ws_recv);
 static mp_obj_t ws_flush_result(kiln_conn_obj_t *c) {
     int f = kiln_out_flush(c);
     if (f == KILN_CONTINUE) {
-        c->tphase = KILN_T_NONE;
+        c->timer = KILN_T_NONE;
         return mp_const_true;
     }
     return f == KILN_RUN_WRITE ? mp_const_false : mp_const_none;
@@ -141,7 +141,7 @@ static mp_obj_t conn_ws_send(size_t n_args, const mp_obj_t *args) {
     if (c->closed || c->phase != KILN_PH_UPGRADED) {
         return mp_const_none;
     }
-    if (c->wlen > c->wpos || c->dlen) {
+    if (c->wlen > c->wpos || c->direct_len) {
         mp_raise_msg(&mp_type_RuntimeError, MP_ERROR_TEXT("previous frame not written"));
     }
     mp_buffer_info_t bi;
@@ -153,9 +153,9 @@ static mp_obj_t conn_ws_send(size_t n_args, const mp_obj_t *args) {
         kiln_out_add(c, bi.buf, bi.len);
     } else {
         // written from the caller's object, which the Conn keeps alive until it is out
-        c->dptr = bi.buf;
-        c->dlen = bi.len;
-        c->dobj = args[2];
+        c->direct = bi.buf;
+        c->direct_len = bi.len;
+        c->direct_obj = args[2];
     }
     return ws_flush_result(c);
 }
