@@ -4,6 +4,8 @@ from kiln.response import Response
 
 MIME_TYPES: dict[str, str]
 DEFAULT_TYPE: str
+CACHE_SIZE: int
+VARIANT_RECHECK_MS: int
 
 def guess_type(filename: str) -> str: ...
 
