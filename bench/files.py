@@ -53,15 +53,7 @@ http {
 
 
 def nginx(root):
-    binary = shutil.which("nginx") or "/usr/sbin/nginx"
-    tmp = tempfile.mkdtemp(prefix="kiln-nginx-")
-
-    def argv(port):
-        conf = Path(tmp) / "nginx.conf"
-        conf.write_text(nginx_conf(port, tmp, root))
-        return [binary, "-c", str(conf), "-e", str(Path(tmp) / "error.log")]
-
-    return argv
+    return run.nginx(conf=lambda port, tmp: nginx_conf(port, tmp, root))
 
 
 def cpu_seconds(pid):

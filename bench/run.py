@@ -75,12 +75,17 @@ class Server:
         return self
 
     def __exit__(self, *exc):
-        self.proc.terminate()
-        try:
-            self.proc.wait(5)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        stop(self.proc)
+
+
+def stop(proc):
+    """Ends a server process: SIGTERM, then SIGKILL after 5 s."""
+    proc.terminate()
+    try:
+        proc.wait(5)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def microdot_dir():
@@ -124,14 +129,15 @@ http {
 """ % {"port": port, "tmp": tmp, "wc": worker_connections}
 
 
-def nginx(worker_connections=1024):
+def nginx(worker_connections=1024, conf=None):
+    """argv_for_port of an nginx with nginx_conf's configuration, or conf(port, tmp)'s."""
     binary = shutil.which("nginx") or "/usr/sbin/nginx"
     tmp = tempfile.mkdtemp(prefix="kiln-nginx-")
 
     def argv(port):
-        conf = Path(tmp) / "nginx.conf"
-        conf.write_text(nginx_conf(port, tmp, worker_connections))
-        return [binary, "-c", str(conf), "-e", str(Path(tmp) / "error.log")]
+        path = Path(tmp) / "nginx.conf"
+        path.write_text(conf(port, tmp) if conf else nginx_conf(port, tmp, worker_connections))
+        return [binary, "-c", str(path), "-e", str(Path(tmp) / "error.log")]
 
     return argv
 

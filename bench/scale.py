@@ -78,12 +78,7 @@ class Started:
         return self
 
     def __exit__(self, *exc):
-        self.proc.terminate()
-        try:
-            self.proc.wait(5)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        run.stop(self.proc)
         self.log.close()
 
 
