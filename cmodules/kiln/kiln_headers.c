@@ -77,32 +77,32 @@ static mp_obj_t headers_getall(mp_obj_t self_in, mp_obj_t name) {
 }
 static MP_DEFINE_CONST_FUN_OBJ_2(headers_getall_obj, headers_getall);
 
-static mp_obj_t headers_items(mp_obj_t self_in) {
-    kiln_headers_obj_t *self = MP_OBJ_TO_PTR(self_in);
+// A list of the header names, or of (name, value) pairs.
+static mp_obj_t header_list(kiln_headers_obj_t *self, bool pairs) {
     size_t n = headers_req(self)->head.num_headers;
     mp_obj_t list = mp_obj_new_list(n, NULL);
     mp_obj_list_t *l = MP_OBJ_TO_PTR(list);
     const char *data = kiln_request_data(headers_req(self));
     for (size_t i = 0; i < n; i++) {
-        mp_obj_t pair[2] = { header_name(self, data, i), header_value(self, data, i) };
         // Making the strings may collect garbage, but never moves the buffer: data stays valid.
-        l->items[i] = mp_obj_new_tuple(2, pair);
+        mp_obj_t name = header_name(self, data, i);
+        if (pairs) {
+            mp_obj_t pair[2] = { name, header_value(self, data, i) };
+            name = mp_obj_new_tuple(2, pair);
+        }
+        l->items[i] = name;
     }
     return list;
+}
+
+static mp_obj_t headers_items(mp_obj_t self_in) {
+    return header_list(MP_OBJ_TO_PTR(self_in), true);
 }
 static MP_DEFINE_CONST_FUN_OBJ_1(headers_items_obj, headers_items);
 
 static mp_obj_t headers_getiter(mp_obj_t self_in, mp_obj_iter_buf_t *iter_buf) {
     (void)iter_buf;
-    kiln_headers_obj_t *self = MP_OBJ_TO_PTR(self_in);
-    size_t n = headers_req(self)->head.num_headers;
-    mp_obj_t list = mp_obj_new_list(n, NULL);
-    mp_obj_list_t *l = MP_OBJ_TO_PTR(list);
-    const char *data = kiln_request_data(headers_req(self));
-    for (size_t i = 0; i < n; i++) {
-        l->items[i] = header_name(self, data, i);
-    }
-    return mp_getiter(list, NULL);
+    return mp_getiter(header_list(MP_OBJ_TO_PTR(self_in), false), NULL);
 }
 
 static mp_obj_t headers_unary_op(mp_unary_op_t op, mp_obj_t self_in) {

@@ -110,16 +110,23 @@ static void wake_tasks(kiln_loop_obj_t *self, mp_obj_t s, mp_uint_t ev) {
 // (the first task in the queue became ready, its ph_key, after that). Served at once instead, a
 // busy client would go ahead of the app's tasks at every step (measured: 20 event streams fell
 // behind a client publishing to them, and their queues filled).
-static bool tasks_ran_since(kiln_loop_obj_t *self, mp_int_t when) {
+// Ticks from `when` to the ph_key of the first task in asyncio's queue (the time it became
+// ready, or is due), in asyncio's ticks() arithmetic; false when no task is queued.
+static bool first_task_since(kiln_loop_obj_t *self, mp_int_t when, mp_int_t *since) {
     mp_obj_t dest[2];
     mp_load_method(self->tasks, MP_QSTR_peek, dest);
     mp_obj_t task = mp_call_method_n_kw(0, 0, dest);
     if (task == mp_const_none) {
-        return true;
+        return false;
     }
-    mp_int_t since = (mp_obj_get_int(mp_load_attr(task, MP_QSTR_ph_key)) - when)
-        & (KILN_TICKS_PERIOD - 1);
-    return since > 0 && since < KILN_TICKS_PERIOD / 2;
+    mp_int_t d = (mp_obj_get_int(mp_load_attr(task, MP_QSTR_ph_key)) - when) & (KILN_TICKS_PERIOD - 1);
+    *since = d < KILN_TICKS_PERIOD / 2 ? d : d - KILN_TICKS_PERIOD;
+    return true;
+}
+
+static bool tasks_ran_since(kiln_loop_obj_t *self, mp_int_t when) {
+    mp_int_t since;
+    return !first_task_since(self, when, &since) || since > 0;
 }
 
 static void serve(mp_obj_t obj) {
@@ -148,15 +155,11 @@ static mp_obj_t serve_deferred(kiln_loop_obj_t *self) {
 // is due, or 0 when one is due now, a task of asyncio's stream woke, or no task is queued (the
 // loop then decides whether to end).
 static mp_obj_t next_wait(kiln_loop_obj_t *self) {
-    mp_obj_t dest[2];
-    mp_load_method(self->tasks, MP_QSTR_peek, dest);
-    mp_obj_t task = mp_call_method_n_kw(0, 0, dest);
-    if (task == mp_const_none) {
-        return MP_OBJ_NEW_SMALL_INT(0);
+    mp_int_t due;
+    if (!first_task_since(self, mp_hal_ticks_ms() & (KILN_TICKS_PERIOD - 1), &due) || due < 0) {
+        due = 0;
     }
-    mp_int_t due = (mp_obj_get_int(mp_load_attr(task, MP_QSTR_ph_key))
-        - (mp_int_t)(mp_hal_ticks_ms() & (KILN_TICKS_PERIOD - 1))) & (KILN_TICKS_PERIOD - 1);
-    return MP_OBJ_NEW_SMALL_INT(due < KILN_TICKS_PERIOD / 2 ? due : 0);
+    return MP_OBJ_NEW_SMALL_INT(due);
 }
 
 // One poll: wakes the tasks of asyncio's streams that are ready and serves the connections that
