@@ -13,6 +13,7 @@ Every server runs on the same firmware build (firmware/UNIX/kiln; device_profile
 firmware/UNIX_DEVICE/kiln) and listens on 127.0.0.1.
 """
 
+import atexit
 import json
 import os
 import re
@@ -133,6 +134,7 @@ def nginx(worker_connections=1024, conf=None):
     """argv_for_port of an nginx with nginx_conf's configuration, or conf(port, tmp)'s."""
     binary = shutil.which("nginx") or "/usr/sbin/nginx"
     tmp = tempfile.mkdtemp(prefix="kiln-nginx-")
+    atexit.register(shutil.rmtree, tmp, True)
 
     def argv(port):
         path = Path(tmp) / "nginx.conf"

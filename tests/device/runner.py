@@ -1,5 +1,6 @@
 # Runs the test_* functions of one module inside the firmware and prints PASS/FAIL lines that
-# tests/conftest.py reads. Each test function takes no argument and raises on failure.
+# tests/conftest.py reads. Each test function takes no argument and raises on failure; a module's
+# teardown_module(), if it has one, runs after them (removes what the tests left behind).
 import sys
 
 
@@ -15,4 +16,6 @@ def main(module_name):
             failed += 1
             print("FAIL %s: %r" % (name, e))
             sys.print_exception(e)
+    if hasattr(module, "teardown_module"):
+        module.teardown_module()
     print("%d passed, %d failed" % (len(names) - failed, failed))

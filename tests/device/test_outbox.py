@@ -5,19 +5,28 @@ import os
 
 from kiln.outbox import Outbox
 
-_count = [0]
+_made = []
 
 
-def folder():
-    _count[0] += 1
-    path = "/tmp/kiln-outbox-%d-%d" % (id(_count), _count[0])
+def remove(path):
     try:
         for name in os.listdir(path):
             os.remove(path + "/" + name)
         os.rmdir(path)
     except OSError:
         pass
+
+
+def folder():
+    path = "/tmp/kiln-outbox-%d-%d" % (id(_made), len(_made))
+    remove(path)
+    _made.append(path)
     return path
+
+
+def teardown_module():
+    for path in _made:
+        remove(path)
 
 
 def records(n, start=0):
