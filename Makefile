@@ -447,7 +447,7 @@ $(UNIX_STOCK): $(MPY_CROSS) | $(VENDOR)/micropython-lib/README.md
 FALLBACK_SUITES := tests/test_server_loop.py tests/test_app_framework.py tests/test_app_start_server.py \
 	tests/test_app_microdot_port.py tests/test_examples_hello.py tests/test_examples_rest_api.py \
 	tests/test_examples_static_site.py tests/test_examples_upload.py tests/test_parser_binding.py \
-	tests/test_docs.py tests/test_websocket.py tests/test_hub.py tests/device
+	tests/test_docs.py tests/test_websocket.py tests/test_hub.py tests/test_storms.py tests/device
 .PHONY: test-fallback
 test-fallback: venv unix-stock
 	KILN_FIRMWARE=$(TOP)/tools/stock-kiln.sh $(PY) -m pytest -q $(FALLBACK_SUITES) \

@@ -108,6 +108,8 @@ _EAGAIN = (11, 35, 115)  # EAGAIN/EWOULDBLOCK (Linux, BSD), EINPROGRESS
 _DRAIN_MS = 1000
 _PRESSURE_PERCENT = 75  # this share of the slots busy: heads get _PRESSURE_HEAD_MS at most
 _PRESSURE_HEAD_MS = 2000
+_EVICT_IDLE_MS = 1000  # as kiln_server.h: a full server closes a keep-alive client idle this long
+_BACKLOG_WAIT_MS = 1000  # a client waits in the backlog this long for a slot, then gets a 503
 _PER_CLIENT_MIN_SLOTS = 16  # the cap's default is on (half the slots) from this many slots
 _BLOCKED_LOG_MS = 1000  # a sync handler held the loop this long: a console line
 
@@ -280,6 +282,9 @@ class Server:
         self._polled = 0
         self._paused = False
         self._paused_at = 0
+        self._waiting = False  # clients wait in the listen backlog for a slot
+        self._waiting_since = 0
+        self._refused = 0
         self._reserve_slots()
         n = self.max_connections  # the slots reserved
         if max_per_client < 0:
@@ -310,13 +315,30 @@ class Server:
             self.max_connections = n
 
     def accept(self):
+        # As kiln_server.c's: the next client as a Conn; None when none waits; 0 when clients
+        # wait in the listen backlog for a slot; False after an error (the caller pauses).
+        refusals_left = 4
         while True:
             if self.closed:
                 return None
+            refuse = False
+            # a slot that freed by itself ends the wait; one made by closing an idle connection
+            # does not
+            freed = self.connections < self.max_connections
+            if not freed:
+                if not _readable(self.sock):
+                    self._waiting = False
+                    return None
+                if not self._evict_idle():
+                    refuse = self._refuse_now() and refusals_left > 0
+                    refusals_left -= 1
+                    if not refuse:
+                        return 0
             try:
                 res = self.sock.accept()
             except OSError as e:
                 if _would_block(e):
+                    self._waiting = False
                     return None
                 if e.args and e.args[0] == 103:  # ECONNABORTED
                     continue
@@ -326,18 +348,20 @@ class Server:
                 return False
             self._accept_failing = False
             sock = res[0]
+            if refuse:
+                # it has waited: its request has arrived, and _answer_busy reads it first
+                self._refused += 1
+                _answer_busy(sock, self.wrap)
+                if not self._refusing:
+                    self._refusing = True
+                    print("Kiln: 503 connection limit (%d) reached, refusing clients" % self.max_connections)
+                continue
             peer = _peer(res[1]) if len(res) > 1 else None
             if self._over_cap(peer):
                 _answer_busy(sock, self.wrap)
                 if not self._capping:
                     self._capping = True
                     print("Kiln: 503 per-client limit (%d) reached by %s" % (self.max_per_client, _peer_host(peer)))
-                continue
-            if self.connections >= self.max_connections and not self._evict_idle():
-                _answer_busy(sock, self.wrap)
-                if not self._refusing:
-                    self._refusing = True
-                    print("Kiln: 503 connection limit (%d) reached, refusing clients" % self.max_connections)
                 continue
             c = None
             for c in self._slots:
@@ -357,7 +381,23 @@ class Server:
                 return False
             c._in_use = True
             self.connections += 1
+            if freed:
+                self._waiting = False
             return c
+
+    def _refuse_now(self):
+        # kiln_server.c's refuse_now: with every slot busy, whether the waiting client has waited
+        # long enough to be taken only to be answered 503; at most 4 × max_connections of them,
+        # then a new wait
+        now = ticks_ms()
+        if not self._waiting:
+            self._waiting = True
+            self._waiting_since = now
+            self._refused = 0
+        if self._refused >= 4 * self.max_connections:
+            self._waiting_since = now
+            self._refused = 0
+        return ticks_diff(now, self._waiting_since) >= _BACKLOG_WAIT_MS
 
     def attach(self, poller, dispatch):
         self._poller = poller
@@ -368,7 +408,7 @@ class Server:
     def _ready(self):
         # kiln_server_ready: one client; the next one waiting is found by the next poll
         c = self.accept()
-        if c is False:
+        if c is False or c == 0:
             _unpoll(self._poller, self, self.sock)
             self._paused = True
             self._paused_at = ticks_ms()
@@ -393,7 +433,8 @@ class Server:
             if not c._in_use:
                 continue
             a = ticks_diff(now, c._tstart)
-            if c._timer == _T_IDLE and (c._served or a >= 1000) and (oldest is None or a > age):
+            if c._timer == _T_IDLE and c._served and a >= _EVICT_IDLE_MS and (oldest is None or a > age) \
+                    and not _readable(c.sock):
                 oldest = c
                 age = a
         if oldest is None:
@@ -408,6 +449,12 @@ class Server:
             self.connections -= 1
             self._refusing = False
             self._capping = False
+            if self._paused and not self.closed:
+                # a client waiting in the backlog gets the slot
+                self._paused = False
+                if not _poll(self._poller, self, self.sock, select.POLLIN):
+                    self._paused = True
+                    self._paused_at = ticks_ms()
 
     def sweep(self):
         now = ticks_ms()
