@@ -24,6 +24,9 @@ import run
 
 ROOT = Path(__file__).resolve().parent.parent
 FIRMWARE = ROOT / "firmware" / "UNIX" / "kiln"
+# the 32-bit device profile (make unix-device): a board's pointer size, so its heap column is what
+# a request allocates on an ESP32 or ESP8266
+DEVICE_FIRMWARE = ROOT / "firmware" / "UNIX_DEVICE" / "kiln"
 N = 2000
 SERVED_N = 3000
 # In-process cases run in a device-sized heap: the collector runs every few hundred requests, as
@@ -115,8 +118,8 @@ def instructions(script, case, n):
     return int(next(line for line in out.splitlines() if "Collected" in line).split()[-1])
 
 
-def heap_per_request(script, case, n=200):
-    out = subprocess.run([str(FIRMWARE), "-X", "heapsize=4m", script, case, str(n), str(run.BENCH / "apps"), "heap"],
+def heap_per_request(script, case, n=200, firmware=FIRMWARE):
+    out = subprocess.run([str(firmware), "-X", "heapsize=4m", script, case, str(n), str(run.BENCH / "apps"), "heap"],
                          capture_output=True, text=True, check=True).stdout
     return int(out.split()[-1])
 
@@ -152,7 +155,9 @@ def main():
         for label, case in CASES:
             per = (instructions(f.name, case, N) - instructions(f.name, case, 0)) / N
             base = base or per
-            rows.append("| %s | %.0f | %.2f× | %d |" % (label, per, per / base, heap_per_request(f.name, case)))
+            device = heap_per_request(f.name, case, firmware=DEVICE_FIRMWARE) if DEVICE_FIRMWARE.exists() else "-"
+            heap = heap_per_request(f.name, case)
+            rows.append("| %s | %.0f | %.2f× | %d | %s |" % (label, per, per / base, heap, device))
     served_rows = []
     base = None
     cases = [(label, script, args, FIRMWARE) for label, script, args in SERVED]
@@ -170,9 +175,11 @@ def main():
         "(parse + `app.handle`) in a %s heap (garbage collection included), count(%d) - count(0), "
         "divided by %d. Compare rows: they differ only by the view or the hooks. Heap: what one "
         "request allocates (parse, handle, response), 200 requests with the collector off, "
-        "divided by 200. Issue #12's goals: the JSON view at most 1.5× the static route's "
+        "divided by 200, on this 64-bit firmware and on the 32-bit device profile (`make unix-device`: "
+        "a board's pointer size). Issue #12's goals: the JSON view at most 1.5× the static route's "
         "instructions and 400 B; the built str at most 300 B." % (N, HEAP, N, N), "",
-        "| case | instructions per request | vs App | heap per request (bytes) |", "|---|---|---|---|",
+        "| case | instructions per request | vs App | heap per request (bytes) | heap, 32-bit (bytes) |",
+        "|---|---|---|---|---|",
         *rows, "",
         "Served over a socket (%d keep-alive requests, one at a time): user-space instructions per "
         "request, the kernel's work not counted." % SERVED_N, "",
