@@ -43,6 +43,7 @@ CASES = (
     ("App + a no-op after_request hook", "after"),
     ("App + both hooks", "both"),
     ("App + hooks + sessions (as the served case below)", "full"),
+    ("App, a view that reads the session of a signed cookie (`/session`)", "cookie"),
 )
 
 SERVED = (
@@ -92,10 +93,20 @@ if case == "full":
 
     add_hooks_and_sessions(app)
 
+cookie = b""
+if case == "cookie":
+    from kiln.session import Session, get_session
+
+    @app.get("/session")
+    def session(request):
+        return "Hello, " + str(get_session(request).get("name"))
+
+    token = Session(app, secret_key="bench-secret").encode({"name": "ann"})
+    cookie = b"Cookie: session=" + token.encode() + b"\r\n"
 handle = app.handle
 parser = _kiln.Parser(request_class=app._request)
-path = {"json": b"/items/42", "built": b"/hi/ann"}.get(case, b"/")
-raw = b"GET " + path + b" HTTP/1.1\r\nHost: bench\r\n\r\n"
+path = {"json": b"/items/42", "built": b"/hi/ann", "cookie": b"/session"}.get(case, b"/")
+raw = b"GET " + path + b" HTTP/1.1\r\nHost: bench\r\n" + cookie + b"\r\n"
 if len(sys.argv) > 4:
     # heap: what n requests allocate, the collector off (a large heap)
     import gc
