@@ -8,7 +8,7 @@ from micropython import const
 
 from kiln.request import G, Request
 from kiln.response import JSON_HEADERS, TEXT, TEXT_HEADERS, HTTPException, Response, slash_location
-from kiln.routing import Router, endpoint_info, last_match, urlencode
+from kiln.routing import Router, is_async, last_match, urlencode
 
 # Speed: every request looks names up in this module's dict, and MicroPython grows a dict only
 # when it is full: with 54 names in its 59 slots a served hello measured 30.5k instructions, with
@@ -143,7 +143,7 @@ class App:
         return self.route(url_pattern, ("DELETE",), endpoint)
 
     def _hook(self, handlers, f):
-        handlers.append((f, endpoint_info(f)[1]))
+        handlers.append((f, is_async(f)))
         self._before = tuple(self.before_request_handlers) or None
         self._after = tuple(self.after_request_handlers) or None
         self._plain = self._before is None and self._after is None
@@ -169,7 +169,7 @@ class App:
         exception class (and its subclasses)."""
 
         def decorated(f):
-            self.error_handlers[status_code_or_exception_class] = (f, endpoint_info(f)[1])
+            self.error_handlers[status_code_or_exception_class] = (f, is_async(f))
             return f
 
         return decorated
@@ -313,10 +313,10 @@ class App:
             handler = self.error_handlers.get(status)
         res = None
         if handler is not None:
-            f, is_async = handler
+            f, awaited = handler
             try:
                 res = f(req)
-                if is_async:
+                if awaited:
                     res = await res
                 res = make_response(res)
             except Exception as e:  # noqa: BLE001
@@ -333,10 +333,10 @@ class App:
         # the after_error_request hooks: one failing is logged, the others still run
         if req._owned is not None:
             _release(req)
-        for f, is_async in self._hooks(req, "after_error_request_handlers"):
+        for f, awaited in self._hooks(req, "after_error_request_handlers"):
             try:
                 x = f(req, res)
-                if is_async:
+                if awaited:
                     x = await x
                 res = _kept_or_replaced(req, res, x)
             except Exception as e:  # noqa: BLE001
@@ -369,10 +369,10 @@ class App:
                     if best is None or issubclass(key, best[0]):
                         best = (key, handler)
         if best is not None:
-            f, is_async = best[1]
+            f, awaited = best[1]
             try:
                 res = f(req, exc)
-                if is_async:
+                if awaited:
                     res = await res
                 return await self._finish_error(req, make_response(res))
             except Exception as e:  # noqa: BLE001
@@ -641,7 +641,7 @@ def _live(app, req, ep, stage=_BEFORE, i=0, value=None, res=None, _type=_type, _
             f = f[i - n]
             i += 1
             value = f(req, res)
-            if endpoint_info(f)[1]:
+            if is_async(f):
                 return _resume(app, req, ep, _AFTER, i, value, res)
         # to_tuple, written out for the common case: a plain Response with no header set
         if _type(res) is Response and res._headers is None and res.cookies is None \

@@ -102,6 +102,11 @@ def parse_cookies(header):
     return cookies
 
 
+def _cookies(req):
+    header = req.headers.get("Cookie")
+    return {} if header is None else parse_cookies(header)
+
+
 def _args(req):
     qs = req.query_string
     return MultiDict(parse_qs(qs) if qs else None)
@@ -123,7 +128,7 @@ _setattr = setattr
 _LAZY = {
     "url": lambda req: req.target,
     "args": _args,
-    "cookies": lambda req: parse_cookies(req.headers.get("Cookie", "")),
+    "cookies": _cookies,
     "subapp": lambda req: None,
     "content_type": lambda req: req.headers.get("Content-Type"),
     "json": lambda req: req._json(),
@@ -163,6 +168,7 @@ class Request(ParsedRequest):
     url_args = None
     _after = None
     _owned = None
+    _session = None  # kiln.session keeps the request's SessionDict here
     # An App's subclass sets ``app`` to the app.
     app = None
 

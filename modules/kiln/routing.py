@@ -48,13 +48,15 @@ class URLPattern:
         register_converter(type_name, pattern, to_python)
 
 
+def is_async(f):
+    """Whether calling ``f`` (a function, bound method or wrapper object) gives a coroutine."""
+    known = getattr(f, "is_async", None)
+    return is_coroutine_function(f) if known is None else known
+
+
 def endpoint_info(f):
     """Return (endpoint name, is_coroutine_function) for a view function or wrapper object."""
-    name = getattr(f, "__name__", None) or type(f).__name__
-    is_async = getattr(f, "is_async", None)
-    if is_async is None:
-        is_async = is_coroutine_function(f)
-    return name, is_async
+    return getattr(f, "__name__", None) or type(f).__name__, is_async(f)
 
 
 class Wrapped:

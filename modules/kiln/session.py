@@ -200,18 +200,18 @@ class Session:
 
     def get(self, request):
         """The request's SessionDict (empty when the cookie is missing, forged or expired)."""
-        s = getattr(request.g, "_session", None)
+        s = request._session
         if s is not None:
             return s
         token = request.cookies.get(self.cookie_name)
         data = self.decode(token) if token else None
         s = SessionDict(request, data if type(data) is dict else {})
-        request.g._session = s
+        request._session = s
         request.after_request(self._save)
         return s
 
     def _save(self, request, response):
-        s = request.g._session
+        s = request._session
         if s.kept is not None:
             for key, value in s.kept.items():
                 if s.get(key) != value:
