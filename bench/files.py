@@ -56,14 +56,6 @@ def nginx(root):
     return run.nginx(conf=lambda port, tmp: nginx_conf(port, tmp, root))
 
 
-def cpu_seconds(pid):
-    """User + system CPU time of a process and its children (nginx's worker), so far."""
-    total = run.cpu_seconds(pid)
-    for child in Path("/proc/%d/task/%d/children" % (pid, pid)).read_text().split():
-        total += run.cpu_seconds(int(child))
-    return total
-
-
 def measure(servers, path, data, pinned):
     """{name: (median req/s, median server CPU µs per request)} over ROUNDS interleaved rounds."""
     cmd = run.WRK
@@ -75,9 +67,9 @@ def measure(servers, path, data, pinned):
             run_argv = (lambda port, a=argv: ["taskset", "-c", "0"] + a(port)) if pinned else argv
             with run.Server(name, run_argv) as s:
                 run.check_page(s.url + path, lambda body: body == data)
-                before = cpu_seconds(s.proc.pid)
+                before = run.tree_cpu_seconds(s.proc.pid)
                 rps, _, _, n = run.wrk(s.url + path, cmd=cmd)
-                samples[name].append((rps, (cpu_seconds(s.proc.pid) - before) * 1e6 / n))
+                samples[name].append((rps, (run.tree_cpu_seconds(s.proc.pid) - before) * 1e6 / n))
     return {name: (statistics.median(r for r, _ in runs), statistics.median(c for _, c in runs))
             for name, runs in samples.items()}
 

@@ -10,7 +10,11 @@ Echo: bench/apps/kiln_ws.py and bench/apps/microdot_ws.py echo each message. The
 Python thread on raw non-blocking sockets (epoll) that sends one pre-built masked 32-byte text
 frame per connection and, each time the whole echo is back (checked byte for byte), the next:
 one message in flight per connection, with 1 and with 16 connections, ECHO_SECONDS each, after
-a short warm-up. BENCH_ROUNDS rounds (default 3), servers interleaved, medians.
+a short warm-up. BENCH_ROUNDS rounds (default 3), servers interleaved, medians. Beside them, the
+least a server can do per message: bench/apps/ideal_ws.c (C, epoll, one read() and one write()
+per message), compiled here with the system's `cc`. Then the same with each server alone on
+CPU 0 and the client on CPU 1 (`taskset`), with the client's own CPU per round trip: where the
+client's core is full, the client, not the server, sets the rate.
 
 Heap: `gc.mem_free()` after `gc.collect()` (the app's /heap route, read over one keep-alive
 connection) before and after opening N connections, divided by N: idle keep-alive HTTP
@@ -25,11 +29,13 @@ published one per turn of the loop; messages delivered per second, over all subs
 the publish request to the last delivery, and the subscribers dropped for falling behind.
 """
 
+import atexit
 import os
 import selectors
 import shutil
 import socket
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -50,6 +56,7 @@ FANOUT_MESSAGES = 200
 # device profiles of bench/device_profiles.py
 DEVICE_PROFILES = (("ESP32 profile (no SPIRAM)", "110k", 8, 6), ("ESP8266 profile", "38k", 4, 3))
 MICRODOT = "Microdot %s" % run.fetch_microdot.VERSION
+IDEAL = "Ideal echo server (C, epoll: bench/apps/ideal_ws.c)"
 
 MESSAGE = b"0123456789abcdef" * 2
 MASK = bytes((0x37, 0xFA, 0x21, 0x3D))
@@ -100,8 +107,9 @@ def close_all(socks, websocket=True):
 
 
 def echo_rate(port, clients, seconds, pid=None):
-    """Round trips per second with `clients` connections, one message in flight on each, and
-    the CPU time the server process `pid` used per round trip (µs; None without pid)."""
+    """Round trips per second with `clients` connections, one message in flight on each, the
+    CPU time the server process `pid` used per round trip (µs; None without pid) and this
+    client's (µs)."""
     socks = [open_ws(port) for _ in range(clients)]
     sel = selectors.DefaultSelector()
     try:
@@ -112,6 +120,7 @@ def echo_rate(port, clients, seconds, pid=None):
             s.send(FRAME)
         done = 0
         cpu = run.cpu_seconds(pid) if pid else 0
+        client_cpu = time.process_time()
         start = time.monotonic()
         deadline = start + seconds
         while time.monotonic() < deadline:
@@ -128,17 +137,67 @@ def echo_rate(port, clients, seconds, pid=None):
                     done += 1
                     key.fileobj.send(FRAME)
         elapsed = time.monotonic() - start
+        client_cpu = (time.process_time() - client_cpu) * 1e6 / done
         cpu = (run.cpu_seconds(pid) - cpu) * 1e6 / done if pid else None
-        return done / elapsed, cpu
+        return done / elapsed, cpu, client_cpu
     finally:
         sel.close()
         close_all(socks)
 
 
-def echo_round(name, argv, cwd):
-    with run.Server(name, argv, cwd) as s:
-        echo_rate(s.port, 1, 0.5)  # warm-up: first allocations
-        return [echo_rate(s.port, n, ECHO_SECONDS, s.proc.pid) for n in CLIENTS]
+def echo_round(name, argv, cwd, pinned):
+    """[echo_rate(...) for each of CLIENTS]; pinned: the server on CPU 0, this client on CPU 1."""
+    cpus = os.sched_getaffinity(0)
+    if pinned:
+        argv = lambda port, a=argv: ["taskset", "-c", "0"] + a(port)  # noqa: E731
+        os.sched_setaffinity(0, {1})
+    try:
+        with run.Server(name, argv, cwd) as s:
+            echo_rate(s.port, 1, 0.5)  # warm-up: first allocations
+            return [echo_rate(s.port, n, ECHO_SECONDS, s.proc.pid) for n in CLIENTS]
+    finally:
+        os.sched_setaffinity(0, cpus)
+
+
+def ideal_server():
+    """argv_for_port of bench/apps/ideal_ws.c compiled with the system's cc (None without cc)."""
+    cc = shutil.which("cc")
+    if not cc:
+        return None
+    where = tempfile.mkdtemp(prefix="kiln-ideal-ws-")
+    atexit.register(shutil.rmtree, where, True)
+    binary = os.path.join(where, "ideal_ws")
+    subprocess.run([cc, "-O2", "-o", binary, str(run.BENCH / "apps" / "ideal_ws.c")], check=True)
+    return lambda port: [binary, str(port)]
+
+
+def echo_medians(servers, pinned):
+    """{name: [(round trips/s, server CPU µs, client CPU µs per round trip), medians of ROUNDS
+    interleaved rounds, for each of CLIENTS]}"""
+    samples = {name: [] for name in servers}
+    for _ in range(ROUNDS):
+        for name, (argv, cwd) in servers.items():
+            samples[name].append(echo_round(name, argv, cwd, pinned))
+    return {name: [tuple(statistics.median(r[i][k] for r in runs) for k in range(3)) for i in range(len(CLIENTS))]
+            for name, runs in samples.items()}
+
+
+def microdot_row(medians):
+    return medians[next(n for n in medians if n.startswith("Microdot"))]
+
+
+def echo_table(medians):
+    """Markdown rows of echo_medians, in brackets against Microdot's row."""
+    base = microdot_row(medians)
+    lines = ["| server | %s |" % " | ".join(
+        "%d client%s: round trips/s | server CPU per round trip (µs) | client CPU per round trip (µs)"
+        % (n, "s" if n > 1 else "") for n in CLIENTS), "|---|" + "---|---|---|" * len(CLIENTS)]
+    for name, m in medians.items():
+        lines.append("| %s | %s |" % (name, " | ".join(
+            "%.0f (%.2f×) | %.1f (%.2f×) | %.1f (%.0f%% of a core)" % (
+                rate, rate / brate, cpu, bcpu / cpu, ccpu, ccpu * rate / 1e4)
+            for (rate, cpu, ccpu), (brate, bcpu, _) in zip(m, base, strict=True))))
+    return lines
 
 
 class Probe:
@@ -270,28 +329,55 @@ def fanout_rate(port):
     return delivered / elapsed, dropped
 
 
+def ceiling_sentence(tables):
+    """What the ideal echo server and this client reach against Microdot, over the (label,
+    echo_medians) tables, the first one with the cores shared."""
+    parts, rate_ratios, cpu_ratios = [], [], []
+    for label, m in tables:
+        figures = []
+        for r, b, n in zip(m[IDEAL], microdot_row(m), CLIENTS, strict=True):
+            rate_ratios.append(r[0] / b[0])
+            cpu_ratios.append(b[1] / r[1])
+            figures.append("%.2f× the rate and %.2f× less server CPU with %d client%s" % (
+                r[0] / b[0], b[1] / r[1], n, "s" if n > 1 else ""))
+        parts.append("%s: %s" % (label, ", ".join(figures)))
+    shared = tables[0][1]
+    # the client's core alone, at its CPU per round trip with the ideal server, as a rate
+    client_ratios = [1e6 / r[2] / b[0] for r, b in zip(shared[IDEAL], microdot_row(shared), strict=True)]
+    beyond = max(rate_ratios) < 10 and max(client_ratios) < 10
+    return ("The ideal echo server against Microdot: %s. No server does less per message than its "
+            "one read() and one write(). With this client the ideal server's rate is at most %.2f× "
+            "Microdot's; the client's own CPU per round trip (with the ideal server, cores shared) "
+            "would fill its core at %s Microdot's rate, whatever the server; the ideal server's CPU "
+            "per round trip is at best %.2f× less than Microdot's. Issue #14's 10× Microdot's rate "
+            "is %s with this client; 10× less server CPU than Microdot is %s." % (
+                "; ".join(parts), max(rate_ratios), " and ".join(
+                    "%.2f× (%d client%s)" % (c, n, "s" if n > 1 else "")
+                    for c, n in zip(client_ratios, CLIENTS, strict=True)),
+                max(cpu_ratios), "beyond any server" if beyond else "not ruled out",
+                "beyond even the ideal server" if max(cpu_ratios) < 10 else "within the ideal server's reach"))
+
+
 def section():
     md_dir = run.microdot_dir()
     shutil.copy(run.BENCH / "apps" / "microdot_ws.py", md_dir / "microdot_ws.py")
     servers = {"Kiln (App, `@with_websocket`)": (run.kiln("kiln_ws.py"), None)}
     servers[MICRODOT + " (`microdot.websocket`)"] = (
         lambda port: [str(run.FIRMWARE), str(md_dir / "microdot_ws.py"), str(port)], md_dir)
-    samples = {name: [] for name in servers}
-    for _ in range(ROUNDS):
-        for name, (argv, cwd) in servers.items():
-            samples[name].append(echo_round(name, argv, cwd))
-    # {name: [(median round trips/s, median server CPU µs per round trip) for each of CLIENTS]}
-    medians = {name: [(statistics.median(r[i][0] for r in runs), statistics.median(r[i][1] for r in runs))
-                      for i in range(len(CLIENTS))] for name, runs in samples.items()}
-    base = medians[next(n for n in medians if n.startswith("Microdot"))]
+    ideal = ideal_server()
+    if ideal:
+        servers[IDEAL] = (ideal, None)
+    medians = echo_medians(servers, pinned=False)
+    base = microdot_row(medians)
     kiln = medians[next(n for n in medians if n.startswith("Kiln"))]
-    echo_lines = ["| server | %s |" % " | ".join(
-        "%d client%s: round trips/s | server CPU per round trip (µs)" % (n, "s" if n > 1 else "")
-        for n in CLIENTS), "|---|" + "---|---|" * len(CLIENTS)]
-    for name, m in medians.items():
-        echo_lines.append("| %s | %s |" % (name, " | ".join(
-            "%.0f (%.2f×) | %.1f (%.2f×)" % (rate, rate / brate, cpu, bcpu / cpu)
-            for (rate, cpu), (brate, bcpu) in zip(m, base, strict=True))))
+    echo_lines = echo_table(medians)
+    pinned_lines, ceiling = [], []
+    if shutil.which("taskset") and {0, 1} <= os.sched_getaffinity(0):
+        pinned = echo_medians(servers, pinned=True)
+        pinned_lines = ["The same with each server alone on CPU 0 and the client on CPU 1 (`taskset`); "
+                        "there each process has a core of its own:", "", *echo_table(pinned), ""]
+    if ideal:
+        ceiling = [ceiling_sentence([("cores shared", medians)] + ([("pinned", pinned)] if pinned_lines else [])), ""]
 
     fan = []
     for _ in range(ROUNDS):
@@ -327,9 +413,15 @@ def section():
         "client with pre-built masked frames; %.0f s per figure, %d rounds, servers interleaved, "
         "medians; in brackets, against Microdot (for CPU: how many times less). The server CPU "
         "column (user + system time of the server process over the round trips it answered) "
-        "depends less on the other load of a shared machine than the rate does. Both servers "
-        "run on firmware/UNIX/kiln." % (ECHO_SECONDS, ROUNDS), "",
+        "depends less on the other load of a shared machine than the rate does; the client "
+        "CPU column is this one-thread client's time per round trip and how much of a core that "
+        "fills at that rate (near 100%%: the client sets the rate). Kiln and "
+        "Microdot run on firmware/UNIX/kiln; the ideal echo server is bench/apps/ideal_ws.c, "
+        "compiled here with `cc -O2`: C, epoll, the handshake, then one read() and one write() "
+        "per message, nothing else." % (ECHO_SECONDS, ROUNDS), "",
         *echo_lines, "",
+        *pinned_lines,
+        *ceiling,
         "Issue #14's goal, echo at least 10× Microdot's: %s (Kiln's best ratio here: %.2f× the "
         "rate, %.2f× less server CPU)." % (
             "met" if min(r[0] / b[0] for r, b in zip(kiln, base, strict=True)) >= 10 else "not met",
