@@ -43,6 +43,7 @@ CASES = (
     ("App + a no-op after_request hook", "after"),
     ("App + both hooks", "both"),
     ("App + hooks + sessions (as the served case below)", "full"),
+    ("App, the view doing what those hooks must do (a G, two calls, a Response): no pipeline", "floor"),
     ("App, a view that reads the session of a signed cookie (`/session`)", "cookie"),
 )
 
@@ -93,6 +94,28 @@ if case == "full":
 
     add_hooks_and_sessions(app)
 
+if case == "floor":
+    # The least the "full" case's hooks make a request do, in Python, with no framework around
+    # them: its g, the before hook's store, two calls, a Response holding the body.
+    from kiln import Response
+    from kiln.request import G
+
+    def before(request):
+        request.g.seen = True
+
+    def after(request, response):
+        return response
+
+    @app.get("/floor")
+    def floor(request):
+        request.g = object.__new__(G)
+        before(request)
+        res = object.__new__(Response)
+        object.__setattr__(res, "body", "Hello, world!")
+        after(request, res)
+        return "Hello, world!"
+
+
 cookie = b""
 if case == "cookie":
     from kiln.session import Session, get_session
@@ -105,7 +128,7 @@ if case == "cookie":
     cookie = b"Cookie: session=" + token.encode() + b"\r\n"
 handle = app.handle
 parser = _kiln.Parser(request_class=app._request)
-path = {"json": b"/items/42", "built": b"/hi/ann", "cookie": b"/session"}.get(case, b"/")
+path = {"json": b"/items/42", "built": b"/hi/ann", "cookie": b"/session", "floor": b"/floor"}.get(case, b"/")
 raw = b"GET " + path + b" HTTP/1.1\r\nHost: bench\r\n" + cookie + b"\r\n"
 if len(sys.argv) > 4:
     # heap: what n requests allocate, the collector off (a large heap)
