@@ -6,6 +6,7 @@
 #include <string.h>
 #include "py/runtime.h"
 #include "py/objstr.h"
+#include "py/objtype.h"
 #include "py/parsenum.h"
 #include "modkiln.h"
 
@@ -15,6 +16,19 @@ typedef struct {
     mp_obj_t path;
     mp_obj_t out; // the [entry, argument] list a match fills
 } route_t;
+
+// router.name, read from the instance's own dict where it is (a Router's attributes are): half
+// of mp_load_attr's ~130 instructions
+static mp_obj_t route_attr(mp_obj_t router, qstr name) {
+    if (mp_obj_is_obj(router) && mp_obj_is_instance_type(mp_obj_get_type(router))) {
+        mp_map_elem_t *el = mp_map_lookup(&((mp_obj_instance_t *)MP_OBJ_TO_PTR(router))->members,
+            MP_OBJ_NEW_QSTR(name), MP_MAP_LOOKUP);
+        if (el != NULL) {
+            return el->value;
+        }
+    }
+    return mp_load_attr(router, name);
+}
 
 // d.get(key) for a dict d and an int key; MP_OBJ_NULL when d is not a dict (None) or lacks key.
 static mp_obj_t route_get(mp_obj_t d, mp_int_t key) {
@@ -52,8 +66,12 @@ static mp_obj_t route_regex(mp_obj_t regex, mp_obj_t text) {
 
 // The match: out = [entry, argument].
 static bool route_found(route_t *r, mp_obj_t e, mp_obj_t arg) {
-    mp_obj_subscr(r->out, MP_OBJ_NEW_SMALL_INT(0), e);
-    mp_obj_subscr(r->out, MP_OBJ_NEW_SMALL_INT(1), arg);
+    // its items read now, not before: a converter may have resized it; a list, checked by
+    // kiln_route_match (mp_obj_subscr would cost ~200 instructions more)
+    mp_obj_t *items;
+    mp_obj_get_array_fixed_n(r->out, 2, &items);
+    items[0] = e;
+    items[1] = arg;
     return true;
 }
 
@@ -196,7 +214,7 @@ static bool route_scan(route_t *r, mp_obj_t bucket, size_t first, size_t start) 
 // index[part(h)][h * 256 + n], else loose[h]: the rules of first-segment hash h, n slashes.
 static mp_obj_t route_bucket(mp_obj_t part, mp_obj_t router, mp_int_t h, size_t n) {
     mp_obj_t b = route_get(part, h * 256 + n);
-    return b != MP_OBJ_NULL ? b : route_get(mp_load_attr(router, MP_QSTR_loose), h);
+    return b != MP_OBJ_NULL ? b : route_get(route_attr(router, MP_QSTR_loose), h);
 }
 
 // The rules of the path's first segment found by its hash, once there are too many for groups.
@@ -207,7 +225,7 @@ static bool route_hashed(route_t *r, mp_obj_t router, size_t n) {
     }
     size_t first = slash - r->s; // "first/": from after the path's "/" to this slash, included
     mp_int_t h = qstr_compute_hash(r->s + 1, first); // hash("first/"), as the router computed it
-    mp_obj_t part = route_get(mp_load_attr(router, MP_QSTR_index), (h ^ (h >> 6) ^ (h >> 12)) & 63);
+    mp_obj_t part = route_get(route_attr(router, MP_QSTR_index), (h ^ (h >> 6) ^ (h >> 12)) & 63);
     return route_scan(r, route_bucket(part, router, h, n), first, first + 1);
 }
 
@@ -225,6 +243,9 @@ static bool route_groups(route_t *r, mp_obj_t router, mp_obj_t groups, size_t n)
 }
 
 static mp_obj_t kiln_route_match(mp_obj_t router, mp_obj_t path, mp_obj_t out) {
+    if (!mp_obj_is_type(out, &mp_type_list)) {
+        mp_raise_TypeError(NULL);
+    }
     route_t r = { NULL, 0, path, out };
     r.s = (const byte *)mp_obj_str_get_data(path, &r.len);
     size_t n = 0;
@@ -234,12 +255,12 @@ static mp_obj_t kiln_route_match(mp_obj_t router, mp_obj_t path, mp_obj_t out) {
     if (n > 255) {
         n = 255; // no bucket has as many: a rule with a slash count has fewer
     }
-    mp_obj_t groups = mp_load_attr(router, MP_QSTR_groups);
+    mp_obj_t groups = route_attr(router, MP_QSTR_groups);
     if (groups == mp_const_none ? route_hashed(&r, router, n) : route_groups(&r, router, groups, n)) {
         return out;
     }
     // then the rules whose first segment holds an argument (first-segment hash -1)
-    mp_obj_t wild = mp_load_attr(router, MP_QSTR_wild);
+    mp_obj_t wild = route_attr(router, MP_QSTR_wild);
     if (wild != mp_const_none && route_scan(&r, route_bucket(wild, router, -1, n), 0, 1)) {
         return out;
     }
