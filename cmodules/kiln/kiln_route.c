@@ -30,9 +30,10 @@ static mp_obj_t route_attr(mp_obj_t router, qstr name) {
     return mp_load_attr(router, name);
 }
 
-// d.get(key) for a dict d and an int key; MP_OBJ_NULL when d is not a dict (None) or lacks key.
+// d.get(key) for a dict d and an int key; MP_OBJ_NULL when d is not a dict (MP_OBJ_NULL, None)
+// or lacks key.
 static mp_obj_t route_get(mp_obj_t d, mp_int_t key) {
-    if (!mp_obj_is_dict_or_ordereddict(d)) {
+    if (d == MP_OBJ_NULL || !mp_obj_is_dict_or_ordereddict(d)) {
         return MP_OBJ_NULL;
     }
     mp_map_elem_t *el = mp_map_lookup(mp_obj_dict_get_map(d), MP_OBJ_NEW_SMALL_INT(key), MP_MAP_LOOKUP);
