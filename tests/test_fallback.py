@@ -1,4 +1,4 @@
-"""The pure-Python `_kiln` (modules/_kiln.py, _kiln_http.py, _kiln_loop.py) against the C module:
+"""The pure-Python `_kiln` (modules/_kiln.py, _kiln_http.py, _kiln_loop.py, _kiln_route.py) against the C module:
 one parametrised suite, each case run through both inside the unix firmware (the C module built
 in, the fallback loaded beside it under another name), and the results must be equal. Cases: the
 differential corpus of tests/test_parser_diff.py and the inputs of the C parser's own table tests

@@ -201,15 +201,18 @@ static bool route_scan(route_t *r, mp_obj_t bucket, size_t first, size_t start) 
     if (mp_obj_is_type(bucket, &mp_type_tuple)) {
         return route_entry(r, bucket, first, start);
     }
-    size_t n;
-    mp_obj_t *entries;
-    mp_obj_get_array(bucket, &n, &entries);
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0;; i++) {
+        size_t n;
+        mp_obj_t *entries;
+        // read again for each entry: a converter may register routes, and the list move
+        mp_obj_get_array(bucket, &n, &entries);
+        if (i >= n) {
+            return false;
+        }
         if (route_entry(r, entries[i], first, start)) {
             return true;
         }
     }
-    return false;
 }
 
 // index[part(h)][h * 256 + n], else loose[h]: the rules of first-segment hash h, n slashes.
