@@ -6,7 +6,6 @@
 #include <string.h>
 #include "py/runtime.h"
 #include "py/objstr.h"
-#include "py/objtype.h"
 #include "py/parsenum.h"
 #include "modkiln.h"
 
@@ -16,19 +15,6 @@ typedef struct {
     mp_obj_t path;
     mp_obj_t out; // the [entry, argument] list a match fills
 } route_t;
-
-// router.name, read from the instance's own dict where it is (a Router's attributes are): half
-// of mp_load_attr's ~130 instructions
-static mp_obj_t route_attr(mp_obj_t router, qstr name) {
-    if (mp_obj_is_obj(router) && mp_obj_is_instance_type(mp_obj_get_type(router))) {
-        mp_map_elem_t *el = mp_map_lookup(&((mp_obj_instance_t *)MP_OBJ_TO_PTR(router))->members,
-            MP_OBJ_NEW_QSTR(name), MP_MAP_LOOKUP);
-        if (el != NULL) {
-            return el->value;
-        }
-    }
-    return mp_load_attr(router, name);
-}
 
 // d.get(key) for a dict d and an int key; MP_OBJ_NULL when d is not a dict (MP_OBJ_NULL, None)
 // or lacks key.
@@ -65,22 +51,12 @@ static mp_obj_t route_regex(mp_obj_t regex, mp_obj_t text) {
     return m == mp_const_none ? MP_OBJ_NULL : m;
 }
 
-// The match: out = [entry, argument].
-static bool route_found(route_t *r, mp_obj_t e, mp_obj_t arg) {
-    // its items read now, not before: a converter may have resized it; a list, checked by
-    // kiln_route_match (mp_obj_subscr would cost ~200 instructions more)
-    mp_obj_t *items;
-    mp_obj_get_array_fixed_n(r->out, 2, &items);
-    items[0] = e;
-    items[1] = arg;
-    return true;
-}
-
-// A rule matched with its regex: its arguments by name, each through its to_python.
-static bool route_regex_rule(route_t *r, mp_obj_t e, mp_obj_t *f) {
+// The arguments by name of a rule matched with its regex (f: its entry's items), each through
+// its to_python, or MP_OBJ_NULL.
+static mp_obj_t route_regex_args(route_t *r, mp_obj_t *f) {
     mp_obj_t m = route_regex(f[3], r->path);
     if (m == MP_OBJ_NULL) {
-        return false;
+        return MP_OBJ_NULL;
     }
     size_t n;
     mp_obj_t *names;
@@ -96,12 +72,12 @@ static bool route_regex_rule(route_t *r, mp_obj_t e, mp_obj_t *f) {
         if (name[1] != mp_const_none) {
             value = route_call(name[1], MP_OBJ_NULL, value, &mp_type_ValueError);
             if (value == MP_OBJ_NULL) {
-                return false;
+                return MP_OBJ_NULL;
             }
         }
         mp_obj_dict_store(args, name[0], value);
     }
-    return route_found(r, e, args);
+    return args;
 }
 
 // The int of s[0:len], ASCII digits after an optional "-" (the rule's -?[0-9]+: no "+", "_",
@@ -126,31 +102,26 @@ static mp_obj_t route_int(const byte *s, size_t len) {
     return MP_OBJ_NEW_SMALL_INT(i ? -(mp_int_t)value : (mp_int_t)value);
 }
 
-// The argument s[start:end] of a rule with one argument, through its conv (entry[1]).
-static bool route_convert(route_t *r, mp_obj_t e, mp_obj_t conv, size_t start, size_t end) {
-    mp_obj_t arg;
+// The argument s[start:end] of a rule with one argument through its conv (entry[1]), or
+// MP_OBJ_NULL.
+static mp_obj_t route_convert(route_t *r, mp_obj_t conv, size_t start, size_t end) {
     if (conv == MP_OBJ_FROM_PTR(&mp_type_int)) {
-        // digits read in place: no str of the argument
-        arg = route_int(r->s + start, end - start);
-        return arg != MP_OBJ_NULL && route_found(r, e, arg);
+        return route_int(r->s + start, end - start); // digits read in place: no str of them
     }
     // the path is valid UTF-8 and start and end lie on character boundaries: no check, and no
     // search of the interned strings (mp_obj_new_str)
-    arg = mp_obj_new_str_copy(&mp_type_str, r->s + start, end - start);
+    mp_obj_t arg = mp_obj_new_str_copy(&mp_type_str, r->s + start, end - start);
     if (conv != MP_OBJ_FROM_PTR(&mp_type_str)) {
         mp_obj_t *c; // (compiled "^(?:regex)$", to_python)
         mp_obj_get_array_fixed_n(conv, 2, &c);
         if (route_regex(c[0], arg) == MP_OBJ_NULL) {
-            return false;
+            return MP_OBJ_NULL;
         }
         if (c[1] != mp_const_none) {
             arg = route_call(c[1], MP_OBJ_NULL, arg, &mp_type_ValueError);
-            if (arg == MP_OBJ_NULL) {
-                return false;
-            }
         }
     }
-    return route_found(r, e, arg);
+    return arg;
 }
 
 // Whether s[at:] starts with text.
@@ -159,26 +130,25 @@ static bool route_has(route_t *r, size_t at, mp_obj_t text, size_t *len) {
     return at + *len <= r->len && memcmp(r->s + at, t, *len) == 0;
 }
 
-// Whether entry e matches. first: the length of the path's "first/" (after its "/") when the
-// bucket was found by that text's hash, which other first segments may share, else 0; start:
-// where the text after "/first/" (after "/" for a rule whose first segment is not literal)
-// begins. The bucket's slash count is the path's: between prefix and suffix lies one segment.
-static bool route_entry(route_t *r, mp_obj_t e, size_t first, size_t start) {
-    mp_obj_t *f; // (methods, conv, argname, extra, suffix, pattern)
-    mp_obj_get_array_fixed_n(e, 6, &f);
+// The argument of entry f (its items) for the path, or MP_OBJ_NULL. first: the length of the
+// path's "first/" (after its "/") when the bucket was found by that text's hash, which other
+// first segments may share, else 0; start: where the text after "/first/" (after "/" for a rule
+// whose first segment is not literal) begins. The bucket's slash count is the path's: between
+// prefix and suffix lies one segment.
+static mp_obj_t route_arg(route_t *r, mp_obj_t *f, size_t first, size_t start) {
     if (f[1] == mp_const_none) {
-        return route_regex_rule(r, e, f);
+        return route_regex_args(r, f);
     }
     size_t len;
     if (first) {
         const char *p = mp_obj_str_get_data(f[5], &len);
         if (len <= first || memcmp(p + 1, r->s + 1, first) != 0) {
-            return false;
+            return MP_OBJ_NULL;
         }
     }
     if (f[3] != mp_const_none) {
         if (!route_has(r, start, f[3], &len)) {
-            return false;
+            return MP_OBJ_NULL;
         }
         start += len;
     }
@@ -186,11 +156,27 @@ static bool route_entry(route_t *r, mp_obj_t e, size_t first, size_t start) {
     if (f[4] != mp_const_none) {
         const char *suffix = mp_obj_str_get_data(f[4], &len);
         if (len > end || memcmp(r->s + end - len, suffix, len) != 0) {
-            return false;
+            return MP_OBJ_NULL;
         }
         end -= len;
     }
-    return end > start && route_convert(r, e, f[1], start, end);
+    return end > start ? route_convert(r, f[1], start, end) : MP_OBJ_NULL;
+}
+
+// Whether entry e matches: out = [e, its argument].
+static bool route_entry(route_t *r, mp_obj_t e, size_t first, size_t start) {
+    mp_obj_t *f; // (methods, conv, argname, extra, suffix, pattern)
+    mp_obj_get_array_fixed_n(e, 6, &f);
+    mp_obj_t arg = route_arg(r, f, first, start);
+    if (arg == MP_OBJ_NULL) {
+        return false;
+    }
+    // out's items read now, not before: a converter may have resized it; a list, checked by
+    // kiln_route_match (mp_obj_subscr would cost ~200 instructions more)
+    mp_obj_get_array_fixed_n(r->out, 2, &f);
+    f[0] = e;
+    f[1] = arg;
+    return true;
 }
 
 // The first entry of bucket (an entry, a list of them, or MP_OBJ_NULL) that matches.
@@ -218,7 +204,7 @@ static bool route_scan(route_t *r, mp_obj_t bucket, size_t first, size_t start) 
 // index[part(h)][h * 256 + n], else loose[h]: the rules of first-segment hash h, n slashes.
 static mp_obj_t route_bucket(mp_obj_t part, mp_obj_t router, mp_int_t h, size_t n) {
     mp_obj_t b = route_get(part, h * 256 + n);
-    return b != MP_OBJ_NULL ? b : route_get(route_attr(router, MP_QSTR_loose), h);
+    return b != MP_OBJ_NULL ? b : route_get(mp_load_attr(router, MP_QSTR_loose), h);
 }
 
 // The rules of the path's first segment found by its hash, once there are too many for groups.
@@ -229,7 +215,7 @@ static bool route_hashed(route_t *r, mp_obj_t router, size_t n) {
     }
     size_t first = slash - r->s; // "first/": from after the path's "/" to this slash, included
     mp_int_t h = qstr_compute_hash(r->s + 1, first); // hash("first/"), as the router computed it
-    mp_obj_t part = route_get(route_attr(router, MP_QSTR_index), (h ^ (h >> 6) ^ (h >> 12)) & 63);
+    mp_obj_t part = route_get(mp_load_attr(router, MP_QSTR_index), (h ^ (h >> 6) ^ (h >> 12)) & 63);
     return route_scan(r, route_bucket(part, router, h, n), first, first + 1);
 }
 
@@ -259,12 +245,12 @@ static mp_obj_t kiln_route_match(mp_obj_t router, mp_obj_t path, mp_obj_t out) {
     if (n > 255) {
         n = 255; // no bucket has as many: a rule with a slash count has fewer
     }
-    mp_obj_t groups = route_attr(router, MP_QSTR_groups);
+    mp_obj_t groups = mp_load_attr(router, MP_QSTR_groups);
     if (groups == mp_const_none ? route_hashed(&r, router, n) : route_groups(&r, router, groups, n)) {
         return out;
     }
     // then the rules whose first segment holds an argument (first-segment hash -1)
-    mp_obj_t wild = route_attr(router, MP_QSTR_wild);
+    mp_obj_t wild = mp_load_attr(router, MP_QSTR_wild);
     if (wild != mp_const_none && route_scan(&r, route_bucket(wild, router, -1, n), 0, 1)) {
         return out;
     }
