@@ -353,7 +353,7 @@ ROUTE_PATHS = [
     "/r%d/x-5.json", "/r%d/x-.json", "/r%d/x--5.json", "/r%d/bob", "/r%d/a/b/c", "/r%d/3/o", "/r%d/4/o",
     "/r%d/boom/o", "/r%d/3-5", "/r%d/3-4", "/r%d/3-boom", "/r%d/ff/re", "/r%d/" + "f" * 5000 + "/re",
     "/caf\xe9%d/b\xf8b", "/cafe%d/bob", "/r%d/\u20ac/\xe9t\xe9", "/r%d//\xe9t\xe9", "/r%d/n/12\xe9",
-    "/r%d/n/1\xe9\xe9", "/r%d", "/r%d/", "/zz%d/4", "/%d", "/", "/r%d/" + "/" * 300,
+    "/r%d/n/1\xe9\xe9", "/r%d", "/r%d/", "/zz%d/4", "/%d", "/", "/r%d/" + "/" * 300, "*", "",
 ]
 
 
