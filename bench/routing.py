@@ -58,7 +58,7 @@ if mode == "heap":
     raise SystemExit
 n = int(mode)
 handle = app.handle
-parser = _kiln.Parser()
+parser = _kiln.Parser(request_class=app._request)
 raw = b"GET /r%d/5 HTTP/1.1\r\nHost: bench\r\n\r\n" % (routes - 1)
 assert handle(parser.feed(raw))[2] == "item"
 for _ in range(n):

@@ -1,4 +1,4 @@
-"""The pure-Python `_kiln` (modules/_kiln.py, _kiln_http.py, _kiln_loop.py) against the C module:
+"""The pure-Python `_kiln` (modules/_kiln.py, _kiln_http.py, _kiln_loop.py, _kiln_route.py) against the C module:
 one parametrised suite, each case run through both inside the unix firmware (the C module built
 in, the fallback loaded beside it under another name), and the results must be equal. Cases: the
 differential corpus of tests/test_parser_diff.py and the inputs of the C parser's own table tests
@@ -200,6 +200,10 @@ FUNCTION_CASES = [
     ("header_ok-int-name", "k.header_ok(1, 'v')"),
     ("header_ok-int-value", "k.header_ok('X', 1)"),
     ("header_ok-none", "k.header_ok('X', None)"),
+    # The route lookup on the same routers: a few first segments (found by their text) and many
+    # (found by their hash).
+    ("route_match-few", "routes(k, 3)"),
+    ("route_match-many", "routes(k, 40)"),
     # The same public names (Conn is the fallback's own: the C type is not in the module table).
     ("names", "sorted(n for n in dir(k) if not n.startswith('_') and n != 'Conn')"),
 ]
@@ -339,6 +343,52 @@ def slots(k):
     return out
 
 
+ROUTES = [
+    "/r%d/<int:id>", "/r%d/x-<int:id>.json", "/r%d/<odd:n>/o", "/r%d/<odd:a>-<odd:b>", "/r%d/<re:[0-9a-f]+:h>/re",
+    "/caf\xe9%d/<name>", "/r%d/<name>/\xe9t\xe9", "/r%d/n/<int:n>\xe9", "/r%d/<name>", "/r%d/<path:rest>",
+]
+ROUTE_PATHS = [
+    "/r%d/7", "/r%d/-7", "/r%d/-", "/r%d/+7", "/r%d/0042", "/r%d/-0", "/r%d/123456789", "/r%d/1234567890",
+    "/r%d/-98765432109876543210", "/r%d/4611686018427387904", "/r%d/1_0", "/r%d/\u0663", "/r%d/7\xe9",
+    "/r%d/x-5.json", "/r%d/x-.json", "/r%d/x--5.json", "/r%d/bob", "/r%d/a/b/c", "/r%d/3/o", "/r%d/4/o",
+    "/r%d/boom/o", "/r%d/3-5", "/r%d/3-4", "/r%d/3-boom", "/r%d/ff/re", "/r%d/" + "f" * 5000 + "/re",
+    "/caf\xe9%d/b\xf8b", "/cafe%d/bob", "/r%d/\u20ac/\xe9t\xe9", "/r%d//\xe9t\xe9", "/r%d/n/12\xe9",
+    "/r%d/n/1\xe9\xe9", "/r%d", "/r%d/", "/zz%d/4", "/%d", "/", "/r%d/" + "/" * 300, "*", "",
+]
+
+
+def routes(k, count):
+    # [(path, (pattern, argument) of its match, None, or the error raised)] through k.route_match
+    from kiln import App
+    from kiln.routing import register_converter
+
+    def odd(text):
+        if text == "boom":
+            raise KeyError(text)
+        n = int(text)
+        if n % 2 == 0:
+            raise ValueError(text)
+        return n
+
+    register_converter("odd", "[a-z0-9]+", odd)
+    app = App()
+    for i in range(count):
+        for j, pattern in enumerate(ROUTES):
+            app.route(pattern % i, endpoint="e%d_%d" % (i, j))(lambda request, **args: "")
+    app.route("/<a>/<int:b>", endpoint="wild")(lambda request, a, b: "")
+    out = [None, None]
+    found = []
+    for i in (0, 1, count - 1, count):
+        for path in ROUTE_PATHS:
+            path = path % i if "%d" in path else path
+            try:
+                m = k.route_match(app.router, path, out)
+                found.append((path, m if m is None else (m is out, m[0][5], m[1])))
+            except Exception as e:
+                found.append((path, ("raised", type(e).__name__)))
+    return found
+
+
 def bad_limit(k):
     out = []
     for kw in ({"max_head": 0}, {"max_body": 0}, {"max_headers": 70000}):
@@ -386,7 +436,7 @@ for impl, k in IMPLS:
         try:
             value = eval(expr, {"k": k, "AsyncHolder": AsyncHolder, "make_closure": make_closure,
                                 "extended": extended, "headers": headers, "bad_limit": bad_limit,
-                                "slots": slots, "HEADER_OK": HEADER_OK})
+                                "slots": slots, "HEADER_OK": HEADER_OK, "routes": routes})
         except Exception as e:
             value = ("raised", type(e).__name__)
         print(repr(("function:" + name, impl, repr(value))))

@@ -25,7 +25,7 @@ PACKAGE = json.loads((ROOT / "package.json").read_text())
 
 def test_package_json_lists_every_module():
     want = sorted("kiln/" + p.name for p in (ROOT / "modules" / "kiln").glob("*.py"))
-    want += ["_kiln.py", "_kiln_http.py", "_kiln_loop.py", "_kiln_ws.py"]
+    want += ["_kiln.py", "_kiln_http.py", "_kiln_loop.py", "_kiln_route.py", "_kiln_ws.py"]
     assert sorted(dest for dest, _ in PACKAGE["urls"]) == sorted(want)
     for dest, src in PACKAGE["urls"]:
         assert (ROOT / src).is_file() and src.endswith(dest)

@@ -56,6 +56,7 @@ static const mp_rom_map_elem_t kiln_module_globals_table[] = {
     { MP_ROM_QSTR(MP_QSTR_parse_qs), MP_ROM_PTR(&kiln_parse_qs_obj) },
     { MP_ROM_QSTR(MP_QSTR_header_ok), MP_ROM_PTR(&kiln_header_ok_obj) },
     { MP_ROM_QSTR(MP_QSTR_reason), MP_ROM_PTR(&kiln_reason_obj) },
+    { MP_ROM_QSTR(MP_QSTR_route_match), MP_ROM_PTR(&kiln_route_match_obj) },
     { MP_ROM_QSTR(MP_QSTR_Server), MP_ROM_PTR(&kiln_server_type) },
     { MP_ROM_QSTR(MP_QSTR_Loop), MP_ROM_PTR(&kiln_loop_type) },
 };

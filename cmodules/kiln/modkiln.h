@@ -19,4 +19,8 @@ const char *kiln_reason(unsigned status);
 // parser's own field rules (kiln_http_field_ok); kiln.response uses it.
 MP_DECLARE_CONST_FUN_OBJ_2(kiln_header_ok_obj);
 
+// _kiln.route_match(router, path, out): kiln.routing.Router.match (kiln_route.c); out, a list
+// of two, is filled with [entry, argument] and returned, else None.
+MP_DECLARE_CONST_FUN_OBJ_3(kiln_route_match_obj);
+
 #endif

@@ -6,6 +6,7 @@ import re
 
 from _kiln import METHODS as _METHODS
 from _kiln import is_coroutine_function
+from _kiln import route_match as _route_match
 
 from kiln.text import rpartition
 
@@ -326,7 +327,7 @@ class Router:
             if regex == _SEGMENT and to_python is None:
                 conv = str
             elif regex == _INT and to_python is int and _len(head.encode()) == _len(head):
-                conv = int  # _match reads the path's bytes at the indexes of its characters
+                conv = int  # _kiln_route.py reads the path's bytes at its characters' indexes
             else:
                 conv = _simple_converter(regex, to_python)
         if conv is None:
@@ -393,60 +394,17 @@ class Router:
         e = m[0]
         return m[1] if e[1] is None else {e[2]: m[1]}
 
-    # The lookup is split in small functions with few locals, reused: a function whose frame
-    # has more than 11 words gets it from the heap, ~2,000 instructions (bench/routing.py).
-
     def match(self, path):
         """[entry, argument] of the first dynamic rule matching path, or None: the rules whose
         first segment is literal come first, in registration order, then the others. The list
         is the same one on every call (no heap used): read it before the next match.
         ``args(match)`` is the rule's arguments by name."""
-        n = path.count("/")
-        if n > 255:
-            n = 255  # no bucket has as many: a rule with a slash count has fewer
-        g = self.groups
-        if g is None:
-            g = self._hashed(path, n)
-        else:
-            i = 0
-            while i < _len(g):  # no iterator object per request
-                if path.startswith(g[i]):
-                    # the bucket (g[i + 2] is the index part of hash g[i + 1]), else the loose
-                    # rules; the path's first segment is checked
-                    b = g[i + 2].get(g[i + 1] * 256 + n) or self.loose.get(g[i + 1])
-                    i = _len(g[i])  # where the text after "/first/" begins
-                    if _type(b) is _tuple:  # a bucket of one entry: one call fewer
-                        g = _match(b, path, None, i)
-                    else:
-                        g = None if b is None else _scan(b, path, None, i)
-                    break
-                i += 3
-            else:
-                g = None
-        if g is None and self.wild is not None:
-            g = self.wild.get(n - 256) or self.loose.get(-1)  # the key of first segment -1
-            if g is not None:
-                return _scan(g, path, None, 1)
-        return g
-
-    def _hashed(self, path, n):
-        # the rules of the path's first segment once there are too many for self.groups
-        i = path.find("/", 1) + 1
-        if i <= 0:
-            return None
-        key = path[1:i]  # "first/": checked against the entries found by its hash
-        n = _lookup(self.index, self.loose, n + _hash(key) * 256)
-        return None if n is None else _scan(n, path, key, i)
+        return _route_match(self, path, last_match)
 
 
-# builtins the lookup reads, found faster as module globals
+# builtins read as module globals, found faster
 _hash = hash
 _gc_collect = gc.collect
-_memoryview = memoryview
-_type = type
-_tuple = tuple
-_int_type = int
-_str = str
 
 
 def _slashes(parts):
@@ -475,133 +433,9 @@ def _append(bucket, entry):
     return bucket
 
 
-def _lookup(index, loose, key):
-    # the bucket of key (hash * 256 + slash count), else the rules without a slash count
-    h = key >> 8
-    bucket = index.get((h ^ (h >> 6) ^ (h >> 12)) & 63)  # _part(h), inlined
-    if bucket is not None:
-        bucket = bucket.get(key)
-    return loose.get(h) if bucket is None else bucket
-
-
-def _scan(bucket, path, first, start):
-    if _type(bucket) is _tuple:  # a bucket of one entry
-        return _match(bucket, path, first, start)
-    i = 0
-    while i < _len(bucket):  # no iterator object per request
-        found = _match(bucket[i], path, first, start)
-        if found is not None:
-            return found
-        i += 1
-    return None
-
-
 # What Router.match returns, filled in again by each match: [entry, argument]. The argument is
 # the value of a rule's one argument, or a dict of a regex rule's arguments by name.
 last_match = [None, None]
-
-
-def _match(e, path, first, start):
-    # e: an entry; first: the path's "first/" when the bucket was found by its hash, which other
-    # segments may share; start: where the text after "/first/" (or "/") begins
-    # (a truth test costs less than `is None`, a call to mp_binary_op: conv, first, extra
-    # and suffix are None or true)
-    if not e[1]:
-        return _match_regex(e, path)
-    if first and not e[5].startswith(first, 1):
-        return None
-    # the bucket's slash count is the path's: between prefix and suffix is one segment
-    first = e[3]
-    if first:
-        if not path.startswith(first, start):
-            return None
-        start += _len(first)
-    first = e[4]
-    if not first:
-        first = _len(path)  # the end of the argument
-    elif path.endswith(first):
-        first = _len(path) - _len(first)
-    else:
-        return None
-    if first <= start:
-        return None
-    if e[1] is not _int_type:
-        first = path[start:first]
-        if e[1] is not _str:
-            return _convert(e, first)
-        last_match[0] = e
-        last_match[1] = first
-        return last_match
-    # An int: its digits are read from the path's bytes (a memoryview is one small object, where
-    # a slice would be a str, two objects and a search of the interned strings). The text
-    # before start is the rule's, ASCII, so start is also a byte index, and so is a character
-    # of the argument up to its first non-ASCII one, which is no digit.
-    path = _memoryview(path)
-    sign = 1
-    if path[start] == 45:  # "-"
-        sign = -1
-        start += 1
-        if start == first:
-            return None
-    value = 0
-    while start < first:
-        n = path[start] - 48  # "0"
-        if n < 0 or n > 9:
-            return None
-        value = value * 10 + n
-        start += 1
-    last_match[0] = e
-    last_match[1] = value * sign
-    return last_match
-
-
-def _match_regex(e, path):
-    try:
-        m = e[3].match(path)
-    except RuntimeError:
-        # MicroPython's re recurses per character: a path too long for the stack (about 1000
-        # characters on unix, 600 in the 32-bit build, fewer on a device) matches nothing
-        return None
-    if m is None:
-        return None
-    m = _groups(m, e[2])
-    return None if m is None else _matched(e, m)
-
-
-def _matched(e, arg):
-    last_match[0] = e
-    last_match[1] = arg
-    return last_match
-
-
-def _convert(e, text):
-    conv = e[1]
-    try:
-        if conv[0].match(text) is None:
-            return None
-    except RuntimeError:  # too long for MicroPython's recursive re (see _match)
-        return None
-    if conv[1] is not None:
-        try:
-            text = conv[1](text)
-        except ValueError:
-            return None
-    return _matched(e, text)
-
-
-def _groups(m, names):
-    args = {}
-    i = 1
-    for name, to_python in names:
-        value = m.group(i)
-        if to_python is not None:
-            try:
-                value = to_python(value)
-            except ValueError:
-                return None
-        args[name] = value
-        i += 1
-    return args
 
 
 _simple = {}  # converter regex -> (compiled "^(?:regex)$", to_python), shared by its routes

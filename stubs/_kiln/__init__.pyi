@@ -30,6 +30,10 @@ def header_ok(name: str | bytes, value: str | bytes) -> bool:
     """Whether a response header may be written as given: the name a token, the value free of
     control characters other than HTAB (the parser's rules for incoming fields)."""
 
+def route_match(router: Any, path: str, out: list[Any]) -> list[Any] | None:
+    """The first dynamic rule of a `kiln.routing.Router` matching `path`: `out` (a list of
+    two) filled with `[entry, argument]` and returned, else None (`Router.match`)."""
+
 class Headers:
     """A request's headers, read-only, names matched case-insensitively."""
 

@@ -741,3 +741,90 @@ def test_url_args_of_a_view_without_hooks():
     check(c.get("/items/7"), 200, b"ok")
     assert seen == [(7, True, {"id": 7, "seen": True}), {"other": 1}], seen
     check(c.get("/fail/x"), 400, b"url_args x")
+
+
+def test_int_converter_past_the_small_ints():
+    c = TestClient(make_app())
+    # 9 digits are read in place, more through int(); 2**62 and 2**30 are past the small ints of
+    # the 64-bit and 32-bit builds
+    for n in (999999999, 1000000000, -1000000000, 2**30, -(2**30) - 1, 2**62, -(2**62) - 1, 10**40):
+        assert c.get("/users/%d" % n).json["id"] == n, n
+    assert c.get("/users/-0000000000007").json["id"] == -7
+    for text in ("1" * 12 + "x", "-" + "9" * 20 + "%C3%A9", "1" * 12 + "%D9%A3"):
+        check(c.get("/users/" + text), 404)
+
+
+def test_non_ascii_text_around_the_argument():
+    app = App()
+
+    @app.get("/caf\u00e9/<name>")
+    def cafe(request, name):
+        return "cafe " + name
+
+    @app.get("/t/<name>.\u00e9t\u00e9")
+    def summer(request, name):
+        return "summer " + name
+
+    @app.get("/n/<int:n>\u00e9")
+    def number(request, n):
+        return "n %d" % n
+
+    @app.get("/\u00fc/<int:n>/x")
+    def umlaut(request, n):
+        return "u %d" % n
+
+    c = TestClient(app)
+    check(c.get("/caf%C3%A9/b%C3%B8b"), 200, "cafe b\u00f8b".encode())
+    check(c.get("/cafe/bob"), 404)
+    check(c.get("/t/%E2%82%AC.%C3%A9t%C3%A9"), 200, "summer \u20ac".encode())
+    check(c.get("/t/.%C3%A9t%C3%A9"), 404)  # an empty argument
+    check(c.get("/t/a.ete"), 404)
+    check(c.get("/n/12%C3%A9"), 200, b"n 12")
+    check(c.get("/n/1%C3%A9%C3%A9"), 404)
+    check(c.get("/n/%C3%A9"), 404)
+    check(c.get("/%C3%BC/-5/x"), 200, b"u -5")
+    check(c.get("/%C3%BC/5%C3%BC/x"), 404)
+    assert app.router.match("/n/\u00e9\u00e9") is None
+
+
+def test_a_converter_refuses_with_value_error_and_other_errors_propagate():
+    def odd(text):
+        if text == "boom":
+            raise KeyError(text)
+        n = int(text)  # ValueError for a word
+        if n % 2 == 0:
+            raise ValueError(text)
+        return n
+
+    register_converter("odd", "[a-z0-9]+", odd)
+    app = App()
+    app.route("/o/<odd:n>", endpoint="odd")(lambda request, n: "odd %d" % n)
+    app.route("/o/<name>", endpoint="name")(lambda request, name: "name " + name)
+    app.route("/p/<odd:a>-<odd:b>", endpoint="pair")(lambda request, a, b: "pair %d %d" % (a, b))
+    app.route("/p/<name>", endpoint="pname")(lambda request, name: "pname " + name)
+    c = TestClient(app)
+    check(c.get("/o/3"), 200, b"odd 3")
+    check(c.get("/o/4"), 200, b"name 4")
+    check(c.get("/o/x"), 200, b"name x")
+    check(c.get("/p/3-5"), 200, b"pair 3 5")
+    check(c.get("/p/3-4"), 200, b"pname 3-4")
+    for path in ("/o/boom", "/p/3-boom"):
+        try:
+            app.router.match(path)
+        except KeyError:
+            pass
+        else:
+            raise AssertionError(path + ": KeyError swallowed")
+
+
+def test_a_path_too_long_for_re_matches_nothing():
+    register_converter("lower", "[a-z]+")
+    app = make_app()
+    app.route("/low/<lower:word>", endpoint="low")(lambda request, word: word)
+    router = app.router
+    assert router.match("/hex/" + "a" * 20)[1] == {"value": "a" * 20}
+    assert router.match("/low/" + "a" * 20)[1] == "a" * 20
+    # MicroPython's re recurses per character: RuntimeError past about 1000 characters on unix,
+    # a match of nothing here rather than an error
+    assert router.match("/hex/" + "a" * 20000) is None
+    assert router.match("/low/" + "a" * 20000) is None
