@@ -10,8 +10,8 @@ last route registered. Inside the firmware (firmware/UNIX/kiln unless another is
 - heap per route: `gc.mem_free()` after a collection, before and after registering N routes
   (the pattern strings are made in the loop and counted: a route holds its pattern);
 - whether N routes register with `-X heapsize=256k`, and the smallest heap they register in;
-- the same heap figures on a 32-bit build (the word size of the boards), when BENCH_FIRMWARE32
-  names one (a unix port built with MICROPY_FORCE_32BIT=1, as `make unix` builds it otherwise).
+- the same heap figures on a 32-bit build (the word size of the boards): the device profile's
+  firmware (`make unix-device`), or the one BENCH_FIRMWARE32 names.
 """
 
 import os
@@ -23,7 +23,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 FIRMWARE = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "firmware" / "UNIX" / "kiln"
-FIRMWARE32 = os.environ.get("BENCH_FIRMWARE32")
+DEVICE = ROOT / "firmware" / "UNIX_DEVICE" / "kiln"
+FIRMWARE32 = os.environ.get("BENCH_FIRMWARE32") or (str(DEVICE) if DEVICE.exists() else None)
 COUNTS = (10, 100, 1000)
 M = 2000
 HEAP = "16m"
