@@ -7,6 +7,7 @@
 #include "kiln_server.h"
 #include "kiln_request.h"
 #include "kiln_conn.h"
+#include "modkiln.h"
 
 // Chunk header written before a chunk read from a file: four hex digits (leading zeros are
 // valid) and CRLF. STREAM_MAX, the most a file read takes, is the largest size they can write.
@@ -101,7 +102,7 @@ int kiln_conn_respond(kiln_conn_obj_t *c, mp_obj_t res) {
         vstr_init(&json, 64);
         // JSON printing reads its separators from the extended print (as json.dumps passes)
         mp_print_ext_t print = { { &json, (mp_print_strn_t)vstr_add_strn }, ", ", ": " };
-        mp_obj_print_helper(&print.base, body, PRINT_JSON);
+        kiln_json_print(&print, body);
         if (json.len > 256) {
             // sent from its own object
             body = mp_obj_new_bytes_from_vstr(&json);

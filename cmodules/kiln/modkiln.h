@@ -23,4 +23,8 @@ MP_DECLARE_CONST_FUN_OBJ_2(kiln_header_ok_obj);
 // of two, is filled with [entry, argument] and returned, else None.
 MP_DECLARE_CONST_FUN_OBJ_3(kiln_route_match_obj);
 
+// Writes a view's dict or list (any value) as JSON, exactly as json.dumps with print's
+// separators would (kiln_json.c).
+void kiln_json_print(const mp_print_ext_t *print, mp_obj_t o);
+
 #endif
