@@ -32,7 +32,7 @@ static bool json_str_keys(mp_map_t *map) {
     return true;
 }
 
-static void json_value(const mp_print_ext_t *print, mp_obj_t o) {
+void kiln_json_print(const mp_print_ext_t *print, mp_obj_t o) {
     MP_STACK_CHECK();
     const mp_print_t *p = &print->base;
     if (mp_obj_is_str(o)) {
@@ -75,11 +75,7 @@ static void json_value(const mp_print_ext_t *print, mp_obj_t o) {
             json_str(print, map->table[i].key);
             mp_print_str(p, print->key_separator);
         }
-        json_value(print, item);
+        kiln_json_print(print, item);
     }
     mp_print_str(p, map ? "}" : "]");
-}
-
-void kiln_json_print(const mp_print_ext_t *print, mp_obj_t o) {
-    json_value(print, o);
 }
