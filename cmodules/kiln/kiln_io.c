@@ -3,6 +3,14 @@
 #include "py/mperrno.h"
 #include "kiln_server.h"
 
+#if KILN_SENDFILE
+#include <errno.h>
+#include <sys/sendfile.h>
+#include "extmod/vfs_posix.h"
+
+extern const mp_obj_type_t mp_type_socket;
+#endif
+
 // A TLS stream raises OSError where a socket returns an error (a record that does not parse, a
 // failed handshake): that counts as an error of the stream, never as one of the handler.
 static mp_uint_t tls_io(kiln_conn_obj_t *c, void *buf, size_t n, int *err, bool write) {
@@ -29,3 +37,25 @@ mp_uint_t kiln_write(kiln_conn_obj_t *c, const void *buf, size_t n, int *err) {
     }
     return tls_io(c, (void *)buf, n, err, true);
 }
+
+#if KILN_SENDFILE
+// Whether file can go to the connection through sendfile(2): a file of the POSIX VFS, to a
+// plain socket (never under TLS, whose stream hands a fileno request down to its socket).
+bool kiln_can_sendfile(kiln_conn_obj_t *c, mp_obj_t file) {
+    return c->server->wrap == mp_const_none && mp_obj_is_type(c->sock, &mp_type_socket)
+           && mp_obj_is_type(file, &mp_type_vfs_posix_fileio);
+}
+
+// Writes up to n bytes of file, from its position, to the socket without a copy through the
+// heap; as a stream write: the count, or MP_STREAM_ERROR with *err set.
+mp_uint_t kiln_sendfile(kiln_conn_obj_t *c, mp_obj_t file, size_t n, int *err) {
+    int sock_fd = c->sp->ioctl(c->sock, MP_STREAM_GET_FILENO, 0, err);
+    int file_fd = mp_get_stream(file)->ioctl(file, MP_STREAM_GET_FILENO, 0, err);
+    ssize_t w = sendfile(sock_fd, file_fd, NULL, n);
+    if (w < 0) {
+        *err = errno;
+        return MP_STREAM_ERROR;
+    }
+    return w;
+}
+#endif

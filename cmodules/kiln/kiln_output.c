@@ -213,6 +213,38 @@ int kiln_conn_flush_direct(kiln_conn_obj_t *c) {
     return CONTINUE;
 }
 
+#if KILN_SENDFILE
+// One step of a file that does not fit the send buffer's room: the head written, then as much of
+// the file as the socket takes, straight from the file (kiln_sendfile).
+static int stream_by_sendfile(kiln_conn_obj_t *c) {
+    if (c->wlen) {
+        int f = kiln_out_flush(c);
+        if (f != CONTINUE) {
+            return f;
+        }
+    }
+    int err;
+    mp_uint_t n = kiln_sendfile(c, c->pending, c->out_left, &err);
+    if (n == MP_STREAM_ERROR) {
+        if (mp_is_nonblocking_error(err) || err == MP_EINTR) {
+            if (c->timer != KILN_T_SEND) {
+                c->timer = KILN_T_SEND;
+                c->tstart = mp_hal_ticks_ms();
+            }
+            return KILN_RUN_WRITE;
+        }
+        return KILN_RUN_CLOSE;
+    }
+    if (n == 0) {
+        // the file is shorter than its Content-Length said: the connection ends with it
+        return kiln_conn_stream_end(c);
+    }
+    c->out_left -= n;
+    c->tstart = mp_hal_ticks_ms();
+    return CONTINUE;
+}
+#endif
+
 // Streams from a file or a sync iterator until it ends or the socket is full.
 int kiln_conn_stream(kiln_conn_obj_t *c) {
     for (;;) {
@@ -247,6 +279,16 @@ int kiln_conn_stream(kiln_conn_obj_t *c) {
             kiln_conn_chunk(c, item, (const byte *)p, n);
             continue;
         }
+        #if KILN_SENDFILE
+        if (c->src == KILN_SRC_STREAM && c->frame == KILN_FRAME_LENGTH
+            && c->out_left > c->wcap - c->wlen && kiln_can_sendfile(c, c->pending)) {
+            f = stream_by_sendfile(c);
+            if (f != CONTINUE) {
+                return f;
+            }
+            continue;
+        }
+        #endif
         // Files: read straight into the output buffer, after room for the chunk header; the
         // buffer grows to a block, or to what the rest of the file needs when that is less.
         size_t head = c->frame == KILN_FRAME_CHUNKED ? CHUNK_HEAD : 0;

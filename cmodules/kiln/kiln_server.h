@@ -34,6 +34,16 @@ mp_uint_t mp_hal_ticks_ms(void);
 #ifndef KILN_BODY_IN_MEMORY
 #define KILN_BODY_IN_MEMORY (16 * 1024)
 #endif
+// Linux's sendfile(2) writes a file to a plain socket without a copy through the heap: the unix
+// firmware sends files larger than the send buffer's room with it. A board's lwIP sockets have
+// no such call: files go through the send buffer there.
+#ifndef KILN_SENDFILE
+#if defined(__linux__) && MICROPY_VFS_POSIX
+#define KILN_SENDFILE (1)
+#else
+#define KILN_SENDFILE (0)
+#endif
+#endif
 // Every slot (its Conn object and buffers) is reserved when the server starts, so that serving a
 // client never needs a large block; the slots take at most this share of the free heap, and a
 // server asked for more connections gets fewer.
@@ -267,6 +277,10 @@ void kiln_conn_log_access(kiln_conn_obj_t *c);
 // and *err on an error), which never raises: a TLS stream's OSError counts as an error (EIO).
 mp_uint_t kiln_read(kiln_conn_obj_t *c, void *buf, size_t n, int *err);
 mp_uint_t kiln_write(kiln_conn_obj_t *c, const void *buf, size_t n, int *err);
+#if KILN_SENDFILE
+bool kiln_can_sendfile(kiln_conn_obj_t *c, mp_obj_t file);
+mp_uint_t kiln_sendfile(kiln_conn_obj_t *c, mp_obj_t file, size_t n, int *err);
+#endif
 
 // kiln_input.c: the receive buffer (a bytearray, so that a Request can keep it alive).
 static inline byte *kiln_rbuf_items(kiln_conn_obj_t *c) {
