@@ -1215,7 +1215,9 @@ class Conn:
         src = self._src
         size = self.server.send_buffer
         while len(self._out) < size:
-            if hasattr(src, "readinto"):
+            if self._frame == _FRAME_LENGTH and not self._out_left:
+                chunk = None  # the Content-Length is sent (a 206 ends inside its file)
+            elif hasattr(src, "readinto"):
                 buf = bytearray(size)
                 n = src.readinto(buf)
                 if n is not None and (n < 0 or n > size):

@@ -13,7 +13,8 @@ from conftest import DEVICE_FIRMWARE
 
 APP = '''
 import gc
-from kiln import App, send_file
+import os
+from kiln import App, Response, send_file
 
 app = App()
 app.static("/s", "files", max_age=60)
@@ -36,16 +37,25 @@ def cookie(request):
     return res
 
 
-@app.after_request
-def mark(request, response):
-    if request.path == "/hooked":
-        response.headers["X-Hooked"] = "yes"
+@app.get("/short")
+def short(request):
+    # a body shorter than its Content-Length: the file ends first
+    return Response(open("files/big.bin", "rb"), headers={"Content-Length": str(os.stat("files/big.bin")[6] + 5000)})
 
 
 @app.get("/heap")
 def heap(request):
     gc.collect()
     return "%d %d" % (gc.mem_alloc(), gc.mem_free())
+'''
+
+
+HOOK = '''
+
+@app.after_request
+def mark(request, response):
+    if request.path == "/hooked":
+        response.headers["X-Hooked"] = "yes"
 '''
 
 
@@ -59,9 +69,10 @@ def get(server, path, headers=None, method="GET"):
         conn.close()
 
 
-@pytest.fixture
-def site(tmp_path, serve):
-    (tmp_path / "main.py").write_text(APP)
+@pytest.fixture(params=["no hooks", "an after hook"])
+def site(request, tmp_path, serve):
+    # with no hook a file answer takes the App's short path (FileResponse._answer)
+    (tmp_path / "main.py").write_text(APP if request.param == "no hooks" else APP + HOOK)
     files = tmp_path / "files"
     files.mkdir()
     data = os.urandom(3000)
@@ -211,7 +222,9 @@ def test_an_after_request_hook_changes_the_headers_of_a_file(site):
     for _ in range(2):
         status, headers, body = get(server, "/hooked")
         assert status == 200 and body == (files / "data.bin").read_bytes()
-        assert headers["x-hooked"] == "yes" and headers["etag"].startswith('"')
+        hooked = "def mark" in (files.parent / "main.py").read_text()
+        assert headers.get("x-hooked") == ("yes" if hooked else None)
+        assert headers["etag"].startswith('"')
         assert headers["content-type"] == "application/octet-stream"
 
 
@@ -243,3 +256,47 @@ def test_a_cookie_on_a_file_response_keeps_its_headers(site):
         assert status == 200 and body == (files / "data.bin").read_bytes()
         assert headers["set-cookie"] == "seen=1" and headers["etag"].startswith('"')
         assert headers["content-length"] == "3000"
+
+
+def test_a_file_shorter_than_its_content_length_ends_the_connection(site):
+    # the file runs out before the length the response announced: what it held is sent, then
+    # the connection closes (the client sees a short body), and the server goes on serving
+    start, files = site
+    big = os.urandom(300000)  # more than the send buffer holds: on Linux it goes by sendfile(2)
+    (files / "big.bin").write_bytes(big)
+    server = start()
+    with socket.create_connection(("127.0.0.1", server.port), timeout=20) as s:
+        s.sendall(b"GET /short HTTP/1.1\r\nHost: t\r\n\r\n")
+        data = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    assert b"Content-Length: 305000" in head and body == big
+    assert get(server, "/one")[0] == 200
+
+
+def test_plain_file_answers_follow_the_file_and_the_request(site):
+    # the kept 200 of an unchanged file, and each case that leaves it: a condition, a range, a
+    # changed, removed or replaced file
+    start, files = site
+    path = files / "data.bin"
+    data = path.read_bytes()
+    server = start()
+    status, headers, body = get(server, "/one")
+    assert status == 200 and body == data and headers["content-length"] == "3000"
+    tag = headers["etag"]
+    assert get(server, "/one", {"If-None-Match": tag})[0] == 304
+    assert get(server, "/one", {"If-Modified-Since": headers["last-modified"]})[0] == 304
+    assert get(server, "/one", {"Range": "bytes=0-9"})[2] == data[:10]
+    assert get(server, "/one")[2] == data
+    path.write_bytes(b"new")
+    os.utime(path, (time.time() + 5, time.time() + 5))
+    status, headers, body = get(server, "/one")
+    assert body == b"new" and headers["etag"] != tag and headers["content-length"] == "3"
+    path.unlink()
+    assert get(server, "/one")[0] == 404
+    path.mkdir()
+    assert get(server, "/one")[0] == 404

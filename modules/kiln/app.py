@@ -551,6 +551,10 @@ def _answered(app, req, r):
             return (200, TEXT_HEADERS, r)
         if t is _dict or t is _list:
             return (200, JSON_HEADERS, r)  # the loop writes it as JSON
+        if _isinstance(r, Response) and r._answer is not None:
+            t = r._answer(req)
+            if t is not None:
+                return t
     if _isinstance(r, _Exception):
         return app._exception(req, r)
     return _live(app, req, _NO_ENDPOINT, _ANSWERED, 0, r)

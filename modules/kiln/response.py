@@ -125,6 +125,9 @@ class Response:
     cookies = None
     #: FileResponse settles conditional requests and ranges here before the response is sent.
     prepare = None
+    #: A subclass that can answer at once when nothing runs after the view sets this to a
+    #: method of the request returning the (status, headers, body) tuple, or None (FileResponse).
+    _answer = None
     _headers = None
 
     def __init__(self, body="", status_code=200, headers=None, reason=None):

@@ -102,33 +102,6 @@ def _entry(path):
     return e
 
 
-class _Slice:
-    """Reads at most ``left`` bytes of a file: the body of a 206 response."""
-
-    def __init__(self, f, left):
-        self.f = f
-        self.left = left
-
-    def readinto(self, buf):
-        if self.left <= 0:
-            return 0
-        if len(buf) > self.left:
-            buf = memoryview(buf)[: self.left]
-        n = self.f.readinto(buf)
-        if not n:
-            return 0
-        self.left -= n
-        return n
-
-    def close(self):
-        self.f.close()
-
-
-def _strip_weak(tag):
-    tag = tag.strip()
-    return tag[2:] if tag.startswith("W/") else tag
-
-
 def _parse_range(spec, size):
     """(start, end) inclusive for a single 'bytes=' range; None to ignore; -1 if unsatisfiable."""
     if not spec.startswith("bytes=") or "," in spec:
@@ -157,6 +130,15 @@ def _parse_range(spec, size):
     return start, min(end, size - 1)
 
 
+def _open_unchanged(path, m):
+    # the file at path opened if it is still the one meta m describes (a frame of at most 11
+    # words: a larger one is allocated on the heap, ~1k instructions a call)
+    st = _stat(path)
+    if st is not None and st[6] == m[0] and st[8] == m[1] and not st[0] & 0x4000:
+        return open(path, "rb")
+    return None
+
+
 class FileResponse(Response):
     """A Response whose body is a file; validators and ranges are settled in ``prepare``.
 
@@ -165,7 +147,7 @@ class FileResponse(Response):
 
     body = ""
     # What prepare chose: (the header list, None once a NoCaseDict holds them; the file to open
-    # in to_tuple: (path, start, length or None), or None). One attribute: a store to a
+    # in to_tuple: (path, offset), or None). One attribute: a store to a
     # Response costs ~700 instructions (its class has a property).
     _out = None
 
@@ -175,7 +157,7 @@ class FileResponse(Response):
         if status_code != 200:
             self.status_code = status_code
 
-    @property
+    @Response.headers.getter
     def headers(self):
         """The response headers (case-insensitive)."""
         h = self._headers
@@ -191,10 +173,6 @@ class FileResponse(Response):
                 _store(self, "_out", (None, out[1]))
             h = self._headers = NoCaseDict(h)
         return h
-
-    @headers.setter
-    def headers(self, value):
-        self._headers = value if type(value) is NoCaseDict else NoCaseDict(value)
 
     def prepare(self, req):
         """Choose the .gz variant, answer If-None-Match/If-Modified-Since (304) and Range (206
@@ -244,8 +222,9 @@ class FileResponse(Response):
             h = req.headers
             inm = h.get("If-None-Match")
             if inm is not None:
-                # weak comparison (RFC 9110 13.1.2): W/"x" matches "x"
-                fresh = tag is not None and (inm.strip() == "*" or tag in [_strip_weak(t) for t in inm.split(",")])
+                # weak comparison (RFC 9110 13.1.2): W/"x" matches "x". A quoted tag (no comma,
+                # space or quote inside) found in the list is one of its members.
+                fresh = tag is not None and (inm.strip() == "*" or tag in inm)
             elif modified is not None:
                 fresh = h.get("If-Modified-Since") == modified
             spec = None if fresh else h.get("Range")
@@ -265,7 +244,7 @@ class FileResponse(Response):
                     head.append(("Vary", "Accept-Encoding"))
                 if i == 2:
                     head.append(("Content-Encoding", "gzip"))
-                kept = e[2 + i] = (m, self._opts, (head + _validators(m), (path, 0, None)))
+                kept = e[2 + i] = (m, self._opts, (head + _validators(m), (path, 0)))
             _store(self, "_out", kept[2])
             return
         h = self.headers
@@ -276,7 +255,7 @@ class FileResponse(Response):
         h.update(_validators(m) if status == 200 else [("Content-Length", m[5])])
         if not etag:
             h.pop("ETag", None)
-        to_open = (path, 0, None)
+        to_open = (path, 0)
         if status == 200:
             if fresh:
                 self.status_code = 304
@@ -293,8 +272,24 @@ class FileResponse(Response):
                 self.status_code = 206
                 h["Content-Range"] = "bytes %d-%d/%d" % (start, end, size)
                 h["Content-Length"] = str(end - start + 1)
-                to_open = (path, start, end - start + 1)
+                to_open = (path, start)
         _store(self, "_out", (None, to_open))
+
+    def _answer(self, req):
+        # prepare and to_tuple at once, when nothing runs after the view: the kept 200 of an
+        # unchanged file, to a request with no condition and no range
+        e = _cache.get(self._opts[0])
+        if e is None or e[2] is not None or ticks_diff(ticks_ms(), e[0]) >= VARIANT_RECHECK_MS:
+            return None
+        kept = e[3]
+        if kept is None or kept[1] != self._opts or self._headers is not None \
+                or self.cookies is not None or self.status_code != 200:
+            return None
+        h = req.headers
+        if "Range" in h or "If-None-Match" in h or "If-Modified-Since" in h:
+            return None
+        h = _open_unchanged(e[6], kept[0])
+        return None if h is None else (200, kept[2][0], h)
 
     def to_tuple(self):
         if self._out is None:
@@ -305,11 +300,10 @@ class FileResponse(Response):
         if to_open is None:
             return (self.status_code, head, self.body)
         # Opened last, when nothing (a hook, a bad header) can fail any more: the loop closes it.
-        path, start, length = to_open
-        f = open(path, "rb")
-        if length is not None:
-            f.seek(start)
-            f = _Slice(f, length)
+        # A 206 starts at its range; the loop stops at the Content-Length, where the range ends.
+        f = open(to_open[0], "rb")
+        if to_open[1]:
+            f.seek(to_open[1])
         return (self.status_code, head, f)
 
 
@@ -320,8 +314,15 @@ def send_file(filename, status_code=200, content_type=None, max_age=None, gzip=T
     Cache-Control. When the app serves it, ``filename + '.gz'`` is sent instead if it exists and
     the client accepts gzip, a matching If-None-Match or If-Modified-Since gives 304, and a
     single Range gives 206 (or 416)."""
+    # The options as one tuple, in a parameter's slot: a frame over 11 words is allocated on the
+    # heap (~1k instructions a call, bench/files.py)
+    filename = (filename, content_type, max_age, gzip, etag)
+    return _file_response(filename, status_code)
+
+
+def _file_response(opts, status_code):
     r = _bare(FileResponse)  # no call of __init__, one store: -7k instructions (bench/files.py)
-    _store(r, "_opts", (filename, content_type, max_age, gzip, etag))
+    _store(r, "_opts", opts)
     if status_code != 200:
         r.status_code = status_code
     return r
@@ -354,12 +355,14 @@ def mount_static(app, url_prefix, root, index="index.html", max_age=None, gzip=T
     known = {}  # filename -> send_file's options, for the files found already
 
     def static_file(request, filename=""):
+        # small, for the files found already: a frame over 11 words comes from the heap
         opts = known.get(filename)
         if opts is not None:
             # a file served before: send_file checks it is still there
-            r = _bare(FileResponse)
-            _store(r, "_opts", opts)
-            return r
+            return _file_response(opts, 200)
+        return find(request, filename)
+
+    def find(request, filename):
         _check_relative(filename, request)
         path = base + filename if filename else root
         # what the cache knows (send_file stats the file it serves; a path not there is looked

@@ -32,8 +32,9 @@ def _to_bytes(chunk):
     return chunk.encode() if type(chunk) is str else bytes(chunk)
 
 
-def read_body(body):
-    """Everything a response body (as the C loop accepts it) would send, as bytes."""
+def read_body(body, length=None):
+    """Everything a response body (as the C loop accepts it) would send, as bytes: of a file,
+    at most ``length`` bytes when given (the response's Content-Length, where the loop stops)."""
     if body is None:
         return b""
     t = type(body)
@@ -44,11 +45,13 @@ def read_body(body):
     if hasattr(body, "readinto"):
         out = bytearray()
         buf = bytearray(512)
-        while True:
+        while length is None or len(out) < length:
             n = body.readinto(buf)
             if not n:
                 break
             out += buf[:n]
+        if length is not None:
+            out = out[:length]
         if hasattr(body, "close"):
             body.close()
         return bytes(out)
@@ -138,10 +141,11 @@ class TestClient:
         if type(result) is not tuple:
             result = _run(_await(result))
         status, headers, rbody = result
-        data = read_body(rbody)
-        if method == "HEAD":
-            data = b""
-        res = TestResponse(status, headers, data)
+        res = TestResponse(status, headers, b"")
+        length = res.headers.get("Content-Length")
+        data = read_body(rbody, None if length is None else int(length))
+        if method != "HEAD":
+            res.body = data
         self._update_cookies(res)
         return res
 

@@ -3,7 +3,7 @@ from typing import Any
 from kiln.app import App
 from kiln.response import NoCaseDict
 
-def read_body(body: Any) -> bytes: ...
+def read_body(body: Any, length: int | None = None) -> bytes: ...
 
 class TestResponse:
     status_code: int

@@ -60,6 +60,7 @@ def test_etag_and_last_modified_give_304():
     assert c.get("/s/data.txt", headers={"If-None-Match": '"other", ' + tag}).status_code == 304
     assert c.get("/s/data.txt", headers={"If-None-Match": '"other"'}).status_code == 200
     assert c.get("/s/data.txt", headers={"If-None-Match": "W/" + tag}).status_code == 304
+    assert c.get("/s/data.txt", headers={"If-None-Match": tag[:-1] + '-gz"'}).status_code == 200
     modified = res.headers["Last-Modified"]
     assert modified.endswith(" GMT")
     assert c.get("/s/data.txt", headers={"If-Modified-Since": modified}).status_code == 304
