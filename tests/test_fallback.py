@@ -346,6 +346,7 @@ def slots(k):
 ROUTES = [
     "/r%d/<int:id>", "/r%d/x-<int:id>.json", "/r%d/<odd:n>/o", "/r%d/<odd:a>-<odd:b>", "/r%d/<re:[0-9a-f]+:h>/re",
     "/caf\xe9%d/<name>", "/r%d/<name>/\xe9t\xe9", "/r%d/n/<int:n>\xe9", "/r%d/<name>", "/r%d/<path:rest>",
+    "/p%d/<path:rest>/edit",
 ]
 ROUTE_PATHS = [
     "/r%d/7", "/r%d/-7", "/r%d/-", "/r%d/+7", "/r%d/0042", "/r%d/-0", "/r%d/123456789", "/r%d/1234567890",
@@ -354,6 +355,7 @@ ROUTE_PATHS = [
     "/r%d/boom/o", "/r%d/3-5", "/r%d/3-4", "/r%d/3-boom", "/r%d/ff/re", "/r%d/" + "f" * 5000 + "/re",
     "/caf\xe9%d/b\xf8b", "/cafe%d/bob", "/r%d/\u20ac/\xe9t\xe9", "/r%d//\xe9t\xe9", "/r%d/n/12\xe9",
     "/r%d/n/1\xe9\xe9", "/r%d", "/r%d/", "/zz%d/4", "/%d", "/", "/r%d/" + "/" * 300, "*", "",
+    "/p%d/a/b/edit", "/p%d/edit", "/p%d//edit", "/p%d/x/edit/edit", "/p%d/é/edit", "/a/b.txt", "/.txt",
 ]
 
 
@@ -376,6 +378,7 @@ def routes(k, count):
         for j, pattern in enumerate(ROUTES):
             app.route(pattern % i, endpoint="e%d_%d" % (i, j))(lambda request, **args: "")
     app.route("/<a>/<int:b>", endpoint="wild")(lambda request, a, b: "")
+    app.route("/<path:all>.txt", endpoint="wild_path")(lambda request, all: "")
     out = [None, None]
     found = []
     for i in (0, 1, count - 1, count):

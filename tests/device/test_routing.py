@@ -828,3 +828,21 @@ def test_a_path_too_long_for_re_matches_nothing():
     # a match of nothing here rather than an error
     assert router.match("/hex/" + "a" * 20000) is None
     assert router.match("/low/" + "a" * 20000) is None
+
+
+def test_a_path_argument_takes_every_segment_between_prefix_and_suffix():
+    # a path argument (slashes in it) is cut from the path between the rule's literal text, as
+    # its regex (.+) would match: never empty, the suffix at the very end
+    app = App()
+    app.route("/p/<path:rest>/edit", endpoint="edit")(lambda request, rest: "edit " + rest)
+    app.route("/p/<path:rest>", endpoint="p")(lambda request, rest: "p " + rest)
+    app.route("/<path:name>.txt", endpoint="txt")(lambda request, name: "txt " + name)
+    c = TestClient(app)
+    check(c.get("/p/a/b/edit"), 200, b"edit a/b")
+    check(c.get("/p/x/edit/edit"), 200, b"edit x/edit")
+    check(c.get("/p//edit"), 200, b"p /edit")
+    check(c.get("/p/edit"), 200, b"p edit")
+    check(c.get("/p/%C3%A9t%C3%A9/edit"), 200, "edit \xe9t\xe9".encode())
+    check(c.get("/a/b.txt"), 200, b"txt a/b")
+    check(c.get("/.txt"), 404)
+    check(c.get("/p/"), 404)
