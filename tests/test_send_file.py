@@ -300,3 +300,31 @@ def test_plain_file_answers_follow_the_file_and_the_request(site):
     assert get(server, "/one")[0] == 404
     path.mkdir()
     assert get(server, "/one")[0] == 404
+
+
+def test_a_slow_reader_gets_a_whole_large_file_while_others_are_served(site):
+    # the socket fills again and again under a large file (sendfile(2) on Linux answers EAGAIN):
+    # the file resumes where it stopped each time, and other clients are served meanwhile
+    start, files = site
+    big = os.urandom(12 << 20)  # more than a socket's send buffer grows to (Linux: 4 MB)
+    (files / "big.bin").write_bytes(big)
+    server = start()
+    data = bytearray()
+    reads = others = 0
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        s.settimeout(20)
+        s.connect(("127.0.0.1", server.port))
+        s.sendall(b"GET /s/big.bin HTTP/1.1\r\nHost: t\r\n\r\n")
+        while len(data) < len(big) + 100 or data.find(b"\r\n\r\n") + 4 + len(big) > len(data):
+            chunk = s.recv(8192)
+            assert chunk, "closed before the end of the file"
+            data += chunk
+            reads += 1
+            if reads % 32 == 0 and others < 5:
+                assert get(server, "/one")[0] == 200
+                others += 1
+            time.sleep(0.0002)
+    assert others == 5
+    head, _, body = bytes(data).partition(b"\r\n\r\n")
+    assert b"200 OK" in head and hashlib.sha256(body).digest() == hashlib.sha256(big).digest()
