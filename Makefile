@@ -174,7 +174,7 @@ test: deps-test venv $(UNIX_FW) unix-device check-xtensa esp8266-image qemu test
 # fuzzer against it for FUZZ_SERVER_SECONDS (a sanitizer report fails the test that saw it).
 ASAN_TESTS := tests/test_server_loop.py tests/test_app_framework.py tests/test_app_microdot_port.py \
               tests/test_app_start_server.py $(wildcard tests/test_examples_*.py) tests/test_parser_binding.py \
-              tests/test_parser_diff.py tests/test_json_body.py tests/device
+              tests/test_parser_diff.py tests/test_json_body.py tests/test_send_file.py tests/device
 FUZZ_SERVER_SECONDS ?= 20
 test-asan: venv $(UNIX_ASAN_FW)
 	KILN_FIRMWARE=$(UNIX_ASAN_FW) $(ASAN_RUN_ENV) $(PY) -m pytest -q $(ASAN_TESTS)
