@@ -6,6 +6,7 @@
 #if KILN_SENDFILE
 #include <errno.h>
 #include <sys/sendfile.h>
+#include <sys/socket.h>
 #include "extmod/vfs_posix.h"
 
 extern const mp_obj_type_t mp_type_socket;
@@ -44,6 +45,23 @@ mp_uint_t kiln_write(kiln_conn_obj_t *c, const void *buf, size_t n, int *err) {
 bool kiln_can_sendfile(kiln_conn_obj_t *c, mp_obj_t file) {
     return c->server->wrap == mp_const_none && mp_obj_is_type(c->sock, &mp_type_socket)
            && mp_obj_is_type(file, &mp_type_vfs_posix_fileio);
+}
+
+// Writes the buffered output (a response's head) marked MSG_MORE: the kernel holds it for the file
+// sendfile writes next, and both leave in one segment rather than two.
+int kiln_send_head_more(kiln_conn_obj_t *c, int *err) {
+    int fd = c->sp->ioctl(c->sock, MP_STREAM_GET_FILENO, 0, err);
+    while (c->wpos < c->wlen) {
+        ssize_t w = send(fd, c->wbuf + c->wpos, c->wlen - c->wpos, MSG_MORE);
+        if (w < 0) {
+            *err = errno;
+            return -1;
+        }
+        c->wpos += w;
+    }
+    c->wpos = c->wlen = 0;
+    c->resp_start = 0;
+    return 0;
 }
 
 // Writes up to n bytes of file, from its position, to the socket without a copy through the

@@ -214,17 +214,17 @@ int kiln_conn_flush_direct(kiln_conn_obj_t *c) {
 }
 
 #if KILN_SENDFILE
-// One step of a file that does not fit the send buffer's room: the head written, then as much of
-// the file as the socket takes, straight from the file (kiln_sendfile).
+// One step of a file that does not fit the send buffer's room: the head written (held for the
+// file: one segment), then as much of the file as the socket takes, straight from the file.
 static int stream_by_sendfile(kiln_conn_obj_t *c) {
-    if (c->wlen) {
-        int f = kiln_out_flush(c);
-        if (f != CONTINUE) {
-            return f;
-        }
-    }
+    // (no direct segment is pending: kiln_conn_stream flushed it)
     int err;
-    mp_uint_t n = kiln_sendfile(c, c->pending, c->out_left, &err);
+    mp_uint_t n;
+    if (c->wlen && kiln_send_head_more(c, &err) < 0) {
+        n = MP_STREAM_ERROR;
+    } else {
+        n = kiln_sendfile(c, c->pending, c->out_left, &err);
+    }
     if (n == MP_STREAM_ERROR) {
         if (mp_is_nonblocking_error(err) || err == MP_EINTR) {
             if (c->timer != KILN_T_SEND) {
