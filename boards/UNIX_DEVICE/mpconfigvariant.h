@@ -42,6 +42,10 @@ typedef unsigned int mp_uint_t;
 #define KILN_MAX_CONNECTIONS (4)
 #endif
 
+// Files through the send buffer, as on the boards (lwIP has no sendfile): the heap figures of a
+// file being sent are the boards' (kiln_server.h).
+#define KILN_SENDFILE (0)
+
 #include "variants/mpconfigvariant_common.h"
 
 // The ESP8266's error messages (the common unix settings ask for detailed ones).

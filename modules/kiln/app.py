@@ -551,7 +551,7 @@ def _answered(app, req, r):
             return (200, TEXT_HEADERS, r)
         if t is _dict or t is _list:
             return (200, JSON_HEADERS, r)  # the loop writes it as JSON
-        if _isinstance(r, Response) and r._answer is not None:
+        if _isinstance(r, Response) and r.prepare is not None:
             t = r._answer(req)
             if t is not None:
                 return t

@@ -123,11 +123,10 @@ class Response:
     status_code = 200
     reason = None
     cookies = None
-    #: FileResponse settles conditional requests and ranges here before the response is sent.
+    #: FileResponse settles conditional requests and ranges here before the response is sent;
+    #: a class that sets it also answers _answer(req): the tuple at once when nothing runs after
+    #: the view, or None.
     prepare = None
-    #: A subclass that can answer at once when nothing runs after the view sets this to a
-    #: method of the request returning the (status, headers, body) tuple, or None (FileResponse).
-    _answer = None
     _headers = None
 
     def __init__(self, body="", status_code=200, headers=None, reason=None):

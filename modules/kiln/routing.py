@@ -13,12 +13,11 @@ from kiln.text import rpartition
 _len = len  # a module global is found faster than a builtin
 _SEGMENT = "[^/]+"
 _INT = "-?[0-9]+"
-_ANY = ".+"
 # name -> (regex, to_python, to_url, single_segment)
 _converters = {
     "string": (_SEGMENT, None, str, True),
     "int": (_INT, int, str, True),
-    "path": (_ANY, None, str, False),
+    "path": (".+", None, str, False),
 }
 
 def register_converter(name, pattern="[^/]+", to_python=None, to_url=str):
@@ -323,9 +322,9 @@ class Router:
             if entry[5] == pattern:
                 return next(iter(entry[0].values())).rule
         conv = None
-        if _len(args) == 1 and (fixed or args[0][1:3] == (_ANY, None)):
+        if _len(args) == 1 and (fixed or args[0][1:3] == (".+", None)):
             _, regex, to_python, _, _ = args[0]
-            if (regex == _SEGMENT or regex == _ANY) and to_python is None:
+            if (regex == _SEGMENT or regex == ".+") and to_python is None:
                 conv = str  # the text between the rule's prefix and suffix, as it is
             elif regex == _INT and to_python is int and _len(head.encode()) == _len(head):
                 conv = int  # _kiln_route.py reads the path's bytes at its characters' indexes
