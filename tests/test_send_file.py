@@ -69,6 +69,16 @@ def get(server, path, headers=None, method="GET"):
         conn.close()
 
 
+def read_to_close(server, raw):
+    # what the server sends on a connection given raw, until it closes it
+    data = b""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=20) as s:
+        s.sendall(raw)
+        while chunk := s.recv(65536):
+            data += chunk
+    return data
+
+
 @pytest.fixture(params=["no hooks", "an after hook"])
 def site(request, tmp_path, serve):
     # with no hook a file answer takes the App's short path (FileResponse._answer)
@@ -233,15 +243,8 @@ def test_pipelined_file_responses_stay_in_order(site):
     (files / "a.txt").write_bytes(b"A" * 50000)
     (files / "b.txt").write_bytes(b"B" * 10)
     server = start()
-    with socket.create_connection(("127.0.0.1", server.port), timeout=20) as s:
-        s.sendall(b"GET /s/a.txt HTTP/1.1\r\nHost: t\r\n\r\nGET /s/b.txt HTTP/1.1\r\nHost: t\r\n\r\n"
-                  b"GET /s/a.txt HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
-        data = b""
-        while True:
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            data += chunk
+    data = read_to_close(server, b"GET /s/a.txt HTTP/1.1\r\nHost: t\r\n\r\nGET /s/b.txt HTTP/1.1\r\nHost: t\r\n\r\n"
+                         b"GET /s/a.txt HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
     parts = data.split(b"HTTP/1.1 200 OK")
     assert len(parts) == 4
     bodies = [p.split(b"\r\n\r\n", 1)[1] for p in parts[1:]]
@@ -265,14 +268,7 @@ def test_a_file_shorter_than_its_content_length_ends_the_connection(site):
     big = os.urandom(300000)  # more than the send buffer holds: on Linux it goes by sendfile(2)
     (files / "big.bin").write_bytes(big)
     server = start()
-    with socket.create_connection(("127.0.0.1", server.port), timeout=20) as s:
-        s.sendall(b"GET /short HTTP/1.1\r\nHost: t\r\n\r\n")
-        data = b""
-        while True:
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            data += chunk
+    data = read_to_close(server, b"GET /short HTTP/1.1\r\nHost: t\r\n\r\n")
     head, _, body = data.partition(b"\r\n\r\n")
     assert b"Content-Length: 305000" in head and body == big
     assert get(server, "/one")[0] == 200
