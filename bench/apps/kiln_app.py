@@ -18,6 +18,21 @@ def item(request, id):
     return {"id": id, "name": "item %d" % id, "price": id * 1.5}
 
 
+# The JSON view's parts (bench/framework.py): the dynamic route with a constant answer, a str
+# and the dict /items/42 builds, made once.
+ITEM = {"id": 42, "name": "item 42", "price": 63.0}
+
+
+@app.get("/k/<int:id>")
+def constant_str(request, id):
+    return "Hello, world!"
+
+
+@app.get("/d/<int:id>")
+def constant_dict(request, id):
+    return ITEM
+
+
 @app.get("/mem")
 def mem(request):
     return str(gc.mem_alloc())
