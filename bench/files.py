@@ -134,7 +134,7 @@ def main():
            "shrinking back after; a file's metadata and its 200's header list are kept by path, "
            "the file still stat'ed on every request; the file system is asked with bytes paths. "
            "Then: on Linux a file larger than the send buffer's room goes out by sendfile(2), as "
-           "nginx sends it (before, each block was read into the heap and written back: 0.40-0.71x "
+           "nginx sends it (before, each block was read into the heap and written back: 0.39-0.71x "
            "nginx pinned, 382 µs of CPU for 1 MB against nginx's 83); a 200 of an unchanged file "
            "is answered at once when no hook runs after the view (the kept header list, one stat, "
            "the open), and a path argument is cut from the path in C rather than matched with a "
