@@ -135,8 +135,15 @@ def _open_unchanged(path, m):
     # words: a larger one is allocated on the heap, ~1k instructions a call)
     st = _stat(path)
     if st is not None and st[6] == m[0] and st[8] == m[1] and not st[0] & 0x4000:
-        return open(path, "rb")
+        return _open(path)
     return None
+
+
+def _open(path):
+    try:
+        return open(path, "rb")
+    except OSError:
+        return None  # not readable: the general path answers, through the app's error handling
 
 
 class FileResponse(Response):
@@ -178,7 +185,7 @@ class FileResponse(Response):
         """Choose the .gz variant, answer If-None-Match/If-Modified-Since (304) and Range (206
         or 416) for ``req``, and choose the file to open."""
         path, content_type, max_age, gzip, etag = self._opts
-        # _entry and _stat written out: a call costs ~1.4k instructions (bench/files.py)
+        # _entry written out: a call costs ~1.4k instructions (bench/files.py)
         e = _cache.get(path)
         if e is None or ticks_diff(ticks_ms(), e[0]) >= VARIANT_RECHECK_MS:
             e = _entry(path)
@@ -191,10 +198,7 @@ class FileResponse(Response):
             gzip = False
         path = e[5 + i]
         # The file served is looked at on every request: a changed file gets new validators.
-        try:
-            st = _os_stat(path)
-        except OSError:
-            st = None
+        st = _stat(path)
         m = e[i]
         if st is None and m is not None and i == 2:
             # the .gz variant is gone: look again at both
