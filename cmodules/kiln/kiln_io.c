@@ -41,33 +41,28 @@ mp_uint_t kiln_write(kiln_conn_obj_t *c, const void *buf, size_t n, int *err) {
 
 #if KILN_SENDFILE
 // Whether file can go to the connection through sendfile(2): a file of the POSIX VFS, to a
-// plain socket (never under TLS, whose stream hands a fileno request down to its socket).
+// plain socket (c->sock is then the socket itself, never a TLS stream, which would hand a
+// fileno request down to its socket).
 bool kiln_can_sendfile(kiln_conn_obj_t *c, mp_obj_t file) {
-    return c->server->wrap == mp_const_none && mp_obj_is_type(c->sock, &mp_type_socket)
-           && mp_obj_is_type(file, &mp_type_vfs_posix_fileio);
+    return mp_obj_is_type(c->sock, &mp_type_socket) && mp_obj_is_type(file, &mp_type_vfs_posix_fileio);
 }
 
-// Writes the buffered output (a response's head) marked MSG_MORE: the kernel holds it for the file
-// sendfile writes next, and both leave in one segment rather than two.
-int kiln_send_head_more(kiln_conn_obj_t *c, int *err) {
-    int fd = c->sp->ioctl(c->sock, MP_STREAM_GET_FILENO, 0, err);
+// Writes the buffered output (a response's head) marked MSG_MORE, so that the kernel holds it
+// for the file and both leave in one segment, then up to n bytes of file from its position,
+// without a copy through the heap. As a stream write: the file's bytes written, or
+// MP_STREAM_ERROR with *err set.
+mp_uint_t kiln_sendfile(kiln_conn_obj_t *c, mp_obj_t file, size_t n, int *err) {
+    int sock_fd = c->sp->ioctl(c->sock, MP_STREAM_GET_FILENO, 0, err);
     while (c->wpos < c->wlen) {
-        ssize_t w = send(fd, c->wbuf + c->wpos, c->wlen - c->wpos, MSG_MORE);
+        ssize_t w = send(sock_fd, c->wbuf + c->wpos, c->wlen - c->wpos, MSG_MORE);
         if (w < 0) {
             *err = errno;
-            return -1;
+            return MP_STREAM_ERROR;
         }
         c->wpos += w;
     }
     c->wpos = c->wlen = 0;
     c->resp_start = 0;
-    return 0;
-}
-
-// Writes up to n bytes of file, from its position, to the socket without a copy through the
-// heap; as a stream write: the count, or MP_STREAM_ERROR with *err set.
-mp_uint_t kiln_sendfile(kiln_conn_obj_t *c, mp_obj_t file, size_t n, int *err) {
-    int sock_fd = c->sp->ioctl(c->sock, MP_STREAM_GET_FILENO, 0, err);
     int file_fd = mp_get_stream(file)->ioctl(file, MP_STREAM_GET_FILENO, 0, err);
     ssize_t w = sendfile(sock_fd, file_fd, NULL, n);
     if (w < 0) {

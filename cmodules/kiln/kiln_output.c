@@ -219,12 +219,7 @@ int kiln_conn_flush_direct(kiln_conn_obj_t *c) {
 static int stream_by_sendfile(kiln_conn_obj_t *c) {
     // (no direct segment is pending: kiln_conn_stream flushed it)
     int err;
-    mp_uint_t n;
-    if (c->wlen && kiln_send_head_more(c, &err) < 0) {
-        n = MP_STREAM_ERROR;
-    } else {
-        n = kiln_sendfile(c, c->pending, c->out_left, &err);
-    }
+    mp_uint_t n = kiln_sendfile(c, c->pending, c->out_left, &err);
     if (n == MP_STREAM_ERROR) {
         if (mp_is_nonblocking_error(err) || err == MP_EINTR) {
             if (c->timer != KILN_T_SEND) {

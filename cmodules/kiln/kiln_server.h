@@ -279,7 +279,6 @@ mp_uint_t kiln_read(kiln_conn_obj_t *c, void *buf, size_t n, int *err);
 mp_uint_t kiln_write(kiln_conn_obj_t *c, const void *buf, size_t n, int *err);
 #if KILN_SENDFILE
 bool kiln_can_sendfile(kiln_conn_obj_t *c, mp_obj_t file);
-int kiln_send_head_more(kiln_conn_obj_t *c, int *err);
 mp_uint_t kiln_sendfile(kiln_conn_obj_t *c, mp_obj_t file, size_t n, int *err);
 #endif
 
