@@ -10,7 +10,8 @@ Files of 100 B, 10 KB, 100 KB and 1 MB in a temporary folder, served by bench/ap
   server's CPU time per request;
 - instructions per request (valgrind callgrind, user space, keep-alive requests one at a time):
   the 100 B file through `app.static` and through a `send_file` view, against the same 100
-  bytes returned as a bytes body (issue #12: a small file at most 2x a bytes body).
+  bytes returned as a bytes body (issue #12: a small file at most 2x a bytes body), and the
+  same two through a plain handler of the C loop (bench/apps/kiln_files_loop.py), the floor.
 BENCH_ROUNDS and BENCH_DURATION as for bench/run.py.
 """
 
@@ -74,11 +75,11 @@ def measure(servers, path, data, pinned):
             for name, runs in samples.items()}
 
 
-def served_instructions(root, path, n):
-    # callgrind's count for kiln_files.py after n keep-alive requests for path, then SIGINT
+def served_instructions(root, path, n, app="kiln_files.py"):
+    # callgrind's count for the app after n keep-alive requests for path, then SIGINT
     port = run.free_port()
     proc = subprocess.Popen(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
-                             str(run.FIRMWARE), str(run.BENCH / "apps" / "kiln_files.py"), str(port), root],
+                             str(run.FIRMWARE), str(run.BENCH / "apps" / app), str(port), root],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     run.wait_port(port, proc, timeout=60)
     sock = None
@@ -111,6 +112,7 @@ def main():
                 rows.append("| %s | %s | %.0f | %.0f | %.2f× | %.1f | %.1f |" % (
                     label, "pinned" if pinned else "shared", k_rps, n_rps, k_rps / n_rps, k_cpu, n_cpu))
         costs = []
+        floor_note = ""
         if shutil.which("valgrind") and not os.environ.get("BENCH_FILE_SIZES"):
             base = served_instructions(root, "/bytes", 0)
             per = {}
@@ -122,6 +124,22 @@ def main():
                 per[label] = (served_instructions(root, path, n) - base) / n
             first = next(iter(per.values()))
             costs = ["| %s | %.0f | %.2f× |" % (label, v, v / first) for label, v in per.items()]
+            floor = {}
+            loop_base = served_instructions(root, "/bytes", 0, "kiln_files_loop.py")
+            for path in ("/bytes", "/file"):
+                floor[path] = (served_instructions(root, path, CALLGRIND_N, "kiln_files_loop.py")
+                               - loop_base) / CALLGRIND_N
+            own = floor["/file"] - floor["/bytes"]
+            sent = per["100 B file, `send_file` view"]
+            floor_note = (
+                "The floor, from a plain handler of the C loop (bench/apps/kiln_files_loop.py: no "
+                "routing, no framework): the 100 bytes as a bytes body %.0f, as the file (a stat, "
+                "the open, the read and the close, send_file's five headers) %.0f. The file's own "
+                "work is %.0f, so the App's bytes body plus that is %.0f (%.2f× the bytes body), "
+                "and 2× the bytes body leaves %.0f for the framework's part of a file answer (the "
+                "FileResponse, its checks, the calls): it takes %.0f now in `send_file`." % (
+                    floor["/bytes"], floor["/file"], own, first + own, (first + own) / first,
+                    first - own, sent - first - own))
     out = ["## Static files (send_file against nginx)", "",
            "`.venv/bin/python bench/files.py`: a file of each size served by `app.static` "
            "(bench/apps/kiln_files.py) and by nginx (one worker, `sendfile on`, the same folder), "
@@ -146,7 +164,8 @@ def main():
         out += ["User-space instructions per request (valgrind callgrind, %d keep-alive requests one "
                 "at a time, 100 for 1 MB; count(N) - count(0), divided by N). Goal: a small file at "
                 "most 2× the bytes body." % CALLGRIND_N, "",
-                "| response | instructions per request | vs bytes body |", "|---|---|---|", *costs, ""]
+                "| response | instructions per request | vs bytes body |", "|---|---|---|", *costs, "",
+                floor_note, ""]
     print("\n".join(out))
 
 
