@@ -322,13 +322,13 @@ class Router:
             if entry[5] == pattern:
                 return next(iter(entry[0].values())).rule
         conv = None
-        if _len(args) == 1 and (fixed or args[0][1:3] == (".+", None)):
+        if _len(args) == 1:
             _, regex, to_python, _, _ = args[0]
-            if (regex == _SEGMENT or regex == ".+") and to_python is None:
+            if to_python is None and (regex == ".+" or fixed and regex == _SEGMENT):
                 conv = str  # the text between the rule's prefix and suffix, as it is
-            elif regex == _INT and to_python is int and _len(head.encode()) == _len(head):
+            elif fixed and regex == _INT and to_python is int and _len(head.encode()) == _len(head):
                 conv = int  # _kiln_route.py reads the path's bytes at its characters' indexes
-            else:
+            elif fixed:
                 conv = _simple_converter(regex, to_python)
         if conv is None:
             entry = ({}, None, tuple((a[0], a[2]) for a in args), _regex(parts), None, pattern)
